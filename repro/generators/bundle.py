@@ -1,0 +1,200 @@
+"""A text-to-image latent diffusion model as one bundle of swappable diffusers parts.
+
+The same code path loads Stable Diffusion v1.4 / 2.1 from the hub, the embedded mini model from the package,
+any local diffusers folder, and the tiny random models of the tests. Everything downstream (inversion,
+sampling, DDIS) talks to a ``GeneratorBundle`` and never to a specific model.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..errors import ReproError
+
+#: Short names for the generators the papers use, and the embedded one.
+HUB_IDS = {
+    "sd14": "CompVis/stable-diffusion-v1-4",
+    "sd21": "stabilityai/stable-diffusion-2-1",
+    "sd21-base": "stabilityai/stable-diffusion-2-1-base",
+}
+#: Native image resolution by short name (the experiments choose their own target resolution).
+NATIVE_RESOLUTION = {"sd14": 512, "sd21": 768, "sd21-base": 512}
+MINI_DIR = Path(__file__).resolve().parent / "weights" / "mini"
+
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+          "fp16": torch.float16, "float16": torch.float16}
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ReproError(f"unknown dtype {dtype!r}; use one of fp32, bf16, fp16")
+    return DTYPES[dtype]
+
+
+@dataclass
+class GeneratorBundle:
+    """VAE, UNet, text encoder, tokenizer and training noise scheduler of one latent diffusion model."""
+
+    name: str
+    vae: Any
+    unet: Any
+    text_encoder: Any
+    tokenizer: Any
+    scheduler: Any
+    resolution: int
+
+    # --- shapes the rest of the suite checks its inputs against -------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    @property
+    def text_width(self) -> int:
+        return int(self.text_encoder.config.hidden_size)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.tokenizer.model_max_length)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.unet.config.in_channels)
+
+    @property
+    def prediction_type(self) -> str:
+        return str(self.scheduler.config.prediction_type)
+
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    def latent_size(self, resolution: int | None = None) -> int:
+        resolution = resolution or self.resolution
+        if resolution % self.vae_scale_factor:
+            raise ReproError(
+                f"resolution {resolution} px is not a multiple of {self.name}'s VAE factor {self.vae_scale_factor}"
+            )
+        return resolution // self.vae_scale_factor
+
+    # --- the three encoders, batched ----------------------------------------------------------------
+    def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
+        ids = self.tokenizer(
+            list(prompts), padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        ).input_ids
+        return ids.to(self.text_encoder.device)
+
+    def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
+        """Per-token text embeddings ``[len(prompts), max_tokens, text_width]`` (the UNet's conditioning)."""
+        return self.text_encoder(self.tokenize(prompts))[0]
+
+    def encode_images(self, images: torch.Tensor, sample: bool = False, generator=None) -> torch.Tensor:
+        """Images in [-1, 1], ``[B, 3, H, W]`` -> scaled latents (posterior mean unless ``sample``)."""
+        images = images.to(device=self.vae.device, dtype=self.vae.dtype)
+        posterior = self.vae.encode(images).latent_dist
+        latents = posterior.sample(generator) if sample else posterior.mean
+        return latents * self.scaling_factor
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents -> images in [-1, 1] (not clamped, so gradients flow for DDIS)."""
+        return self.vae.decode(latents.to(self.vae.dtype) / self.scaling_factor).sample
+
+    def to(self, device=None, dtype=None) -> "GeneratorBundle":
+        for module in (self.vae, self.unet, self.text_encoder):
+            module.to(device=device, dtype=dtype)
+        return self
+
+    def freeze(self) -> "GeneratorBundle":
+        """Eval mode and no parameter gradients: inversion and DDIS train inputs, never the model."""
+        for module in (self.vae, self.unet, self.text_encoder):
+            module.eval().requires_grad_(False)
+        return self
+
+
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_parts(source: str | Path, local_only: bool) -> dict:
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import AutoTokenizer, CLIPTextModel
+
+    kw = {"local_files_only": local_only}
+    return {
+        "vae": AutoencoderKL.from_pretrained(source, subfolder="vae", **kw),
+        "unet": UNet2DConditionModel.from_pretrained(source, subfolder="unet", **kw),
+        "text_encoder": CLIPTextModel.from_pretrained(source, subfolder="text_encoder", **kw),
+        "tokenizer": AutoTokenizer.from_pretrained(source, subfolder="tokenizer", **kw),
+        "scheduler": DDPMScheduler.from_pretrained(source, subfolder="scheduler", **kw),
+    }
+
+
+def load_generator(
+    source: str | os.PathLike = "mini",
+    dtype: str | torch.dtype = "fp32",
+    device: str | torch.device = "cpu",
+    resolution: int | None = None,
+    unet_weights: str | os.PathLike | None = None,
+) -> GeneratorBundle:
+    """Load a generator by short name (``mini``, ``sd14``, ``sd21``, ``sd21-base``), hub id or local folder.
+
+    ``unet_weights`` swaps in a UNet state dict (safetensors), e.g. an early checkpoint of the mini model.
+    Hub models are read from the local cache first; a download is tried only when the hub answers, so an
+    offline machine gets an error at once instead of a hang.
+    """
+    name = str(source)
+    if name == "mini":
+        if not (MINI_DIR / "unet").is_dir():
+            raise ReproError(
+                f"the embedded mini model is missing from {MINI_DIR}; reproduce it with `repro pretrain` "
+                "(or `snakemake pretrain_mini`) or restore it from git"
+            )
+        parts, native = _load_parts(MINI_DIR, local_only=True), None
+    elif Path(name).expanduser().is_dir():
+        parts, native = _load_parts(Path(name).expanduser(), local_only=True), None
+    else:
+        hub_id = HUB_IDS.get(name, name)
+        native = NATIVE_RESOLUTION.get(name)
+        try:
+            parts = _load_parts(hub_id, local_only=True)
+        except (OSError, ValueError) as cached_miss:
+            if not _hub_reachable():
+                raise ReproError(
+                    f"generator {name!r} ({hub_id}) is not in the local Hugging Face cache and the hub cannot be "
+                    "reached; run once on a machine with internet (it caches under $HF_HOME), or pass a local "
+                    "diffusers folder instead"
+                ) from cached_miss
+            parts = _load_parts(hub_id, local_only=False)
+    if unet_weights is not None:
+        from safetensors.torch import load_file
+
+        state = load_file(str(unet_weights))
+        missing, unexpected = parts["unet"].load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ReproError(f"UNet weights {unet_weights} do not fit generator {name!r}: "
+                             f"{len(missing)} missing and {len(unexpected)} unexpected tensors")
+    if resolution is None:
+        resolution = native or int(parts["unet"].config.sample_size) * 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+    bundle = GeneratorBundle(name=name, resolution=int(resolution), **parts)
+    return bundle.to(device=device, dtype=resolve_dtype(dtype)).freeze()
