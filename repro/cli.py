@@ -21,6 +21,7 @@ COMMANDS = {
     "metrics": ("repro.metrics.cli", "FID/IS/KID/precision/recall/density/coverage of two image sets"),
     "pretrain": ("repro.pretrain.cli", "pretrain the embedded mini text-to-image model"),
     "bench": ("repro.bench", "GPU performance benchmarks"),
+    "run": ("repro.workflow.cli", "run one experiment's notebook at a scale (what the workflow runs)"),
     "report": ("repro.report.cli", "render reports from result CSVs"),
 }
 

@@ -1,0 +1,33 @@
+# Regenerate every table and figure of Diffusion Inversion and DDIS.
+#   snakemake --cores all                          # scale smoke (CPU, minutes)
+#   snakemake --cores all --config scale=mini      # one GPU, the mini world
+#   snakemake --cores all --config scale=paper --profile profiles/slurm
+# The config is validated (config/schema/); the registry of artifacts is config/experiments/<id>.yaml.
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+configfile: "config/config.yaml"
+
+from repro.workflow.registry import load_config, load_registry, load_scale, select
+
+CONFIG = load_config(config)
+SCALE = CONFIG["scale"]
+SCALE_SPEC = load_scale(SCALE)
+REGISTRY = load_registry()
+SELECTED = select(REGISTRY, CONFIG["experiments"])
+RUNNABLE = [e for e in SELECTED if not e.skip_reason(SCALE)]
+RESULTS = CONFIG["results_dir"]
+REPORTS = CONFIG["reports_dir"]
+WORK = f"{CONFIG['work_dir']}/{SCALE}"
+
+include: "rules/common.smk"
+include: "rules/assets.smk"
+include: "rules/experiments.smk"
+include: "rules/reports.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{REPORTS}/{SCALE}/index.md",

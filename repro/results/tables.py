@@ -1,0 +1,87 @@
+"""Result tables: the long-format CSV contract, mean and std over seeds, our cell beside the paper's.
+
+Every notebook writes ``results.csv`` (one row per measured cell and seed: table, row, column, value, unit and
+the provenance columns) and, where it tests a claim, ``claims.csv`` (claim, holds, evidence). Nothing here
+computes a number of its own: it only aggregates what the run measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..workflow.notebook import CLAIMS_CSV, RESULTS_CSV
+from ..workflow.registry import Experiment
+
+KEY = ["table", "row", "column"]
+
+
+def load_results(folder: Path) -> pd.DataFrame | None:
+    path = Path(folder) / RESULTS_CSV
+    if not path.exists():
+        return None
+    frame = pd.read_csv(path)
+    missing = [c for c in KEY + ["value"] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the columns {missing} that the report needs (see repro.results.tables)")
+    return frame
+
+
+def load_claims(folder: Path) -> pd.DataFrame | None:
+    path = Path(folder) / CLAIMS_CSV
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _key_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in KEY:
+        frame[column] = frame[column].map(lambda v: format(v, "g") if isinstance(v, float) else str(v))
+    return frame
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and number of seeds per (table, row, column), in first-seen order."""
+    results = _key_strings(results)
+    unit = results["unit"] if "unit" in results else pd.Series("", index=results.index)
+    grouped = results.assign(unit=unit.fillna("")).groupby(KEY + ["unit"], sort=False)["value"]
+    summary = grouped.agg(mean="mean", std="std", seeds="count").reset_index()
+    summary["std"] = summary["std"].where(summary["seeds"] > 1)
+    return summary
+
+
+def beside_paper(experiment: Experiment, summary: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per cell that either side reports: the paper's value (and ±) beside ours (mean ± std, seeds)."""
+    paper = pd.DataFrame(experiment.paper_numbers or [], columns=KEY + ["value", "std", "unit", "where"])
+    paper = _key_strings(paper).rename(columns={"value": "paper", "std": "paper_std", "unit": "paper_unit"})
+    ours = summary if summary is not None else pd.DataFrame(columns=KEY + ["unit", "mean", "std", "seeds"])
+    ours = ours.rename(columns={"mean": "ours", "std": "ours_std"})
+    merged = ours.merge(paper, on=KEY, how="outer", sort=False)
+    merged["unit"] = merged["unit"].fillna(merged["paper_unit"]).fillna("")
+    return merged[KEY + ["unit", "ours", "ours_std", "seeds", "paper", "paper_std", "where"]]
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the status table says of one artifact at one scale."""
+
+    label: str  # reproduced | differs | ran | failed | not run at this scale | not run yet
+    detail: str = ""
+
+
+def artifact_status(experiment: Experiment, scale: str, folder: Path, failed_log: Path | None = None) -> Status:
+    skip = experiment.skip_reason(scale)
+    if skip:
+        return Status("not run at this scale", skip)
+    if failed_log is not None and failed_log.exists():
+        return Status("failed", f"the notebook raised; executed copy with the traceback: {failed_log}")
+    if load_results(folder) is None:
+        return Status("not run yet", f"no {RESULTS_CSV} in {folder}; run the workflow at scale {scale}")
+    claims = load_claims(folder)
+    if claims is None or claims.empty:
+        return Status("ran", "no claim of the paper is tested by this artifact")
+    holds = claims["holds"].astype(str).str.lower().eq("true")
+    if holds.all():
+        return Status("reproduced", f"{len(claims)} of {len(claims)} claims hold")
+    return Status("differs", f"{int(holds.sum())} of {len(claims)} claims hold")

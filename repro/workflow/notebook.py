@@ -1,0 +1,94 @@
+"""Execute one experiment's notebook with papermill, at one scale, keeping the executed copy.
+
+Notebooks are jupytext percent files (``notebooks/<name>.py``) with one cell tagged ``parameters``. The
+runner injects the registry's parameters for the scale plus the run's context (experiment id, scale, output
+folder, data folder, device, seeds). A notebook that raises keeps its executed copy, traceback included, at
+the ``failed`` path, and the error names it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ReproError
+from .registry import Experiment
+
+#: Contract between the runner, the notebooks and the report: what every notebook writes into ``out_dir``.
+RESULTS_CSV = "results.csv"  # long format: table, row, column, value, unit + provenance columns
+CLAIMS_CSV = "claims.csv"  # claim, holds (True/False), ours, evidence + provenance columns
+
+
+def notebook_parameters(
+    experiment: Experiment, scale: str, out_dir: Path, config: Mapping[str, Any] | None = None
+) -> dict:
+    """Registry parameters for ``scale`` plus the run context every notebook receives."""
+    config = dict(config or {})
+    params = experiment.params(scale)
+    if config.get("seeds"):
+        params["seeds"] = list(config["seeds"])
+    params.update(
+        experiment=experiment.id,
+        scale=scale,
+        out_dir=str(out_dir),
+        data_root=str(config.get("data_root") or os.environ.get("REPRO_DATA", "")),
+        work_dir=str(Path(config.get("work_dir", "work")).resolve() / scale),
+        device=config.get("device", "auto"),
+    )
+    return params
+
+
+def _as_ipynb(source: Path, folder: Path) -> Path:
+    import jupytext
+
+    if not source.exists():
+        raise ReproError(f"notebook {source} does not exist; create it (jupytext percent format) or fix the "
+                         "registry's `notebook` key")
+    notebook = jupytext.read(source)
+    if not any("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells):
+        raise ReproError(f"notebook {source} has no cell tagged `parameters`; mark one with "
+                         '`# %% tags=["parameters"]` so papermill can inject the scale\'s parameters')
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    path = folder / (source.stem + ".ipynb")
+    jupytext.write(notebook, path)
+    return path
+
+
+def run_notebook(
+    experiment: Experiment,
+    scale: str,
+    out_dir: str | Path,
+    executed: str | Path,
+    failed: str | Path | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Path:
+    """Execute the notebook; write the executed copy to ``executed`` (or to ``failed`` if it raised)."""
+    import papermill
+
+    out_dir, executed = Path(out_dir).resolve(), Path(executed).resolve()
+    failed = Path(failed).resolve() if failed else executed.with_suffix(".failed.ipynb")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = notebook_parameters(experiment, scale, out_dir, config)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = _as_ipynb(experiment.notebook, Path(tmp))
+        attempt = Path(tmp) / "executed.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(source), str(attempt), parameters=params, cwd=str(out_dir), progress_bar=False,
+                kernel_name="python3",
+            )
+        except papermill.PapermillExecutionError as err:
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(attempt, failed)
+            raise ReproError(
+                f"notebook {experiment.notebook.name} ({experiment.id}, scale {scale}) raised {err.ename}: "
+                f"{err.evalue}; the executed copy with the traceback is {failed}"
+            ) from None
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(attempt, executed)
+    if failed.exists():
+        failed.unlink()  # an earlier failure is superseded by this success
+    return executed

@@ -1,0 +1,64 @@
+"""Shared fixtures: a throwaway project tree (registry + notebooks) for the workflow and report tests."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+DEMO_NOTEBOOK = '''\
+# %% tags=["parameters"]
+experiment = "di_demo"
+scale = "smoke"
+out_dir = "."
+data_root = ""
+work_dir = "work"
+device = "auto"
+sizes = [1, 2]
+seeds = [0]
+fail = False
+
+# %%
+from repro.provenance import Provenance, write_rows
+
+if fail:
+    raise RuntimeError("planted failure")
+prov = Provenance(experiment, scale, {"sizes": sizes})
+rows = [prov.row(seed=s, table="Table 9", row=n, column="accuracy", value=10.0 * n + s, unit="%")
+        for n in sizes for s in seeds]
+write_rows(rows, f"{out_dir}/results.csv")
+holds = rows[-1]["value"] > rows[0]["value"]
+write_rows([prov.row(claim="grows", holds=holds, evidence=f"{rows[0]['value']} -> {rows[-1]['value']}")],
+           f"{out_dir}/claims.csv")
+'''
+
+
+def demo_spec(**scales) -> dict:
+    return {
+        "id": "di_demo",
+        "paper": "diffusion_inversion",
+        "artifact": "Table 9",
+        "title": "demo artifact",
+        "notebook": "di_demo",
+        "protocol": "A demo: accuracy grows with the data.",
+        "claims": [{"id": "grows", "text": "accuracy grows with data", "check": "largest > smallest"}],
+        "scales": scales or {
+            "smoke": {"params": {"sizes": [1, 2], "seeds": [0]}},
+            "mini": {"params": {"sizes": [1, 2, 4], "seeds": [0, 1, 2]}},
+            "paper": {"skip": "needs Stable Diffusion weights"},
+        },
+        "paper_numbers": [{"table": "Table 9", "row": 2, "column": "accuracy", "value": 25.0, "std": 0.5,
+                           "unit": "%", "where": "demo line 1"}],
+    }
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    """``tmp_path`` laid out like the repository: config/experiments/di_demo.yaml and notebooks/di_demo.py."""
+    (tmp_path / "config" / "experiments").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "config" / "experiments" / "di_demo.yaml").write_text(yaml.safe_dump(demo_spec()))
+    (tmp_path / "notebooks" / "di_demo.py").write_text(textwrap.dedent(DEMO_NOTEBOOK))
+    return tmp_path

@@ -1,0 +1,74 @@
+"""Papermill runs a registry notebook with the scale's parameters; a failing notebook keeps its traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from repro.errors import ReproError
+from repro.provenance import PROVENANCE_COLUMNS
+from repro.report import render_report
+from repro.workflow.notebook import run_notebook
+from repro.workflow.registry import load_registry
+
+
+@pytest.fixture
+def demo(demo_project):
+    return load_registry(demo_project / "config" / "experiments")["di_demo"]
+
+
+def test_notebook_runs_with_scale_parameters(demo, tmp_path):
+    out = tmp_path / "results" / "mini" / "di_demo"
+    executed = run_notebook(demo, "mini", out, out / "di_demo.ipynb", config={"seeds": [], "device": "cpu"})
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results["row"].unique()) == [1, 2, 4]  # the mini scale's sizes, not the notebook defaults
+    assert sorted(results["seed"].unique()) == [0, 1, 2]
+    assert set(PROVENANCE_COLUMNS) <= set(results.columns)
+    assert (results["scale"] == "mini").all()
+    injected = [c for c in json.loads(executed.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "sizes = [1, 2, 4]" in "".join(injected[0]["source"])
+
+
+def test_seed_override_reaches_the_notebook(demo, tmp_path):
+    out = tmp_path / "out"
+    run_notebook(demo, "smoke", out, out / "x.ipynb", config={"seeds": [7, 8]})
+    assert sorted(pd.read_csv(out / "results.csv")["seed"].unique()) == [7, 8]
+
+
+def test_failing_notebook_keeps_traceback_and_names_it(demo, tmp_path, monkeypatch):
+    demo.spec["scales"]["smoke"]["params"]["fail"] = True
+    out, failed = tmp_path / "out", tmp_path / "logs" / "di_demo.failed.ipynb"
+    with pytest.raises(ReproError) as err:
+        run_notebook(demo, "smoke", out, out / "di_demo.ipynb", failed)
+    message = str(err.value)
+    assert "RuntimeError" in message and "planted failure" in message and str(failed) in message
+    assert "planted failure" in failed.read_text()
+    assert not (out / "di_demo.ipynb").exists()
+
+
+def test_notebook_without_parameters_cell_is_rejected(demo, demo_project, tmp_path):
+    (demo_project / "notebooks" / "di_demo.py").write_text("# %%\nx = 1\n")
+    with pytest.raises(ReproError, match="no cell tagged `parameters`"):
+        run_notebook(demo, "smoke", tmp_path, tmp_path / "x.ipynb")
+
+
+def test_report_puts_ours_beside_paper_and_status(demo, tmp_path):
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    out = results / "mini" / "di_demo"
+    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
+    index = render_report([demo], "mini", results, reports, tmp_path / "logs")
+    text = index.read_text()
+    assert "| [di_demo](di_demo.md) | Diffusion Inversion | Table 9 | reproduced | 1 of 1 claims hold |" in text
+    page = (reports / "mini" / "di_demo.md").read_text()
+    # row 2: seeds 0,1,2 -> 20, 21, 22: mean 21 ± 1 beside the paper's 25 ± 0.5
+    assert "| Table 9 | 2 | accuracy | % | 21 ± 1 | 3 | 25 ± 0.5 | demo line 1 |" in page
+    assert (reports / "mini" / "di_demo.html").exists() and "<table>" in (reports / "mini" / "index.html").read_text()
+
+
+def test_report_explains_skipped_and_missing(demo, tmp_path):
+    index = render_report([demo], "paper", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
+    assert "not run at this scale | needs Stable Diffusion weights" in index.read_text()
+    index = render_report([demo], "smoke", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
+    assert "| not run yet |" in index.read_text()
