@@ -16,7 +16,8 @@ SCALE = CONFIG["scale"]
 SCALE_SPEC = load_scale(SCALE)
 REGISTRY = load_registry()
 SELECTED = select(REGISTRY, CONFIG["experiments"])
-RUNNABLE = [e for e in SELECTED if not e.skip_reason(SCALE)]
+# An artifact runs when its scale entry has parameters and its notebook exists; the report explains the rest.
+RUNNABLE = [e for e in SELECTED if not e.skip_reason(SCALE) and e.notebook.exists()]
 RESULTS = CONFIG["results_dir"]
 REPORTS = CONFIG["reports_dir"]
 WORK = f"{CONFIG['work_dir']}/{SCALE}"

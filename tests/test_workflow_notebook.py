@@ -72,3 +72,6 @@ def test_report_explains_skipped_and_missing(demo, tmp_path):
     assert "not run at this scale | needs Stable Diffusion weights" in index.read_text()
     index = render_report([demo], "smoke", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
     assert "| not run yet |" in index.read_text()
+    demo.notebook.unlink()
+    index = render_report([demo], "smoke", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
+    assert "| no notebook yet | notebooks/di_demo.py is not written yet |" in index.read_text()

@@ -66,7 +66,7 @@ def beside_paper(experiment: Experiment, summary: pd.DataFrame | None) -> pd.Dat
 class Status:
     """What the status table says of one artifact at one scale."""
 
-    label: str  # reproduced | differs | ran | failed | not run at this scale | not run yet
+    label: str  # reproduced | differs | ran | failed | not run at this scale | no notebook yet | not run yet
     detail: str = ""
 
 
@@ -74,6 +74,8 @@ def artifact_status(experiment: Experiment, scale: str, folder: Path, failed_log
     skip = experiment.skip_reason(scale)
     if skip:
         return Status("not run at this scale", skip)
+    if not experiment.notebook.exists():
+        return Status("no notebook yet", f"notebooks/{experiment.notebook.name} is not written yet")
     if failed_log is not None and failed_log.exists():
         return Status("failed", f"the notebook raised; executed copy with the traceback: {failed_log}")
     if load_results(folder) is None:
