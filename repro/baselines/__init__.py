@@ -1,0 +1,1 @@
+"""Baselines: LECF, KNN retrieval, DeepInversion (and GAN rows where weights exist)."""

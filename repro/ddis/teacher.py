@@ -1,0 +1,56 @@
+"""The pre-trained classifier that DDIS and DeepInversion draw their knowledge from, and how images reach it.
+
+Every classifier of the suite takes float images NCHW in [0, 1] and normalises inside, so the generator's
+decoded images ([-1, 1]) only need rescaling and, when the teacher was trained at another resolution (the
+CIFAR-10 ResNet-56 at 32 px under a 64 px generator), a differentiable resize.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ReproError
+
+
+def prepare_teacher(model: nn.Module, device: str | torch.device) -> nn.Module:
+    """Frozen, in eval mode (BatchNorm uses its running statistics) and on ``device``."""
+    model = model.to(device).eval().requires_grad_(False)
+    if torch.device(device).type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def load_teacher(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """A teacher from disk: a classifier saved by the suite or a third-party akamaster CIFAR ResNet (``*.th``)."""
+    from ..classifiers.models import load_classifier
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReproError(f"teacher checkpoint {path} does not exist; train one with `repro train` or point to "
+                         "../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th")
+    return prepare_teacher(load_classifier(path), device)
+
+
+def teacher_view(images: torch.Tensor, resolution: int | None = None) -> torch.Tensor:
+    """Decoded images in [-1, 1] -> the teacher's input: [0, 1], resized to ``resolution`` (differentiable).
+
+    No clamping: a clamp would zero the gradient wherever a noisy decoded latent leaves the range.
+    """
+    images = images * 0.5 + 0.5
+    if resolution is not None and images.shape[-1] != resolution:
+        images = F.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True,
+                               align_corners=False)
+    return images
+
+
+def mixed_precision(device: torch.device):
+    """bf16 autocast on GPU (the speed path); plain precision elsewhere, so CPU tests stay exact."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+

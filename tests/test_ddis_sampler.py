@@ -1,0 +1,113 @@
+"""Domain Alignment Guidance and the integrated sampler's ablation switches, on a tiny generator and teacher."""
+
+import numpy as np
+import pytest
+import torch
+
+from repro.ddis import dag as dag_module
+from repro.ddis.dag import DAGConfig, DomainAlignmentGuidance
+from repro.ddis.sampler import DDISSampler, SamplerConfig, sample_dataset
+from repro.ddis.synthesis import read_dataset
+from repro.ddis.tokens import ClassTokens
+from repro.errors import ReproError
+from repro.generators.tiny import tiny_generator
+
+from .test_ddis_batchnorm import tiny_bn_teacher
+
+CLASSES = ["cat", "dog", "airplane"]
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return tiny_generator(resolution=32)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return tiny_bn_teacher(num_classes=len(CLASSES))
+
+
+@pytest.mark.parametrize("decode", ["zt", "x0"])
+def test_a_dag_step_lowers_the_batchnorm_loss(bundle, teacher, decode):
+    sampler = DDISSampler(bundle, CLASSES, "dag", teacher, config=SamplerConfig(
+        steps=4, teacher_resolution=16, dag=DAGConfig(decode=decode)))
+    z = sampler.noise(6, torch.Generator().manual_seed(0))
+    t = sampler.scheduler.timesteps[2]
+    cond, uncond = sampler.conditioning([0, 1, 2, 0, 1, 2])
+    to_decode = sampler._predicted_x0(t, z, cond, uncond) if decode == "x0" else (lambda v: v)
+    guidance = DomainAlignmentGuidance(bundle, teacher, DAGConfig(eta=0.0), teacher_resolution=16)
+    zg = z.clone().requires_grad_(True)
+    loss = guidance.loss(to_decode(zg))
+    (grad,) = torch.autograd.grad(loss, zg)
+    # a step a tenth of the way to the linear model's zero
+    guidance.config.eta = 0.1 * loss.item() / grad.pow(2).sum().item()
+    corrected, before = guidance.correct(z, to_decode)
+    assert before == pytest.approx(loss.item(), rel=1e-5)
+    assert not torch.equal(corrected, z)
+    assert guidance.loss(to_decode(corrected)).item() < before
+
+
+def test_dag_config_rejects_bad_values():
+    with pytest.raises(ReproError, match="decode"):
+        DAGConfig(decode="x1")
+    with pytest.raises(ReproError, match="eta"):
+        DAGConfig(eta=-1.0)
+
+
+@pytest.mark.parametrize("mode, uses_token, uses_dag", [
+    ("vanilla", False, False), ("cat", True, False), ("dag", False, True), ("ddis", True, True)])
+def test_ablation_switches_route_prompts_and_guidance(bundle, teacher, monkeypatch, mode, uses_token, uses_dag):
+    calls = []
+    original = dag_module.DomainAlignmentGuidance.correct
+
+    def spy(self, latents, to_decode=None):
+        calls.append(latents.shape[0])
+        return original(self, latents, to_decode)
+
+    monkeypatch.setattr(dag_module.DomainAlignmentGuidance, "correct", spy)
+    tokens = ClassTokens.initial(bundle, CLASSES)
+    config = SamplerConfig(steps=5, dag=DAGConfig(eta=0.5, start=1, stop=4))
+    sampler = DDISSampler(bundle, CLASSES, mode, teacher, tokens, config)
+    prompts = sampler.prompts([0, 2])
+    if uses_token:
+        assert prompts == ["a <ddis-cat> cat", "an <ddis-airplane> airplane"]
+    else:
+        assert prompts == ["a cat", "an airplane"]
+    images = sampler.sample([0, 1, 2, 2], torch.Generator().manual_seed(0))
+    assert images.shape == (4, 3, 32, 32) and torch.isfinite(images).all()
+    assert images.min() >= -1 and images.max() <= 1
+    assert calls == ([4, 4, 4] if uses_dag else [])  # steps 1, 2, 3 of 0..4
+    assert [i for i, _ in sampler.dag_losses] == ([1, 2, 3] if uses_dag else [])
+
+
+def test_modes_check_what_they_need(bundle, teacher):
+    with pytest.raises(ReproError, match="unknown DDIS mode"):
+        DDISSampler(bundle, CLASSES, "dag+cat", teacher)
+    with pytest.raises(ReproError, match="needs a teacher"):
+        DDISSampler(bundle, CLASSES, "ddis", None, ClassTokens.initial(bundle, CLASSES))
+    with pytest.raises(ReproError, match="learn them first"):
+        DDISSampler(bundle, CLASSES, "cat", teacher, None)
+    with pytest.raises(ReproError, match="no token for classes"):
+        DDISSampler(bundle, CLASSES, "cat", teacher, ClassTokens.initial(bundle, CLASSES[:2]))
+
+
+def test_the_same_seed_gives_the_same_images_and_dag_changes_them(bundle, teacher):
+    config = SamplerConfig(steps=3, dag=DAGConfig(eta=50.0))
+    vanilla = DDISSampler(bundle, CLASSES, "vanilla", config=config)
+    guided = DDISSampler(bundle, CLASSES, "dag", teacher, config=config)
+    a = vanilla.sample([0, 1], torch.Generator().manual_seed(3))
+    b = vanilla.sample([0, 1], torch.Generator().manual_seed(3))
+    c = guided.sample([0, 1], torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_sample_dataset_writes_balanced_shards_and_resumes(bundle, tmp_path, monkeypatch):
+    sampler = DDISSampler(bundle, CLASSES, "vanilla", config=SamplerConfig(steps=2))
+    dataset = sample_dataset(sampler, per_class=3, batch_size=4, out=tmp_path / "syn", progress=False)
+    assert dataset.complete
+    images, labels, classes = read_dataset(dataset.path)
+    assert classes == CLASSES and images.shape == (9, 32, 32, 3) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [3, 3, 3]
+    monkeypatch.setattr(DDISSampler, "sample", lambda *a, **k: pytest.fail("a finished shard was redone"))
+    sample_dataset(sampler, per_class=3, batch_size=4, out=dataset.path, progress=False)
