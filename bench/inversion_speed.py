@@ -1,0 +1,191 @@
+"""Speed of Diffusion Inversion stage 1 on an SD-v1.4-shaped generator (random weights, SD's exact compute).
+
+Times our fast path (bf16 autocast, channels_last, many images per UNet call, cached VAE posterior; compile
+on and off) beside the authors' setting (fp32, 50 images per call, 5 tokens, VAE re-encoding every step), at
+128 and 256 px. A few steps are timed after warm-up and projected to 3000 steps per embedding; FLOPs per
+image-step come from torch.utils.flop_counter, so achieved TFLOP/s and the share of peak follow. Paper (A40):
+18.8 s and 84.1 s per embedding at 128 and 256 px.
+
+    python bench/inversion_speed.py --out results/bench          # GPU, about 4-5 minutes on an H100
+    python bench/inversion_speed.py --out /tmp/bench --tiny      # CPU smoke run of the same code
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from repro.inversion import FastPath, GroupTrainer, InversionConfig
+from repro.inversion.trainer import group_generator
+from repro.provenance import Provenance, write_rows
+
+PAPER_SECONDS_PER_EMBEDDING = {128: 18.8, 256: 84.1}  # A40, 3000 steps (appendix C.1)
+STEPS_PER_EMBEDDING = 3000
+
+
+@dataclass
+class Case:
+    path: str           # "ours" or "authors"
+    resolution: int
+    batch: int
+    config: InversionConfig
+
+    @property
+    def label(self) -> str:
+        c = self.config
+        return (f"{self.path} {self.resolution}px B={self.batch} {c.precision} tokens={c.tokens} "
+                f"reencode={c.reencode_every_step} compile={c.compile}")
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def peak_memory_gib(device) -> float | None:
+    return torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+
+
+def reset_memory(device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def make_trainer(bundle, case: Case, unet_fn) -> GroupTrainer:
+    config = case.config.resolved(bundle)
+    g = torch.Generator(device=bundle.device).manual_seed(0)
+    pixels = torch.rand(case.batch, 3, case.resolution, case.resolution, generator=g, device=bundle.device) * 2 - 1
+    fast = FastPath(config.precision, config.channels_last, config.compile)
+    return GroupTrainer(bundle, config, pixels, [""] * case.batch, group_generator(0, 0, bundle.device), fast,
+                        unet_fn)
+
+
+def flops_per_image_step(bundle, case: Case) -> float:
+    """FLOPs of one training step (VAE encode when re-encoding, UNet forward and backward) per image."""
+    small = replace(case, batch=2, config=replace(case.config, compile=False))
+    fast = FastPath(small.config.precision, small.config.channels_last, False)
+    trainer = make_trainer(bundle, small, fast.unet_fn(bundle.unet))
+    with FlopCounterMode(display=False) as counter:
+        trainer.step()
+    return counter.get_total_flops() / small.batch
+
+
+def time_case(bundle, case: Case, warmup: int, timed: int) -> dict:
+    """Seconds per step after warm-up (compilation, if any, happens in the warm-up and is reported)."""
+    device = bundle.device
+    reset_memory(device)
+    fast = FastPath(case.config.precision, case.config.channels_last, case.config.compile)
+    start = time.perf_counter()
+    trainer = make_trainer(bundle, case, fast.unet_fn(bundle.unet))
+    for _ in range(warmup):
+        trainer.step()
+    sync(device)
+    warm = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(timed):
+        losses = trainer.step()
+    sync(device)
+    seconds = (time.perf_counter() - start) / timed
+    if not torch.isfinite(losses).all():
+        raise RuntimeError(f"non-finite loss in {case.label}")
+    return {"sec_per_step": seconds, "warmup_seconds": warm, "peak_mem_gib": peak_memory_gib(device)}
+
+
+def cases(resolutions, batches: dict[int, list[int]], compile_batch: dict[int, int], tokens: int,
+          authors_batch: int) -> list[Case]:
+    ours = InversionConfig(steps=STEPS_PER_EMBEDDING, tokens=tokens, precision="bf16")
+    authors = InversionConfig(steps=STEPS_PER_EMBEDDING, tokens=5, batch=authors_batch, precision="fp32",
+                              reencode_every_step=True, channels_last=False)
+    out = []
+    for r in resolutions:
+        out.append(Case("authors", r, authors_batch, replace(authors, resolution=r)))
+        out += [Case("ours", r, b, replace(ours, resolution=r, batch=b)) for b in batches[r]]
+    out += [Case("ours", r, compile_batch[r], replace(ours, resolution=r, batch=compile_batch[r], compile=True))
+            for r in resolutions if compile_batch.get(r)]
+    return out
+
+
+def build_generator(tiny: bool, device):
+    if tiny:
+        from repro.generators.tiny import tiny_generator
+
+        return tiny_generator(resolution=32).to(device=device)
+    from repro.generators.sd_shapes import sd_shaped_generator
+
+    return sd_shaped_generator("sd14", device=device)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for inversion_speed.csv")
+    parser.add_argument("--tiny", action="store_true", help="tiny random generator (CPU smoke run)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--timed", type=int, default=20)
+    parser.add_argument("--tokens", type=int, default=77, help="tokens per embedding on our path")
+    parser.add_argument("--peak-tflops", type=float, default=790.0, help="dense bf16 peak of the GPU")
+    parser.add_argument("--budget-seconds", type=float, default=330.0,
+                        help="skip remaining cases (compiled ones last) once this much time has passed")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.tiny:
+        resolutions, batches, compile_batch, authors_batch = (16, 32), {16: [4, 8], 32: [4]}, {}, 2
+        args.tokens = min(args.tokens, 8)
+    else:
+        resolutions, batches = (128, 256), {128: [128, 256, 512], 256: [64, 128, 256]}
+        compile_batch, authors_batch = {128: 256, 256: 128}, 50
+    began = time.perf_counter()
+    bundle = build_generator(args.tiny, device)
+    provenance = Provenance("bench_inversion_speed", "bench", config=vars(args), generator=bundle.name,
+                            dataset="random pixels")
+    flops: dict[tuple, float] = {}
+    rows = []
+    for case in cases(resolutions, batches, compile_batch, args.tokens, authors_batch):
+        dtype = torch.float32 if case.config.precision == "fp32" else torch.bfloat16
+        if bundle.dtype != dtype:
+            bundle.to(dtype=dtype)
+        if not case.config.channels_last:
+            bundle.unet.to(memory_format=torch.contiguous_format)
+        row = {"path": case.path, "resolution": case.resolution, "batch": case.batch, "tokens": case.config.tokens,
+               "precision": case.config.precision, "reencode_every_step": case.config.reencode_every_step,
+               "channels_last": case.config.channels_last and device.type == "cuda",
+               "compile": case.config.compile, "timed_steps": args.timed,
+               "paper_a40_sec_per_embedding": PAPER_SECONDS_PER_EMBEDDING.get(case.resolution)}
+        if time.perf_counter() - began > args.budget_seconds:
+            rows.append(provenance.row(**row, status="skipped: time budget"))
+            continue
+        key = (case.resolution, case.config.tokens, case.config.reencode_every_step, case.config.precision)
+        try:
+            if key not in flops:
+                flops[key] = flops_per_image_step(bundle, case)
+            with_time = time_case(bundle, case, args.warmup if not case.config.compile else args.warmup + 2,
+                                  args.timed)
+        except torch.OutOfMemoryError:
+            rows.append(provenance.row(**row, status="out of memory"))
+            print(f"{case.label}: out of memory", flush=True)
+            reset_memory(device)
+            continue
+        step = with_time["sec_per_step"]
+        tflops = flops[key] * case.batch / step / 1e12
+        row.update(status="ok", **with_time, gflop_per_image_step=flops[key] / 1e9,
+                   sec_per_embedding=step * STEPS_PER_EMBEDDING / case.batch, achieved_tflops=tflops,
+                   share_of_peak=tflops / args.peak_tflops if device.type == "cuda" else None)
+        rows.append(provenance.row(wall_seconds=with_time["warmup_seconds"] + step * args.timed, **row))
+        print(f"{case.label}: {step:.4f} s/step, {row['sec_per_embedding']:.3f} s/embedding "
+              f"({tflops:.1f} TFLOP/s, peak mem {with_time['peak_mem_gib']})", flush=True)
+    path = Path(args.out) / "inversion_speed.csv"
+    write_rows(rows, path)
+    print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Speed of Diffusion Inversion stage 2 on an SD-v1.4-shaped generator (random weights, SD's exact compute).
+
+Seconds per image for DDIM at 100 steps with classifier-free guidance (conditional and unconditional in one
+UNet call, bf16, channels_last) and for DPM-Solver++ at 20 steps, at 128 and 256 px, through the same
+``Sampler`` the experiments use: one full batch after a short warm-up run, conditioning, decoding and
+resizing included. Paper (A40, 100 steps): 0.20 s and 0.82 s per image at 128 and 256 px.
+
+    python bench/sampling_speed.py --out results/bench          # GPU, about 2 minutes on an H100
+    python bench/sampling_speed.py --out /tmp/bench --tiny      # CPU smoke run of the same code
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from inversion_speed import build_generator, peak_memory_gib, reset_memory, sync
+from repro.errors import ReproError
+from repro.inversion import EmbeddingTable
+from repro.provenance import Provenance, write_rows
+from repro.sampling import Sampler, SamplingConfig, make_plan
+
+PAPER_SECONDS_PER_IMAGE = {128: 0.20, 256: 0.82}  # A40, 100 steps (appendix C.1)
+SAVE_RESOLUTION = {128: 32, 256: 96, 16: 8, 32: 16}  # CIFAR and STL-10 sizes (tiny: smoke sizes)
+
+
+def random_table(bundle, n: int, resolution: int, tokens: int) -> EmbeddingTable:
+    g = torch.Generator().manual_seed(0)
+    return EmbeddingTable(
+        embeddings=torch.randn(n, tokens, bundle.text_width, generator=g),
+        labels=torch.arange(n) % 10, index=torch.arange(n), ids=[str(i) for i in range(n)],
+        meta={"step": 3000, "config_hash": "bench", "resolution": resolution, "classes": [str(c) for c in range(10)],
+              "source_resolution": SAVE_RESOLUTION[resolution], "generator": bundle.name, "shard": [0, 1]},
+    )
+
+
+def timed_generate(sampler: Sampler, plan, rows) -> float:
+    sync(sampler.device)
+    start = time.perf_counter()
+    sampler.generate(plan, rows)
+    sync(sampler.device)
+    return time.perf_counter() - start
+
+
+def flops_per_image(sampler: Sampler, plan, steps: int) -> float:
+    """UNet FLOPs of ``steps`` guided steps plus one decode, per image (counted on 2 images, one step)."""
+    probe = Sampler(sampler.bundle, sampler.tables, SamplingConfig(**{**sampler.config.as_dict(), "steps": 1}))
+    latent = sampler.bundle.latent_size(sampler.resolution)
+    latents = torch.zeros(2, sampler.bundle.latent_channels, latent, latent, device=sampler.device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        probe.generate(plan, np.arange(2))
+    total_one_step = counter.get_total_flops()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        probe.decode(latents)
+    decode = counter.get_total_flops()
+    return ((total_one_step - decode) * steps + decode) / 2
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for sampling_speed.csv")
+    parser.add_argument("--tiny", action="store_true", help="tiny random generator (CPU smoke run)")
+    parser.add_argument("--batch", type=int, default=256, help="images per batch (x2 UNet rows with guidance)")
+    parser.add_argument("--tokens", type=int, default=77)
+    parser.add_argument("--peak-tflops", type=float, default=790.0, help="dense bf16 peak of the GPU")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolutions = (16, 32) if args.tiny else (128, 256)
+    if args.tiny:
+        args.batch, args.tokens = min(args.batch, 4), min(args.tokens, 8)
+    began = time.perf_counter()
+    bundle = build_generator(args.tiny, device)
+    bundle.to(dtype=torch.bfloat16)
+    provenance = Provenance("bench_sampling_speed", "bench", config=vars(args), generator=bundle.name,
+                            dataset="random embeddings")
+    rows = []
+    for resolution in resolutions:
+        table = random_table(bundle, args.batch, resolution, args.tokens)
+        for scheduler, steps in (("ddim", 100), ("dpm++", 20)):
+            config = SamplingConfig(scheduler=scheduler, steps=steps, guidance=(2.0,), noise=(0.1,),
+                                    interpolate=(0.1,), batch=args.batch, precision="bf16")
+            plan = make_plan(table.labels.numpy(), table.index.numpy(), (3000,), config)
+            batch = np.arange(args.batch)
+            row = {"resolution": resolution, "save_resolution": SAVE_RESOLUTION[resolution], "scheduler": scheduler,
+                   "steps": steps, "batch": args.batch, "tokens": args.tokens, "precision": "bf16",
+                   "guidance": "cfg, one call",
+                   "paper_a40_sec_per_image_100_steps": PAPER_SECONDS_PER_IMAGE.get(resolution)}
+            reset_memory(device)
+            try:
+                sampler = Sampler(bundle, {3000: table}, config)
+                gflop = flops_per_image(sampler, plan, steps) / 1e9
+                warm = Sampler(bundle, {3000: table}, SamplingConfig(**{**config.as_dict(), "steps": 2}))
+                timed_generate(warm, plan, batch)  # kernel selection, allocator warm-up
+                seconds = timed_generate(sampler, plan, batch)
+            except torch.OutOfMemoryError:
+                rows.append(provenance.row(**row, status="out of memory"))
+                continue
+            except ReproError as err:
+                rows.append(provenance.row(**row, status=f"error: {err}"))
+                continue
+            tflops = gflop * args.batch / seconds / 1e3
+            row.update(status="ok", sec_per_image=seconds / args.batch, sec_per_batch=seconds,
+                       gflop_per_image=gflop, achieved_tflops=tflops, peak_mem_gib=peak_memory_gib(device),
+                       share_of_peak=tflops / args.peak_tflops if device.type == "cuda" else None)
+            rows.append(provenance.row(wall_seconds=seconds, **row))
+            print(f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image "
+                  f"({tflops:.1f} TFLOP/s, peak mem {row['peak_mem_gib']})", flush=True)
+    path = Path(args.out) / "sampling_speed.csv"
+    write_rows(rows, path)
+    print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Synthetic datasets on disk: shards of uint8 images with labels and per-image provenance, plus an index.
+
+Layout of a dataset folder::
+
+    index.json          format, classes, resolution, configuration and its hash, the planned shards
+    shard00000.npz      images uint8 [n, S, S, 3], labels int64 [n], and provenance arrays: source_index,
+                        source_id, partner_index, variant, w, lam, alpha, checkpoint, seed
+    ...
+
+Shards are written atomically and planned up front, so a rerun skips the complete ones, several processes
+can fill one folder (``--shard i/n``), and a reader can tell a finished dataset from a partial one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import ReproError
+
+FORMAT = "repro-synthetic-v1"
+INDEX = "index.json"
+PROVENANCE_FIELDS = ("source_index", "source_id", "partner_index", "variant", "w", "lam", "alpha", "checkpoint",
+                     "seed")
+
+
+def shard_name(k: int) -> str:
+    return f"shard{k:05d}.npz"
+
+
+class SyntheticWriter:
+    """Writes the planned shards of one dataset; refuses a folder that holds another configuration."""
+
+    def __init__(self, out: str | Path, meta: dict, shard_counts: list[int]):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        index = {"format": FORMAT, **meta, "num_images": int(sum(shard_counts)),
+                 "shards": [{"file": shard_name(k), "count": int(c)} for k, c in enumerate(shard_counts)]}
+        path = self.out / INDEX
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old.get("config_hash") != index["config_hash"]:
+                raise ReproError(f"{self.out} holds a synthetic dataset of another configuration "
+                                 f"({old.get('config_hash')} vs {index['config_hash']}); rerun with the original "
+                                 "settings to finish it, or choose a new --out")
+        else:
+            tmp = path.with_name(INDEX + ".tmp")
+            tmp.write_text(json.dumps(index, indent=2, default=str))
+            os.replace(tmp, path)
+        self.counts = list(shard_counts)
+
+    def done(self, k: int) -> bool:
+        return (self.out / shard_name(k)).exists()
+
+    def write(self, k: int, images: np.ndarray, labels: np.ndarray, provenance: dict[str, np.ndarray]) -> Path:
+        if len(images) != self.counts[k] or images.dtype != np.uint8:
+            raise ValueError(f"shard {k} expects {self.counts[k]} uint8 images, got {len(images)} {images.dtype}")
+        path = self.out / shard_name(k)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, images=images, labels=labels.astype(np.int64), **provenance)
+        os.replace(tmp, path)
+        return path
+
+
+@dataclass
+class SyntheticArrays:
+    images: np.ndarray          # uint8 [N, S, S, 3]
+    labels: np.ndarray          # int64 [N]
+    provenance: dict[str, np.ndarray]
+
+
+class SyntheticDataset:
+    """Reads a synthetic dataset folder shard by shard, or whole into one array (for GPU-resident training)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        index_path = self.path / INDEX
+        if not index_path.exists():
+            raise ReproError(f"{self.path} is not a synthetic dataset (no {INDEX}); create it with `repro sample`")
+        self.index = json.loads(index_path.read_text())
+        if self.index.get("format") != FORMAT:
+            raise ReproError(f"{index_path} has format {self.index.get('format')!r}, expected {FORMAT!r}")
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.index["classes"])
+
+    @property
+    def resolution(self) -> int:
+        return int(self.index["resolution"])
+
+    def __len__(self) -> int:
+        return int(self.index["num_images"])
+
+    @property
+    def missing(self) -> list[str]:
+        return [s["file"] for s in self.index["shards"] if not (self.path / s["file"]).exists()]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def shards(self) -> Iterator[dict[str, np.ndarray]]:
+        """Each shard's arrays in order (images, labels and the provenance fields)."""
+        if self.missing:
+            raise ReproError(f"synthetic dataset {self.path} is incomplete ({len(self.missing)} of "
+                             f"{len(self.index['shards'])} shards missing); rerun the same `repro sample` "
+                             "command to finish it")
+        for shard in self.index["shards"]:
+            with np.load(self.path / shard["file"]) as data:
+                yield {k: data[k] for k in data.files}
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        return self.shards()
+
+    def load(self) -> SyntheticArrays:
+        """Everything in one preallocated uint8 array, in shard order."""
+        s = self.resolution
+        images = np.empty((len(self), s, s, 3), dtype=np.uint8)
+        labels = np.empty(len(self), dtype=np.int64)
+        provenance: dict[str, list[np.ndarray]] = {k: [] for k in PROVENANCE_FIELDS}
+        start = 0
+        for shard in self.shards():
+            n = len(shard["labels"])
+            images[start:start + n], labels[start:start + n] = shard["images"], shard["labels"]
+            for k in PROVENANCE_FIELDS:
+                provenance[k].append(shard[k])
+            start += n
+        return SyntheticArrays(images, labels, {k: np.concatenate(v) for k, v in provenance.items()})
