@@ -1,0 +1,232 @@
+"""``repro train``: train a classifier with the paper's recipe and evaluate it, or evaluate a checkpoint.
+
+Examples:
+    repro train --arch resnet18 --train cifar10:target --test cifar10:test --steps 5000 --seed 0 1 2 --out work/r18
+    repro train --arch resnet18 --train cifar10:target --synthetic work/syn --ratio 1:1 --test cifar10:test \\
+        --steps 5000 --out work/mix
+    repro train --eval-checkpoint ../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th \\
+        --arch cifar_resnet56 --test cifar10:test --out work/aka
+
+Image sets: DATASET:SPLIT (repro.data.load_split, data folder from --data-root or $REPRO_DATA) or a synthetic
+dataset folder written by `repro sample`. Each (seed, test set) gives one CSV row in OUT/results.csv with the
+provenance columns; --save also writes OUT/model-seed{S}.pt.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ReproError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from .augment import AUGMENTATIONS
+    from .models import ARCHS
+    from .recipes import OPTIMIZERS
+
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--arch", choices=ARCHS, help="architecture (required unless an --eval-checkpoint "
+                        "names its own)")
+    parser.add_argument("--train", help="real training images, DATASET:SPLIT or a folder")
+    parser.add_argument("--synthetic", help="synthetic training images: a `repro sample` folder or DATASET:SPLIT")
+    parser.add_argument("--ratio", help="real:synthetic images per batch when both are given, e.g. 1:1, 1:7, 7:1")
+    parser.add_argument("--test", action="append", default=[], help="test set (repeatable), DATASET:SPLIT or a folder")
+    parser.add_argument("--vae-generator", help="also evaluate on each test set after a VAE round trip through "
+                        "this generator (Table 6), e.g. mini or sd14")
+    parser.add_argument("--eval-checkpoint", help="evaluate this checkpoint instead of training "
+                        "(a `repro train --save` file or an akamaster CIFAR ResNet .th)")
+    r = parser.add_argument_group("recipe (appendix B.1)")
+    r.add_argument("--steps", type=int, help="optimisation steps")
+    r.add_argument("--batch-size", type=int, default=128)
+    r.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (default) or adamw (MedMNIST)")
+    r.add_argument("--lr", type=float, help="learning rate (default 0.1 for sgd, 1e-3 for adamw)")
+    r.add_argument("--weight-decay", type=float, default=5e-4)
+    r.add_argument("--momentum", type=float, default=0.9)
+    r.add_argument("--nesterov", action="store_true", help="Nesterov momentum (the authors' code: off)")
+    r.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 2%% of --steps)")
+    r.add_argument("--crop-pad", type=int, help="zero padding of the random crop (default resolution // 8)")
+    r.add_argument("--augment", choices=AUGMENTATIONS, default="default", help="Table 4 augmentation")
+    r.add_argument("--cutout-side", type=float, default=1 / 8, help="CutOut square side / image side")
+    r.add_argument("--seed", type=int, nargs="+", default=[0], help="one run per seed")
+    k = parser.add_argument_group("knowledge distillation")
+    k.add_argument("--teacher", help="distil this classifier checkpoint into --arch (KD loss)")
+    k.add_argument("--kd-temperature", type=float, default=4.0)
+    k.add_argument("--kd-alpha", type=float, default=0.0, help="weight of the label cross entropy (0: KD only)")
+    o = parser.add_argument_group("output and runtime")
+    o.add_argument("--out", required=True, help="folder for results.csv (and weights with --save)")
+    o.add_argument("--save", action="store_true", help="also save the trained weights")
+    o.add_argument("--experiment", default="train", help="provenance: experiment id")
+    o.add_argument("--scale", default="adhoc", help="provenance: scale")
+    o.add_argument("--table", default="", help="result rows' table label")
+    o.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
+    o.add_argument("--device", default="auto", help="auto, cuda or cpu")
+    o.add_argument("--plain", action="store_true", help="plain eager fp32 loop (no bf16, compile, CUDA graph)")
+    o.add_argument("--compile-mode", default="default",
+                   help="torch.compile mode of the fast path: default or max-autotune-no-cudagraphs")
+    o.add_argument("--no-compile", action="store_true", help="keep bf16 and the CUDA graph, skip torch.compile")
+    o.add_argument("--no-graph", action="store_true", help="do not replay the step as a CUDA graph")
+    o.add_argument("--quiet", action="store_true")
+
+
+def open_images(spec: str, data_root: str | None):
+    """An image set (images uint8 [N, H, W, 3], labels, classes, name) from DATASET:SPLIT or a folder."""
+    from .mixing import Pool
+
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        from ..sampling.dataset import SyntheticDataset
+
+        dataset = SyntheticDataset(path)
+        arrays = dataset.load()
+        return Pool(arrays.images, arrays.labels, dataset.classes, name=str(spec))
+    if ":" in spec:
+        from ..data import load_split
+
+        dataset, split = spec.split(":", 1)
+        return load_split(dataset, split, root=data_root)
+    raise ReproError(f"image set {spec!r} is neither a folder nor DATASET:SPLIT such as cifar10:test")
+
+
+def _speed(args, device):
+    from dataclasses import replace
+
+    from .train import Speed
+
+    if args.plain:
+        return Speed.plain()
+    speed = Speed.auto(device)
+    if device.type == "cuda":
+        speed = replace(speed, compile=None if args.no_compile else args.compile_mode,
+                        cuda_graph=not args.no_graph)
+    return speed
+
+
+def _test_sets(args, device) -> list[tuple[str, object, object]]:
+    """(label, images, labels) for every --test, plus their VAE round trips with --vae-generator."""
+    sets = []
+    for spec in args.test:
+        test = open_images(spec, args.data_root)
+        sets.append((spec, test.images, test.labels))
+    if args.vae_generator:
+        from ..generators import load_generator
+        from ..sampling.roundtrip import vae_roundtrip
+
+        bundle = load_generator(args.vae_generator, dtype="fp32", device=device)
+        sets += [(f"vae[{args.vae_generator}]({label})", vae_roundtrip(bundle, images), labels)
+                 for label, images, labels in list(sets)]
+    return sets
+
+
+def run(args) -> int:
+    import torch
+
+    from ..provenance import Provenance, timed, write_rows
+    from .evaluate import evaluate
+    from .train import resolve_device
+
+    if not args.test:
+        raise ReproError("give at least one --test set, e.g. --test cifar10:test")
+    device = resolve_device(args.device)
+    speed = _speed(args, device)
+    out = Path(args.out)
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "quiet", "command")}
+
+    if args.eval_checkpoint:
+        from .models import load_classifier
+
+        model = load_classifier(args.eval_checkpoint, arch=args.arch)  # a wrong checkpoint fails before data loads
+        tests = _test_sets(args, device)
+        prov = Provenance(args.experiment, args.scale, config, dataset=args.eval_checkpoint)
+        rows = [prov.row(seed=None, wall_seconds=None, table=args.table, row=model.arch, column=label,
+                         value=evaluate(model, images, labels, device=device, speed=speed), unit="%",
+                         arch=model.arch, checkpoint=args.eval_checkpoint, test=label, metric="top1")
+                for label, images, labels in tests]
+        write_rows(rows, out / "results.csv")
+        _print(rows)
+        return 0
+
+    if args.arch is None or args.steps is None:
+        raise ReproError("training needs --arch and --steps (or pass --eval-checkpoint to evaluate)")
+    data, recipe = _training_setup(args)
+    tests = _test_sets(args, device)
+    row_label = " + ".join(s for s in (args.train, args.synthetic) if s) + (f" ({args.ratio})" if args.ratio else "")
+    prov = Provenance(args.experiment, args.scale, config, dataset=row_label)
+    rows = []
+    for seed in args.seed:
+        with timed() as wall:
+            model, report = _train_one(args, data, recipe, seed, device, speed)
+        if args.save:
+            from .models import save_classifier
+
+            save_classifier(model, out / f"model-seed{seed}.pt", seed=seed, train=row_label, steps=recipe.steps)
+        for label, images, labels in tests:
+            rows.append(prov.row(
+                seed=seed, wall_seconds=wall(), table=args.table, row=f"{args.arch} {row_label}", column=label,
+                value=evaluate(model, images, labels, device=device, speed=speed), unit="%", metric="top1",
+                arch=args.arch, train=args.train, synthetic=args.synthetic, ratio=args.ratio, augment=args.augment,
+                steps=recipe.steps, batch_size=recipe.batch_size, optimizer=recipe.optimizer, test=label,
+                train_seconds=round(report.seconds, 2), images_per_second=round(report.images_per_second),
+                final_loss=round(report.final_loss, 4)))
+        write_rows(rows, out / "results.csv")  # after every seed, so a later failure keeps finished runs
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    _print(rows)
+    return 0
+
+
+def _training_setup(args):
+    from .mixing import TrainingData, parse_ratio
+    from .recipes import Recipe
+
+    real = open_images(args.train, args.data_root) if args.train else None
+    synthetic = open_images(args.synthetic, args.data_root) if args.synthetic else None
+    if args.ratio and not (real is not None and synthetic is not None):
+        raise ReproError("--ratio mixes real and synthetic data; give both --train and --synthetic")
+    data = TrainingData(real, synthetic, parse_ratio(args.ratio) if args.ratio else None)
+    overrides = dict(batch_size=args.batch_size, weight_decay=args.weight_decay, momentum=args.momentum,
+                     nesterov=args.nesterov, warmup_steps=args.warmup_steps, crop_pad=args.crop_pad)
+    if args.lr is not None:
+        overrides["lr"] = args.lr
+    recipe = (Recipe.adamw if args.optimizer == "adamw" else Recipe.sgd)(args.steps, **overrides)
+    return data, recipe
+
+
+def _train_one(args, data, recipe, seed, device, speed):
+    import torch
+
+    from .models import build_model
+    from .train import train_classifier
+
+    torch.manual_seed(seed)
+    mean, std = data.channel_stats()
+    model = build_model(args.arch, len(data.classes), data.resolution, mean=mean, std=std)
+    options = dict(augment=args.augment, seed=seed, device=device, speed=speed, cutout_side=args.cutout_side,
+                   progress=not args.quiet)
+    if args.teacher:
+        from .distill import distil
+        from .models import load_classifier
+
+        teacher = load_classifier(args.teacher)
+        report = distil(teacher, model, data, recipe, temperature=args.kd_temperature, alpha=args.kd_alpha,
+                        **options)
+    else:
+        report = train_classifier(model, data, recipe, **options)
+    return model, report
+
+
+def _print(rows) -> None:
+    from .evaluate import mean_std
+
+    for row in rows:
+        print(f"{row['row']} | {row['column']}: top-1 {row['value']:.2f} %"
+              + (f" (seed {row['seed']})" if row["seed"] is not None else ""))
+    cells: dict[tuple, list[float]] = {}
+    for row in rows:
+        cells.setdefault((row["row"], row["column"]), []).append(row["value"])
+    for (label, column), values in cells.items():
+        if len(values) > 1:
+            mean, std = mean_std(values)
+            print(f"{label} | {column}: top-1 {mean:.2f} ± {std:.2f} % over {len(values)} seeds")
