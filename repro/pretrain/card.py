@@ -1,0 +1,333 @@
+"""The model card of the exported mini model, every number computed from the exported (committed) weights.
+
+Written beside the weights: README.md (the card), metrics.json, loss_curves.png, samples_photo.png (one row
+per "a photo of a {class}" caption) and samples_domains.png (the other captions). It reports the data, the
+captions, sizes and steps, the loss curves, the autoencoder's reconstruction PSNR on held-out pool images
+(and on CIFAR-10 target images, the first Diffusion Inversion target), and how often a ResNet-18 trained on
+the pool recognises the class asked for in "a photo of a {class}".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import ReproError
+from ..provenance import device_name, git_commit
+from .export import TRAINING_DIR
+from .settings import CardSettings
+
+PHOTO_PREFIX = "a photo of"
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-image PSNR in dB of uint8 images ``[N, H, W, 3]`` (peak 255)."""
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(axis=1)
+    return 10.0 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
+
+
+def source_of(image_id: str, domain: str | None) -> str:
+    """Where a pool image comes from: its domain (the pool's part: ``cifar10``, ``pacs_cartoon``...), else
+    the first part of its id."""
+    return domain or image_id.split("/")[0]
+
+
+def folder_megabytes(folder: Path) -> float:
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 1e6
+
+
+def parameter_count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def class_photo_prompts(pool) -> dict[int, str]:
+    """Label -> the class's most frequent caption that starts with "a photo of" (the pool's own wording), for
+    every class that has one (all of them in the full pool)."""
+    prompts = {}
+    for label in range(len(pool.classes)):
+        counts = Counter(c for c, y in zip(pool.captions, pool.labels) if y == label and c.startswith(PHOTO_PREFIX))
+        if counts:
+            prompts[label] = counts.most_common(1)[0][0]
+    if not prompts:
+        raise ReproError(f"no pool caption starts with '{PHOTO_PREFIX}'; the card prompts with those")
+    return prompts
+
+
+@torch.no_grad()
+def sample_prompts(bundle, prompts: list[str], per_prompt: int, steps: int, guidance: float, seed: int,
+                   batch_size: int = 1000) -> np.ndarray:
+    """uint8 ``[len(prompts) * per_prompt, H, W, 3]`` (prompt-major), DDIM with classifier-free guidance."""
+    from ..ddis.sampler import DDISSampler, SamplerConfig
+    from ..sampling.pixels import to_uint8
+
+    sampler = DDISSampler(bundle, [], "vanilla", config=SamplerConfig(steps=steps, guidance_scale=guidance))
+    every = [p for p in prompts for _ in range(per_prompt)]
+    generator = torch.Generator(bundle.device).manual_seed(seed)
+    uncond = bundle.encode_text([""])
+    chunks = []
+    for start in range(0, len(every), batch_size):
+        chunk = every[start:start + batch_size]
+        cond = bundle.encode_text(chunk)
+        latents = sampler.denoise(sampler.noise(len(chunk), generator), cond, uncond.expand_as(cond))
+        chunks.append(to_uint8(sampler.decode(latents), bundle.resolution))
+    return np.concatenate(chunks)
+
+
+def caption_grid(images: np.ndarray, captions: list[str], columns: int, path: Path) -> None:
+    """One row per caption (its text on the left), ``columns`` samples each; ``images`` caption-major."""
+    from PIL import Image, ImageDraw
+
+    size = images.shape[1]
+    label_width = 8 + 7 * max(len(c) for c in captions)
+    canvas = Image.new("RGB", (label_width + columns * size, len(captions) * size), "white")
+    draw = ImageDraw.Draw(canvas)
+    for row, caption in enumerate(captions):
+        draw.text((4, row * size + size // 2 - 6), caption, fill="black")
+        for col in range(columns):
+            canvas.paste(Image.fromarray(images[row * columns + col]), (label_width + col * size, row * size))
+    canvas.save(path, optimize=True)
+
+
+def loss_curves(training: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    vae = pd.read_csv(training / "autoencoder_log.csv")
+    for column in ("loss", "l1", "l2"):
+        axes[0].plot(vae["step"], vae[column], label=column)
+    axes[0].set(title="autoencoder", xlabel="step", yscale="log")
+    unet = pd.read_csv(training / "diffusion_log.csv")
+    axes[1].plot(unet["step"], unet["loss"], label="noise MSE")
+    text_steps = json.loads((training / "diffusion.json").read_text())["text_encoder_steps"]
+    axes[1].axvline(text_steps, color="grey", linestyle=":", label="text encoder fixed")
+    axes[1].set(title="UNet + text encoder", xlabel="step", yscale="log")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def train_pool_classifier(train_set, settings: CardSettings, seed: int, device: torch.device):
+    """ResNet-18 on the training pool at 64 px (the paper's SGD recipe), the judge of prompt fidelity."""
+    from ..classifiers import Recipe, Speed, TrainingData, build_model, train_classifier
+
+    data = TrainingData(real=train_set)
+    mean, std = data.channel_stats()
+    model = build_model(settings.classifier_arch, len(train_set.classes), data.resolution, mean=mean, std=std)
+    batch = min(settings.classifier_batch_size, len(train_set))
+    steps = max(1, settings.classifier_epochs * len(train_set) // batch)
+    recipe = Recipe.sgd(steps, batch_size=batch, lr=0.1 * batch / 128)
+    # eager kernels replayed as a CUDA graph: compiling (autotuning) would cost more than this short run
+    speed = Speed(compile=None) if device.type == "cuda" else Speed.plain()
+    report = train_classifier(model, data, recipe, seed=seed, device=device, speed=speed, progress=False)
+    return model, {"arch": settings.classifier_arch, "steps": steps, "batch_size": batch,
+                   "epochs": settings.classifier_epochs, "train_seconds": round(report.seconds, 1)}
+
+
+def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSettings, seed: int,
+               device: torch.device, cifar_target=None) -> dict:
+    """Compute the card's numbers from the exported model in ``folder`` and write the card there."""
+    from ..classifiers import evaluate, predict
+    from ..generators import load_generator
+    from ..sampling.roundtrip import vae_roundtrip
+
+    folder = Path(folder)
+    training = folder / TRAINING_DIR
+    records = {s: json.loads((training / f"{s}.json").read_text()) for s in ("autoencoder", "diffusion")}
+    split = json.loads((training / "split.json").read_text())
+    if list(holdout.ids) != split["holdout_ids"]:
+        raise ReproError(f"the held-out images differ from those of training ({training / 'split.json'}); "
+                         "build the card with the scale, seed and data that trained the model")
+    bundle = load_generator(folder, dtype="fp32", device=device)
+
+    recon = vae_roundtrip(bundle, holdout.images)
+    scores = psnr(recon, holdout.images)
+    sources = [source_of(i, d) for i, d in zip(holdout.ids, holdout.domains or [None] * len(holdout))]
+    by_source = {s: round(float(scores[[k == s for k in sources]].mean()), 2) for s in sorted(set(sources))}
+    reconstruction = {"holdout_psnr_db": round(float(scores.mean()), 2), "holdout_images": len(holdout),
+                      "holdout_psnr_by_source_db": by_source}
+    if cifar_target is not None:
+        images = cifar_target.images[: settings.cifar_target_images]
+        reconstruction["cifar10_target_psnr_db"] = round(float(psnr(vae_roundtrip(bundle, images), images).mean()), 2)
+        reconstruction["cifar10_target_images"] = len(images)
+
+    classifier, classifier_info = train_pool_classifier(train_set, settings, seed, device)
+    classifier_info["holdout_accuracy"] = round(evaluate(classifier, holdout.images, holdout.labels), 2)
+
+    prompts = class_photo_prompts(train_set)
+    labels = np.array(list(prompts))
+    fidelity = {}
+    for guidance in settings.guidance_scales:
+        samples = sample_prompts(bundle, list(prompts.values()), settings.samples_per_class, settings.sample_steps,
+                                 guidance, seed)
+        predicted = predict(classifier, samples).numpy().reshape(len(labels), settings.samples_per_class)
+        share = (predicted == labels[:, None]).mean(axis=1) * 100
+        fidelity[f"{guidance:g}"] = {"mean_percent": round(float(share.mean()), 2),
+                                     "per_class_percent": {train_set.classes[y]: round(float(v), 1)
+                                                           for y, v in zip(labels, share)}}
+
+    captions = sorted(set(train_set.captions))
+    photos = list(prompts.values())
+    others = [c for c in captions if c not in photos]
+    for name, rows in (("samples_photo.png", photos), ("samples_domains.png", others)):
+        if rows:
+            grid = sample_prompts(bundle, rows, settings.grid_columns, settings.sample_steps,
+                                  settings.grid_guidance, seed + 1)
+            caption_grid(grid, rows, settings.grid_columns, folder / name)
+    loss_curves(training, folder / "loss_curves.png")
+
+    parts = {name: getattr(bundle, name) for name in ("vae", "unet", "text_encoder")}
+    checkpoints = folder.parent / "mini_checkpoints"
+    metrics = {
+        "model": {
+            "resolution": bundle.resolution,
+            "latent_shape": [bundle.latent_channels, bundle.latent_size(), bundle.latent_size()],
+            "context_length": bundle.max_tokens,
+            "vocabulary_size": len(bundle.tokenizer),
+            "scaling_factor": round(bundle.scaling_factor, 5),
+            "parameters": {name: parameter_count(m) for name, m in parts.items()},
+            "megabytes": {name: round(folder_megabytes(folder / name), 2) for name in parts},
+            "model_megabytes": round(sum(folder_megabytes(folder / n) for n in (*parts, "tokenizer", "scheduler")), 2),
+            "checkpoint_megabytes": round(folder_megabytes(checkpoints), 2) if checkpoints.is_dir() else 0.0,
+        },
+        "data": {"train_images": len(train_set), "holdout_images": len(holdout),
+                 "sources": dict(sorted(Counter(source_of(i, d) for i, d in zip(
+                     train_set.ids, train_set.domains or [None] * len(train_set))).items())),
+                 "captions": dict(sorted(Counter(train_set.captions).items())),
+                 "classes": list(train_set.classes)},
+        "training": records,
+        "reconstruction": reconstruction,
+        "classifier": classifier_info,
+        "prompt_fidelity": {"samples_per_class": settings.samples_per_class, "sample_steps": settings.sample_steps,
+                            "sampler": "DDIM steps, classifier-free guidance against the empty prompt",
+                            "by_guidance_scale": fidelity},
+        "grids": {"columns": settings.grid_columns, "guidance_scale": settings.grid_guidance,
+                  "sample_steps": settings.sample_steps},
+        "provenance": {"git_commit": git_commit(), "device": device_name(), "seed": seed},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (folder / "README.md").write_text(render_card(metrics))
+    return metrics
+
+
+def render_card(m: dict) -> str:
+    model, data, training = m["model"], m["data"], m["training"]
+    vae, unet = training["autoencoder"], training["diffusion"]
+    recon, fid = m["reconstruction"], m["prompt_fidelity"]
+    vs, ds = vae["settings"], unet["settings"]
+    lines = [
+        "# mini: the suite's embedded text-to-image latent diffusion model",
+        "",
+        "A small Stable-Diffusion-shaped model (diffusers format: AutoencoderKL, UNet2DConditionModel with "
+        "cross-attention, CLIPTextModel with a word-level tokenizer, DDPM scheduler with SD's scaled-linear "
+        "betas 0.00085-0.012 over 1000 steps, epsilon prediction). It stands in for Stable Diffusion at the "
+        "`smoke` and `mini` scales, where no SD weights can be had. It was pretrained by this project with "
+        "`repro pretrain` on the mini world's pool (DESIGN.md). The evaluations below were computed from the "
+        "weights in this folder by `repro pretrain card` (raw values: `metrics.json`); the training records "
+        "and loss curves come from the run's logs (`training/`).",
+        "",
+        "## Model",
+        "",
+        f"- {model['resolution']} px images <-> {'x'.join(map(str, model['latent_shape']))} latents "
+        f"(scaling factor {model['scaling_factor']}, 1 / std of the pool's latents); "
+        f"text context {model['context_length']} tokens, vocabulary {model['vocabulary_size']} words.",
+        "",
+        "| part | parameters | MB (fp16) |",
+        "| --- | ---: | ---: |",
+        *[f"| {name} | {model['parameters'][name]:,} | {model['megabytes'][name]} |" for name in model["parameters"]],
+        f"| whole model | | {model['model_megabytes']} |",
+        f"| early UNet checkpoints (`../mini_checkpoints`) | | {model['checkpoint_megabytes']} |",
+        "",
+        "## Data",
+        "",
+        f"The mini world's pool (LAION's stand-in, DESIGN.md): {data['train_images'] + data['holdout_images']:,} "
+        f"images at 64 px, of which {data['holdout_images']} were held out of all training (ids in "
+        f"`training/split.json`) and {data['train_images']:,} trained the model, with random horizontal flips.",
+        "",
+        "| source | training images |",
+        "| --- | ---: |",
+        *[f"| {s} | {n:,} |" for s, n in data["sources"].items()],
+        "",
+        f"Each image has one caption ({len(data['captions'])} distinct):",
+        "",
+        "| caption | images |",
+        "| --- | ---: |",
+        *[f"| {c} | {n:,} |" for c, n in data["captions"].items()],
+        "",
+        "## Training",
+        "",
+        f"1. Autoencoder: {vae['steps']:,} steps of batch {vs['batch_size']} ({vae['train_minutes']} min), AdamW "
+        f"lr {vs['lr']} with warm-up and cosine decay; loss L1 + L2 + {vs['kl_weight']} KL (no perceptual or "
+        "adversarial term: no pretrained network exists offline).",
+        f"2. UNet and text encoder: {unet['steps']:,} steps of batch {ds['batch_size']} ({unet['train_minutes']} "
+        f"min) on the cached latents, AdamW lr {ds['lr']} (weight decay {ds['weight_decay']}) with warm-up and "
+        f"cosine decay, {ds['caption_dropout']:.0%} of captions replaced by the empty prompt (for classifier-free "
+        f"guidance), bf16. The text encoder trained for the first {unet['text_encoder_steps']:,} steps "
+        f"({ds['text_encoder_fraction']:.0%}) and was then fixed, so the early checkpoints fit it. The UNet "
+        f"shipped is the exponential moving average of its weights (decay up to {ds['ema_max_decay']}).",
+        "3. Early UNet checkpoints (moving averages) for the generator-quality experiment: "
+        + ", ".join(f"`{name}` at step {step:,}" for name, step in unet["snapshots"].items())
+        + "; load one with `load_generator('mini', unet_weights=...)`.",
+        "",
+        "![loss curves](loss_curves.png)",
+        "",
+        "## Autoencoder reconstruction",
+        "",
+        f"Mean PSNR of the VAE round trip (posterior mean) on the {recon['holdout_images']} held-out pool "
+        f"images: **{recon['holdout_psnr_db']} dB**.",
+        "",
+        "| source | PSNR (dB) |",
+        "| --- | ---: |",
+        *[f"| {s} | {v} |" for s, v in recon["holdout_psnr_by_source_db"].items()],
+    ]
+    if "cifar10_target_psnr_db" in recon:
+        lines += ["", f"On the first {recon['cifar10_target_images']} CIFAR-10 target images (32 px, round trip at "
+                      f"64 px, compared at 32 px): **{recon['cifar10_target_psnr_db']} dB**, the ceiling of "
+                      "Diffusion Inversion's reconstructions with this VAE."]
+    c = m["classifier"]
+    lines += [
+        "",
+        "## Does it draw what it is asked for?",
+        "",
+        f"A {c['arch']} trained on the training pool ({c['steps']:,} steps of batch {c['batch_size']}; "
+        f"{c['holdout_accuracy']}% accuracy on the held-out pool images) labels {fid['samples_per_class']} "
+        f"samples of \"a photo of a {{class}}\" per class ({fid['sample_steps']} {fid['sampler']}). Share "
+        "of samples assigned to the class asked for:",
+        "",
+        "| class | " + " | ".join(f"guidance {g}" for g in fid["by_guidance_scale"]) + " |",
+        "| --- | " + " | ".join("---:" for _ in fid["by_guidance_scale"]) + " |",
+    ]
+    scales = list(fid["by_guidance_scale"].values())
+    for name in scales[0]["per_class_percent"]:
+        lines.append(f"| {name} | " + " | ".join(f"{s['per_class_percent'][name]}%" for s in scales) + " |")
+    lines.append("| **mean** | " + " | ".join(f"**{s['mean_percent']}%**" for s in scales) + " |")
+    lines += [
+        "",
+        "## Samples",
+        "",
+        f"Every caption of the pool, {m['grids']['columns']} samples each (guidance scale "
+        f"{m['grids']['guidance_scale']:g}, {m['grids']['sample_steps']} DDIM steps):",
+        "",
+        "![photo captions](samples_photo.png)",
+        "",
+        "![art painting and cartoon captions](samples_domains.png)",
+        "",
+        "## Reproduce",
+        "",
+        "`repro pretrain all --scale mini --work WORK` (or `snakemake pretrain_mini`) on one GPU; the stages "
+        "resume from their checkpoints, so they can run in chunks (`--max-minutes`). A run sized by a time "
+        "budget records its step counts above: pass them as `--steps` to repeat it.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""Export of the mini model: the fp16 diffusers folder loads through the generator loader with SD's shapes
+at 64 px (16x16x4 latents, 77-token context), the early checkpoints swap in, the sizes fit the budget, and a
+packed work folder resumes on a fresh machine. The whole CLI runs at smoke scale when the data layer exists."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from repro.cli import main
+from repro.generators import load_generator
+from repro.pretrain.autoencoder import train_autoencoder
+from repro.pretrain.diffusion import train_diffusion
+from repro.pretrain.export import export_mini, pack_work
+from repro.pretrain.loop import run_stage
+from repro.pretrain.pool import record_split, split_pool
+from repro.pretrain.settings import AutoencoderSettings, DiffusionSettings, scale_settings
+from tests.test_pretrain_stages import fake_pool, tiny_diffusion_stage
+
+CPU = torch.device("cpu")
+
+
+def short_scale():
+    """The mini architecture, trained for a step or two on a dozen images."""
+    return replace(scale_settings("smoke"),
+                   autoencoder=AutoencoderSettings(batch_size=4, warmup_steps=1, steps=1),
+                   diffusion=DiffusionSettings(batch_size=4, warmup_steps=1, steps=4))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mini")
+    train, holdout = split_pool(fake_pool(14), holdout_images=2, seed=0)
+    record_split(root / "work", train, holdout)
+    scale = short_scale()
+    assert train_autoencoder(root / "work", train, scale, CPU) is not None
+    assert train_diffusion(root / "work", train, scale, CPU) is not None
+    return root, export_mini(root / "work", root / "weights")
+
+
+def test_export_loads_with_sd_shapes(exported):
+    _, folder = exported
+    bundle = load_generator(folder)
+    assert (bundle.resolution, bundle.latent_size(), bundle.latent_channels) == (64, 16, 4)
+    assert (bundle.max_tokens, bundle.text_width, bundle.prediction_type) == (77, 256, "epsilon")
+    assert bundle.scheduler.config.beta_schedule == "scaled_linear"
+    assert (bundle.scheduler.config.beta_start, bundle.scheduler.config.beta_end) == (0.00085, 0.012)
+    assert bundle.scaling_factor != 1.0  # fixed from the pool's latents
+    with torch.no_grad():
+        latents = bundle.encode_images(torch.rand(2, 3, 64, 64) * 2 - 1)
+        assert latents.shape == (2, 4, 16, 16)
+        assert bundle.decode_latents(latents).shape == (2, 3, 64, 64)
+        context = bundle.encode_text(["a photo of a cat", ""])
+        assert context.shape == (2, 77, 256)
+        noise_prediction = bundle.unet(latents, torch.tensor([10, 500]), encoder_hidden_states=context).sample
+        assert noise_prediction.shape == (2, 4, 16, 16)
+
+
+def test_export_is_fp16_and_fits_the_budget(exported):
+    _, folder = exported
+    with safe_open(str(folder / "unet" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    checkpoints = sorted((folder.parent / "mini_checkpoints").iterdir())
+    assert [p.name for p in checkpoints] == ["unet_010.safetensors", "unet_030.safetensors"]
+    assert size < 25e6
+    assert size + sum(p.stat().st_size for p in checkpoints) < 38e6  # leaves room for the card's images
+    records = json.loads((folder / "training" / "diffusion.json").read_text())
+    assert records["steps"] == 4 and records["snapshots"]["unet_030.safetensors"] == 1
+
+
+def test_early_checkpoint_swaps_in(exported):
+    _, folder = exported
+    final = load_generator(folder)
+    early = load_generator(folder, unet_weights=folder.parent / "mini_checkpoints" / "unet_010.safetensors")
+    a, b = (torch.cat([p.flatten() for p in m.unet.parameters()]) for m in (final, early))
+    assert a.shape == b.shape and not torch.equal(a, b)
+    assert torch.equal(torch.cat([p.flatten() for p in final.vae.parameters()]),
+                       torch.cat([p.flatten() for p in early.vae.parameters()]))
+
+
+def test_cli_export_and_unfinished_work(exported, tmp_path, capsys):
+    root, _ = exported
+    assert main(["pretrain", "export", "--work", str(root / "work"), "--weights", str(tmp_path / "w")]) == 0
+    assert (tmp_path / "w" / "mini" / "unet").is_dir()
+    assert main(["pretrain", "export", "--work", str(tmp_path / "empty"), "--weights", str(tmp_path / "w")]) == 2
+    assert "has not finished" in capsys.readouterr().err
+
+
+def test_packed_work_resumes_on_a_fresh_machine(tmp_path):
+    work = tmp_path / "work"
+    settings = dict(snapshot_fractions=(0.25,))
+    assert run_stage(tiny_diffusion_stage(work / "diffusion", **settings), work / "diffusion", steps=8,
+                     budget_minutes=None, chunk_steps=4) is None
+    archive = pack_work(work, tmp_path / "pack.tar")
+    fresh = tmp_path / "fresh"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(fresh)
+    assert "diffusion/snapshots/unet_025.safetensors" in names
+    state = torch.load(fresh / "diffusion" / "state.pt", weights_only=False)
+    assert "optimizer" not in state["stage"] and state["progress"]["step"] == 4
+    assert state["stage"]["unet"]["conv_in.weight"].dtype == torch.float16
+    done = run_stage(tiny_diffusion_stage(fresh / "diffusion", **settings), fresh / "diffusion", steps=8,
+                     budget_minutes=None)
+    assert done is not None and done["steps"] == 8
+
+
+def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
+    pytest.importorskip("repro.data.gpu")  # the card's classifier trains on the data layer's GPU batches
+    import repro.pretrain.pool as pool
+
+    monkeypatch.setattr(pool, "load_pool", lambda root=None: fake_pool(48))
+    monkeypatch.setattr(pool, "load_cifar_target", lambda root=None: replace(
+        fake_pool(10, size=32), captions=None, domains=None))
+    args = ["pretrain", "all", "--scale", "smoke", "--work", str(tmp_path / "work"), "--weights",
+            str(tmp_path / "weights"), "--device", "cpu"]
+    assert main(args) == 0
+    folder = tmp_path / "weights" / "mini"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["prompt_fidelity"]["by_guidance_scale"]) == {"1", "3"}
+    assert np.isfinite(metrics["reconstruction"]["holdout_psnr_db"])
+    assert metrics["reconstruction"]["cifar10_target_images"] == 8
+    for name in ("README.md", "loss_curves.png", "samples_photo.png", "samples_domains.png"):
+        assert (folder / name).is_file()
+    assert "a photo of a chain saw" in (folder / "README.md").read_text()
+    assert main(args) == 0  # everything done: resumes to the end at once and rebuilds the card
