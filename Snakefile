@@ -3,6 +3,8 @@
 #   snakemake --cores all --config scale=mini      # one GPU, the mini world
 #   snakemake --cores all --config scale=paper --profile profiles/slurm
 # The config is validated (config/schema/); the registry of artifacts is config/experiments/<id>.yaml.
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.0")

@@ -1,9 +1,8 @@
 # Shared intermediate assets (prepared data, embeddings, synthetic datasets, generators, teachers): each is
 # one `repro` command declared in config/scales/<scale>.yaml under `assets`, computed once and reused by every
-# experiment that lists it. The command writes into work/<scale>/assets/<name>/ and resumes from what is
-# there; only the `.done` marker is the declared output, so a killed job keeps its partial work.
-import shlex
-
+# experiment that lists it. The command writes into work/<scale>/assets/<name>/ (`{out}` in its args) and
+# resumes from what is there; only the `.done` marker is the declared output, so a killed job keeps its
+# partial work.
 ASSETS = SCALE_SPEC.get("assets", {})
 
 
@@ -20,12 +19,18 @@ def assets_for(experiment):
 
 def asset_command(name):
     spec = ASSETS[name]
-    args = {**spec.get("args", {}), "out": f"{WORK}/assets/{name}"}
+    out = f"{WORK}/assets/{name}"
     flags = []
-    for key, value in args.items():
-        value = ",".join(map(str, value)) if isinstance(value, list) else str(value).replace("{work}", WORK)
-        flags.append(f"--{key.replace('_', '-')} {shlex.quote(value)}")
-    return f"repro {spec['command']} {' '.join(flags)} {DATA_ARG}"
+    for key, value in spec.get("args", {}).items():
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):  # a switch: present when true
+            flags += [flag] if value else []
+            continue
+        value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        value = expand_work(value).replace("{out}", out).replace("{data}", DATA_DIR)
+        flags.append(f"{flag} {shlex.quote(value)}")
+    data = DATA_ARG if spec.get("data", True) else ""
+    return f"{ENV}repro {spec['command']} {' '.join(flags)} {data}".strip()
 
 
 rule asset:

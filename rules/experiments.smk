@@ -17,18 +17,19 @@ rule experiment:
     output:
         executed=f"{RESULTS}/{{scale}}/{{id}}/{{id}}.ipynb",
         results=f"{RESULTS}/{{scale}}/{{id}}/results.csv",
-    log:
-        failed=f"logs/{{scale}}/{{id}}.failed.ipynb",
     wildcard_constraints:
         scale=SCALE,
         id="|".join(e.id for e in RUNNABLE) or "no-runnable-experiment",
     params:
         out=lambda w: f"{RESULTS}/{w.scale}/{w.id}",
+        # not a Snakemake log (which it creates empty): the report reads its presence as "the notebook raised"
+        failed=lambda w: f"logs/{w.scale}/{w.id}.failed.ipynb",
         device=CONFIG["device"],
+        seeds=f"--seeds {','.join(map(str, CONFIG['seeds']))}" if CONFIG["seeds"] else "",
     resources:
         gpu=GPUS,
         kernels=1,
     retries: 1
     shell:
-        "repro run {wildcards.id} --scale {wildcards.scale} --out {params.out} --executed {output.executed} "
-        "--failed {log.failed} --device {params.device} {DATA_ARG}"
+        "{ENV}repro run {wildcards.id} --scale {wildcards.scale} --out {params.out} --executed {output.executed} "
+        "--failed {params.failed} --device {params.device} --work-dir {CONFIG[work_dir]} {params.seeds} {DATA_ARG}"

@@ -33,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic", help="synthetic training images: a `repro sample` folder or DATASET:SPLIT")
     parser.add_argument("--ratio", help="real:synthetic images per batch when both are given, e.g. 1:1, 1:7, 7:1")
     parser.add_argument("--test", action="append", default=[], help="test set (repeatable), DATASET:SPLIT or a folder")
+    parser.add_argument("--holdout-per-class", type=int, default=None,
+                        help="hold K seeded images of each class out of --train and test on them (column "
+                             "'holdout'): a split with no test set of its own, such as the pool")
     parser.add_argument("--vae-generator", help="also evaluate on each test set after a VAE round trip through "
                         "this generator (Table 6), e.g. mini or sd14")
     parser.add_argument("--eval-checkpoint", help="evaluate this checkpoint instead of training "
@@ -126,8 +129,8 @@ def run(args) -> int:
     from .evaluate import evaluate
     from .train import resolve_device
 
-    if not args.test:
-        raise ReproError("give at least one --test set, e.g. --test cifar10:test")
+    if not args.test and not args.holdout_per_class:
+        raise ReproError("give at least one --test set, e.g. --test cifar10:test, or --holdout-per-class K")
     device = resolve_device(args.device)
     speed = _speed(args, device)
     out = Path(args.out)
@@ -149,8 +152,8 @@ def run(args) -> int:
 
     if args.arch is None or args.steps is None:
         raise ReproError("training needs --arch and --steps (or pass --eval-checkpoint to evaluate)")
-    data, recipe = _training_setup(args)
-    tests = _test_sets(args, device)
+    data, recipe, holdout = _training_setup(args)
+    tests = _test_sets(args, device) + ([("holdout", holdout.images, holdout.labels)] if holdout else [])
     row_label = " + ".join(s for s in (args.train, args.synthetic) if s) + (f" ({args.ratio})" if args.ratio else "")
     prov = Provenance(args.experiment, args.scale, config, dataset=row_label)
     rows = []
@@ -183,6 +186,12 @@ def _training_setup(args):
 
     real = open_images(args.train, args.data_root) if args.train else None
     synthetic = open_images(args.synthetic, args.data_root) if args.synthetic else None
+    holdout = None
+    if args.holdout_per_class:
+        if real is None or not hasattr(real, "per_class"):
+            raise ReproError("--holdout-per-class splits a DATASET:SPLIT given with --train")
+        holdout = real.per_class(args.holdout_per_class, seed=0)
+        real = real.without(holdout.ids)
     if args.ratio and not (real is not None and synthetic is not None):
         raise ReproError("--ratio mixes real and synthetic data; give both --train and --synthetic")
     data = TrainingData(real, synthetic, parse_ratio(args.ratio) if args.ratio else None)
@@ -191,7 +200,7 @@ def _training_setup(args):
     if args.lr is not None:
         overrides["lr"] = args.lr
     recipe = (Recipe.adamw if args.optimizer == "adamw" else Recipe.sgd)(args.steps, **overrides)
-    return data, recipe
+    return data, recipe, holdout
 
 
 def _train_one(args, data, recipe, seed, device, speed):

@@ -62,6 +62,20 @@ class ImageSet:
         return ImageSet(self.images[index], self.labels[index], self.classes, pick(self.ids),
                         name or self.name, pick(self.captions), pick(self.domains))
 
+    def select_ids(self, ids, name: str | None = None) -> "ImageSet":
+        """The images with these ids, in this set's order; an id not in the set is an error."""
+        wanted = set(map(str, ids))
+        index = [i for i, image_id in enumerate(self.ids) if image_id in wanted]
+        if len(index) != len(wanted):
+            missing = sorted(wanted - set(self.ids))
+            raise ReproError(f"{self.name}: {len(missing)} of the ids asked for are not in it, e.g. {missing[:3]}")
+        return self.subset(index, name)
+
+    def without(self, ids, name: str | None = None) -> "ImageSet":
+        """This set minus the images with these ids (in order)."""
+        drop = set(map(str, ids))
+        return self.subset([i for i, image_id in enumerate(self.ids) if image_id not in drop], name)
+
     def per_class(self, n: int, seed: int) -> "ImageSet":
         """Up to ``n`` random images of each class (all of a class that has fewer)."""
         _check_count(n, "n")

@@ -1,5 +1,14 @@
-"""What every experiment notebook shares: the run context, recording cells and claims, saving figures."""
+"""What every experiment notebook shares: the run context (recording cells and claims, saving figures), the
+shared assets of a scale, the protocol's image sets, and classifier training over seeds.
 
+A notebook stays thin: it reads its parameters, asks these helpers for data and assets, loops over the grid
+of its artifact, records every measured cell and decides the paper's claims from the recorded numbers.
+"""
+
+from .assets import Assets, disagreements, per_dataset
+from .classify import recipe_for, train_and_test
+from .protocol import Synthetic, real_subset, test_set, training_set, training_split
 from .run import ExperimentRun, resolve_device
 
-__all__ = ["ExperimentRun", "resolve_device"]
+__all__ = ["Assets", "ExperimentRun", "Synthetic", "disagreements", "per_dataset", "real_subset", "recipe_for",
+           "resolve_device", "test_set", "train_and_test", "training_set", "training_split"]

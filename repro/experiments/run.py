@@ -17,6 +17,12 @@ from ..paths import DATA_ENV
 from ..provenance import Provenance, write_rows
 from ..results.tables import summarise
 from ..workflow.notebook import CLAIMS_CSV, RESULTS_CSV
+from .assets import Assets
+
+#: the run context every notebook's parameters cell defines (notebook_parameters injects it)
+CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device")
+#: the rows recorded so far, while the notebook runs (results.csv appears only when it finishes)
+PARTIAL_CSV = "results.partial.csv"
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -36,15 +42,64 @@ class ExperimentRun:
     """Collects result rows and claim verdicts of one notebook run, and writes them with provenance."""
 
     def __init__(self, experiment: str, scale: str, out_dir: str | os.PathLike, params: Mapping[str, Any],
-                 data_root: str = "", device: str = "auto", generator: str = "", dataset: str = ""):
+                 data_root: str = "", device: str = "auto", generator: str = "", dataset: str = "",
+                 work_dir: str | os.PathLike = ""):
+        self.experiment, self.scale, self.params = experiment, scale, dict(params)
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if data_root:
             os.environ[DATA_ENV] = data_root  # the data layer reads it; the notebook's parameter wins
+        self.data_root = data_root or os.environ.get(DATA_ENV, "")
         self.device = resolve_device(device)
+        self.work_dir = Path(work_dir or Path("work") / scale)
+        self.assets = Assets(self.work_dir, scale)
         self.provenance = Provenance(experiment, scale, dict(params), generator=generator, dataset=dataset)
         self.rows: list[dict] = []
         self.claims: list[dict] = []
+
+    @classmethod
+    def from_globals(cls, namespace: Mapping[str, Any], generator: str = "", dataset: str = "") -> "ExperimentRun":
+        """The run of a notebook: its context variables and the registry's parameters for its scale, read from
+        the notebook's namespace (the ``parameters`` cell, as papermill overrode it)."""
+        from ..errors import ReproError
+        from ..workflow.registry import load_registry
+
+        missing_context = [name for name in CONTEXT if name not in namespace]
+        if missing_context:
+            raise ReproError(f"the notebook's parameters cell lacks {missing_context}; every notebook defines "
+                             f"{list(CONTEXT)}")
+        experiment, scale = namespace["experiment"], namespace["scale"]
+        names = list(load_registry()[experiment].params(scale))
+        missing = [name for name in names if name not in namespace]
+        if missing:
+            raise ReproError(f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, but the "
+                             "notebook's parameters cell does not define them; add them there")
+        params = {name: namespace[name] for name in names}
+        return cls(experiment, scale, namespace["out_dir"], params, data_root=namespace["data_root"],
+                   device=namespace["device"], generator=generator or str(params.get("generator", "")),
+                   dataset=dataset, work_dir=namespace["work_dir"])
+
+    def frame(self) -> pd.DataFrame:
+        """Every row recorded so far."""
+        return pd.DataFrame(self.rows)
+
+    def scratch(self, name: str) -> Path:
+        """A folder of this experiment's own intermediate work (resumed by a rerun): work/<scale>/<id>/<name>."""
+        path = self.work_dir / self.experiment / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def data_file(self, relative: str) -> Path:
+        """A file of the data folder (third-party weights such as models/akamaster-...th)."""
+        from ..errors import ReproError
+
+        if not self.data_root:
+            raise ReproError(f"{relative} lives in the data folder, but none is set; pass data_root or set "
+                             f"${DATA_ENV}")
+        path = Path(self.data_root) / relative
+        if not path.exists():
+            raise ReproError(f"{path} is missing from the data folder {self.data_root}")
+        return path
 
     def record(self, *, table: str, row: Any, column: Any, value: float, unit: str = "", seed: int | None = None,
                wall_seconds: float | None = None, **fields: Any) -> dict:
@@ -52,6 +107,8 @@ class ExperimentRun:
         entry = self.provenance.row(seed=seed, wall_seconds=wall_seconds, table=table, row=row, column=column,
                                     value=float(value), unit=unit, **fields)
         self.rows.append(entry)
+        # kept as it grows, so a notebook that fails later loses none of the cells already measured
+        write_rows(self.rows, self.out_dir / PARTIAL_CSV)
         return entry
 
     def claim(self, claim_id: str, holds: bool, evidence: str) -> None:
@@ -62,12 +119,13 @@ class ExperimentRun:
         """Mean, std and seed count per cell of what has been recorded so far."""
         return summarise(pd.DataFrame(self.rows))
 
-    def mean(self, table: str, row: Any, column: Any) -> float:
-        """The mean over seeds of one recorded cell."""
-        values = [r["value"] for r in self.rows
-                  if r["table"] == table and str(r["row"]) == str(row) and str(r["column"]) == str(column)]
+    def mean(self, table: str, row: Any = None, column: Any = None, **fields: Any) -> float:
+        """The mean over seeds (and anything else unnamed) of the recorded rows matching the given keys."""
+        wanted = {"table": table, "row": row, "column": column, **fields}
+        wanted = {k: str(v) for k, v in wanted.items() if v is not None}
+        values = [r["value"] for r in self.rows if all(str(r.get(k)) == v for k, v in wanted.items())]
         if not values:
-            raise KeyError(f"no recorded cell ({table}, {row}, {column})")
+            raise KeyError(f"no recorded cell matches {wanted}")
         return sum(values) / len(values)
 
     def figure(self, fig, name: str) -> Path:
@@ -78,7 +136,8 @@ class ExperimentRun:
     def save(self) -> Path:
         if not self.rows:
             raise ValueError("the notebook recorded no result; record() each measured cell before save()")
-        write_rows(self.rows, self.out_dir / RESULTS_CSV)
         if self.claims:
             write_rows(self.claims, self.out_dir / CLAIMS_CSV)
+        write_rows(self.rows, self.out_dir / RESULTS_CSV)
+        (self.out_dir / PARTIAL_CSV).unlink(missing_ok=True)
         return self.out_dir / RESULTS_CSV

@@ -26,6 +26,9 @@ HUB_IDS = {
 #: Native image resolution by short name (the experiments choose their own target resolution).
 NATIVE_RESOLUTION = {"sd14": 512, "sd21": 768, "sd21-base": 512}
 MINI_DIR = Path(__file__).resolve().parent / "weights" / "mini"
+#: Names another folder for the short name ``mini`` (the smoke scale pretrains its own in a few CPU steps, so
+#: its DAG needs no committed weights); unset, ``mini`` is the committed model.
+MINI_ENV = "REPRO_MINI_GENERATOR"
 
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
           "fp16": torch.float16, "float16": torch.float16}
@@ -126,6 +129,23 @@ class GeneratorBundle:
         return self
 
 
+def mini_dir() -> Path:
+    """The folder the short name ``mini`` loads: ``$REPRO_MINI_GENERATOR``, else the committed weights."""
+    override = os.environ.get(MINI_ENV)
+    return Path(override).expanduser().resolve() if override else MINI_DIR
+
+
+def mini_checkpoint(fraction: float) -> Path:
+    """The early UNet of the mini model at ``fraction`` of its pretraining (Figure 5's generator-quality axis),
+    beside the model folder as ``mini_checkpoints/unet_010.safetensors`` (10 %); 1.0 is the final model."""
+    path = mini_dir().parent / "mini_checkpoints" / f"unet_{round(100 * fraction):03d}.safetensors"
+    if not path.exists():
+        shipped = sorted(p.name for p in path.parent.glob("unet_*.safetensors")) if path.parent.is_dir() else []
+        raise ReproError(f"no mini UNet checkpoint at {fraction:.0%} of pretraining ({path}); shipped: "
+                         f"{shipped or 'none'}; choose a fraction among those or rerun `repro pretrain export`")
+    return path
+
+
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return False
@@ -165,12 +185,14 @@ def load_generator(
     """
     name = str(source)
     if name == "mini":
-        if not (MINI_DIR / "unet").is_dir():
+        folder = mini_dir()
+        if not (folder / "unet").is_dir():
+            where = f"${MINI_ENV} = {folder}" if os.environ.get(MINI_ENV) else str(folder)
             raise ReproError(
-                f"the embedded mini model is missing from {MINI_DIR}; reproduce it with `repro pretrain` "
-                "(or `snakemake pretrain_mini`) or restore it from git"
+                f"the embedded mini model is missing from {where}; reproduce it with `repro pretrain all` "
+                "(or `snakemake pretrain_mini`), restore it from git, or point ${MINI_ENV} at a pretrained folder"
             )
-        parts, native = _load_parts(MINI_DIR, local_only=True), None
+        parts, native = _load_parts(folder, local_only=True), None
     elif Path(name).expanduser().is_dir():
         parts, native = _load_parts(Path(name).expanduser(), local_only=True), None
     else:

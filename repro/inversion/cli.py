@@ -61,6 +61,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="target", help="split of the dataset (default: target)")
     parser.add_argument("--data-root", default=None, help="offline data folder (default: $REPRO_DATA)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
+    parser.add_argument("--per-class", type=int, default=None,
+                        help="only N images of each class, the seeded subset the experiments train on "
+                             "(repro.experiments.protocol.training_set)")
+    parser.add_argument("--subset-seed", type=int, default=0, help="seed of the --per-class subset")
     parser.add_argument("--out", required=True, help="output folder (checkpoint files, run.json, resume state)")
     p = parser.add_argument_group("method")
     p.add_argument("--steps", type=int, default=3000, help="updates per embedding (default 3000)")
@@ -103,6 +107,8 @@ def run(args) -> int:
         state_every=args.state_every,
     )
     images = load_split(args.dataset, args.split, root=args.data_root)
+    if args.per_class is not None:
+        images = images.per_class(args.per_class, seed=args.subset_seed)
     if args.limit is not None:
         images = images.subset(list(range(min(args.limit, len(images)))))
     bundle = load_generator(args.generator, dtype=dtype, device=device, resolution=args.resolution,

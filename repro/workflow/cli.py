@@ -18,10 +18,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help="offline data folder (default: $REPRO_DATA)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seeds", default=None, help="comma-separated seeds overriding the registry's")
+    parser.add_argument("--work-dir", default=None, help="folder of the shared assets, per scale (default: work)")
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in {"scale": args.scale, "data_root": args.data_root, "device": args.device}.items() if v}
+    given = {"scale": args.scale, "data_root": args.data_root, "device": args.device, "work_dir": args.work_dir}
+    overrides = {k: v for k, v in given.items() if v}
     if args.seeds:
         overrides["seeds"] = [int(s) for s in args.seeds.split(",")]
     config = load_config(overrides)

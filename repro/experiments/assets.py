@@ -1,0 +1,149 @@
+"""Shared assets of a scale (``config/scales/<scale>.yaml`` under ``assets``): where each lives, and whether
+an experiment's parameters agree with how it was built.
+
+An asset is one ``repro`` command run once per scale into ``work/<scale>/assets/<name>/`` (the workflow's
+``asset`` rule); its ``.done`` marker says it finished. The registry repeats the settings an asset was built
+with (``inversion_steps``, ``guidance``...) so that every experiment file states its whole protocol; the two
+must agree. :func:`disagreements` compares them: statically, the registry against the scale file (a test runs
+it over every experiment and scale), and at run time, the notebook's parameters against what the asset
+recorded (``run.json`` of an inversion, ``index.json`` of a synthetic set).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ReproError
+
+#: experiment parameter -> (the asset's argument, the command's default), per kind of asset. The kind is the
+#: asset name's first word (``inversion_cifar10``: an inversion of cifar10), its dataset the rest.
+SAME = {
+    "inversion": {"generator": ("generator", "mini"), "resolution": ("resolution", None),
+                  "inversion_steps": ("steps", 3000), "inversion_lr": ("lr", 0.03)},
+    "synthetic": {"guidance": ("guidance", [2.0]), "noise": ("noise", [0.1]),
+                  "interpolation": ("interpolate", [0.1]), "checkpoints": ("checkpoints", None),
+                  "scheduler": ("scheduler", "ddim"), "inference_steps": ("steps", 100), "uncond": ("uncond", "mean")},
+    "teacher": {"teacher_train_steps": ("steps", None)},
+    "tokens": {"generator": ("generator", "mini"), "inference_steps": ("steps", 30), "cat_prompt": ("prompt", None),
+               "cat_lr": ("lr", 0.005), "cat_max_epochs": ("epochs", 30), "cat_grad_accumulation": ("accumulation", 20),
+               "cat_batch": ("images_per_step", 1), "cat_stop_accuracy": ("stop_share", 0.7)},
+    "ddis": {"generator": ("generator", "mini"), "inference_steps": ("steps", 30), "cat_prompt": ("prompt", None),
+             "images_per_class": ("per_class", None)},
+    "deepinversion": {"deepinversion_iterations": ("iterations", None), "deepinversion_batch": ("batch_size", None),
+                      "images_per_class": ("per_class", None)},
+}
+#: the kinds of :data:`SAME` and the command each is built by
+COMMANDS = {"inversion": "invert", "synthetic": "sample", "teacher": "train", "tokens": "ddis token",
+            "ddis": "ddis sample", "deepinversion": "ddis deepinversion"}
+
+
+def asset_kind(name: str) -> tuple[str, str | None]:
+    """``inversion_cifar10`` -> (``inversion``, ``cifar10``); an asset of no per-dataset kind -> (name, None)."""
+    kind, _, dataset = name.partition("_")
+    return (kind, dataset) if kind in SAME and dataset else (name, None)
+
+
+def per_dataset(value: Any, dataset: str | None) -> Any:
+    """A parameter that may be given per dataset (``{cifar10: 1000, imagenette: 300}``) resolved for one."""
+    if isinstance(value, Mapping):
+        if dataset not in value:
+            raise ReproError(f"parameter {dict(value)} gives no value for dataset {dataset!r}")
+        return value[dataset]
+    return value
+
+
+def _listed(value) -> list:
+    return sorted(float(v) for v in value) if isinstance(value, (list, tuple)) else [float(value)]
+
+
+def _equal(ours, theirs) -> bool:
+    if isinstance(ours, (list, tuple)) or isinstance(theirs, (list, tuple)):
+        return _listed(ours) == _listed(theirs)
+    if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
+        return float(ours) == float(theirs)
+    return str(ours) == str(theirs)
+
+
+def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None,
+                  built: Mapping[str, Any]) -> list[str]:
+    """Where an experiment's ``params`` contradict an asset of ``kind`` (:data:`SAME`) built with ``built``
+    (argument name -> value; absent arguments take the command's default). Empty when they agree.
+
+    Besides equal settings: an inversion must cover the experiment's images (all of the split, or at least as
+    many per class as the experiment trains on) and save every checkpoint it samples from; a synthetic set
+    must hold at least the variants per image the experiment uses.
+    """
+    found = []
+    for param, (arg, default) in SAME.get(kind, {}).items():
+        if param not in params:
+            continue
+        ours, theirs = per_dataset(params[param], dataset), built.get(arg, default)
+        if theirs is not None and not _equal(ours, theirs):
+            found.append(f"{param} = {ours} but the asset has {arg} = {theirs}")
+    if kind == "inversion":
+        wanted = per_dataset(params.get("per_class", "all"), dataset)
+        covered = built.get("per_class")
+        if covered is not None and (wanted == "all" or int(wanted) > int(covered)):
+            found.append(f"per_class = {wanted} but the asset inverted only {covered} images per class")
+        saved = built.get("checkpoints") or []
+        needed = set(map(int, params.get("checkpoints") or [])) | set(
+            map(int, (params.get("sweep") or {}).get("checkpoints", [])))
+        missing = sorted(needed - set(map(int, saved)) - {int(built.get("steps", 3000))})
+        if saved and missing:
+            found.append(f"checkpoints {missing} are sampled from but the asset saves only {list(saved)}")
+    if kind == "synthetic" and "per_image" in params:
+        if int(params["per_image"]) > int(built.get("per_image", 1)):
+            found.append(f"per_image = {params['per_image']} but the asset has only {built.get('per_image', 1)} "
+                         "variants per image")
+    return found
+
+
+class Assets:
+    """The shared assets of one scale, under ``work_dir`` (``work/<scale>``)."""
+
+    def __init__(self, work_dir: str | Path, scale: str):
+        self.root = Path(work_dir) / "assets"
+        self.scale = scale
+
+    def path(self, name: str) -> Path:
+        """The folder of a finished asset; an unbuilt one is an error that says how to build it."""
+        marker = self.root / f"{name}.done"
+        if not marker.exists():
+            raise ReproError(
+                f"asset {name!r} is not built at scale {self.scale} (no {marker}); list it under the experiment's "
+                f"`assets` in config/experiments, or build it with `snakemake --cores all {marker}` (its command "
+                f"is declared in config/scales/{self.scale}.yaml)"
+            )
+        return self.root / name
+
+    def checked(self, name: str, params: Mapping[str, Any]) -> Path:
+        """:meth:`path`, after comparing ``params`` with the settings an inversion or synthetic set recorded
+        when it was built (the registry and the scale file are compared by a test for every kind)."""
+        folder = self.path(name)
+        kind, dataset = asset_kind(name)
+        found = disagreements(kind, params, dataset, _recorded(folder, kind))
+        if found:
+            raise ReproError(f"asset {name!r} ({folder}) was built with other settings than this experiment states: "
+                             f"{'; '.join(found)}; make config/scales/{self.scale}.yaml and the experiment's "
+                             "config agree, then rebuild the asset")
+        return folder
+
+    def classifier(self, name: str, seed: int = 0) -> Path:
+        """The checkpoint a ``repro train --save`` asset wrote."""
+        path = self.path(name) / f"model-seed{seed}.pt"
+        if not path.exists():
+            raise ReproError(f"asset {name!r} holds no {path.name}; its `repro train` command needs --save "
+                             f"and --seed {seed}")
+        return path
+
+
+def _recorded(folder: Path, kind: str) -> dict:
+    """The settings an inversion or a synthetic set wrote beside its output, under the CLI's argument names."""
+    if kind == "inversion":
+        run = json.loads((folder / "run.json").read_text())
+        return {**run["config"], "generator": run["generator"]}
+    if kind == "synthetic":
+        return dict(json.loads((folder / "index.json").read_text())["config"])
+    return {}

@@ -1,0 +1,75 @@
+"""The figures of the notebooks, drawn from the recorded rows (never from numbers typed in): mean ± std over
+seeds of each series against an x field, one panel per value of a panel field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # notebooks run headless under papermill
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def curves(run, *, table: str, x: str, series: str = "column", panel: str | None = None, xlabel: str = "",
+           ylabel: str = "top-1 accuracy (%)", logx: bool = False, name: str, title: str = "") -> Path:
+    """Plot the rows of ``table``: ``value`` against field ``x``, one line per ``series`` value, one panel per
+    ``panel`` value; error bars are the std over the rows of one point (the seeds). Saved as ``<name>.png``."""
+    frame = run.frame()
+    frame = frame[frame["table"] == table]
+    if frame.empty:
+        raise ValueError(f"no rows recorded for table {table!r}; record them before plotting")
+    panels = list(dict.fromkeys(frame[panel])) if panel else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, value in zip(axes[0], panels):
+        part = frame if value is None else frame[frame[panel] == value]
+        for label, line in part.groupby(series, sort=False):
+            stats = line.groupby(x)["value"].agg(["mean", "std"]).sort_index()
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
+                        label=str(label))
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel)
+        if logx:
+            ax.set_xscale("log")
+        ax.set_title(str(value) if value is not None else title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = run.figure(fig, name)
+    plt.close(fig)
+    return path
+
+
+def bars(run, *, table: str, group: str = "row", series: str = "column", ylabel: str = "top-1 accuracy (%)",
+         name: str, title: str = "") -> Path:
+    """Grouped bars of the mean (± std over seeds) of ``table``'s rows, by ``group`` and ``series``."""
+    frame = run.frame()
+    frame = frame[frame["table"] == table]
+    if frame.empty:
+        raise ValueError(f"no rows recorded for table {table!r}; record them before plotting")
+    stats = frame.groupby([group, series], sort=False)["value"].agg(["mean", "std"]).reset_index()
+    groups = list(dict.fromkeys(stats[group]))
+    kinds = list(dict.fromkeys(stats[series]))
+    width = 0.8 / max(1, len(kinds))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(groups) * max(1, len(kinds)) * 0.5 + 2), 3.6))
+    for k, kind in enumerate(kinds):
+        part = stats[stats[series] == kind].set_index(group).reindex(groups)
+        ax.bar([g + k * width for g in range(len(groups))], part["mean"], width, yerr=part["std"].fillna(0),
+               capsize=2, label=str(kind))
+    ax.set_xticks([g + width * (len(kinds) - 1) / 2 for g in range(len(groups))])
+    ax.set_xticklabels([str(g) for g in groups], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = run.figure(fig, name)
+    plt.close(fig)
+    return path
+
+
+def summary_table(run, table: str) -> pd.DataFrame:
+    """Mean ± std and seed count per cell of ``table`` (for display in the notebook)."""
+    summary = run.summary()
+    return summary[summary["table"] == table].reset_index(drop=True)

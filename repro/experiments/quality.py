@@ -1,0 +1,49 @@
+"""Image-quality metrics of a synthetic set against real images, on the feature network a scale can have.
+
+``features: inception`` is the papers' setting (Inception-v3 for FID/IS, VGG-16 for precision/recall, from
+local weights: ``repro.metrics.weights``). Offline there are no such weights, so ``features: pool-resnet18``
+uses the ResNet-18 the scale trains on the pool (asset ``pool_classifier``) and every column says so
+(``fid@pool-resnet18``): such a number is never reported as plain FID.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from ..classifiers import load_classifier
+from ..errors import ReproError
+from ..metrics import ClassifierFeatures, ImageSource, InceptionFeatures, VGG16Features, evaluate
+
+POOL_FEATURES = "pool-resnet18"
+
+
+@lru_cache(maxsize=2)
+def _pool_network(path: str, device: str):
+    return ClassifierFeatures(load_classifier(path).to(device).eval(), POOL_FEATURES)
+
+
+def feature_networks(run, features: str) -> list:
+    """The feature networks a ``features`` parameter names, on the run's device."""
+    if features == POOL_FEATURES:
+        return [_pool_network(str(run.assets.classifier("pool_classifier")), run.device)]
+    if features == "inception":
+        return [InceptionFeatures(device=run.device), VGG16Features(device=run.device)]
+    raise ReproError(f"unknown features {features!r}; use {POOL_FEATURES} (offline scales) or inception (paper)")
+
+
+def image_metrics(run, real: np.ndarray, fake: np.ndarray, *, features: str, metrics: Sequence[str],
+                  samples: int | None = None, seed: int = 0) -> dict[str, float]:
+    """``metrics`` (fid, is, precision, recall, density, coverage...) of uint8 ``fake`` against ``real``,
+    each set cut to ``samples`` seeded images when larger; columns named by the features."""
+    rng = np.random.default_rng(seed)
+
+    def cut(images: np.ndarray) -> np.ndarray:
+        if samples is None or len(images) <= samples:
+            return images
+        return images[np.sort(rng.choice(len(images), int(samples), replace=False))]
+
+    return evaluate(ImageSource.from_array(cut(real), "real"), ImageSource.from_array(cut(fake), "synthetic"),
+                    feature_networks(run, features), metrics=list(metrics))

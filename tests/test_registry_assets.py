@@ -1,0 +1,48 @@
+"""The registry and the scale files agree: every asset an experiment lists is declared at that scale, built by
+the command its kind names, and built with the settings the experiment states (repro.experiments.assets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.experiments.assets import COMMANDS, SAME, asset_kind, disagreements
+from repro.workflow.registry import SCALES, load_registry, load_scale
+
+REGISTRY = load_registry()
+CASES = [(e.id, s) for e in REGISTRY.values() for s in SCALES if not e.skip_reason(s)]
+
+
+@pytest.mark.parametrize("experiment,scale", CASES)
+def test_listed_assets_agree_with_the_experiment(experiment, scale):
+    entry = REGISTRY[experiment].spec["scales"][scale]
+    declared = load_scale(scale).get("assets", {})
+    for name in entry.get("assets", []):
+        assert name in declared, f"{experiment} lists asset {name!r}, which config/scales/{scale}.yaml lacks"
+        kind, dataset = asset_kind(name)
+        if kind in COMMANDS:
+            assert declared[name]["command"] == COMMANDS[kind], f"{name} must be built by repro {COMMANDS[kind]}"
+        found = disagreements(kind, entry["params"], dataset, declared[name].get("args", {}))
+        assert not found, f"{experiment} at {scale} vs asset {name}: {found}"
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_asset_dependencies_are_declared(scale):
+    declared = load_scale(scale).get("assets", {})
+    for name, spec in declared.items():
+        for need in spec.get("needs", []):
+            assert need in declared, f"asset {name} needs {need!r}, not declared in config/scales/{scale}.yaml"
+
+
+def test_disagreements_name_each_contradiction():
+    params = {"inversion_steps": 1000, "resolution": {"cifar10": 64}, "per_class": "all", "checkpoints": [300],
+              "sweep": {"checkpoints": [100]}}
+    built = {"steps": 500, "resolution": 64, "per_class": 4, "checkpoints": [300, 500]}
+    found = disagreements("inversion", params, "cifar10", built)
+    assert any("inversion_steps = 1000" in f for f in found)
+    assert any("per_class = all" in f for f in found)
+    assert any("checkpoints [100]" in f for f in found)
+    assert not any("resolution" in f for f in found)
+    assert disagreements("synthetic", {"per_image": 5, "guidance": [2, 3]}, None,
+                         {"per_image": 3, "guidance": [3, 2]}) == [
+        "per_image = 5 but the asset has only 3 variants per image"]
+    assert set(SAME) == set(COMMANDS)
