@@ -28,6 +28,7 @@ include: "rules/common.smk"
 include: "rules/assets.smk"
 include: "rules/experiments.smk"
 include: "rules/reports.smk"
+include: "rules/pretrain.smk"
 
 
 rule all:

@@ -5,10 +5,11 @@ reported beside the paper's 7.5 minutes), sample the same noise in the four abla
 DDIS) at the generator's 64 px, show the images to the teacher at its 32 px, and report the share classified
 as the intended class (and the final images' BatchNorm loss L_BN) per mode.
 
-The DAG step size is not given by the paper. With ``--eta auto`` it is chosen without labels, as a data-free
-method must: the candidates move the latent by 0.3 % to 100 % of its unit standard deviation per step (RMS,
-judged by the gradient at pure noise), and the one whose +DAG images end with the lowest L_BN wins (the
-teacher's BatchNorm statistics are the only knowledge used). Every candidate's L_BN is written to the CSV.
+The DAG step size is not given by the paper. With ``--step-rms auto`` it is chosen without labels, as a data-free
+method must: the candidates move the pure-noise latent by 0.3 % to 100 % of its unit standard deviation at the
+first DAG step (``repro.ddis.dag``: eta calibrated per batch, then fixed), and the one whose +DAG images end with
+the lowest L_BN wins (the teacher's BatchNorm statistics are the only knowledge used). Every candidate's L_BN is
+written to the CSV; the chosen value is what the scale files' ``dag_step_rms`` should say.
 
     python bench/ddis_check.py --generator mini \\
         --teacher ../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th --out results/bench/ddis_check
@@ -48,7 +49,8 @@ def parse(argv=None) -> argparse.Namespace:
                    help="template; the mini model was pretrained on 'a photo of a {class}' captions")
     p.add_argument("--guidance", type=float, default=7.5)
     p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--eta", default="auto", help="DAG step size, or 'auto' (lowest final L_BN, no labels)")
+    p.add_argument("--step-rms", default="auto",
+                   help="DAG's first-step RMS (repro.ddis.dag), or 'auto': the candidate with the lowest final L_BN")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--accumulation", type=int, default=20)
     p.add_argument("--images-per-step", type=int, default=1)
@@ -103,37 +105,37 @@ def main(argv=None) -> int:
     teacher = load_teacher(args.teacher, device)
     bundle = load_generator(args.generator, dtype="fp32", device=device)
 
-    def config(eta: float) -> SamplerConfig:
+    def config(step_rms: float) -> SamplerConfig:
         return SamplerConfig(steps=args.steps, guidance_scale=args.guidance, prompt=args.prompt,
-                             teacher_resolution=32, dag=DAGConfig(eta=eta))
+                             teacher_resolution=32, dag=DAGConfig(step_rms=step_rms))
 
-    # 1. DAG step size: the candidate whose +DAG images end nearest the BatchNorm statistics
-    if args.eta == "auto":
+    # 1. DAG step size (repro.ddis.dag's step_rms): the candidate whose +DAG images end nearest the BatchNorm
+    # statistics, judged on one probe batch without labels
+    if args.step_rms == "auto":
         probe = torch.arange(len(CIFAR10)).repeat(args.batch_size // len(CIFAR10)).tolist()
-        reference = DDISSampler(bundle, CIFAR10, "dag", teacher, None, config(1.0))
-        noise = reference.noise(len(probe), torch.Generator(device=device).manual_seed(args.seed + 777))
-        z = noise.clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(reference.dag.loss(z), z)
-        grad_rms = float(grad.pow(2).mean().sqrt())
         scores = {}
-        for step_rms in (0.0, *STEP_RMS_CANDIDATES):
-            eta = step_rms / grad_rms
-            sampler = DDISSampler(bundle, CIFAR10, "dag" if eta else "vanilla", teacher, None, config(eta))
-            scores[eta] = final_bn_loss(teacher, sampler.sample(
+        vanilla = DDISSampler(bundle, CIFAR10, "vanilla", teacher, None, config(1.0))
+        baseline = final_bn_loss(teacher, vanilla.sample(
+            probe, torch.Generator(device=device).manual_seed(args.seed + 777)))
+        rows.append(prov.row(seed=args.seed, section="eta_search", step_rms=0.0, eta=0.0, final_bn_loss=baseline))
+        for candidate in STEP_RMS_CANDIDATES:
+            sampler = DDISSampler(bundle, CIFAR10, "dag", teacher, None, config(candidate))
+            scores[candidate] = final_bn_loss(teacher, sampler.sample(
                 probe, torch.Generator(device=device).manual_seed(args.seed + 777)))
-            rows.append(prov.row(seed=args.seed, section="eta_search", eta=eta, step_rms=step_rms,
-                                 grad_rms_at_noise=grad_rms, final_bn_loss=scores[eta]))
-            print(f"eta {eta:.4g} (step RMS {step_rms:g}): final L_BN {scores[eta]:.1f}", flush=True)
-        eta = min((e for e in scores if e > 0), key=scores.get)
+            rows.append(prov.row(seed=args.seed, section="eta_search", step_rms=candidate, eta=sampler.dag_eta,
+                                 final_bn_loss=scores[candidate]))
+            print(f"step RMS {candidate:g} (eta {sampler.dag_eta:.4g}): final L_BN {scores[candidate]:.1f} "
+                  f"(vanilla {baseline:.1f})", flush=True)
+        step_rms = min(scores, key=scores.get)
     else:
-        eta = float(args.eta)
-    print(f"DAG step size eta = {eta:g}", flush=True)
+        step_rms = float(args.step_rms)
+    print(f"DAG step RMS = {step_rms:g}", flush=True)
 
     # 2. class tokens, learned with DAG as in DDIS
     sync()
     start = time.perf_counter()
     tokens, history = learn_class_tokens(
-        bundle, teacher, CIFAR10, config(eta),
+        bundle, teacher, CIFAR10, config(step_rms),
         CATConfig(epochs=args.epochs, accumulation=args.accumulation, images_per_step=args.images_per_step,
                   micro_batch=args.batch_size), use_dag=True, seed=args.seed)
     sync()
@@ -153,11 +155,11 @@ def main(argv=None) -> int:
     # 3. the four modes on the same noise
     shares = {}
     for mode in MODES:
-        sampler = DDISSampler(bundle, CIFAR10, mode, teacher, tokens, config(eta))
+        sampler = DDISSampler(bundle, CIFAR10, mode, teacher, tokens, config(step_rms))
         per_class, bn_loss, seconds, grid = run_mode(sampler, teacher, args.per_class, args.batch_size, args.seed)
         shares[mode] = float(per_class.mean())
         save_image(grid, out / f"grid_{mode}.png", nrow=len(CIFAR10))
-        rows.append(prov.row(seed=args.seed, wall_seconds=seconds, section="modes", mode=mode, eta=eta,
+        rows.append(prov.row(seed=args.seed, wall_seconds=seconds, section="modes", mode=mode, step_rms=step_rms,
                              share_correct=shares[mode], final_bn_loss=bn_loss,
                              images=args.per_class * len(CIFAR10), prompt_example=sampler.prompts([3])[0]))
         for i, name in enumerate(CIFAR10):

@@ -13,7 +13,6 @@ image-step come from torch.utils.flop_counter, so achieved TFLOP/s and the share
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -22,8 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from repro.inversion import FastPath, GroupTrainer, InversionConfig
-from repro.inversion.trainer import group_generator
+from repro.experiments.timing import inversion_trainer, reset_memory, time_inversion
+from repro.inversion import InversionConfig
 from repro.provenance import Provenance, write_rows
 
 PAPER_SECONDS_PER_EMBEDDING = {128: 18.8, 256: 84.1}  # A40, 3000 steps (appendix C.1)
@@ -44,36 +43,10 @@ class Case:
                 f"reencode={c.reencode_every_step} compile={c.compile}")
 
 
-def sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def peak_memory_gib(device) -> float | None:
-    return torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
-
-
-def reset_memory(device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def make_trainer(bundle, case: Case, unet_fn) -> GroupTrainer:
-    config = case.config.resolved(bundle)
-    g = torch.Generator(device=bundle.device).manual_seed(0)
-    pixels = torch.rand(case.batch, 3, case.resolution, case.resolution, generator=g, device=bundle.device) * 2 - 1
-    fast = FastPath(config.precision, config.channels_last, config.compile)
-    return GroupTrainer(bundle, config, pixels, [""] * case.batch, group_generator(0, 0, bundle.device), fast,
-                        unet_fn)
-
-
 def flops_per_image_step(bundle, case: Case) -> float:
     """FLOPs of one training step (VAE encode when re-encoding, UNet forward and backward) per image."""
     small = replace(case, batch=2, config=replace(case.config, compile=False))
-    fast = FastPath(small.config.precision, small.config.channels_last, False)
-    trainer = make_trainer(bundle, small, fast.unet_fn(bundle.unet))
+    trainer = inversion_trainer(bundle, small.config, small.batch)
     with FlopCounterMode(display=False) as counter:
         trainer.step()
     return counter.get_total_flops() / small.batch
@@ -81,23 +54,9 @@ def flops_per_image_step(bundle, case: Case) -> float:
 
 def time_case(bundle, case: Case, warmup: int, timed: int) -> dict:
     """Seconds per step after warm-up (compilation, if any, happens in the warm-up and is reported)."""
-    device = bundle.device
-    reset_memory(device)
-    fast = FastPath(case.config.precision, case.config.channels_last, case.config.compile)
-    start = time.perf_counter()
-    trainer = make_trainer(bundle, case, fast.unet_fn(bundle.unet))
-    for _ in range(warmup):
-        trainer.step()
-    sync(device)
-    warm = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(timed):
-        losses = trainer.step()
-    sync(device)
-    seconds = (time.perf_counter() - start) / timed
-    if not torch.isfinite(losses).all():
-        raise RuntimeError(f"non-finite loss in {case.label}")
-    return {"sec_per_step": seconds, "warmup_seconds": warm, "peak_mem_gib": peak_memory_gib(device)}
+    timing = time_inversion(bundle, case.config, case.batch, timed, warmup=warmup)
+    return {"sec_per_step": timing["sec_per_step"], "warmup_seconds": timing["warmup_seconds"],
+            "peak_mem_gib": timing["peak_mem_gib"]}
 
 
 def cases(resolutions, batches: dict[int, list[int]], compile_batch: dict[int, int], tokens: int,

@@ -20,32 +20,14 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inversion_speed import build_generator, peak_memory_gib, reset_memory, sync
+from inversion_speed import build_generator
 from repro.errors import ReproError
-from repro.inversion import EmbeddingTable
+from repro.experiments.timing import random_table, reset_memory, time_sampling
 from repro.provenance import Provenance, write_rows
 from repro.sampling import Sampler, SamplingConfig, make_plan
 
 PAPER_SECONDS_PER_IMAGE = {128: 0.20, 256: 0.82}  # A40, 100 steps (appendix C.1)
 SAVE_RESOLUTION = {128: 32, 256: 96, 16: 8, 32: 16}  # CIFAR and STL-10 sizes (tiny: smoke sizes)
-
-
-def random_table(bundle, n: int, resolution: int, tokens: int) -> EmbeddingTable:
-    g = torch.Generator().manual_seed(0)
-    return EmbeddingTable(
-        embeddings=torch.randn(n, tokens, bundle.text_width, generator=g),
-        labels=torch.arange(n) % 10, index=torch.arange(n), ids=[str(i) for i in range(n)],
-        meta={"step": 3000, "config_hash": "bench", "resolution": resolution, "classes": [str(c) for c in range(10)],
-              "source_resolution": SAVE_RESOLUTION[resolution], "generator": bundle.name, "shard": [0, 1]},
-    )
-
-
-def timed_generate(sampler: Sampler, plan, rows) -> float:
-    sync(sampler.device)
-    start = time.perf_counter()
-    sampler.generate(plan, rows)
-    sync(sampler.device)
-    return time.perf_counter() - start
 
 
 def flops_per_image(sampler: Sampler, plan, steps: int) -> float:
@@ -81,12 +63,12 @@ def main(argv=None) -> int:
                             dataset="random embeddings")
     rows = []
     for resolution in resolutions:
-        table = random_table(bundle, args.batch, resolution, args.tokens)
+        table = random_table(bundle, args.batch, resolution, args.tokens,
+                             source_resolution=SAVE_RESOLUTION[resolution])
         for scheduler, steps in (("ddim", 100), ("dpm++", 20)):
             config = SamplingConfig(scheduler=scheduler, steps=steps, guidance=(2.0,), noise=(0.1,),
                                     interpolate=(0.1,), batch=args.batch, precision="bf16")
             plan = make_plan(table.labels.numpy(), table.index.numpy(), (3000,), config)
-            batch = np.arange(args.batch)
             row = {"resolution": resolution, "save_resolution": SAVE_RESOLUTION[resolution], "scheduler": scheduler,
                    "steps": steps, "batch": args.batch, "tokens": args.tokens, "precision": "bf16",
                    "guidance": "cfg, one call",
@@ -95,9 +77,10 @@ def main(argv=None) -> int:
             try:
                 sampler = Sampler(bundle, {3000: table}, config)
                 gflop = flops_per_image(sampler, plan, steps) / 1e9
-                warm = Sampler(bundle, {3000: table}, SamplingConfig(**{**config.as_dict(), "steps": 2}))
-                timed_generate(warm, plan, batch)  # kernel selection, allocator warm-up
-                seconds = timed_generate(sampler, plan, batch)
+                # after a 2-step warm-up run (kernel selection, allocator)
+                timing = time_sampling(bundle, config, args.batch, resolution, warmup_steps=2, tokens=args.tokens,
+                                       source_resolution=SAVE_RESOLUTION[resolution])
+                seconds = timing["generate_seconds"]
             except torch.OutOfMemoryError:
                 rows.append(provenance.row(**row, status="out of memory"))
                 continue
@@ -106,7 +89,7 @@ def main(argv=None) -> int:
                 continue
             tflops = gflop * args.batch / seconds / 1e3
             row.update(status="ok", sec_per_image=seconds / args.batch, sec_per_batch=seconds,
-                       gflop_per_image=gflop, achieved_tflops=tflops, peak_mem_gib=peak_memory_gib(device),
+                       gflop_per_image=gflop, achieved_tflops=tflops, peak_mem_gib=timing["peak_mem_gib"],
                        share_of_peak=tflops / args.peak_tflops if device.type == "cuda" else None)
             rows.append(provenance.row(wall_seconds=seconds, **row))
             print(f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image "

@@ -87,3 +87,27 @@ def test_akamaster_resnet20_classifies_cifar10_test_images():
     test = load_split("cifar10", "test").total(500, seed=0)
     model = load_classifier(checkpoint, arch="cifar_resnet20")
     assert 75.0 < evaluate(model, test.images, test.labels, device="cpu") < 95.0
+
+
+def test_holdout_per_class_tests_on_images_kept_out_of_training(tmp_path, monkeypatch):
+    import repro.data
+    from repro.data import ImageSet
+
+    pool = bars_dataset(24, seed=0)
+    split = ImageSet(pool.images, pool.labels, pool.classes, [f"pool/{i}" for i in range(len(pool))], "pool/train")
+    seen = {}
+
+    def fake_train(model, data, recipe, **kw):
+        seen["train_images"] = len(data.sources[0].labels)
+        from repro.classifiers.train import TrainReport
+
+        return TrainReport(steps=recipe.steps, seconds=0.0, images_per_second=0.0, timed_from=0)
+
+    monkeypatch.setattr(repro.data, "load_split", lambda dataset, name, root=None: split)
+    monkeypatch.setattr("repro.classifiers.train.train_classifier", fake_train)
+    code = main(["train", "--arch", "cifar_resnet20", "--train", "pool:train", "--holdout-per-class", "2",
+                 "--steps", "3", "--batch-size", "4", "--out", str(tmp_path), "--device", "cpu", "--quiet"])
+    assert code == 0
+    rows = pd.read_csv(tmp_path / "results.csv")
+    assert rows["column"].tolist() == ["holdout"]
+    assert seen["train_images"] == len(split) - 2 * len(split.classes)

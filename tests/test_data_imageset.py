@@ -80,3 +80,13 @@ def test_malformed_sets_are_rejected():
         ImageSet(np.zeros((2, 4, 4, 3), np.uint8), [0, 1], ["a", "b"], ["x"], "bad")
     with pytest.raises(ValueError, match="labels outside"):
         ImageSet(np.zeros((2, 4, 4, 3), np.uint8), [0, 2], ["a", "b"], ["x", "y"], "bad")
+
+
+def test_select_ids_and_without_split_a_set_by_id():
+    images = make_set((3, 2))
+    chosen = images.select_ids([images.ids[4], images.ids[0]])
+    assert chosen.ids == [images.ids[0], images.ids[4]]  # the set's order, not the request's
+    rest = images.without(chosen.ids)
+    assert sorted(rest.ids + chosen.ids) == sorted(images.ids) and not set(rest.ids) & set(chosen.ids)
+    with pytest.raises(ReproError, match="not in it"):
+        images.select_ids(["nope"])

@@ -7,6 +7,7 @@ from repro.cli import main
 from repro.ddis.synthesis import read_dataset
 from repro.ddis.tokens import ClassTokens
 from repro.generators.tiny import save_bundle, tiny_generator
+from repro.sampling.dataset import SyntheticDataset
 
 CLASSES = "cat,dog,airplane"
 
@@ -39,6 +40,18 @@ def test_token_then_every_sampling_mode_then_deepinversion(setup, capsys):
                  "--out", str(root / "di")]) == 0
     images, labels, _ = read_dataset(root / "di")
     assert images.shape == (3, 16, 16, 3) and sorted(labels.tolist()) == [0, 1, 2]
+
+
+def test_deepinversion_overrides_reach_the_recorded_settings(setup):
+    root, _, teacher = setup
+    common = ["ddis", "deepinversion", "--teacher", teacher, "--classes", CLASSES, "--per-class", "1",
+              "--iterations", "1", "--batch-size", "3", "--device", "cpu", "--quiet"]
+    assert main([*common, "--out", str(root / "di_preset")]) == 0
+    preset = SyntheticDataset(root / "di_preset").index["config"]
+    assert (preset["lr"], preset["r_feature"]) == (0.05, 10.0)  # a 16 px teacher: the authors' CIFAR-10 setting
+    assert main([*common, "--lr", "0.25", "--r-feature", "0", "--out", str(root / "di_lr")]) == 0
+    config = SyntheticDataset(root / "di_lr").index["config"]
+    assert (config["lr"], config["r_feature"], config["iterations"]) == (0.25, 0.0, 1)
 
 
 def test_missing_inputs_are_named(setup, capsys):

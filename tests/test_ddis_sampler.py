@@ -41,10 +41,24 @@ def test_a_dag_step_lowers_the_batchnorm_loss(bundle, teacher, decode):
     (grad,) = torch.autograd.grad(loss, zg)
     # a step a tenth of the way to the linear model's zero
     guidance.config.eta = 0.1 * loss.item() / grad.pow(2).sum().item()
-    corrected, before = guidance.correct(z, to_decode)
+    corrected, before, eta = guidance.correct(z, to_decode)
+    assert eta == guidance.config.eta
     assert before == pytest.approx(loss.item(), rel=1e-5)
     assert not torch.equal(corrected, z)
     assert guidance.loss(to_decode(corrected)).item() < before
+
+
+def test_calibrated_step_moves_pure_noise_by_the_asked_rms_then_stays_fixed(bundle, teacher):
+    sampler = DDISSampler(bundle, CLASSES, "dag", teacher, config=SamplerConfig(
+        steps=3, teacher_resolution=16, dag=DAGConfig(eta=123.0, step_rms=0.05)))
+    z = sampler.noise(6, torch.Generator().manual_seed(0))
+    corrected, _, eta = sampler.dag.correct(z)
+    assert float((corrected - z).pow(2).mean().sqrt()) == pytest.approx(0.05, rel=1e-4)
+    again, _, same = sampler.dag.correct(corrected, eta=eta)  # later steps reuse the batch's eta
+    assert same == eta and not torch.equal(again, corrected)
+    cond, uncond = sampler.conditioning([0, 1, 2, 0, 1, 2])
+    sampler.denoise(z, cond, uncond)
+    assert sampler.dag_eta == pytest.approx(eta, rel=1e-4)  # calibrated once, at the first DAG step
 
 
 def test_dag_config_rejects_bad_values():
@@ -52,6 +66,8 @@ def test_dag_config_rejects_bad_values():
         DAGConfig(decode="x1")
     with pytest.raises(ReproError, match="eta"):
         DAGConfig(eta=-1.0)
+    with pytest.raises(ReproError, match="step_rms"):
+        DAGConfig(step_rms=0.0)
 
 
 @pytest.mark.parametrize("mode, uses_token, uses_dag", [
@@ -60,9 +76,9 @@ def test_ablation_switches_route_prompts_and_guidance(bundle, teacher, monkeypat
     calls = []
     original = dag_module.DomainAlignmentGuidance.correct
 
-    def spy(self, latents, to_decode=None):
+    def spy(self, latents, to_decode=None, eta=None):
         calls.append(latents.shape[0])
-        return original(self, latents, to_decode)
+        return original(self, latents, to_decode, eta)
 
     monkeypatch.setattr(dag_module.DomainAlignmentGuidance, "correct", spy)
     tokens = ClassTokens.initial(bundle, CLASSES)
@@ -111,3 +127,17 @@ def test_sample_dataset_writes_balanced_shards_and_resumes(bundle, tmp_path, mon
     assert np.bincount(labels).tolist() == [3, 3, 3]
     monkeypatch.setattr(DDISSampler, "sample", lambda *a, **k: pytest.fail("a finished shard was redone"))
     sample_dataset(sampler, per_class=3, batch_size=4, out=dataset.path, progress=False)
+
+
+def test_samplers_sharing_a_bundle_each_use_their_own_tokens():
+    """The +CAT and DDIS rows install tokens of the same strings into one bundle: a sampler built first must
+    still sample with its own vectors."""
+    bundle = tiny_generator(resolution=32)
+    first = ClassTokens(CLASSES, torch.randn(3, bundle.text_width, generator=torch.Generator().manual_seed(1)) * 5)
+    second = ClassTokens(CLASSES, torch.randn(3, bundle.text_width, generator=torch.Generator().manual_seed(2)) * 5)
+    config = SamplerConfig(steps=2)
+    a = DDISSampler(bundle, CLASSES, "cat", tokens=first, config=config)
+    alone = a.sample([0, 1], torch.Generator().manual_seed(0))
+    b = DDISSampler(bundle, CLASSES, "cat", tokens=second, config=config)
+    assert torch.equal(a.sample([0, 1], torch.Generator().manual_seed(0)), alone)
+    assert not torch.allclose(b.sample([0, 1], torch.Generator().manual_seed(0)), alone)

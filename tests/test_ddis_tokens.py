@@ -150,3 +150,26 @@ def test_tokens_work_with_clip_bpe_tokenizer_and_a_1024_wide_text_encoder(tmp_pa
     out.square().sum().backward()
     assert splice.vectors[0].grad.abs().sum() > 0
     splice.remove()
+
+
+def test_cached_tokens_are_learned_once_and_refused_for_other_settings(tmp_path, monkeypatch):
+    from repro.ddis import cat as cat_module
+    from repro.ddis.cat import cached_class_tokens
+
+    bundle = tiny_generator()
+    teacher = tiny_bn_teacher(num_classes=2)
+    path = tmp_path / "tokens.safetensors"
+    config = CATConfig(epochs=1, accumulation=1)
+    learned = cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, config, use_dag=False)
+    assert path.exists() and learned.metadata["settings"]["use_dag"] is False
+    monkeypatch.setattr(cat_module, "learn_class_tokens", lambda *a, **k: pytest.fail("learned again"))
+    again = cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, config, use_dag=False)
+    assert torch.equal(again.vectors, learned.vectors)
+    # memory-only settings do not count; anything that changes the tokens does
+    cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=1, accumulation=1,
+                                                                                 micro_batch=7), use_dag=False)
+    with pytest.raises(ReproError, match="other settings"):
+        cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, config, use_dag=True)
+    with pytest.raises(ReproError, match="other settings"):
+        cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=2, accumulation=1),
+                            use_dag=False)

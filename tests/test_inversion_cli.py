@@ -80,3 +80,20 @@ def test_invert_then_sample_from_the_command_line(fake_data, tmp_path, capsys):
                  "--checkpoints", "2", "--batch", "3", "--tokens", "6", "--limit", "5", "--resolution", "16",
                  "--quiet"])
     assert code == 2 and "different configuration" in capsys.readouterr().err
+
+
+def test_per_class_inverts_the_experiments_training_subset(tmp_path, monkeypatch):
+    from repro.data import ImageSet
+
+    rng = np.random.default_rng(1)
+    split = ImageSet(rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), np.array([0, 1, 0, 1, 0, 1]), ["cat", "dog"],
+                     [f"toy/target/{i}.png" for i in range(6)], "toy/target")
+    monkeypatch.setitem(sys.modules, "repro.data",
+                        types.SimpleNamespace(load_split=lambda dataset, name, root=None: split))
+    generator = save_bundle(tiny_generator(resolution=16), tmp_path / "gen")
+    code = main(["invert", "--generator", str(generator), "--dataset", "toy", "--out", str(tmp_path / "emb"),
+                 "--steps", "2", "--batch", "4", "--tokens", "2", "--resolution", "16", "--per-class", "2",
+                 "--quiet"])
+    assert code == 0
+    (table,) = load_checkpoints([tmp_path / "emb"]).values()
+    assert table.ids == split.per_class(2, seed=0).ids

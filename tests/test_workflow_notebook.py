@@ -60,7 +60,7 @@ def test_report_puts_ours_beside_paper_and_status(demo, tmp_path):
     run_notebook(demo, "mini", out, out / "di_demo.ipynb")
     index = render_report([demo], "mini", results, reports, tmp_path / "logs")
     text = index.read_text()
-    assert "| [di_demo](di_demo.md) | Diffusion Inversion | Table 9 | reproduced | 1 of 1 claims hold |" in text
+    assert "| [di_demo](di_demo.md) | Diffusion Inversion | Table 9 | reproduced | 1 of 1 decided claims hold |" in text
     page = (reports / "mini" / "di_demo.md").read_text()
     # row 2: seeds 0,1,2 -> 20, 21, 22: mean 21 ± 1 beside the paper's 25 ± 0.5
     assert "| Table 9 | 2 | accuracy | % | 21 ± 1 | 3 | 25 ± 0.5 | demo line 1 |" in page

@@ -206,8 +206,13 @@ def save_classifier(model: Classifier, path: str | os.PathLike, **meta) -> Path:
 def load_classifier(path: str | os.PathLike, arch: str | None = None) -> Classifier:
     """A classifier saved by :func:`save_classifier`, or a third-party akamaster CIFAR ResNet checkpoint.
 
-    ``arch``, when given, must match the checkpoint's architecture.
+    ``arch``, when given, must match the checkpoint's architecture. ``torchvision:<arch>`` is torchvision's
+    ImageNet classifier with its official weights (:mod:`.pretrained`).
     """
+    from .pretrained import PREFIX, load_pretrained
+
+    if str(path).startswith(PREFIX):
+        return load_pretrained(str(path))
     path = Path(path)
     if not path.is_file():
         raise ReproError(f"classifier checkpoint {path} does not exist")

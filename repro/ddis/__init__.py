@@ -10,17 +10,18 @@ Alignment Guidance) and learned class tokens (Class Alignment Tokens); data-free
 """
 
 from .batchnorm import BatchNormAlignment
-from .cat import CATConfig, learn_class_tokens
+from .cat import CATConfig, cached_class_tokens, learn_class_tokens
 from .dag import DAGConfig, DomainAlignmentGuidance
 from .distill import distill
 from .prompts import class_prompt, token_string
-from .sampler import MODES, DDISSampler, SamplerConfig, sample_dataset
+from .sampler import MODES, SAMPLE_BATCH, DDISSampler, SamplerConfig, sample_dataset
 from .synthesis import read_dataset, write_dataset
-from .teacher import load_teacher, prepare_teacher, teacher_view
+from .teacher import load_teacher, prepare_teacher, teacher_checkpoint, teacher_view
 from .tokens import ClassTokens, TokenSplice
 
 __all__ = [
-    "MODES", "BatchNormAlignment", "CATConfig", "ClassTokens", "DAGConfig", "DDISSampler", "DomainAlignmentGuidance",
-    "SamplerConfig", "TokenSplice", "class_prompt", "distill", "learn_class_tokens", "load_teacher",
-    "prepare_teacher", "read_dataset", "sample_dataset", "teacher_view", "token_string", "write_dataset",
+    "MODES", "SAMPLE_BATCH", "BatchNormAlignment", "CATConfig", "ClassTokens", "DAGConfig", "DDISSampler",
+    "DomainAlignmentGuidance", "SamplerConfig", "TokenSplice", "cached_class_tokens", "class_prompt", "distill",
+    "learn_class_tokens", "load_teacher", "prepare_teacher", "read_dataset", "sample_dataset", "teacher_checkpoint",
+    "teacher_view", "token_string", "write_dataset",
 ]

@@ -14,8 +14,10 @@ through the generator at once (gradient accumulation across micro-batches; memor
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -121,6 +123,45 @@ def learn_class_tokens(
         splice.remove()
     learned = ClassTokens(classes, best, tokens.tokens,
                           metadata={"generator": bundle.name, "best_share": dict(zip(classes, best_share)),
-                                    "use_dag": use_dag, "prompt": sampler_config.prompt})
+                                    "use_dag": use_dag, "prompt": sampler_config.prompt,
+                                    "settings": token_settings(sampler_config, config, use_dag, seed)})
     learned.install(bundle)
     return learned, history
+
+
+def token_settings(sampler_config: SamplerConfig, config: CATConfig, use_dag: bool, seed: int) -> dict:
+    """Everything that decides the learned tokens (``micro_batch`` is memory only), as JSON values."""
+    settings = {"sampler": asdict(sampler_config), "cat": {k: v for k, v in asdict(config).items()
+                                                           if k != "micro_batch"},
+                "use_dag": bool(use_dag), "seed": int(seed)}
+    return json.loads(json.dumps(settings))
+
+
+def cached_class_tokens(
+    path: str | Path,
+    bundle,
+    teacher: nn.Module,
+    classes: Sequence[str],
+    sampler_config: SamplerConfig | None = None,
+    config: CATConfig | None = None,
+    use_dag: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+) -> ClassTokens:
+    """:func:`learn_class_tokens` once into ``path`` (safetensors): a rerun with the same settings loads the file
+    instead (resumable scratch work of a notebook); a file learned with other settings is refused."""
+    config, sampler_config = config or CATConfig(), sampler_config or SamplerConfig()
+    path = Path(path)
+    wanted = token_settings(sampler_config, config, use_dag, seed)
+    if path.exists():
+        tokens = ClassTokens.load(path)
+        if tokens.metadata.get("settings") != wanted or tokens.classes != list(classes):
+            raise ReproError(f"{path} holds class tokens of {tokens.classes} learned with other settings "
+                             f"({tokens.metadata.get('settings')}) than asked ({wanted}); delete it to learn them "
+                             "again, or ask for the settings it was learned with")
+        tokens.install(bundle)
+        return tokens
+    tokens, _ = learn_class_tokens(bundle, teacher, classes, sampler_config, config, use_dag=use_dag, seed=seed,
+                                   progress=progress)
+    tokens.save(path)
+    return tokens

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ReproError
+from .sampler import SAMPLE_BATCH
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _sampler_args(sample)
     sample.add_argument("--tokens", default=None, help="tokens file from `repro ddis token` (modes cat, ddis)")
     sample.add_argument("--per-class", type=int, required=True)
-    sample.add_argument("--batch-size", type=int, default=200)
+    sample.add_argument("--batch-size", type=int, default=SAMPLE_BATCH, help="images per generation batch (DAG's "
+                        "batch statistics)")
     sample.add_argument("--out", required=True, help="synthetic dataset folder")
 
     di = sub.add_parser("deepinversion", help="the DeepInversion baseline: optimise pixels against the teacher")
@@ -50,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     di.add_argument("--preset", default=None, help="imagenet | imagenet-multires | cifar10 (default: by resolution)")
     di.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
     di.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size")
+    di.add_argument("--lr", type=float, default=None, help="override the preset's input learning rate")
+    di.add_argument("--r-feature", type=float, default=None, help="override the preset's BatchNorm-loss weight")
     di.add_argument("--per-class", type=int, required=True)
     di.add_argument("--out", required=True, help="synthetic dataset folder")
 
@@ -96,7 +100,10 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
     p.add_argument("--prompt", default="{a} {token} {cls}", help="prompt template ({a} article, {token}, {cls})")
     p.add_argument("--eta", type=float, default=1.0,
-                   help="DAG step size (the paper gives none; bench/ddis_check.py --eta auto picks one label-free)")
+                   help="DAG step size (the paper gives none); ignored with --dag-step-rms")
+    p.add_argument("--dag-step-rms", type=float, default=None,
+                   help="calibrate eta per batch, label-free: the first DAG step moves the pure-noise latent by "
+                        "this share of its unit std (RMS), e.g. 0.03")
     p.add_argument("--dag-start", type=int, default=0, help="first DDIM step index with DAG")
     p.add_argument("--dag-stop", type=int, default=None, help="one past the last DDIM step index with DAG")
     p.add_argument("--dag-decode", choices=["zt", "x0"], default="zt", help="decode z_t (paper) or predicted x0")
@@ -135,7 +142,8 @@ def _sampler_config(args):
 
     return SamplerConfig(steps=args.steps, guidance_scale=args.guidance, prompt=args.prompt,
                          resolution=args.resolution, teacher_resolution=args.teacher_resolution,
-                         dag=DAGConfig(eta=args.eta, start=args.dag_start, stop=args.dag_stop,
+                         dag=DAGConfig(eta=args.eta, step_rms=args.dag_step_rms, start=args.dag_start,
+                                       stop=args.dag_stop,
                                        decode=args.dag_decode, norm=args.bn_norm))
 
 
@@ -205,7 +213,9 @@ def _run_deepinversion(args) -> int:
     if resolution is None:
         raise ReproError("the teacher does not say its input size; give --teacher-resolution")
     config = preset_for(resolution, args.preset)
-    overrides = {k: v for k, v in {"iterations": args.iterations, "batch_size": args.batch_size}.items() if v}
+    overrides = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
+                 "r_feature": args.r_feature}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     config = replace(config, **overrides)
     dataset = deepinversion_dataset(teacher, classes, args.per_class, args.out, resolution, config, args.seed,
                                     not args.quiet)

@@ -24,6 +24,9 @@ from .tokens import ClassTokens
 
 #: mode -> (uses the class token, uses DAG)
 MODES = {"vanilla": (False, False), "cat": (True, False), "dag": (False, True), "ddis": (True, True)}
+#: images per generation batch (one shard) of ``repro ddis sample``; DAG's L_BN is a statistic of the batch, so
+#: sets meant to be compared are sampled at the same batch size
+SAMPLE_BATCH = 200
 
 
 @dataclass
@@ -86,6 +89,10 @@ class DDISSampler:
 
     def conditioning(self, labels: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Text embeddings of the prompts (carrying the class-token gradient when grad is on) and of ""."""
+        if self.use_cat:
+            # the token strings are shared by every token file of these classes: another sampler on the same
+            # bundle (the +CAT and DDIS ablation rows) may have written its vectors since this one was built
+            self.tokens.install(self.bundle)
         cond = self.bundle.encode_text(self.prompts(labels))
         with torch.no_grad():
             uncond = self.bundle.encode_text([""]).expand_as(cond)
@@ -130,13 +137,15 @@ class DDISSampler:
         timesteps = self.scheduler.timesteps
         n = len(timesteps)
         latents = latents.float()
+        eta = None  # DAG's step size, fixed for the batch at its first DAG step
         for i, t in enumerate(timesteps):
             last = i == n - 1
             if self.dag is not None and self.config.dag.applies(i, n):
                 to_decode = (self._predicted_x0(t, latents, cond, uncond)
                              if self.config.dag.decode == "x0" else None)
-                latents, loss = self.dag.correct(latents, to_decode)
+                latents, loss, eta = self.dag.correct(latents, to_decode, eta)
                 self.dag_losses.append((i, loss))
+                self.dag_eta = eta
             with torch.set_grad_enabled(grad_last_step and last):
                 step_cond = cond if (grad_last_step and last) else cond.detach()
                 output = self._guided(latents, t, step_cond, uncond)

@@ -16,6 +16,13 @@ from torch import nn
 
 from ..errors import ReproError
 
+#: published teachers the suite does not train: (dataset, arch) -> their file in the data folder, or torchvision's
+#: ImageNet weights (paper scale)
+THIRD_PARTY_TEACHERS = {("cifar10", "cifar_resnet56"): "models/akamaster-cifar10-resnet56-4bfd9763.th",
+                        ("imagenet", "resnet34"): "torchvision:resnet34"}
+#: architectures of the teachers the suite trains itself (the ``teacher_<dataset>`` assets)
+TRAINED_TEACHER_ARCHS = ("resnet34",)
+
 
 def prepare_teacher(model: nn.Module, device: str | torch.device) -> nn.Module:
     """Frozen, in eval mode (BatchNorm uses its running statistics) and on ``device``."""
@@ -25,15 +32,34 @@ def prepare_teacher(model: nn.Module, device: str | torch.device) -> nn.Module:
     return model
 
 
-def load_teacher(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """A teacher from disk: a classifier saved by the suite or a third-party akamaster CIFAR ResNet (``*.th``)."""
+def load_teacher(path: str | Path, device: str | torch.device = "cpu", arch: str | None = None) -> nn.Module:
+    """A teacher from disk: a classifier saved by the suite or a third-party akamaster CIFAR ResNet (``*.th``);
+    ``arch``, when given, must be the checkpoint's architecture."""
     from ..classifiers.models import load_classifier
 
-    path = Path(path)
-    if not path.is_file():
-        raise ReproError(f"teacher checkpoint {path} does not exist; train one with `repro train` or point to "
-                         "../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th")
-    return prepare_teacher(load_classifier(path), device)
+    if not str(path).startswith("torchvision:") and not Path(path).is_file():
+        raise ReproError(f"teacher checkpoint {path} does not exist; train one with `repro train`, point to "
+                         "../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th, or name torchvision's "
+                         "ImageNet ResNet-34 as torchvision:resnet34")
+    return prepare_teacher(load_classifier(path, arch=arch), device)
+
+
+def teacher_checkpoint(run, dataset: str, arch: str) -> str | Path:
+    """Where an experiment's ``{dataset: arch}`` teacher comes from: a published classifier
+    (:data:`THIRD_PARTY_TEACHERS`: a file of the data folder, or torchvision's weights) or the scale's
+    ``teacher_<dataset>`` asset (``repro train --save``), for :func:`load_teacher` (which checks ``arch``).
+
+    ``run`` is the notebook's ``ExperimentRun`` (its ``data_file`` and ``assets``).
+    """
+    source = THIRD_PARTY_TEACHERS.get((dataset, arch))
+    if source is not None:
+        return source if source.startswith("torchvision:") else run.data_file(source)
+    if arch not in TRAINED_TEACHER_ARCHS:
+        known = ", ".join(f"{d}: {a}" for d, a in THIRD_PARTY_TEACHERS)
+        raise ReproError(f"no {arch} teacher of {dataset}: the suite trains {', '.join(TRAINED_TEACHER_ARCHS)} "
+                         f"teachers (asset teacher_<dataset>) and uses the published {known}; fix `teachers` in "
+                         "the experiment's config")
+    return run.assets.classifier(f"teacher_{dataset}")
 
 
 def teacher_view(images: torch.Tensor, resolution: int | None = None) -> torch.Tensor:

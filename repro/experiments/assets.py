@@ -17,22 +17,27 @@ from typing import Any, Mapping
 
 from ..errors import ReproError
 
+#: a default the command derives itself (the generator's resolution, the preset's lr): not compared when absent
+OWN = "the command's own"
 #: experiment parameter -> (the asset's argument, the command's default), per kind of asset. The kind is the
 #: asset name's first word (``inversion_cifar10``: an inversion of cifar10), its dataset the rest.
 SAME = {
-    "inversion": {"generator": ("generator", "mini"), "resolution": ("resolution", None),
+    "inversion": {"generator": ("generator", "mini"), "resolution": ("resolution", OWN),
                   "inversion_steps": ("steps", 3000), "inversion_lr": ("lr", 0.03)},
     "synthetic": {"guidance": ("guidance", [2.0]), "noise": ("noise", [0.1]),
-                  "interpolation": ("interpolate", [0.1]), "checkpoints": ("checkpoints", None),
+                  "interpolation": ("interpolate", [0.1]), "checkpoints": ("checkpoints", OWN),
                   "scheduler": ("scheduler", "ddim"), "inference_steps": ("steps", 100), "uncond": ("uncond", "mean")},
-    "teacher": {"teacher_train_steps": ("steps", None)},
-    "tokens": {"generator": ("generator", "mini"), "inference_steps": ("steps", 30), "cat_prompt": ("prompt", None),
-               "cat_lr": ("lr", 0.005), "cat_max_epochs": ("epochs", 30), "cat_grad_accumulation": ("accumulation", 20),
-               "cat_batch": ("images_per_step", 1), "cat_stop_accuracy": ("stop_share", 0.7)},
-    "ddis": {"generator": ("generator", "mini"), "inference_steps": ("steps", 30), "cat_prompt": ("prompt", None),
-             "images_per_class": ("per_class", None)},
-    "deepinversion": {"deepinversion_iterations": ("iterations", None), "deepinversion_batch": ("batch_size", None),
-                      "images_per_class": ("per_class", None)},
+    "teacher": {"teacher_train_steps": ("steps", OWN)},
+    "tokens": {"generator": ("generator", "mini"), "dtype": ("dtype", "fp32"), "inference_steps": ("steps", 30),
+               "cat_prompt": ("prompt", OWN), "cat_lr": ("lr", 0.005), "cat_max_epochs": ("epochs", 30),
+               "cat_grad_accumulation": ("accumulation", 20), "cat_batch": ("images_per_step", 1),
+               "cat_stop_accuracy": ("stop_share", 0.7), "dag_step_rms": ("dag_step_rms", None)},
+    "ddis": {"generator": ("generator", "mini"), "dtype": ("dtype", "fp32"), "inference_steps": ("steps", 30),
+             "cat_prompt": ("prompt", OWN), "images_per_class": ("per_class", OWN),
+             "dag_step_rms": ("dag_step_rms", None)},
+    "deepinversion": {"deepinversion_iterations": ("iterations", OWN), "deepinversion_batch": ("batch_size", OWN),
+                      "deepinversion_lr": ("lr", OWN), "deepinversion_r_feature": ("r_feature", OWN),
+                      "images_per_class": ("per_class", OWN)},
 }
 #: the kinds of :data:`SAME` and the command each is built by
 COMMANDS = {"inversion": "invert", "synthetic": "sample", "teacher": "train", "tokens": "ddis token",
@@ -66,10 +71,12 @@ def _equal(ours, theirs) -> bool:
     return str(ours) == str(theirs)
 
 
-def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None,
-                  built: Mapping[str, Any]) -> list[str]:
+def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None, built: Mapping[str, Any],
+                  absent_is_default: bool = True) -> list[str]:
     """Where an experiment's ``params`` contradict an asset of ``kind`` (:data:`SAME`) built with ``built``
-    (argument name -> value; absent arguments take the command's default). Empty when they agree.
+    (argument name -> value). Absent arguments take the command's default (the scale file's args), or, with
+    ``absent_is_default=False``, are not compared (what an asset recorded: it records some settings only).
+    Empty when they agree.
 
     Besides equal settings: an inversion must cover the experiment's images (all of the split, or at least as
     many per class as the experiment trains on) and save every checkpoint it samples from; a synthetic set
@@ -77,10 +84,10 @@ def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None,
     """
     found = []
     for param, (arg, default) in SAME.get(kind, {}).items():
-        if param not in params:
+        if param not in params or (arg not in built and not absent_is_default):
             continue
         ours, theirs = per_dataset(params[param], dataset), built.get(arg, default)
-        if theirs is not None and not _equal(ours, theirs):
+        if theirs is not OWN and not _equal(ours, theirs):
             found.append(f"{param} = {ours} but the asset has {arg} = {theirs}")
     if kind == "inversion":
         wanted = per_dataset(params.get("per_class", "all"), dataset)
@@ -123,7 +130,8 @@ class Assets:
         when it was built (the registry and the scale file are compared by a test for every kind)."""
         folder = self.path(name)
         kind, dataset = asset_kind(name)
-        found = disagreements(kind, params, dataset, _recorded(folder, kind))
+        recorded = _recorded(folder, kind)
+        found = [] if recorded is None else disagreements(kind, params, dataset, recorded, absent_is_default=False)
         if found:
             raise ReproError(f"asset {name!r} ({folder}) was built with other settings than this experiment states: "
                              f"{'; '.join(found)}; make config/scales/{self.scale}.yaml and the experiment's "
@@ -139,11 +147,24 @@ class Assets:
         return path
 
 
-def _recorded(folder: Path, kind: str) -> dict:
-    """The settings an inversion or a synthetic set wrote beside its output, under the CLI's argument names."""
+def _recorded(folder: Path, kind: str) -> dict | None:
+    """The settings an asset wrote beside its output, under the CLI's argument names (None: it records none
+    that :data:`SAME` compares, e.g. a teacher checkpoint)."""
     if kind == "inversion":
         run = json.loads((folder / "run.json").read_text())
         return {**run["config"], "generator": run["generator"]}
-    if kind == "synthetic":
-        return dict(json.loads((folder / "index.json").read_text())["config"])
-    return {}
+    if kind in ("synthetic", "ddis", "deepinversion"):
+        config = dict(json.loads((folder / "index.json").read_text())["config"])
+        if kind == "ddis":  # repro.ddis.sampler.sample_dataset's record
+            config["dag_step_rms"] = (config.get("dag") or {}).get("step_rms")
+        return config
+    if kind == "tokens":
+        from ..ddis.tokens import ClassTokens
+
+        settings = ClassTokens.load(folder / "tokens.safetensors").metadata.get("settings")
+        if settings is None:  # learned before tokens recorded their settings
+            return None
+        sampler, cat = settings["sampler"], settings["cat"]
+        return {"steps": sampler["steps"], "prompt": sampler["prompt"], "dag_step_rms": sampler["dag"]["step_rms"],
+                **{k: cat[k] for k in ("lr", "epochs", "accumulation", "images_per_step", "stop_share")}}
+    return None

@@ -45,7 +45,7 @@ def sample_set(run, inversion: str | Path, name: str, *, generator_source: str =
                scheduler: str = "ddim", inference_steps: int = 100, uncond: str = "mean",
                seed: int = 0) -> Synthetic:
     """Variants of the embeddings in ``inversion`` (only ``ids`` when given) with these settings, written to
-    the scratch folder ``name`` (resumed shard by shard) and loaded."""
+    the scratch folder ``name`` (named with the settings' hash too; resumed shard by shard) and loaded."""
     tables = load_checkpoints([inversion])
     if ids is not None:
         wanted = set(map(str, ids))
@@ -56,7 +56,9 @@ def sample_set(run, inversion: str | Path, name: str, *, generator_source: str =
                             scheduler=scheduler, steps=int(inference_steps), uncond=uncond, seed=seed,
                             precision=dtype)
     bundle = generator(run, generator_source, dtype, unet_weights)
-    folder = run.scratch(name)
+    first = next(iter(tables.values()))
+    folder = run.scratch(name, {"sampling": config.hash(), "embeddings": first.meta["config_hash"],
+                                "ids": sorted(first.ids), "generator": generator_source, "unet": str(unet_weights)})
     sample_dataset(bundle, tables, folder, config, progress=False)
     return Synthetic(folder, name=name)
 
@@ -64,11 +66,13 @@ def sample_set(run, inversion: str | Path, name: str, *, generator_source: str =
 def invert_set(run, images, name: str, *, generator_source: str = "mini", dtype: str = "fp32",
                unet_weights: str | Path | None = None, steps: int, checkpoints: Sequence[int] | None = None,
                lr: float = 0.03, resolution: int | None = None, batch: int = 256) -> Path:
-    """Stage 1 on ``images`` (an ``ImageSet``) into the scratch folder ``name``; resumes where it stopped."""
+    """Stage 1 on ``images`` (an ``ImageSet``) into the scratch folder ``name`` (named with the settings' hash
+    too); resumes where it stopped."""
     bundle = generator(run, generator_source, dtype, unet_weights)
     config = InversionConfig(steps=int(steps), checkpoints=None if checkpoints is None else tuple(checkpoints),
                              lr=float(lr), resolution=resolution, batch=int(batch), precision=dtype)
-    folder = run.scratch(name)
+    folder = run.scratch(name, {"inversion": config.hash(), "ids": list(images.ids), "generator": generator_source,
+                                "unet": str(unet_weights)})
     invert(bundle, images.images, images.labels, images.ids, images.classes, folder, config,
            dataset=images.name, split="", progress=False)
     return folder

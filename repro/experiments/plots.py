@@ -4,6 +4,7 @@ seeds of each series against an x field, one panel per value of a panel field.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 
@@ -12,14 +13,25 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def curves(run, *, table: str, x: str, series: str = "column", panel: str | None = None, xlabel: str = "",
-           ylabel: str = "top-1 accuracy (%)", logx: bool = False, name: str, title: str = "") -> Path:
-    """Plot the rows of ``table``: ``value`` against field ``x``, one line per ``series`` value, one panel per
-    ``panel`` value; error bars are the std over the rows of one point (the seeds). Saved as ``<name>.png``."""
+def _rows(run, table: str, where: Mapping[str, object] | None) -> pd.DataFrame:
     frame = run.frame()
     frame = frame[frame["table"] == table]
+    for field, value in (where or {}).items():
+        frame = frame[frame[field] == value]
     if frame.empty:
-        raise ValueError(f"no rows recorded for table {table!r}; record them before plotting")
+        raise ValueError(f"no rows recorded for table {table!r}" + (f" with {dict(where)}" if where else "")
+                         + "; record them before plotting")
+    return frame
+
+
+def curves(run, *, table: str, x: str, series: str = "column", panel: str | None = None, xlabel: str = "",
+           ylabel: str = "top-1 accuracy (%)", logx: bool = False, name: str, title: str = "",
+           where: Mapping[str, object] | None = None, reference: Mapping[str, float] | None = None) -> Path:
+    """Plot the rows of ``table`` (those matching ``where``): ``value`` against field ``x``, one line per
+    ``series`` value, one panel per ``panel`` value; error bars are the std over the rows of one point (the
+    seeds). ``reference``: labelled levels drawn as dashed lines in every panel (e.g. the full real set).
+    Saved as ``<name>.png``."""
+    frame = _rows(run, table, where)
     panels = list(dict.fromkeys(frame[panel])) if panel else [None]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, value in zip(axes[0], panels):
@@ -28,6 +40,8 @@ def curves(run, *, table: str, x: str, series: str = "column", panel: str | None
             stats = line.groupby(x)["value"].agg(["mean", "std"]).sort_index()
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
                         label=str(label))
+        for k, (label, level) in enumerate((reference or {}).items()):
+            ax.axhline(level, linestyle="--", color=f"C{k + 5}", label=str(label))
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(ylabel)
         if logx:
@@ -42,12 +56,10 @@ def curves(run, *, table: str, x: str, series: str = "column", panel: str | None
 
 
 def bars(run, *, table: str, group: str = "row", series: str = "column", ylabel: str = "top-1 accuracy (%)",
-         name: str, title: str = "") -> Path:
-    """Grouped bars of the mean (± std over seeds) of ``table``'s rows, by ``group`` and ``series``."""
-    frame = run.frame()
-    frame = frame[frame["table"] == table]
-    if frame.empty:
-        raise ValueError(f"no rows recorded for table {table!r}; record them before plotting")
+         name: str, title: str = "", where: Mapping[str, object] | None = None) -> Path:
+    """Grouped bars of the mean (± std over seeds) of ``table``'s rows (those matching ``where``), by ``group``
+    and ``series``."""
+    frame = _rows(run, table, where)
     stats = frame.groupby([group, series], sort=False)["value"].agg(["mean", "std"]).reset_index()
     groups = list(dict.fromkeys(stats[group]))
     kinds = list(dict.fromkeys(stats[series]))

@@ -83,9 +83,15 @@ class ExperimentRun:
         """Every row recorded so far."""
         return pd.DataFrame(self.rows)
 
-    def scratch(self, name: str) -> Path:
-        """A folder of this experiment's own intermediate work (resumed by a rerun): work/<scale>/<id>/<name>."""
-        path = self.work_dir / self.experiment / name
+    def scratch(self, name: str, settings: Mapping[str, Any] | None = None) -> Path:
+        """A folder of this experiment's own intermediate work (resumed by a rerun): work/<scale>/<id>/<name>.
+
+        ``settings`` (what decides the folder's content) add their hash to the name, so a rerun with a changed
+        knob computes into a new folder instead of meeting the old one's refusal, and changing it back reuses it.
+        """
+        from ..provenance import config_hash
+
+        path = self.work_dir / self.experiment / (name if settings is None else f"{name}-{config_hash(settings)}")
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -111,9 +117,23 @@ class ExperimentRun:
         write_rows(self.rows, self.out_dir / PARTIAL_CSV)
         return entry
 
-    def claim(self, claim_id: str, holds: bool, evidence: str) -> None:
-        """The verdict on one claim of the registry, with the numbers that decided it."""
-        self.claims.append(self.provenance.row(claim=claim_id, holds=bool(holds), evidence=evidence))
+    def claim(self, claim_id: str, holds: bool | None, evidence: str) -> None:
+        """The verdict on one claim of the registry, with the numbers that decided it; ``holds=None`` when this
+        scale cannot decide it (the evidence says why), which the report shows as undecided."""
+        known = self._registry_claims()
+        if known is not None and claim_id not in known:
+            from ..errors import ReproError
+
+            raise ReproError(f"claim {claim_id!r} is not in config/experiments/{self.experiment}.yaml "
+                             f"(its claims: {sorted(known)})")
+        verdict = "" if holds is None else bool(holds)
+        self.claims.append(self.provenance.row(claim=claim_id, holds=verdict, evidence=evidence))
+
+    def _registry_claims(self) -> set[str] | None:
+        from ..workflow.registry import load_registry
+
+        registry = load_registry()
+        return {c["id"] for c in registry[self.experiment].claims} if self.experiment in registry else None
 
     def summary(self) -> pd.DataFrame:
         """Mean, std and seed count per cell of what has been recorded so far."""

@@ -147,7 +147,7 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
 def _verdict(claim_row) -> str:
     if claim_row is None:
         return "not tested"
-    return "yes" if str(claim_row["holds"]).lower() == "true" else "no"
+    return {"true": "yes", "false": "no"}.get(str(claim_row["holds"]).lower(), "undecided")
 
 
 def render_report(
@@ -165,11 +165,13 @@ def render_report(
         _artifact_page(experiment, scale, folder, page_dir, status).write(page_dir / f"{experiment.id}.md")
         status_rows.append([f"[{experiment.id}]({experiment.id}.md)", PAPER_TITLES[experiment.paper],
                             experiment.artifact, status.label, status.detail])
-        claims = load_claims(folder) if status.label in ("reproduced", "differs") else None
+        claims = load_claims(folder) if status.label in ("reproduced", "differs", "ran") else None
         verdicts = {} if claims is None else {c["claim"]: c for c in claims.to_dict("records")}
         for claim in experiment.claims:
             found = verdicts.get(claim["id"])
-            claim_rows.append([claim["text"], experiment.id, _verdict(found) if found else status.label,
+            ran = status.label in ("reproduced", "differs", "ran")
+            claim_rows.append([claim["text"], experiment.id,
+                               _verdict(found) if found else "not tested" if ran else status.label,
                                (found or {}).get("evidence", "")])
     index.heading("Artifacts")
     index.table(["experiment", "paper", "artifact", "status", "detail"], status_rows)

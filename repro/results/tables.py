@@ -57,7 +57,15 @@ def beside_paper(experiment: Experiment, summary: pd.DataFrame | None) -> pd.Dat
     paper = _key_strings(paper).rename(columns={"value": "paper", "std": "paper_std", "unit": "paper_unit"})
     ours = summary if summary is not None else pd.DataFrame(columns=KEY + ["unit", "mean", "std", "seeds"])
     ours = ours.rename(columns={"mean": "ours", "std": "ours_std"})
-    merged = ours.merge(paper, on=KEY, how="outer", sort=False)
+    # an outer merge sorts its keys whatever `sort` says: keep the order in which the run recorded its cells,
+    # then the paper's cells that have no measured counterpart, in the registry's order
+    ours["_order"] = range(len(ours))
+    paper["_order"] = range(len(ours), len(ours) + len(paper))
+    merged = ours.merge(paper.drop(columns="_order"), on=KEY, how="outer")
+    unmatched = merged["_order"].isna()
+    merged.loc[unmatched, "_order"] = merged[unmatched][KEY].merge(paper[KEY + ["_order"]], on=KEY, how="left")[
+        "_order"].to_numpy()
+    merged = merged.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     merged["unit"] = merged["unit"].fillna(merged["paper_unit"]).fillna("")
     return merged[KEY + ["unit", "ours", "ours_std", "seeds", "paper", "paper_std", "where"]]
 
@@ -83,7 +91,12 @@ def artifact_status(experiment: Experiment, scale: str, folder: Path, failed_log
     claims = load_claims(folder)
     if claims is None or claims.empty:
         return Status("ran", "no claim of the paper is tested by this artifact")
-    holds = claims["holds"].astype(str).str.lower().eq("true")
-    if holds.all():
-        return Status("reproduced", f"{len(claims)} of {len(claims)} claims hold")
-    return Status("differs", f"{int(holds.sum())} of {len(claims)} claims hold")
+    verdicts = claims["holds"].astype(str).str.lower()
+    decided = verdicts.isin(["true", "false"])
+    holds = int(verdicts.eq("true").sum())
+    undecided = f"; {int((~decided).sum())} undecided at this scale" if not decided.all() else ""
+    if not decided.any():
+        return Status("ran", f"no claim could be decided at this scale{undecided.removeprefix(';')}")
+    if holds == int(decided.sum()):
+        return Status("reproduced", f"{holds} of {int(decided.sum())} decided claims hold{undecided}")
+    return Status("differs", f"{holds} of {int(decided.sum())} decided claims hold{undecided}")

@@ -1,0 +1,125 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Diffusion Inversion, Figure 5: generator quality matters
+#
+# Synthetic sets of the real set's size (one variant per real image: guidance 2, the last embedding
+# checkpoint, the appendix B.1 defaults otherwise), made by Diffusion Inversion with generators of growing
+# quality: the mini model's UNet at `pretrain_fractions` of its pretraining (10 %, 30 %: its early checkpoints,
+# each inverting the same real images; 100 %: the final model and the dataset's shared inversion). A ResNet-18
+# is trained on each and on the real set, per seed; top-1 on the real test set. The paper's BigGAN rows
+# (random latents, GAN inversion) need a pre-trained BigGAN and are skipped where no implementation exists.
+# Parameters and claims: `config/experiments/di_fig5_generator_quality.yaml`.
+
+# %% tags=["parameters"]
+experiment = "di_fig5_generator_quality"
+scale = "smoke"
+out_dir = "."
+data_root = ""
+work_dir = "work/smoke"
+device = "auto"
+datasets = ["cifar10"]
+per_class = 2
+test_per_class = 2
+generator = "mini"
+pretrain_fractions = [0.1, 1.0]
+resolution = 64
+dtype = "fp32"
+inversion_steps = 4
+inversion_lr = 0.03
+checkpoints = [4]
+scheduler = "ddim"
+inference_steps = 2
+guidance = [2]
+uncond = "mean"
+noise = 0.1
+interpolation = 0.1
+per_image = 1
+methods = ["real", "diffusion_inversion"]
+arch = "resnet18"
+train_steps = 2
+batch_size = 4
+seeds = [0]
+
+# %%
+from repro.classifiers import TrainingData
+from repro.errors import ReproError
+from repro.experiments import ExperimentRun, test_set, train_and_test, training_set
+from repro.experiments.plots import bars, summary_table
+from repro.experiments.sweeps import cells, expand, generator_inversion, sample
+
+run = ExperimentRun.from_globals(globals())
+TABLE = "Figure 5"
+REAL = "Real"
+PAPER_ONLY = {"biggan_random": "BigGAN (random latents)", "gan_inversion": "GAN Inversion"}
+unknown = sorted(set(methods) - {"real", "diffusion_inversion"} - set(PAPER_ONLY))
+if unknown:
+    raise ReproError(f"unknown Figure 5 methods {unknown}; choose among real, diffusion_inversion, {', '.join(PAPER_ONLY)}")
+for method in methods:
+    if method in PAPER_ONLY:
+        print(f"skipped {PAPER_ONLY[method]}: repro has no BigGAN generator or GAN inversion (it needs the "
+              "pre-trained CIFAR BigGAN of Zhao and Bilen, not obtainable offline)")
+
+
+def di_label(fraction):
+    return f"Diffusion Inversion ({fraction:.0%} pretrained generator)"
+
+
+# %%
+(setting,) = expand(run.params)  # the base sampling settings (Figure 5 sweeps the generator, not them)
+fractions = sorted(pretrain_fractions) if "diffusion_inversion" in methods else []
+for dataset in datasets:
+    train = training_set(dataset, per_class, scale, data_root)
+    test = test_set(dataset, test_per_class, data_root)
+    sets = {(REAL, None): TrainingData(real=train)} if "real" in methods else {}
+    for fraction in fractions:
+        inversion, unet = generator_inversion(run, dataset, train, fraction)
+        synthetic = sample(run, inversion, setting, ids=train.ids, prefix=f"sample-{dataset}", unet_weights=unet)
+        sets[(di_label(fraction), fraction)] = TrainingData(synthetic=synthetic.subset(train.ids, per_image))
+    for seed in seeds:
+        for (method, fraction), data in sets.items():
+            train_and_test(run, table=TABLE, row=dataset, data=data, tests={method: test}, dataset=dataset,
+                           arch=arch, steps=train_steps, batch_size=batch_size, seed=seed, method=method,
+                           pretrain_fraction=fraction)
+summary_table(run, TABLE)
+
+# %%
+bars(run, table=TABLE, group="row", series="column", name="figure5",
+     title="equal-size training sets: real vs DI with generators of growing quality")
+
+# %% [markdown]
+# ## Claims
+
+# %%
+frame = run.frame()
+acc = cells(frame[frame["table"] == TABLE], ["dataset", "column"])
+# the generator-quality ladder, weakest first: the paper's GAN rows (when measured), then DI by pretraining
+ladder = [label for label in PAPER_ONLY.values() if label in set(frame["column"])] + [di_label(f) for f in fractions]
+if len(ladder) >= 2:
+    rising = {d: all(acc[(d, a)].mean < acc[(d, b)].mean for a, b in zip(ladder, ladder[1:])) for d in datasets}
+    run.claim("generator_quality_matters", all(rising.values()),
+              "; ".join(f"{d}: " + " -> ".join(f"{label} {acc[(d, label)]}" for label in ladder)
+                        + (" rises throughout" if ok else " does not rise throughout") for d, ok in rising.items()))
+else:
+    run.claim("generator_quality_matters", None, f"only {ladder} measured: a ladder needs two generators")
+
+final = di_label(1.0)
+if "real" in methods and 1.0 in fractions:
+    denser = {d: acc[(d, REAL)].mean > acc[(d, final)].mean for d in datasets}
+    sizes = frame[frame["table"] == TABLE].groupby(["dataset", "column"])["train_images"].first()
+    run.claim("real_denser_than_equal_size_synthetic", all(denser.values()),
+              "; ".join(f"{d}: real {acc[(d, REAL)]} ({sizes[(d, REAL)]} images), "
+                        f"DI {acc[(d, final)]} ({sizes[(d, final)]} images)" for d in datasets))
+else:
+    run.claim("real_denser_than_equal_size_synthetic", None, "needs the real row and the fully trained generator")
+run.save()

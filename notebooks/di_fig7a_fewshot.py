@@ -1,0 +1,201 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Diffusion Inversion, Figure 7a: few-shot learning under distribution shift
+#
+# For each number of shots k and seed, draw k real images of each class from the training set; train the few-shot
+# learner on the shots alone, on the shots plus the Diffusion Inversion variants of those shots (the shared
+# inversion and synthetic set, `per_image` per shot), on the shots plus LECF images (as many per class as DI
+# adds, kept at `lecf_threshold`) and on the shots plus their KNN neighbours from the pool (`knn_k` per shot,
+# labelled with the shot's class). The learner (`backbone`, `tuning`) is, offline, a linear head on the frozen
+# pool-ResNet-18's features (the paper tunes a CLIP classifier; CoOp and Tip-Adapter are CLIP methods, paper
+# only). Top-1 on the real test set, mean ± std over seeds. Parameters and claims:
+# `config/experiments/di_fig7a_fewshot.yaml`.
+
+# %% tags=["parameters"]
+experiment = "di_fig7a_fewshot"
+scale = "smoke"
+out_dir = "."
+data_root = ""
+work_dir = "work/smoke"
+device = "auto"
+dataset = "pacs_sketch"
+per_class = 4
+shots = [1, 2]
+test_per_class = 5
+methods = ["real", "diffusion_inversion", "lecf", "knn"]
+backbone = "pool-resnet18"
+tuning = "linear"
+generator = "mini"
+resolution = 64
+dtype = "fp32"
+inversion_steps = 4
+inversion_lr = 0.03
+checkpoints = [2, 4]
+scheduler = "ddim"
+inference_steps = 2
+guidance = [2, 3, 4]
+uncond = "mean"
+noise = 0.1
+interpolation = 0.1
+per_image = 2
+lecf_threshold = 0.95
+lecf_prompts = "templates"
+lecf_filter = "pool-resnet18"
+lecf_max_attempts = 2
+knn_k = [2]
+knn_source = "pool"
+knn_corpus_per_class = 20
+knn_features = "pool-resnet18"
+train_steps = 4
+batch_size = 16
+seeds = [0]
+
+# %%
+import torch
+
+from repro.baselines.knn import check_retrieval_source, retrieval_sets
+from repro.baselines.params import build_lecf, knn_retriever, lecf_set
+from repro.classifiers.probe import check_learner, embed, fit_linear_probe
+from repro.data import load_split
+from repro.errors import ReproError
+from repro.experiments import ExperimentRun, Synthetic, per_dataset, recipe_for, test_set, training_set
+from repro.experiments.generate import generator as load_bundle
+from repro.experiments.plots import curves, summary_table
+from repro.experiments.quality import POOL_FEATURES, feature_networks
+from repro.provenance import timed
+
+run = ExperimentRun.from_globals(globals(), dataset=dataset)
+TABLE = "Figure 7a"
+LABELS = {"real": "real shots", "diffusion_inversion": "shots + DI", "lecf": "shots + LECF"}
+PAPER_ONLY = {"coop": "CoOp learns prompts of a CLIP model", "tip_adapter": "Tip-Adapter is a cache model on CLIP"}
+for method in methods:
+    if method in PAPER_ONLY:
+        print(f"skipping {method}: {PAPER_ONLY[method]}, and CLIP weights are not available offline")
+    elif method not in LABELS and method != "knn":
+        raise ReproError(f"method {method!r} has no Figure 7a row; use {sorted(LABELS) + ['knn']} "
+                         f"(paper only: {sorted(PAPER_ONLY)})")
+check_learner(backbone, tuning)
+
+# %%
+net = feature_networks(run, backbone)[0]
+train = training_set(dataset, per_class, scale, data_root)
+test = test_set(dataset, test_per_class, data_root)
+test_features = embed(net, test.images, "test")
+run.assets.checked(f"inversion_{dataset}", run.params)
+synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+recipe = recipe_for(dataset, train_steps, batch_size)
+if "lecf" in methods:
+    lecf = build_lecf(load_bundle(run, generator, dtype), train.classes, prompts=lecf_prompts, filter=lecf_filter,
+                      guidance=guidance, scheduler=scheduler, steps=inference_steps,
+                      resolution=per_dataset(resolution, dataset), save_resolution=train.resolution, precision=dtype,
+                      max_attempts=lecf_max_attempts,
+                      pool_classifier=lambda: feature_networks(run, POOL_FEATURES)[0].model)
+    lecf_features = {}  # images per class -> (features, labels, kept): one LECF set serves every seed
+if "knn" in methods:
+    check_retrieval_source(knn_source, knn_features)
+    pool = load_split("pool", "train", root=data_root or None)
+    retriever = knn_retriever(pool, feature_networks(run, knn_features)[0], source=knn_source, features=knn_features,
+                              corpus_per_class=knn_corpus_per_class)
+
+
+def additions(shot_set) -> dict[str, tuple[torch.Tensor, object] | None]:
+    """What each method adds to the shots: features and labels (None: the shots alone)."""
+    added = {}
+    if "real" in methods:
+        added[LABELS["real"]] = None
+    if "diffusion_inversion" in methods:
+        variants = synthetic.subset(shot_set.ids, per_image)
+        added[LABELS["diffusion_inversion"]] = (embed(net, variants.images, "DI variants"), variants.labels)
+    if "lecf" in methods:
+        wanted = len(shot_set) // len(shot_set.classes) * per_image  # as many per class as DI adds
+        if wanted not in lecf_features:
+            kept = lecf_set(lecf, run.scratch("lecf"), lecf_threshold, wanted, dataset)
+            images = Synthetic(kept.path).subset() if len(kept) else None
+            lecf_features[wanted] = (None if images is None else embed(net, images.images, "LECF"),
+                                     None if images is None else images.labels, len(kept))
+        features, labels, count = lecf_features[wanted]
+        if count:
+            added[LABELS["lecf"]] = (features, labels)
+        else:
+            print(f"LECF at threshold {lecf_threshold} kept no image of {wanted} per class; no LECF cell")
+    if "knn" in methods:
+        for k, retrieval in retrieval_sets(retriever, shot_set, knn_k).items():
+            added[f"shots + KNN (k={k})"] = (embed(net, retrieval.image_set.images, "KNN"), retrieval.image_set.labels)
+    return added
+
+
+for k in sorted(shots):
+    for seed in seeds:
+        shot_set = train.kshot(k, seed=seed)
+        shot_features = embed(net, shot_set.images, "shots")
+        for column, extra in additions(shot_set).items():
+            features = shot_features if extra is None else torch.cat([shot_features, extra[0]])
+            labels = shot_set.labels if extra is None else torch.cat([torch.as_tensor(shot_set.labels),
+                                                                      torch.as_tensor(extra[1])])
+            with timed() as wall:
+                probe = fit_linear_probe(features, labels, len(train.classes), recipe, seed=seed, device=run.device)
+            run.record(table=TABLE, row=f"{k}-shot", column=column, value=probe.accuracy(test_features, test.labels),
+                       unit="%", seed=seed, wall_seconds=wall(), dataset=dataset, shots=k, method=column,
+                       train_images=len(labels), backbone=backbone, tuning=tuning, steps=recipe.steps)
+summary_table(run, TABLE)
+
+# %%
+curves(run, table=TABLE, x="shots", series="method", xlabel="real shots per class", logx=True, name="figure7a",
+       title=f"{dataset}: linear probe on {backbone}" if tuning == "linear" else dataset)
+
+# %% [markdown]
+# ## Claims
+
+# %%
+frame = run.frame()
+frame = frame[frame["table"] == TABLE]
+stats = frame.groupby(["shots", "method"])["value"].agg(["mean", "std"]).fillna({"std": 0.0})
+ks = sorted(frame["shots"].unique())
+have = set(frame["method"])
+
+
+def mean(k, method):
+    return stats.loc[(k, method), "mean"]
+
+
+def spread(k, *methods_):  # the larger std over seeds of the cells compared (0 with one seed)
+    return max(stats.loc[(k, m), "std"] for m in methods_)
+
+
+def complete(*methods_):
+    return all((k, m) in stats.index for k in ks for m in methods_)
+
+
+REAL, DI, LECF = LABELS["real"], LABELS["diffusion_inversion"], LABELS["lecf"]
+if complete(REAL, DI):
+    run.claim("fewshot_di_beats_real_shots", all(mean(k, DI) > mean(k, REAL) for k in ks),
+              "; ".join(f"{k}-shot: DI {mean(k, DI):.1f} vs real {mean(k, REAL):.1f}" for k in ks))
+else:
+    run.claim("fewshot_di_beats_real_shots", None, f"not measured at every number of shots: {sorted(have)}")
+if complete(DI, LECF):
+    run.claim("fewshot_di_at_least_lecf", all(mean(k, DI) >= mean(k, LECF) - spread(k, DI, LECF) for k in ks),
+              "; ".join(f"{k}-shot: DI {mean(k, DI):.1f} vs LECF {mean(k, LECF):.1f} (std {spread(k, DI, LECF):.1f})"
+                        for k in ks))
+else:
+    run.claim("fewshot_di_at_least_lecf", None, f"not measured at every number of shots: {sorted(have)}")
+knn_columns = sorted(m for m in have if m.startswith("shots + KNN"))
+if knn_columns and complete(REAL, DI, *knn_columns):
+    holds = all(mean(k, c) - mean(k, REAL) <= spread(k, c, REAL) and mean(k, c) < mean(k, DI)
+                for k in ks for c in knn_columns)
+    run.claim("fewshot_knn_no_gain", holds, "; ".join(
+        f"{k}-shot: {c.removeprefix('shots + ')} {mean(k, c):.1f} vs real {mean(k, REAL):.1f} "
+        f"(std {spread(k, c, REAL):.1f}) and DI {mean(k, DI):.1f}" for k in ks for c in knn_columns))
+else:
+    run.claim("fewshot_knn_no_gain", None, f"not measured at every number of shots: {sorted(have)}")
+run.save()

@@ -1,0 +1,234 @@
+"""Sweeps over sampling settings (Figures 5 and 8): the ``sweep`` parameter expanded into one synthetic set
+per combination, each sampled under its own scratch name (so a rerun resumes it and a changed knob gets a new
+one), classifiers trained on each, image metrics recorded under the paper's column names, and the small
+judgements their claims share (mean ± std of a cell, "within one std", monotone curves).
+
+``sweep: {guidance: [0, 4], checkpoints: [2, 4]}`` gives four settings; each swept value replaces the base
+parameter, as a one-element list where the base is a list (``guidance: [2]`` -> ``[0]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from ..classifiers import TrainingData
+from ..errors import ReproError
+from .assets import per_dataset
+from .classify import train_and_test
+
+#: experiment parameter -> the keyword of ``generate.sample_set`` it sets
+SAMPLING = {"generator": "generator_source", "dtype": "dtype", "per_image": "per_image", "guidance": "guidance",
+            "noise": "noise", "interpolation": "interpolation", "checkpoints": "checkpoints",
+            "scheduler": "scheduler", "inference_steps": "inference_steps", "uncond": "uncond"}
+#: sampling parameters a sweep may vary (the generator is varied by Figure 5's ``pretrain_fractions``)
+SWEEPABLE = tuple(p for p in SAMPLING if p not in ("generator", "dtype"))
+#: image metrics of Tables 2, 5, 8, 9 and 10 -> the papers' column names
+PAPER_METRICS = {"fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
+                 "coverage": "Coverage"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One combination of a sweep: the swept values (``point``) and every sampling keyword it implies."""
+
+    point: dict[str, Any]
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``checkpoints 2, guidance 0`` (``base`` without a sweep)."""
+        return ", ".join(f"{k} {_text(v)}" for k, v in self.point.items()) or "base"
+
+    def scratch_name(self, prefix: str = "sample", **context: Any) -> str:
+        """A folder name unique to this setting's sampling keywords and ``context`` (the inversion, the image
+        ids...): ``<prefix>-guidance0-<hash>``; any change of a setting gives another folder."""
+        slug = "-".join(f"{k}{_text(v)}" for k, v in self.point.items()) or "base"
+        return f"{prefix}-{slug}-{digest(sampling=self.sampling, **context)}"
+
+
+def digest(**values: Any) -> str:
+    """A short stable hash of ``values`` (JSON, keys sorted): the tail of a scratch name that must change
+    whenever what is computed into it changes."""
+    blob = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def _text(value: Any) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def _values(name: str, values: Any) -> list:
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ReproError(f"sweep over {name!r} must list at least one value, e.g. sweep: {{{name}: [0, 2]}}")
+    return list(values)
+
+
+def expand(params: Mapping[str, Any], dataset: str | None = None) -> list[Setting]:
+    """The settings of ``params['sweep']`` (one without a sweep), in the order of the sweep's axes (the last
+    axis varies fastest); ``dataset`` resolves per-dataset parameters."""
+    base = {SAMPLING[p]: per_dataset(params[p], dataset) for p in SAMPLING if p in params}
+    sweep = dict(params.get("sweep") or {})
+    unknown = [p for p in sweep if p not in SWEEPABLE]
+    if unknown:
+        raise ReproError(f"sweep over {unknown}: only sampling settings can be swept ({', '.join(SWEEPABLE)})")
+    missing = [p for p in sweep if p not in params]
+    if missing:
+        raise ReproError(f"sweep over {missing}, which the experiment gives no base value; add them to its params")
+    axes = [_values(p, v) for p, v in sweep.items()]
+    settings = []
+    for combination in itertools.product(*axes):
+        point = dict(zip(sweep, combination))
+        sampling = dict(base)
+        for param, value in point.items():
+            sampling[SAMPLING[param]] = [value] if isinstance(params[param], (list, tuple)) else value
+        settings.append(Setting(point, sampling))
+    return settings
+
+
+def inversion_identity(inversion: str | Path) -> dict:
+    """What identifies an inversion's embeddings (its run's config and image hashes, else its folder)."""
+    record = Path(inversion) / "run.json"
+    if record.exists():
+        run = json.loads(record.read_text())
+        return {"config_hash": run.get("config_hash"), "ids_hash": run.get("ids_hash"),
+                "generator": run.get("generator")}
+    return {"folder": str(Path(inversion).resolve())}
+
+
+def ids_digest(ids: Iterable[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
+
+
+def sample(run, inversion: str | Path, setting: Setting, *, ids: Sequence[str], prefix: str = "sample",
+           unet_weights: str | Path | None = None):
+    """The synthetic set of ``setting`` from the embeddings of ``ids`` in ``inversion`` (resumed when its
+    scratch folder exists), sampled with the generator's UNet ``unet_weights`` when given."""
+    from . import generate
+
+    name = setting.scratch_name(prefix, inversion=inversion_identity(inversion), ids=ids_digest(ids),
+                                unet=str(unet_weights) if unet_weights else None)
+    print(f"sampling {setting.label} -> {run.scratch(name)}")
+    return generate.sample_set(run, inversion, name, ids=ids, unet_weights=unet_weights, **setting.sampling)
+
+
+def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path, Path | None]:
+    """Figure 5's generator-quality axis: the embeddings of ``train``'s images under the mini model at
+    ``fraction`` of its pretraining, and the UNet weights to sample them with. The final model (1.0) reuses
+    the shared ``inversion_<dataset>`` asset (its settings checked against the run's); an early checkpoint
+    (``repro.generators.bundle.mini_checkpoint``) inverts the images into the scratch folder (resumed)."""
+    from ..generators.bundle import mini_checkpoint
+    from . import generate
+
+    p = run.params
+    if float(fraction) == 1.0:
+        return run.assets.checked(f"inversion_{dataset}", p), None
+    unet = mini_checkpoint(float(fraction))
+    settings = {"steps": int(p["inversion_steps"]), "checkpoints": list(p.get("checkpoints") or []) or None,
+                "lr": float(p["inversion_lr"]), "resolution": per_dataset(p.get("resolution"), dataset)}
+    name = (f"inversion-{dataset}-pretrain{round(100 * float(fraction)):03d}-"
+            f"{digest(**settings, ids=ids_digest(train.ids), unet=str(unet), dtype=p.get('dtype', 'fp32'))}")
+    print(f"inverting {len(train)} {dataset} images with the {fraction:.0%} UNet -> {run.scratch(name)}")
+    return generate.invert_set(run, train, name, generator_source=p.get("generator", "mini"),
+                               dtype=p.get("dtype", "fp32"), unet_weights=unet, **settings), unet
+
+
+def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Sequence[str]], row: str,
+                   **fields: Any) -> dict[str, float]:
+    """Record ``image_metrics`` output under each paper table's ``row`` and column names (``FID``...); the
+    unit is the feature-named column (``fid@pool-resnet18``), so a stand-in feature network is never passed
+    off as the paper's. ``tables`` maps a table to the metrics it shows (``fid``, ``precision``...)."""
+    found = {}
+    for column, value in scores.items():
+        metric = column.split("@")[0]
+        if metric in PAPER_METRICS:
+            found[metric] = (column, value)
+    for table, metrics in tables.items():
+        for metric in metrics:
+            if metric not in found:
+                raise ReproError(f"{table} shows {metric}, which the metrics computed lack ({sorted(scores)}); "
+                                 "ask image_metrics for it")
+            column, value = found[metric]
+            run.record(table=table, row=row, column=PAPER_METRICS[metric], value=value, unit=column,
+                       metric=column, n_real=scores.get("n_real"), n_fake=scores.get("n_fake"), **fields)
+    return {metric: value for metric, (_, value) in found.items()}
+
+
+def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str, column: str,
+                sizes: Sequence[int] | None = None, metric_tables: Mapping[str, Sequence[str]] | None = None,
+                metric_row: str = "", prefix: str = "sample") -> list[Setting]:
+    """For every setting of the run's ``sweep``: sample its synthetic set from the embeddings of ``train``'s
+    images, train ``arch`` on its first ``size`` variants per image (each of ``sizes``, multiples of the real
+    set; default ``per_image``) once per seed, and record top-1 on ``test`` as (``table``, ``row``,
+    ``column``), formatted with the setting's swept values and ``size``. With ``metric_tables``, also compute
+    ``features`` image metrics of all its variants (``metric_samples`` of each set) against ``train`` and
+    record them under ``metric_row`` (:func:`record_metrics`). Reads the run's ``dataset``, ``arch``,
+    ``train_steps``, ``batch_size``, ``seeds`` (and ``features``, ``metric_samples``)."""
+    from .quality import image_metrics
+
+    p = run.params
+    settings = expand(p, p.get("dataset"))
+    for setting in settings:
+        synthetic = sample(run, inversion, setting, ids=train.ids, prefix=prefix)
+        for size in sizes or [int(setting.sampling.get("per_image", 1))]:
+            data = TrainingData(synthetic=synthetic.subset(train.ids, int(size)))
+            cell = {**setting.point, "size": size}
+            for seed in p["seeds"]:
+                train_and_test(run, table=table, row=row.format(**cell), data=data, tests={column.format(**cell): test},
+                               dataset=p["dataset"], arch=p["arch"], steps=p["train_steps"],
+                               batch_size=p["batch_size"], seed=seed, synthetic_size=size, **setting.point)
+        if metric_tables:
+            metrics = sorted({m for shown in metric_tables.values() for m in shown})
+            scores = image_metrics(run, train.images, synthetic.subset(train.ids).images, features=p["features"],
+                                   metrics=metrics, samples=p.get("metric_samples"))
+            record_metrics(run, scores, tables=metric_tables, row=metric_row.format(**setting.point),
+                           features=p["features"], **setting.point)
+    return settings
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Mean and std over the seeds of one measured cell (std 0 with one seed: no spread)."""
+
+    mean: float
+    std: float
+    seeds: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.1f} ± {self.std:.1f}" if self.seeds > 1 else f"{self.mean:.1f}"
+
+
+def cells(frame: pd.DataFrame, by: str | Sequence[str]) -> dict[Any, Cell]:
+    """``{key: Cell}`` of ``value`` grouped by the fields ``by`` (a tuple key for several fields)."""
+    if frame.empty:
+        raise ReproError("no recorded rows to summarise; record the sweep's cells first")
+    stats = frame.groupby(by if isinstance(by, str) else list(by))["value"].agg(["mean", "std", "count"])
+    return {key: Cell(float(r["mean"]), 0.0 if math.isnan(r["std"]) else float(r["std"]), int(r["count"]))
+            for key, r in stats.iterrows()}
+
+
+def spread(*compared: Cell) -> float:
+    """The larger seed std of the cells compared: a difference counts when it exceeds it."""
+    return max(c.std for c in compared)
+
+
+def best(cells_by_key: Mapping[Any, Cell]) -> Any:
+    """The key of the highest mean."""
+    return max(cells_by_key, key=lambda k: cells_by_key[k].mean)
+
+
+def monotone(values: Sequence[float], rising: bool) -> bool:
+    """Whether ``values`` never move against the direction and end strictly beyond where they start."""
+    if len(values) < 2:
+        return False
+    steps = [b - a for a, b in zip(values, values[1:])]
+    if not rising:
+        steps = [-s for s in steps]
+    return all(s >= 0 for s in steps) and sum(steps) > 0

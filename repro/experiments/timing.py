@@ -1,0 +1,346 @@
+"""Timing the suite's own code paths: the run-time artifacts (di_fig4_runtime, ddis_efficiency) and the GPU
+benchmarks of ``bench/`` measure the same calls through these functions.
+
+Every measurement runs the code the experiments run (``GroupTrainer.step`` of stage 1, ``Sampler.generate`` of
+stage 2, ``learn_class_tokens`` and ``DDISSampler.sample`` of DDIS, ``invert_batch`` of DeepInversion) after
+a warm-up, synchronised with the device. A :class:`Cost` splits a measured time into a fixed part and a part
+per step, so that a few timed steps can be projected to the paper's step counts; ``Cost.projected(steps)``
+says whether a value at ``steps`` is such a projection (the notebooks record it beside the value).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import ReproError
+
+#: generator names that build an SD-shaped model with random weights (same compute, no weights needed)
+RANDOM_SHAPES = {"sd14-random": "sd14", "sd21-random": "sd21"}
+#: generators with Stable Diffusion v1.4's architecture: their cells line up with the paper's A40 numbers
+SD14_SHAPED = ("sd14", "sd14-random")
+#: the prompt of standard text-to-image sampling (every generator's vocabulary has these words)
+PROMPT = "a photo of a {}"
+PROMPT_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+# --- the device clock --------------------------------------------------------------------------------------
+def sync(device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU), so wall time covers it."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def reset_memory(device) -> None:
+    gc.collect()
+    if torch.device(device).type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_gib(device) -> float | None:
+    return torch.cuda.max_memory_allocated() / 2**30 if torch.device(device).type == "cuda" else None
+
+
+@contextlib.contextmanager
+def synced(device):
+    """``with synced(device) as t: ...`` then ``t()``: wall seconds of the block, the device's work included."""
+    sync(device)
+    start = time.perf_counter()
+    end: list[float] = []
+    yield lambda: (end[0] if end else time.perf_counter()) - start
+    sync(device)
+    end.append(time.perf_counter())
+
+
+def fit_batch(measure: Callable[[int], Any], batch: int, device) -> tuple[Any, int]:
+    """``measure(batch)``, halving ``batch`` while the device runs out of memory; (result, batch that fit)."""
+    batch = int(batch)
+    while True:
+        try:
+            return measure(batch), batch
+        except torch.OutOfMemoryError:
+            if batch == 1:
+                raise
+        reset_memory(device)  # outside the handler: its traceback no longer holds the failed attempt's tensors
+        batch //= 2
+
+
+# --- costs and their projection ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cost:
+    """Seconds of one unit (an embedding, an image) as ``fixed + per_step * steps``, measured at ``timed_steps``."""
+
+    per_step: float
+    fixed: float
+    timed_steps: int
+
+    def at(self, steps: int) -> float:
+        return self.fixed + self.per_step * int(steps)
+
+    def projected(self, steps: int) -> bool:
+        """Whether the value at ``steps`` is projected (other step count than timed) rather than measured."""
+        return int(steps) != int(self.timed_steps)
+
+    def projection(self, steps: int) -> str:
+        if not self.projected(steps):
+            return f"measured: {self.timed_steps} steps"
+        return f"projected from {self.timed_steps} timed steps to {int(steps)}"
+
+
+# --- generators --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=2)
+def _timing_bundle(source: str, dtype: str, device: str):
+    if source in RANDOM_SHAPES:
+        from ..generators.sd_shapes import sd_shaped_generator
+
+        return sd_shaped_generator(RANDOM_SHAPES[source], device=device, dtype=dtype)
+    from ..generators import load_generator
+
+    return load_generator(source, dtype=dtype, device=device)
+
+
+def timing_generator(source: str, dtype: str = "fp32", device: str = "cpu"):
+    """The generator a timing case names: ``sd14-random`` / ``sd21-random`` (SD's architecture with random
+    weights, built offline), else any name ``load_generator`` takes (``mini``, ``sd14``...). Kept per run."""
+    return _timing_bundle(str(source), str(dtype), str(device))
+
+
+# --- Diffusion Inversion stage 1 ---------------------------------------------------------------------------
+def random_pixels(batch: int, resolution: int, device, seed: int = 0) -> torch.Tensor:
+    """Images in [-1, 1] (the cost of a step does not depend on what the pixels show)."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    return torch.rand(batch, 3, resolution, resolution, generator=g, device=device) * 2 - 1
+
+
+def inversion_trainer(bundle, config, batch: int, seed: int = 0, unet_fn=None):
+    """The stage-1 ``GroupTrainer`` of ``batch`` random images under ``config`` (an ``InversionConfig``)."""
+    from ..inversion import FastPath, GroupTrainer
+    from ..inversion.trainer import group_generator
+
+    config = config.resolved(bundle)
+    fast = FastPath(config.precision, config.channels_last, config.compile)
+    unet_fn = unet_fn or fast.unet_fn(bundle.unet)
+    pixels = random_pixels(batch, config.resolution, bundle.device, seed)
+    return GroupTrainer(bundle, config, pixels, [""] * batch, group_generator(seed, 0, bundle.device), fast,
+                        unet_fn)
+
+
+def time_inversion(bundle, config, batch: int, steps: int, warmup: int = 1, seed: int = 0) -> dict:
+    """Stage 1 on ``batch`` images: ``setup_seconds`` (trainer and VAE posterior, after warm-up steps that run
+    once: compilation, kernel choice), ``sec_per_step`` over ``steps`` timed steps, ``warmup_seconds``."""
+    from ..inversion import FastPath
+
+    device = bundle.device
+    reset_memory(device)
+    fast = FastPath(config.precision, config.channels_last, config.compile)
+    with synced(device) as warm:
+        unet_fn = fast.unet_fn(bundle.unet)
+        trainer = inversion_trainer(bundle, config, batch, seed, unet_fn)
+        for _ in range(warmup):
+            trainer.step()
+    with synced(device) as setup:  # a fresh group of images: what every group of a real run pays once
+        trainer = inversion_trainer(bundle, config, batch, seed, unet_fn)
+    with synced(device) as loop:
+        for _ in range(steps):
+            losses = trainer.step()
+    if not torch.isfinite(losses).all():
+        raise ReproError(f"non-finite inversion loss while timing {bundle.name} at batch {batch}")
+    return {"sec_per_step": loop() / steps, "setup_seconds": setup(), "warmup_seconds": warm(),
+            "timed_steps": int(steps), "batch": int(batch), "peak_mem_gib": peak_memory_gib(device)}
+
+
+def embedding_cost(timing: Mapping[str, Any]) -> Cost:
+    """Seconds per embedding from :func:`time_inversion`: the group's setup and steps shared by its images."""
+    batch = timing["batch"]
+    return Cost(timing["sec_per_step"] / batch, timing["setup_seconds"] / batch, timing["timed_steps"])
+
+
+# --- Diffusion Inversion stage 2 and standard text-to-image sampling ---------------------------------------
+def _table(bundle, embeddings: torch.Tensor, resolution: int, source_resolution: int | None, step: int):
+    from ..inversion.store import EmbeddingTable
+
+    n = len(embeddings)
+    return EmbeddingTable(
+        embeddings=embeddings, labels=torch.arange(n) % 10, index=torch.arange(n), ids=[str(i) for i in range(n)],
+        meta={"step": step, "config_hash": "timing", "resolution": resolution, "classes": [str(c) for c in range(10)],
+              "source_resolution": source_resolution or resolution, "generator": bundle.name, "shard": [0, 1]})
+
+
+def random_table(bundle, n: int, resolution: int, tokens: int | None = None, seed: int = 0,
+                 source_resolution: int | None = None, step: int = 3000):
+    """``n`` learned-embedding stand-ins (random, the generator's width, ``tokens`` or its whole context)."""
+    g = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(n, tokens or bundle.max_tokens, bundle.text_width, generator=g)
+    return _table(bundle, embeddings, resolution, source_resolution, step)
+
+
+def prompt_table(bundle, prompts: Sequence[str], resolution: int, source_resolution: int | None = None):
+    """The text encoder's conditioning of ``prompts`` as a table (standard text-to-image sampling)."""
+    with torch.no_grad():
+        embeddings = bundle.encode_text(list(prompts)).float().cpu()
+    return _table(bundle, embeddings, resolution, source_resolution, 0)
+
+
+def prompts(n: int) -> list[str]:
+    """``n`` class prompts, cycling through :data:`PROMPT_CLASSES`."""
+    return [PROMPT.format(PROMPT_CLASSES[i % len(PROMPT_CLASSES)]) for i in range(n)]
+
+
+def _sampler(bundle, config, batch: int, resolution: int, text_encoder: bool, seed: int, source_resolution,
+             tokens: int | None):
+    """The stage-2 ``Sampler`` and its plan for ``batch`` images: learned embeddings (random stand-ins), or the
+    text encoder's encodings of class prompts with the empty prompt as unconditional input (the standard
+    text-to-image setting: no perturbation, no interpolation)."""
+    from ..sampling import Sampler, make_plan
+
+    if text_encoder:
+        config = replace(config, uncond="empty", noise=(0.0,), interpolate=(0.0,))
+        table = prompt_table(bundle, prompts(batch), resolution, source_resolution)
+    else:
+        table = random_table(bundle, batch, resolution, tokens, seed, source_resolution)
+    config = replace(config, batch=batch, resolution=None)
+    plan = make_plan(table.labels.numpy(), table.index.numpy(), (table.step,), config)
+    return Sampler(bundle, {table.step: table}, config), plan
+
+
+def time_sampling(bundle, config, batch: int, resolution: int, text_encoder: bool = False, warmup_steps: int = 1,
+                  seed: int = 0, source_resolution: int | None = None, tokens: int | None = None) -> dict:
+    """Stage 2 on ``batch`` images at ``resolution`` with ``config`` (a ``SamplingConfig``; its ``steps`` are
+    timed, after a ``warmup_steps`` run): ``encode_seconds`` (the conditioning: the text encoder or the learned
+    embeddings of ``tokens`` tokens, and the ``Sampler``), ``generate_seconds`` (``Sampler.generate``: the
+    denoising steps and the decode) and ``decode_seconds`` (the decode alone, timed once more). Images are
+    written at ``source_resolution`` (default: the generation resolution, no resize)."""
+    device = bundle.device
+    reset_memory(device)
+    if warmup_steps:
+        warm, plan = _sampler(bundle, replace(config, steps=warmup_steps), batch, resolution, text_encoder, seed,
+                              source_resolution, tokens)
+        warm.generate(plan, np.arange(batch))
+    with synced(device) as encode:
+        sampler, plan = _sampler(bundle, config, batch, resolution, text_encoder, seed, source_resolution, tokens)
+    with synced(device) as generate:
+        sampler.generate(plan, np.arange(batch))
+    latent = bundle.latent_size(resolution)
+    latents = torch.randn(batch, bundle.latent_channels, latent, latent, device=device)
+    with torch.no_grad(), synced(device) as decode:
+        sampler.decode(latents)
+    return {"encode_seconds": encode(), "generate_seconds": generate(), "decode_seconds": decode(),
+            "timed_steps": int(config.steps), "batch": int(batch), "peak_mem_gib": peak_memory_gib(device)}
+
+
+def image_cost(timing: Mapping[str, Any]) -> Cost:
+    """Seconds per image from :func:`time_sampling`: conditioning and decode are fixed, the rest per step."""
+    batch, steps = timing["batch"], timing["timed_steps"]
+    denoise = max(timing["generate_seconds"] - timing["decode_seconds"], 0.0)
+    return Cost(denoise / steps / batch, (timing["encode_seconds"] + timing["decode_seconds"]) / batch, steps)
+
+
+# --- the cases of Figure 4 ---------------------------------------------------------------------------------
+STANDARD, NO_TEXT_ENCODER, LEARNED = "standard", "standard without text encoder", "learned embedding"
+
+
+@dataclass(frozen=True)
+class RuntimeCase:
+    """One timed configuration of Figure 4 and what it stands for.
+
+    ``standard``: text-to-image sampling from prompts through the text encoder. ``standard without text
+    encoder``: the same sampling at a standard case's resolution with the conditioning given (appendix C.1's
+    decomposition of the 512 px time). ``learned embedding``: Diffusion Inversion at its target resolution,
+    an embedding learned there and sampled from; its embedding learning is timed too.
+    """
+
+    generator: str
+    resolution: int
+    text_encoder: bool
+    role: str
+
+    @property
+    def learns_embedding(self) -> bool:
+        return self.role == LEARNED
+
+    @property
+    def label(self) -> str:
+        return f"{self.generator} {self.resolution}x{self.resolution} {self.role}"
+
+
+def runtime_cases(cases: Iterable[Mapping[str, Any]]) -> list[RuntimeCase]:
+    """The ``cases`` parameter (``{generator, resolution, text_encoder}`` each) with the role of each case."""
+    cases = list(cases)
+    parsed = []
+    for case in cases:
+        keys = set(case)
+        if keys != {"generator", "resolution", "text_encoder"}:
+            raise ReproError(f"timing case {dict(case)} must give exactly generator, resolution and text_encoder "
+                             "(config/experiments/di_fig4_runtime.yaml)")
+        parsed.append((str(case["generator"]), int(case["resolution"]), bool(case["text_encoder"])))
+    if len(set(parsed)) != len(parsed):
+        raise ReproError(f"the timing cases {cases} list one configuration twice")
+    standards = {(g, r) for g, r, te in parsed if te}
+    return [RuntimeCase(g, r, te, STANDARD if te else NO_TEXT_ENCODER if (g, r) in standards else LEARNED)
+            for g, r, te in parsed]
+
+
+def standard_for(case: RuntimeCase, cases: Sequence[RuntimeCase]) -> RuntimeCase | None:
+    """The standard case that ``case`` is compared with: its generator's (highest-resolution) standard case."""
+    found = [c for c in cases if c.generator == case.generator and c.role == STANDARD]
+    return max(found, key=lambda c: c.resolution) if found else None
+
+
+# --- DDIS and DeepInversion --------------------------------------------------------------------------------
+def time_class_tokens(bundle, teacher, classes: Sequence[str], sampler_config, cat_config, seed: int = 0,
+                      teacher_labels: Sequence[int] | None = None) -> dict:
+    """CAT learning of ``classes`` (``learn_class_tokens`` with DAG, DDIS's recipe): total ``seconds``,
+    ``updates`` (optimiser steps, i.e. epochs run) per class, the learned ``tokens`` and the ``history``."""
+    from ..ddis import learn_class_tokens
+
+    with synced(bundle.device) as seconds:
+        tokens, history = learn_class_tokens(bundle, teacher, classes, sampler_config, cat_config, use_dag=True,
+                                             teacher_labels=teacher_labels, seed=seed, progress=False)
+    updates = {c: sum(1 for h in history if h["class"] == c) for c in classes}
+    return {"seconds": seconds(), "updates": updates, "tokens": tokens, "history": history}
+
+
+def time_ddis_sampling(sampler, images: int, batch: int, seed: int = 0, warmup: bool = True) -> dict:
+    """``DDISSampler.sample`` of ``images`` images (classes interleaved) in batches of ``batch``, after one
+    warm-up batch: total ``seconds`` and ``images``."""
+    from ..ddis.synthesis import balanced_labels, batch_seed
+
+    device = sampler.bundle.device
+    labels = balanced_labels(len(sampler.classes), math.ceil(images / len(sampler.classes)))[:images]
+
+    def run(part: torch.Tensor, k: int) -> None:
+        sampler.sample(part.tolist(), torch.Generator(device=device).manual_seed(batch_seed(seed, k)))
+
+    if warmup:
+        run(labels[:batch], 0)
+    with synced(device) as seconds:
+        for k, part in enumerate(labels.split(batch)):
+            run(part, k)
+    return {"seconds": seconds(), "images": int(images), "batch": int(batch)}
+
+
+def time_deepinversion(teacher, resolution: int, config, iterations: int, num_classes: int, seed: int = 0,
+                       warmup: int = 1) -> dict:
+    """``invert_batch`` of one batch of ``config.batch_size`` images (labels cycling through ``num_classes``)
+    for ``iterations`` timed full-resolution iterations, after ``warmup`` untimed ones: ``sec_per_iteration``
+    (of the whole batch) and the batch. A preset's low-resolution stage is not timed."""
+    from ..baselines.deepinversion import invert_batch
+
+    device = next(teacher.parameters()).device
+    labels = torch.arange(config.batch_size) % int(num_classes)
+    if warmup:
+        invert_batch(teacher, labels, resolution, replace(config, iterations=warmup, low_res_iterations=0), seed)
+    with synced(device) as seconds:
+        invert_batch(teacher, labels, resolution, replace(config, iterations=int(iterations),
+                                                          low_res_iterations=0), seed)
+    return {"sec_per_iteration": seconds() / iterations, "timed_iterations": int(iterations),
+            "batch": int(config.batch_size)}

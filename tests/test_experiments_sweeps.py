@@ -1,0 +1,113 @@
+"""Sweeps over sampling settings: expansion of ``sweep``, scratch names, metric rows, the claims' judgements."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from repro.errors import ReproError
+from repro.experiments import ExperimentRun
+from repro.experiments.sweeps import (Cell, best, cells, expand, ids_digest, inversion_identity, monotone,
+                                      record_metrics, spread)
+
+BASE = {"generator": "mini", "dtype": "fp32", "per_image": 1, "guidance": [2], "noise": 0.1, "interpolation": 0.1,
+        "checkpoints": [4], "scheduler": "ddim", "inference_steps": 2, "uncond": "mean", "arch": "resnet18"}
+
+
+def test_every_combination_replaces_the_base_value_in_its_shape():
+    settings = expand({**BASE, "sweep": {"checkpoints": [2, 4], "guidance": [0, 4]}})
+    assert [s.point for s in settings] == [{"checkpoints": 2, "guidance": 0}, {"checkpoints": 2, "guidance": 4},
+                                           {"checkpoints": 4, "guidance": 0}, {"checkpoints": 4, "guidance": 4}]
+    first = settings[0].sampling
+    assert first["checkpoints"] == [2] and first["guidance"] == [0]  # list bases stay lists
+    assert first["generator_source"] == "mini" and first["inference_steps"] == 2 and "arch" not in first
+    scalar = expand({**BASE, "sweep": {"noise": [0.0, 0.4], "uncond": ["mean", "empty"]}})
+    assert scalar[1].sampling["noise"] == 0.0 and scalar[1].sampling["uncond"] == "empty"
+    assert scalar[1].label == "noise 0, uncond empty"
+
+
+def test_without_a_sweep_there_is_one_base_setting():
+    (only,) = expand({**BASE, "per_image": {"cifar10": 3}}, dataset="cifar10")
+    assert only.point == {} and only.label == "base" and only.sampling["per_image"] == 3
+
+
+def test_bad_sweeps_are_named():
+    with pytest.raises(ReproError, match="only sampling settings"):
+        expand({**BASE, "sweep": {"arch": ["resnet18"]}})
+    with pytest.raises(ReproError, match="no base value"):
+        expand({"guidance": [2], "sweep": {"noise": [0.1]}})
+    with pytest.raises(ReproError, match="at least one value"):
+        expand({**BASE, "sweep": {"noise": []}})
+
+
+def test_scratch_names_are_stable_and_differ_with_any_setting_or_context():
+    a, b = expand({**BASE, "sweep": {"noise": [0.0, 0.4]}})
+    assert a.scratch_name(ids="x") == a.scratch_name(ids="x")
+    assert a.scratch_name(ids="x").startswith("sample-noise0-")
+    names = {a.scratch_name(ids="x"), b.scratch_name(ids="x"), a.scratch_name(ids="y"),
+             a.scratch_name("metrics", ids="x")}
+    (changed,) = expand({**BASE, "inference_steps": 3, "sweep": {"noise": [0.0]}})
+    names.add(changed.scratch_name(ids="x"))
+    assert len(names) == 5
+    assert ids_digest(["b", "a"]) == ids_digest(["a", "b"]) != ids_digest(["a"])
+
+
+def test_inversion_identity_reads_the_run_record(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"config_hash": "c1", "ids_hash": "i1", "generator": "mini"}))
+    assert inversion_identity(tmp_path) == {"config_hash": "c1", "ids_hash": "i1", "generator": "mini"}
+    assert inversion_identity(tmp_path / "none") == {"folder": str((tmp_path / "none").resolve())}
+
+
+def test_metrics_are_recorded_under_the_paper_columns_with_the_feature_name(tmp_path):
+    run = ExperimentRun("di_fig8d_interpolation", "smoke", tmp_path / "out", {}, device="cpu",
+                        work_dir=tmp_path / "work")
+    scores = {"fid@pool-resnet18": 12.5, "precision@pool-resnet18": 0.8, "recall@pool-resnet18": 0.7,
+              "density@pool-resnet18": 0.6, "coverage@pool-resnet18": 0.5, "n_real": 40, "n_fake": 40}
+    found = record_metrics(run, scores, tables={"Table 8": ["fid", "density"], "Table 5": ["fid"]}, row="0.10",
+                           interpolation=0.1)
+    assert found["fid"] == 12.5 and found["coverage"] == 0.5
+    frame = run.frame()
+    assert frame[["table", "row", "column", "unit"]].values.tolist() == [
+        ["Table 8", "0.10", "FID", "fid@pool-resnet18"], ["Table 8", "0.10", "Density", "density@pool-resnet18"],
+        ["Table 5", "0.10", "FID", "fid@pool-resnet18"]]
+    assert set(frame["interpolation"]) == {0.1}
+    with pytest.raises(ReproError, match="Table 9 shows kid"):
+        record_metrics(run, scores, tables={"Table 9": ["kid"]}, row="0.00")
+
+
+def test_cells_spread_best_and_monotone():
+    frame = pd.DataFrame({"w": [0, 0, 4, 4, 8], "value": [50.0, 52.0, 60.0, 62.0, 40.0]})
+    found = cells(frame, "w")
+    assert found[0] == Cell(51.0, pytest.approx(1.4142, abs=1e-3), 2) and found[8] == Cell(40.0, 0.0, 1)
+    assert best(found) == 4 and spread(found[0], found[8]) == found[0].std
+    assert str(found[8]) == "40.0" and str(found[4]).startswith("61.0 ±")
+    assert monotone([1, 2, 2, 3], rising=True) and not monotone([1, 1], rising=True)
+    assert monotone([0.9, 0.8, 0.8], rising=False) and not monotone([0.9, 0.95, 0.5], rising=False)
+    assert not monotone([1.0], rising=True)
+    with pytest.raises(ReproError, match="no recorded rows"):
+        cells(frame.iloc[0:0], "w")
+
+
+def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_need_their_unet(tmp_path,
+                                                                                                monkeypatch):
+    from repro.experiments.sweeps import generator_inversion
+    from repro.generators.bundle import MINI_ENV
+
+    assets = tmp_path / "work" / "assets"
+    folder = assets / "inversion_cifar10"
+    folder.mkdir(parents=True)
+    (assets / "inversion_cifar10.done").touch()
+    (folder / "run.json").write_text(json.dumps(
+        {"config": {"steps": 4, "lr": 0.03, "resolution": 64, "checkpoints": [2, 4]}, "generator": "mini"}))
+    params = {"generator": "mini", "resolution": 64, "inversion_steps": 4, "inversion_lr": 0.03, "checkpoints": [4]}
+    run = ExperimentRun("di_fig5_generator_quality", "smoke", tmp_path / "out", params, device="cpu",
+                        work_dir=tmp_path / "work")
+    assert generator_inversion(run, "cifar10", None, 1.0) == (folder, None)
+    run.params["inversion_steps"] = 8
+    with pytest.raises(ReproError, match="inversion_steps = 8"):
+        generator_inversion(run, "cifar10", None, 1.0)
+    monkeypatch.setenv(MINI_ENV, str(tmp_path / "nowhere" / "mini"))
+    with pytest.raises(ReproError, match="no mini UNet checkpoint at 10%"):
+        generator_inversion(run, "cifar10", None, 0.1)
