@@ -13,8 +13,12 @@ def asset_marker(name):
 
 
 def assets_for(experiment):
-    """Markers of the assets an experiment declares at this scale (transitively built by Snakemake)."""
-    return [asset_marker(n) for n in experiment.spec["scales"][SCALE].get("assets", [])]
+    """Markers of the assets an experiment declares at this scale (transitively built by Snakemake). Where the
+    scale pretrains its own `mini` generator (the `generator` asset), every experiment needs it."""
+    names = list(experiment.spec["scales"][SCALE].get("assets", []))
+    if MINI_GENERATOR and "generator" in ASSETS and "generator" not in names:
+        names.append("generator")
+    return [asset_marker(n) for n in names]
 
 
 def asset_command(name):

@@ -178,3 +178,11 @@ def test_report_rows_keep_the_recorded_order_then_the_papers():
     table = beside_paper(Experiment("x", spec), ours)
     assert table["row"].tolist() == ["r64", "r128", "b", "z", "a"]
     assert table.loc[table["row"] == "b", "paper"].item() == 2.0
+
+
+def test_scratch_folders_are_named_by_what_decides_their_content(tmp_path):
+    run = make_run(tmp_path)
+    plain = run.scratch("tokens")
+    a, again, b = (run.scratch("sample", {"guidance": g}) for g in (2, 2, 4))
+    assert plain == tmp_path / "work" / "di_fig6_real_scaling" / "tokens" and plain.is_dir()
+    assert a == again != b and a.name.startswith("sample-")

@@ -1,5 +1,5 @@
 """Sweeps over sampling settings (Figures 5 and 8): the ``sweep`` parameter expanded into one synthetic set
-per combination, each sampled under its own scratch name (so a rerun resumes it and a changed knob gets a new
+per combination, each sampled into its own scratch folder (so a rerun resumes it and a changed knob gets a new
 one), classifiers trained on each, image metrics recorded under the paper's column names, and the small
 judgements their claims share (mean ± std of a cell, "within one std", monotone curves).
 
@@ -9,13 +9,11 @@ parameter, as a one-element list where the base is a list (``guidance: [2]`` -> 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -47,18 +45,10 @@ class Setting:
         """``checkpoints 2, guidance 0`` (``base`` without a sweep)."""
         return ", ".join(f"{k} {_text(v)}" for k, v in self.point.items()) or "base"
 
-    def scratch_name(self, prefix: str = "sample", **context: Any) -> str:
-        """A folder name unique to this setting's sampling keywords and ``context`` (the inversion, the image
-        ids...): ``<prefix>-guidance0-<hash>``; any change of a setting gives another folder."""
-        slug = "-".join(f"{k}{_text(v)}" for k, v in self.point.items()) or "base"
-        return f"{prefix}-{slug}-{digest(sampling=self.sampling, **context)}"
-
-
-def digest(**values: Any) -> str:
-    """A short stable hash of ``values`` (JSON, keys sorted): the tail of a scratch name that must change
-    whenever what is computed into it changes."""
-    blob = json.dumps(values, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+    def scratch_name(self, prefix: str = "sample") -> str:
+        """A readable folder name, ``<prefix>-guidance0``; ``generate.sample_set`` adds the hash of everything
+        that decides the images, so any change of a setting gives another folder."""
+        return f"{prefix}-" + ("-".join(f"{k}{_text(v)}" for k, v in self.point.items()) or "base")
 
 
 def _text(value: Any) -> str:
@@ -93,30 +83,15 @@ def expand(params: Mapping[str, Any], dataset: str | None = None) -> list[Settin
     return settings
 
 
-def inversion_identity(inversion: str | Path) -> dict:
-    """What identifies an inversion's embeddings (its run's config and image hashes, else its folder)."""
-    record = Path(inversion) / "run.json"
-    if record.exists():
-        run = json.loads(record.read_text())
-        return {"config_hash": run.get("config_hash"), "ids_hash": run.get("ids_hash"),
-                "generator": run.get("generator")}
-    return {"folder": str(Path(inversion).resolve())}
-
-
-def ids_digest(ids: Iterable[str]) -> str:
-    return hashlib.sha1("\n".join(sorted(map(str, ids))).encode()).hexdigest()[:12]
-
-
 def sample(run, inversion: str | Path, setting: Setting, *, ids: Sequence[str], prefix: str = "sample",
            unet_weights: str | Path | None = None):
     """The synthetic set of ``setting`` from the embeddings of ``ids`` in ``inversion`` (resumed when its
     scratch folder exists), sampled with the generator's UNet ``unet_weights`` when given."""
     from . import generate
 
-    name = setting.scratch_name(prefix, inversion=inversion_identity(inversion), ids=ids_digest(ids),
-                                unet=str(unet_weights) if unet_weights else None)
-    print(f"sampling {setting.label} -> {run.scratch(name)}")
-    return generate.sample_set(run, inversion, name, ids=ids, unet_weights=unet_weights, **setting.sampling)
+    print(f"sampling {setting.label}")
+    return generate.sample_set(run, inversion, setting.scratch_name(prefix), ids=ids, unet_weights=unet_weights,
+                               **setting.sampling)
 
 
 def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path, Path | None]:
@@ -133,9 +108,8 @@ def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path
     unet = mini_checkpoint(float(fraction))
     settings = {"steps": int(p["inversion_steps"]), "checkpoints": list(p.get("checkpoints") or []) or None,
                 "lr": float(p["inversion_lr"]), "resolution": per_dataset(p.get("resolution"), dataset)}
-    name = (f"inversion-{dataset}-pretrain{round(100 * float(fraction)):03d}-"
-            f"{digest(**settings, ids=ids_digest(train.ids), unet=str(unet), dtype=p.get('dtype', 'fp32'))}")
-    print(f"inverting {len(train)} {dataset} images with the {fraction:.0%} UNet -> {run.scratch(name)}")
+    name = f"inversion-{dataset}-pretrain{round(100 * float(fraction)):03d}"
+    print(f"inverting {len(train)} {dataset} images with the {fraction:.0%} UNet")
     return generate.invert_set(run, train, name, generator_source=p.get("generator", "mini"),
                                dtype=p.get("dtype", "fp32"), unet_weights=unet, **settings), unet
 

@@ -190,7 +190,7 @@ def load_generator(
             where = f"${MINI_ENV} = {folder}" if os.environ.get(MINI_ENV) else str(folder)
             raise ReproError(
                 f"the embedded mini model is missing from {where}; reproduce it with `repro pretrain all` "
-                "(or `snakemake pretrain_mini`), restore it from git, or point ${MINI_ENV} at a pretrained folder"
+                f"(or `snakemake pretrain_mini`), restore it from git, or point ${MINI_ENV} at a pretrained folder"
             )
         parts, native = _load_parts(folder, local_only=True), None
     elif Path(name).expanduser().is_dir():
