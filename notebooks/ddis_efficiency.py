@@ -38,6 +38,7 @@ dtype = "fp32"
 scheduler = "ddim"
 inference_steps = 2
 cat_prompt = "{a} {token} {cls}"
+dag_step_rms = 0.03
 cat_lr = 0.005
 cat_max_epochs = 1
 cat_grad_accumulation = 1
@@ -60,7 +61,8 @@ from dataclasses import replace
 
 from repro.baselines.deepinversion import preset_for
 from repro.data import load_split
-from repro.ddis import SAMPLE_BATCH, CATConfig, DDISSampler, SamplerConfig, load_teacher, teacher_checkpoint
+from repro.ddis import (SAMPLE_BATCH, CATConfig, DAGConfig, DDISSampler, SamplerConfig, load_teacher,
+                        teacher_checkpoint)
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun, per_dataset
 from repro.experiments import timing
@@ -92,7 +94,8 @@ for dataset, arch in teachers.items():
     timed = classes[:timed_classes]
     bundle = load_bundle(run, generator, dtype)
     sampler_config = SamplerConfig(steps=inference_steps, prompt=cat_prompt, resolution=resolution,
-                                   teacher_resolution=getattr(teacher, "resolution", None))
+                                   teacher_resolution=getattr(teacher, "resolution", None),
+                                   dag=DAGConfig(step_rms=dag_step_rms))
     cat = CATConfig(lr=cat_lr, epochs=cat_max_epochs, accumulation=cat_grad_accumulation, images_per_step=cat_batch,
                     stop_share=cat_stop_accuracy)
     deepinversion = replace(preset_for(teacher.resolution), iterations=deepinversion_iterations,

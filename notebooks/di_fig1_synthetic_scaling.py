@@ -49,22 +49,17 @@ batch_size = 16
 seeds = [0]
 
 # %%
-import matplotlib.pyplot as plt
-
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, Synthetic, test_set, train_and_test, training_set
-from repro.experiments.claims import describe
-from repro.experiments.plots import summary_table
+from repro.experiments import ExperimentRun, shared_sets, train_and_test
+from repro.experiments.claims import cells, describe, spread, steady
+from repro.experiments.plots import curves, summary_table
 
 run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 1 (Right)"
 REAL, DI = "Real", "Diffusion Inversion"
 
 # %%
-train = training_set(dataset, per_class, scale, data_root)
-test = test_set(dataset, test_per_class, data_root)
-run.assets.checked(f"inversion_{dataset}", run.params)
-synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+train, test, synthetic = shared_sets(run, dataset)
 sets = {(REAL, 1): TrainingData(real=train)}
 sets.update({(DI, k): TrainingData(synthetic=synthetic.subset(train.ids, variants=k)) for k in sorted(synthetic_sizes)})
 for seed in seeds:
@@ -78,41 +73,31 @@ summary_table(run, TABLE)
 # %%
 frame = run.frame()
 frame = frame[frame["table"] == TABLE]
-di = frame[frame["method"] == DI].groupby("multiple")["value"].agg(["mean", "std"]).sort_index()
-real = frame[frame["method"] == REAL]["value"]
-fig, ax = plt.subplots(figsize=(4.6, 3.4))
-ax.errorbar(di.index, di["mean"], yerr=di["std"].fillna(0), marker="o", capsize=3, label=DI)
-ax.axhline(real.mean(), color="k", linestyle="--", label=f"{REAL} (full set)")
-ax.set_xlabel("synthetic set size (multiples of the real set)")
-ax.set_ylabel("top-1 accuracy (%)")
-ax.set_title(dataset)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
-run.figure(fig, "figure1_right")
+di = cells(frame[frame["method"] == DI], "multiple")  # multiple -> mean ± std over seeds
+real_mean = frame[frame["method"] == REAL]["value"].mean()
+curves(run, table=TABLE, x="multiple", series="method", where={"method": DI},
+       reference={f"{REAL} (full set)": real_mean}, xlabel="synthetic set size (multiples of the real set)",
+       title=dataset, name="figure1_right")
 
 # %% [markdown]
 # ## Claims
 
 # %%
-real_mean = real.mean()
-reached = [m for m, value in di["mean"].items() if value >= real_mean]
+reached = [m for m, c in di.items() if c.mean >= real_mean]
 m_star = min(reached) if reached else None
 if m_star is not None:  # the text's number: the size at which synthetic data surpasses the full real set
     run.record(table="text, section 4.1", row="synthetic set size at which it surpasses the full real set",
                column="multiple of the real set size", value=m_star, unit="x", dataset=dataset)
-curve = describe({f"{m}x": v for m, v in di["mean"].items()})
+curve = describe({f"{m}x": c.mean for m, c in di.items()})
 run.claim("matches_real_at_about_3x", m_star is not None and 2 <= m_star <= 5,
           f"real {real_mean:.1f}; DI {curve}; "
           + (f"m* = {m_star}x" if m_star is not None else "no tested size reaches real") + " (paper: about 3x)")
 
-std = di["std"].fillna(0)  # one seed: no spread
-sizes = list(di.index)
-changes = {(a, b): di["mean"][b] - di["mean"][a] for a, b in zip(sizes, sizes[1:])}
-# a drop counts when it exceeds the larger std of the two sizes
-steady = all(-change <= max(std[a], std[b]) for (a, b), change in changes.items())
-grows = bool(di["mean"].iloc[-1] > di["mean"].iloc[0])
-run.claim("accuracy_grows_with_synthetic_size", steady and grows,
-          "change to the next size: " + (", ".join(f"{a}x->{b}x {c:+.1f} (std {max(std[a], std[b]):.1f})"
-                                                   for (a, b), c in changes.items()) or "none (one size)")
-          + f"; largest size {'>' if grows else '<='} smallest")
+sizes = sorted(di)
+grows = di[sizes[-1]].mean > di[sizes[0]].mean
+changes = ", ".join(f"{a}x->{b}x {di[b].mean - di[a].mean:+.1f} (std {spread(di[a], di[b]):.1f})"
+                    for a, b in zip(sizes, sizes[1:]))
+run.claim("accuracy_grows_with_synthetic_size", steady([di[m] for m in sizes]) and grows,
+          f"change to the next size: {changes or 'none (one size)'}; largest size {'>' if grows else '<='} "
+          "smallest (a fall within the seeds' std does not count)")
 run.save()

@@ -56,7 +56,8 @@ from repro.classifiers import TrainingData
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun, test_set, train_and_test, training_set
 from repro.experiments.plots import bars, summary_table
-from repro.experiments.sweeps import cells, expand, generator_inversion, sample
+from repro.experiments.claims import cells
+from repro.experiments.sweeps import expand, generator_inversion, sample
 
 run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 5"
@@ -64,7 +65,8 @@ REAL = "Real"
 PAPER_ONLY = {"biggan_random": "BigGAN (random latents)", "gan_inversion": "GAN Inversion"}
 unknown = sorted(set(methods) - {"real", "diffusion_inversion"} - set(PAPER_ONLY))
 if unknown:
-    raise ReproError(f"unknown Figure 5 methods {unknown}; choose among real, diffusion_inversion, {', '.join(PAPER_ONLY)}")
+    raise ReproError(f"unknown Figure 5 methods {unknown}; choose among real, diffusion_inversion, "
+                     f"{', '.join(PAPER_ONLY)}")
 for method in methods:
     if method in PAPER_ONLY:
         print(f"skipped {PAPER_ONLY[method]}: repro has no BigGAN generator or GAN inversion (it needs the "

@@ -49,7 +49,7 @@ seeds = [0]
 
 # %%
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, Synthetic, real_subset, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, real_subset, shared_sets, train_and_test
 from repro.experiments.claims import describe, size_to_reach
 from repro.experiments.plots import curves, summary_table
 
@@ -59,10 +59,7 @@ PAPER_TEXT = {"imagenette": "ImageNette", "stl10": "STL10"}  # datasets whose fu
 
 # %%
 for dataset in datasets:
-    train = training_set(dataset, per_class, scale, data_root)
-    test = test_set(dataset, test_per_class, data_root)
-    run.assets.checked(f"inversion_{dataset}", run.params)
-    synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+    train, test, synthetic = shared_sets(run, dataset)
     for fraction in real_fractions:
         for seed in seeds:
             real = real_subset(train, fraction, seed)

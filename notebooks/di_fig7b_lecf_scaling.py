@@ -59,7 +59,7 @@ seeds = [0]
 from repro.baselines.params import build_lecf, lecf_set
 from repro.classifiers import TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, Synthetic, per_dataset, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, Synthetic, per_dataset, shared_sets, train_and_test
 from repro.experiments.claims import describe
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import curves
@@ -91,10 +91,7 @@ def fit(dataset, data, test, seed, method, size, **fields):
 chosen = {}
 for dataset in datasets:
     name = NAMES.get(dataset, dataset)
-    train = training_set(dataset, per_class, scale, data_root)
-    test = test_set(dataset, test_per_class, data_root)
-    run.assets.checked(f"inversion_{dataset}", run.params)
-    synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+    train, test, synthetic = shared_sets(run, dataset)
     per_class_at = {size: max(1, round(size * len(train) / len(train.classes))) for size in synthetic_sizes}
     smallest, first_seed = min(synthetic_sizes), seeds[0]
     if "lecf" in methods:

@@ -49,7 +49,7 @@ seeds = [0]
 # %%
 from repro.classifiers import ARCHS, TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, Synthetic, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, shared_sets, train_and_test
 from repro.experiments.claims import describe
 from repro.experiments.plots import bars, summary_table
 
@@ -64,10 +64,7 @@ if unknown:
     raise ReproError(f"archs {unknown} are not architectures of repro.classifiers; choose from {', '.join(ARCHS)}")
 
 # %%
-train = training_set(dataset, per_class, scale, data_root)
-test = test_set(dataset, test_per_class, data_root)
-run.assets.checked(f"inversion_{dataset}", run.params)
-synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+train, test, synthetic = shared_sets(run, dataset)
 sets = {REAL: TrainingData(real=train), DI: TrainingData(synthetic=synthetic.subset(train.ids, per_image))}
 for arch in archs:
     for seed in seeds:

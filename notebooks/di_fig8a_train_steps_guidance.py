@@ -50,7 +50,8 @@ seeds = [0]
 # %%
 from repro.experiments import ExperimentRun, test_set, training_set
 from repro.experiments.plots import curves, summary_table
-from repro.experiments.sweeps import best, cells, train_sweep
+from repro.experiments.claims import best, cells
+from repro.experiments.sweeps import train_sweep
 
 run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 8a"
@@ -79,7 +80,8 @@ steps, strengths = sorted(sweep["checkpoints"]), sorted(sweep["guidance"])
 w_best = best(cells(frame, "guidance"))
 third = min(steps, key=lambda c: abs(c - inversion_steps / 3))  # 1K of 3K (paper), 300 of 1000 (mini)
 first, last = steps[0], steps[-1]
-early, late = acc[(third, w_best)].mean - acc[(first, w_best)].mean, acc[(last, w_best)].mean - acc[(third, w_best)].mean
+early = acc[(third, w_best)].mean - acc[(first, w_best)].mean
+late = acc[(last, w_best)].mean - acc[(third, w_best)].mean
 run.claim("inversion_steps_saturate", late < early,
           f"at w = {w_best:g}: checkpoint {first} {acc[(first, w_best)]}, {third} {acc[(third, w_best)]}, "
           f"{last} {acc[(last, w_best)]}; gain {first}->{third} {early:+.1f}, {third}->{last} {late:+.1f} "

@@ -51,7 +51,8 @@ seeds = [0]
 # %%
 from repro.experiments import ExperimentRun, test_set, training_set
 from repro.experiments.plots import curves, summary_table
-from repro.experiments.sweeps import best, cells, spread, train_sweep
+from repro.experiments.claims import best, cells, spread
+from repro.experiments.sweeps import train_sweep
 
 run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 8b"
@@ -84,8 +85,8 @@ if inference_steps in with_mean:
     gap = with_mean[top].mean - with_mean[inference_steps].mean
     run.claim("default_steps_sufficient", gap <= spread(with_mean[top], with_mean[inference_steps]),
               f"mean embedding: default {inference_steps} steps {with_mean[inference_steps]}, best {top} steps "
-              f"{with_mean[top]}; gap {gap:.1f} vs the larger std {spread(with_mean[top], with_mean[inference_steps]):.1f}"
-              " (paper: 100 steps)")
+              f"{with_mean[top]}; gap {gap:.1f} vs the larger std "
+              f"{spread(with_mean[top], with_mean[inference_steps]):.1f} (paper: 100 steps)")
 else:
     run.claim("default_steps_sufficient", None, f"the sweep {steps} lacks the default of {inference_steps} steps")
 run.save()

@@ -56,7 +56,8 @@ seeds = [0]
 # %%
 from repro.experiments import ExperimentRun, test_set, training_set
 from repro.experiments.plots import curves, summary_table
-from repro.experiments.sweeps import best, cells, spread, train_sweep
+from repro.experiments.claims import best, cells, spread
+from repro.experiments.sweeps import train_sweep
 
 run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 8d"

@@ -60,33 +60,22 @@ from repro.experiments import ExperimentRun, Synthetic, per_dataset, training_se
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.generate import sample_set
 from repro.experiments.plots import summary_table
-from repro.experiments.quality import POOL_FEATURES, feature_networks, image_metrics
+from repro.experiments.quality import POOL_FEATURES, feature_networks, image_metrics, record_metrics
 from repro.metrics import MetricSettings
 
 run = ExperimentRun.from_globals(globals(), dataset=dataset)
-PAPER_COLUMNS = {"fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
-                 "coverage": "Coverage"}
 TABLE2_THRESHOLD = 0.95  # the threshold the paper's Table 2 shows (its best one, section 4.2)
 DI = "Diffusion Inversion"
 # the estimators' neighbourhoods need more images than their k
 FEWEST = max(MetricSettings().pr_k, MetricSettings().dc_k) + 1
 
 
-def column(name: str) -> str:
-    """The paper's column for a plain metric (standard features), else the feature-labelled name."""
-    return PAPER_COLUMNS.get(name, name)
-
-
 def record_scores(scores: dict, rows: dict, seed: int, **fields) -> None:
-    """One cell per metric, in Table 10 and (without density) in Table 2 when ``rows`` names a Table 2 row."""
-    for name, value in scores.items():
-        if name.split("@")[0] not in metrics:
-            continue  # n_real, n_fake
-        for table, row in rows.items():
-            if table == "Table 2" and name.startswith("density"):
-                continue  # Table 2 has no density column
-            run.record(table=table, row=row, column=column(name), value=value, seed=seed, dataset=dataset,
-                       images=scores["n_fake"], real_images=scores["n_real"], **fields)
+    """Each metric under the paper's column, in Table 10 and (without density) in Table 2 when ``rows`` names a
+    Table 2 row; the unit names the features (``fid@pool-resnet18``)."""
+    for table, row in rows.items():
+        shown = [m for m in metrics if not (table == "Table 2" and m == "density")]  # Table 2 has no density
+        record_metrics(run, scores, tables={table: shown}, row=row, seed=seed, dataset=dataset, **fields)
 
 
 # %%

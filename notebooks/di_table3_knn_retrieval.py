@@ -58,7 +58,7 @@ from repro.baselines.knn import check_retrieval_source, retrieval_sets
 from repro.baselines.params import knn_retriever
 from repro.classifiers import TrainingData
 from repro.data import load_split
-from repro.experiments import ExperimentRun, Synthetic, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, shared_sets, train_and_test
 from repro.experiments.claims import describe
 from repro.experiments.plots import bars
 from repro.experiments.quality import feature_networks
@@ -85,10 +85,7 @@ retriever = knn_retriever(pool, feature_networks(run, knn_features)[0], source=k
 print(f"retrieval corpus: {len(retriever.pool)} of the pool's {len(pool)} images")
 for dataset in datasets:
     table, row = PLACES[dataset]
-    train = training_set(dataset, per_class, scale, data_root)
-    test = test_set(dataset, test_per_class, data_root)
-    run.assets.checked(f"inversion_{dataset}", run.params)
-    synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+    train, test, synthetic = shared_sets(run, dataset)
     retrieved = retrieval_sets(retriever, train, knn_k)
     sets = {f"K={k}": (TrainingData(real=r.image_set), k) for k, r in retrieved.items()}
     sets[di_column(table)] = (TrainingData(synthetic=synthetic.subset(train.ids, per_image)), None)

@@ -51,7 +51,7 @@ seeds = [0]
 # %%
 from repro.classifiers import AUGMENTATIONS, TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, Synthetic, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, shared_sets, train_and_test
 from repro.experiments.plots import bars, summary_table
 
 run = ExperimentRun.from_globals(globals())
@@ -68,10 +68,7 @@ if unknown or "default" not in augmentations:
                      f"{', '.join(AUGMENT)}; got {list(augmentations)}")
 
 # %%
-train = training_set(dataset, per_class, scale, data_root)
-test = test_set(dataset, test_per_class, data_root)
-run.assets.checked(f"inversion_{dataset}", run.params)
-synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+train, test, synthetic = shared_sets(run, dataset)
 sets = {REAL: TrainingData(real=train), DI: TrainingData(synthetic=synthetic.subset(train.ids, per_image))}
 for augmentation in augmentations:
     augment, column = AUGMENT[augmentation]

@@ -52,7 +52,7 @@ seeds = [0]
 from dataclasses import replace
 
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, Synthetic, per_dataset, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, per_dataset, shared_sets, train_and_test
 from repro.experiments import generate
 from repro.experiments.claims import describe
 from repro.experiments.plots import bars, summary_table
@@ -68,10 +68,7 @@ bundle = generate.generator(run, generator, dtype)
 
 # %%
 for dataset in datasets:
-    train = training_set(dataset, per_class, scale, data_root)
-    test = test_set(dataset, test_per_class, data_root)
-    run.assets.checked(f"inversion_{dataset}", run.params)
-    synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
+    train, test, synthetic = shared_sets(run, dataset)
     size = per_dataset(resolution, dataset)
     vae_test = replace(test, images=vae_roundtrip(bundle, test.images, resolution=size, precision=dtype),
                        name=f"{test.name}:vae{size}")

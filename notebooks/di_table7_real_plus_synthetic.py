@@ -17,8 +17,9 @@
 # synthetic set, `per_image` variants of every image), and on both, every batch holding real and synthetic
 # images at a fixed real:synthetic ratio (each ratio of `ratios`), all with the same optimizer, steps and batch
 # size; top-1 on the real test set, mean ± std over seeds. As in the paper, the `Real + Generated` row reports
-# the best ratio (by mean test accuracy, as the paper selects it); every ratio is kept in the table `Table 7 (every ratio)`. Parameters, claims
-# and the paper's numbers: `config/experiments/di_table7_real_plus_synthetic.yaml`.
+# the best ratio (by mean test accuracy, as the paper selects it); every ratio is kept in the table
+# `Table 7 (every ratio)`. Parameters, claims and the paper's numbers:
+# `config/experiments/di_table7_real_plus_synthetic.yaml`.
 
 # %% tags=["parameters"]
 experiment = "di_table7_real_plus_synthetic"
@@ -51,7 +52,7 @@ seeds = [0]
 
 # %%
 from repro.classifiers import TrainingData, parse_ratio, split_batch
-from repro.experiments import ExperimentRun, Synthetic, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, shared_sets, train_and_test
 from repro.experiments.claims import describe
 from repro.experiments.plots import bars, summary_table
 
@@ -70,10 +71,8 @@ for mix in mixes.values():
 best = {}  # dataset -> its best ratio
 for dataset in datasets:
     column = COLUMNS.get(dataset, dataset)
-    train = training_set(dataset, per_class, scale, data_root)
-    test = test_set(dataset, test_per_class, data_root)
-    run.assets.checked(f"inversion_{dataset}", run.params)
-    synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params)).subset(train.ids, per_image)
+    train, test, synthetic = shared_sets(run, dataset)
+    synthetic = synthetic.subset(train.ids, per_image)
     sets = {(TABLE, REAL, None): TrainingData(real=train), (TABLE, GENERATED, None): TrainingData(synthetic=synthetic)}
     sets.update({(BY_RATIO, f"{MIXED} ({ratio})", ratio): TrainingData(real=train, synthetic=synthetic, ratio=mix)
                  for ratio, mix in mixes.items()})

@@ -186,3 +186,10 @@ def test_scratch_folders_are_named_by_what_decides_their_content(tmp_path):
     a, again, b = (run.scratch("sample", {"guidance": g}) for g in (2, 2, 4))
     assert plain == tmp_path / "work" / "di_fig6_real_scaling" / "tokens" and plain.is_dir()
     assert a == again != b and a.name.startswith("sample-")
+
+
+def test_an_empty_synthetic_set_loads_as_empty_arrays(tmp_path):
+    writer = SyntheticWriter(tmp_path / "empty", {"classes": ["x"], "resolution": 4, "config_hash": "h"}, [])
+    assert writer.counts == []
+    synthetic = Synthetic(tmp_path / "empty")
+    assert len(synthetic) == 0 and synthetic.subset().images.shape == (0, 4, 4, 3)

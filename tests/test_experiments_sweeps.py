@@ -9,7 +9,9 @@ import pytest
 
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun
-from repro.experiments.sweeps import Cell, best, cells, expand, monotone, record_metrics, spread
+from repro.experiments.claims import Cell, best, cells, monotone, spread, steady
+from repro.experiments.quality import record_metrics
+from repro.experiments.sweeps import expand
 
 BASE = {"generator": "mini", "dtype": "fp32", "per_image": 1, "guidance": [2], "noise": 0.1, "interpolation": 0.1,
         "checkpoints": [4], "scheduler": "ddim", "inference_steps": 2, "uncond": "mean", "arch": "resnet18"}
@@ -74,6 +76,8 @@ def test_cells_spread_best_and_monotone():
     assert monotone([1, 2, 2, 3], rising=True) and not monotone([1, 1], rising=True)
     assert monotone([0.9, 0.8, 0.8], rising=False) and not monotone([0.9, 0.95, 0.5], rising=False)
     assert not monotone([1.0], rising=True)
+    assert steady([Cell(50, 2, 3), Cell(49, 0.5, 3), Cell(55, 0, 3)])  # a fall within the larger std
+    assert not steady([Cell(50, 0.5, 3), Cell(48, 0.5, 3)])
     with pytest.raises(ReproError, match="no recorded rows"):
         cells(frame.iloc[0:0], "w")
 

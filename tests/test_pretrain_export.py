@@ -81,6 +81,7 @@ def test_early_checkpoint_swaps_in(exported):
     early = load_generator(folder, unet_weights=folder.parent / "mini_checkpoints" / "unet_010.safetensors")
     a, b = (torch.cat([p.flatten() for p in m.unet.parameters()]) for m in (final, early))
     assert a.shape == b.shape and not torch.equal(a, b)
+    assert early.name == f"{final.name}+unet_010"  # provenance tells the two generators apart
     assert torch.equal(torch.cat([p.flatten() for p in final.vae.parameters()]),
                        torch.cat([p.flatten() for p in early.vae.parameters()]))
 

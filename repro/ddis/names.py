@@ -9,6 +9,7 @@ under them sits beside the paper's number in the report): teacher domains, netwo
 from __future__ import annotations
 
 from ..errors import ReproError
+from ..metrics.suite import PAPER_NAMES
 
 #: dataset -> (the paper's dataset name, its domain); mini-world stand-ins spelled the same way
 DOMAINS = {
@@ -26,8 +27,7 @@ METHODS = {"ddis": "DDIS", "deepinversion": "DeepInversion", "plug_in_inversion"
 VARIANTS = {"vanilla": "Vanilla SD", "cat": "SD + CAT (w/o DAG)", "dag": "SD + DAG (w/o CAT)",
             "ddis": "DDIS (DAG + CAT)"}
 #: metric (``metrics``) -> the paper's column
-METRICS = {"is": "IS", "fid": "FID", "precision": "Precision", "recall": "Recall", "kid": "KID",
-           "density": "Density", "coverage": "Coverage"}
+METRICS = PAPER_NAMES
 
 
 def _label(table: dict, key: str, what: str) -> str:

@@ -46,6 +46,17 @@ def test_set(dataset: str, test_per_class="all", data_root: str | None = None) -
     return _some_per_class(load_split(dataset, "test", root=data_root or None), test_per_class, TRAINING_SUBSET_SEED)
 
 
+def shared_sets(run, dataset: str) -> tuple[ImageSet, ImageSet, "Synthetic"]:
+    """The training set, the test set and the default synthetic set of ``dataset`` for an experiment's run: its
+    ``per_class`` and ``test_per_class`` params, and the shared ``inversion_<dataset>`` and
+    ``synthetic_<dataset>`` assets, each checked against the run's params."""
+    params = run.params
+    train = training_set(dataset, params.get("per_class", "all"), run.scale, run.data_root)
+    test = test_set(dataset, params.get("test_per_class", "all"), run.data_root)
+    run.assets.checked(f"inversion_{dataset}", params)
+    return train, test, Synthetic(run.assets.checked(f"synthetic_{dataset}", params))
+
+
 def real_subset(train: ImageSet, fraction: float, seed: int) -> ImageSet:
     """``fraction`` of each class of the training set (at least one image), seeded and nested for one seed."""
     per_class = max(1, int(round(fraction * train.class_counts().max())))

@@ -2,20 +2,21 @@
 
 ``features: inception`` is the papers' setting (Inception-v3 for FID/IS, VGG-16 for precision/recall, from
 local weights: ``repro.metrics.weights``). Offline there are no such weights, so ``features: pool-resnet18``
-uses the ResNet-18 the scale trains on the pool (asset ``pool_classifier``) and every column says so
-(``fid@pool-resnet18``): such a number is never reported as plain FID.
+uses the ResNet-18 the scale trains on the pool (asset ``pool_classifier``) and every value says so: the metrics
+return ``fid@pool-resnet18``, and :func:`record_metrics` files it under the paper's column (``FID``, so that it
+sits beside the paper's number) with that feature-named metric as its unit, never as a plain FID.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..classifiers import load_classifier
 from ..errors import ReproError
-from ..metrics import ClassifierFeatures, ImageSource, InceptionFeatures, VGG16Features, evaluate
+from ..metrics import PAPER_NAMES, ClassifierFeatures, ImageSource, InceptionFeatures, VGG16Features, evaluate
 
 POOL_FEATURES = "pool-resnet18"
 
@@ -47,3 +48,24 @@ def image_metrics(run, real: np.ndarray, fake: np.ndarray, *, features: str, met
 
     return evaluate(ImageSource.from_array(cut(real), "real"), ImageSource.from_array(cut(fake), "synthetic"),
                     feature_networks(run, features), metrics=list(metrics))
+
+
+def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Sequence[str]], row: str,
+                   **fields: Any) -> dict[str, float]:
+    """Record ``image_metrics`` output under each paper table's ``row`` and column names (``FID``...); the
+    unit is the feature-named column (``fid@pool-resnet18``), so a stand-in feature network is never passed
+    off as the paper's. ``tables`` maps a table to the metrics it shows (``fid``, ``precision``...)."""
+    found = {}
+    for column, value in scores.items():
+        metric = column.split("@")[0]
+        if metric in PAPER_NAMES:
+            found[metric] = (column, value)
+    for table, metrics in tables.items():
+        for metric in metrics:
+            if metric not in found:
+                raise ReproError(f"{table} shows {metric}, which the metrics computed lack ({sorted(scores)}); "
+                                 "ask image_metrics for it")
+            column, value = found[metric]
+            run.record(table=table, row=row, column=PAPER_NAMES[metric], value=value, unit=column,
+                       metric=column, n_real=scores.get("n_real"), n_fake=scores.get("n_fake"), **fields)
+    return {metric: value for metric, (_, value) in found.items()}

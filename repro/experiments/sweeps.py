@@ -1,7 +1,7 @@
 """Sweeps over sampling settings (Figures 5 and 8): the ``sweep`` parameter expanded into one synthetic set
 per combination, each sampled into its own scratch folder (so a rerun resumes it and a changed knob gets a new
-one), classifiers trained on each, image metrics recorded under the paper's column names, and the small
-judgements their claims share (mean ± std of a cell, "within one std", monotone curves).
+one), classifiers trained on each, and image metrics recorded under the paper's column names. The claims'
+judgements (mean ± std of a cell, "within one std", monotone curves) are in :mod:`.claims`.
 
 ``sweep: {guidance: [0, 4], checkpoints: [2, 4]}`` gives four settings; each swept value replaces the base
 parameter, as a one-element list where the base is a list (``guidance: [2]`` -> ``[0]``).
@@ -10,12 +10,9 @@ parameter, as a one-element list where the base is a list (``guidance: [2]`` -> 
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-
-import pandas as pd
 
 from ..classifiers import TrainingData
 from ..errors import ReproError
@@ -28,9 +25,6 @@ SAMPLING = {"generator": "generator_source", "dtype": "dtype", "per_image": "per
             "scheduler": "scheduler", "inference_steps": "inference_steps", "uncond": "uncond"}
 #: sampling parameters a sweep may vary (the generator is varied by Figure 5's ``pretrain_fractions``)
 SWEEPABLE = tuple(p for p in SAMPLING if p not in ("generator", "dtype"))
-#: image metrics of Tables 2, 5, 8, 9 and 10 -> the papers' column names
-PAPER_METRICS = {"fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
-                 "coverage": "Coverage"}
 
 
 @dataclass(frozen=True)
@@ -114,27 +108,6 @@ def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path
                                dtype=p.get("dtype", "fp32"), unet_weights=unet, **settings), unet
 
 
-def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Sequence[str]], row: str,
-                   **fields: Any) -> dict[str, float]:
-    """Record ``image_metrics`` output under each paper table's ``row`` and column names (``FID``...); the
-    unit is the feature-named column (``fid@pool-resnet18``), so a stand-in feature network is never passed
-    off as the paper's. ``tables`` maps a table to the metrics it shows (``fid``, ``precision``...)."""
-    found = {}
-    for column, value in scores.items():
-        metric = column.split("@")[0]
-        if metric in PAPER_METRICS:
-            found[metric] = (column, value)
-    for table, metrics in tables.items():
-        for metric in metrics:
-            if metric not in found:
-                raise ReproError(f"{table} shows {metric}, which the metrics computed lack ({sorted(scores)}); "
-                                 "ask image_metrics for it")
-            column, value = found[metric]
-            run.record(table=table, row=row, column=PAPER_METRICS[metric], value=value, unit=column,
-                       metric=column, n_real=scores.get("n_real"), n_fake=scores.get("n_fake"), **fields)
-    return {metric: value for metric, (_, value) in found.items()}
-
-
 def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str, column: str,
                 sizes: Sequence[int] | None = None, metric_tables: Mapping[str, Sequence[str]] | None = None,
                 metric_row: str = "", prefix: str = "sample") -> list[Setting]:
@@ -143,9 +116,9 @@ def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str
     set; default ``per_image``) once per seed, and record top-1 on ``test`` as (``table``, ``row``,
     ``column``), formatted with the setting's swept values and ``size``. With ``metric_tables``, also compute
     ``features`` image metrics of all its variants (``metric_samples`` of each set) against ``train`` and
-    record them under ``metric_row`` (:func:`record_metrics`). Reads the run's ``dataset``, ``arch``,
+    record them under ``metric_row`` (:func:`.quality.record_metrics`). Reads the run's ``dataset``, ``arch``,
     ``train_steps``, ``batch_size``, ``seeds`` (and ``features``, ``metric_samples``)."""
-    from .quality import image_metrics
+    from .quality import image_metrics, record_metrics
 
     p = run.params
     settings = expand(p, p.get("dataset"))
@@ -165,44 +138,3 @@ def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str
             record_metrics(run, scores, tables=metric_tables, row=metric_row.format(**setting.point),
                            features=p["features"], **setting.point)
     return settings
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Mean and std over the seeds of one measured cell (std 0 with one seed: no spread)."""
-
-    mean: float
-    std: float
-    seeds: int
-
-    def __str__(self) -> str:
-        return f"{self.mean:.1f} ± {self.std:.1f}" if self.seeds > 1 else f"{self.mean:.1f}"
-
-
-def cells(frame: pd.DataFrame, by: str | Sequence[str]) -> dict[Any, Cell]:
-    """``{key: Cell}`` of ``value`` grouped by the fields ``by`` (a tuple key for several fields)."""
-    if frame.empty:
-        raise ReproError("no recorded rows to summarise; record the sweep's cells first")
-    stats = frame.groupby(by if isinstance(by, str) else list(by))["value"].agg(["mean", "std", "count"])
-    return {key: Cell(float(r["mean"]), 0.0 if math.isnan(r["std"]) else float(r["std"]), int(r["count"]))
-            for key, r in stats.iterrows()}
-
-
-def spread(*compared: Cell) -> float:
-    """The larger seed std of the cells compared: a difference counts when it exceeds it."""
-    return max(c.std for c in compared)
-
-
-def best(cells_by_key: Mapping[Any, Cell]) -> Any:
-    """The key of the highest mean."""
-    return max(cells_by_key, key=lambda k: cells_by_key[k].mean)
-
-
-def monotone(values: Sequence[float], rising: bool) -> bool:
-    """Whether ``values`` never move against the direction and end strictly beyond where they start."""
-    if len(values) < 2:
-        return False
-    steps = [b - a for a, b in zip(values, values[1:])]
-    if not rising:
-        steps = [-s for s in steps]
-    return all(s >= 0 for s in steps) and sum(steps) > 0

@@ -216,6 +216,8 @@ def load_generator(
         if missing or unexpected:
             raise ReproError(f"UNet weights {unet_weights} do not fit generator {name!r}: "
                              f"{len(missing)} missing and {len(unexpected)} unexpected tensors")
+        # another UNet is another generator: the name goes into every embedding's and image's provenance
+        name = f"{name}+{Path(unet_weights).stem}"
     if resolution is None:
         resolution = native or int(parts["unet"].config.sample_size) * 2 ** (len(parts["vae"].config.block_out_channels) - 1)
     bundle = GeneratorBundle(name=name, resolution=int(resolution), **parts)

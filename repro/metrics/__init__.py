@@ -19,7 +19,7 @@ from .features import (
     extract_features,
 )
 from .sources import ImageSource, open_source
-from .suite import MetricSettings, evaluate, metric_column, score
+from .suite import PAPER_NAMES, MetricSettings, evaluate, metric_column, score
 from .weights import WEIGHTS_ENV, resolve_weights
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ImageSource",
     "InceptionFeatures",
     "MetricSettings",
+    "PAPER_NAMES",
     "VGG16Features",
     "WEIGHTS_ENV",
     "evaluate",

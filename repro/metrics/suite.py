@@ -16,6 +16,11 @@ from .features import ALL_METRICS, FeatureNet, Features, extract_features
 from .sources import ImageSource
 
 
+#: how the papers' tables spell each metric (their column headings)
+PAPER_NAMES = {"fid": "FID", "is": "IS", "kid": "KID", "precision": "Precision", "recall": "Recall",
+               "density": "Density", "coverage": "Coverage"}
+
+
 @dataclass(frozen=True)
 class MetricSettings:
     """Estimator settings; the defaults are torch-fidelity's (and prdc's k=5 for density/coverage)."""

@@ -116,6 +116,9 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
     page.heading("Our numbers beside the paper's")
     page.text("Ours: mean ± std over seeds of this run. Paper: as reported. A dash means the side did not report "
               "that cell (at this scale, the paper's setting may have no analogue: see below).")
+    if table["unit"].astype(str).str.contains("@").any():
+        page.text("A unit such as fid@pool-resnet18 names the feature network our metric was computed on: it is not "
+                  "the paper's Inception/VGG metric and is not on its scale; compare directions, not values.")
     page.table(
         ["table", "row", "column", "unit", "ours", "seeds", "paper", "source"],
         [[r.table, r.row, r.column, r.unit, _number(r.ours, r.ours_std),

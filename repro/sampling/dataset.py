@@ -132,4 +132,6 @@ class SyntheticDataset:
             for k in PROVENANCE_FIELDS:
                 provenance[k].append(shard[k])
             start += n
-        return SyntheticArrays(images, labels, {k: np.concatenate(v) for k, v in provenance.items()})
+        # an empty set (an LECF filter that kept nothing) loads as empty arrays
+        return SyntheticArrays(images, labels, {k: np.concatenate(v) if v else np.zeros(0) for k, v in
+                                                provenance.items()})
