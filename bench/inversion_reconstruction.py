@@ -1,5 +1,7 @@
-"""Does Diffusion Inversion work with a generator? Stage 1 on the first CIFAR-10 target images, then how well the
-learned embeddings reproduce their images and whether their variants are recognised as their class.
+"""Does Diffusion Inversion work with a generator? Stage 1 on CIFAR-10 target images (the same number of each
+class, the protocol's seeded subset: the unconditional embedding is the mean of the learned ones, so one class
+alone would make guidance push away from that class), then how well the learned embeddings reproduce their
+images and whether their variants are recognised as their class.
 
 1. ``repro.inversion.invert`` learns one embedding per image (resumable in ``OUT/embeddings``).
 2. Reconstruction: each final embedding sampled once without perturbation (noise and interpolation 0, DDIM,
@@ -32,7 +34,7 @@ import torch
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--generator", default="mini")
-    p.add_argument("--images", type=int, default=100, help="the first N images of the CIFAR-10 target split")
+    p.add_argument("--images", type=int, default=100, help="N images of the CIFAR-10 target split, N / 10 per class")
     p.add_argument("--steps", type=int, default=1000, help="stage-1 updates per embedding")
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--batch", type=int, default=100)
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
     from torchvision.utils import save_image
 
     from repro.classifiers import load_classifier, predict
-    from repro.data import load_split
+    from repro.experiments import training_set
     from repro.generators import load_generator
     from repro.inversion import InversionConfig, invert, load_checkpoints
     from repro.provenance import Provenance, write_rows
@@ -68,7 +70,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dtype = "bf16" if device == "cuda" else "fp32"
-    images = load_split("cifar10", "target").subset(list(range(args.images)))
+    images = training_set("cifar10", max(1, args.images // 10), "mini")
     bundle = load_generator(args.generator, dtype=dtype, device=device, resolution=args.resolution)
     prov = Provenance("inversion_reconstruction", "bench", vars(args), generator=args.generator, dataset="cifar10")
     rows = []
@@ -108,10 +110,12 @@ def main(argv=None) -> int:
                              judge=Path(judge_path).name, count=len(labels)))
     write_rows(rows, out / "inversion_reconstruction.csv")
 
-    shown = min(10, len(images))
-    grid = [torch.from_numpy(x[:shown]).permute(0, 3, 1, 2).float() / 255
-            for x in (images.images, rec.images[order], variants.images[variants.provenance["variant"] == 0])]
-    save_image(torch.cat(grid), out / "inversion_reconstruction.png", nrow=shown)
+    first = [int(np.flatnonzero(images.labels == c)[0]) for c in np.unique(images.labels)]  # one image per class
+    variant0 = variants.images[variants.provenance["variant"] == 0][np.argsort(
+        variants.provenance["source_index"][variants.provenance["variant"] == 0], kind="stable")]
+    grid = [torch.from_numpy(x[first]).permute(0, 3, 1, 2).float() / 255
+            for x in (images.images, rec.images[order], variant0)]
+    save_image(torch.cat(grid), out / "inversion_reconstruction.png", nrow=len(first))
     for row in rows:
         if row.get("value") is not None:
             print(f"{row['measure']}: {row['value']:.2f} {row.get('unit', '')}")

@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway project tree (registry + notebooks) for the workflow and report tests."""
+"""Shared fixtures: one torch thread, and a throwaway project tree (registry + notebooks) for the workflow and
+report tests."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """The tests' models are tiny: they gain nothing from threads, and OpenMP spinning on a busy 2-core runner
+    costs 10x."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 DEMO_NOTEBOOK = '''\
 # %% tags=["parameters"]

@@ -10,21 +10,11 @@ import types
 
 import numpy as np
 import pytest
-import torch
 
 from repro.cli import main
 from repro.generators.tiny import save_bundle, tiny_generator
 from repro.inversion import load_checkpoints
 from repro.sampling import SyntheticDataset
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and OpenMP spinning on a busy 2-core runner costs 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class FakeImageSet:

@@ -17,15 +17,6 @@ from repro.sampling.pixels import to_model_pixels
 CLASSES = ["cat", "dog"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and OpenMP spinning on a busy 2-core runner costs 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def bundle():
     return tiny_generator(resolution=16)
