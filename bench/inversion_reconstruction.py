@@ -3,7 +3,7 @@ class, the protocol's seeded subset: the unconditional embedding is the mean of 
 alone would make guidance push away from that class), then how well the learned embeddings reproduce their
 images and whether their variants are recognised as their class.
 
-1. ``repro.inversion.invert`` learns one embedding per image (resumable in ``OUT/embeddings``).
+1. ``repro.inversion.invert`` learns one embedding per image (resumable in ``WORK/embeddings``).
 2. Reconstruction: each final embedding sampled once without perturbation (noise and interpolation 0, DDIM,
    guidance ``--recon-guidance``), compared with its image at the dataset's 32 px: mean PSNR, beside the VAE
    round trip's PSNR (the ceiling: stage 1 can do no better than the autoencoder).
@@ -43,7 +43,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--variants", type=int, default=5)
     p.add_argument("--judge", default=None, help="classifier checkpoint (default: $REPRO_DATA's akamaster ResNet-56)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", default="results/bench/inversion_reconstruction")
+    p.add_argument("--out", default="results/bench/inversion_reconstruction", help="the CSV and the grid")
+    p.add_argument("--work", default="work/bench/inversion_reconstruction",
+                   help="embeddings and sampled sets (resumed by a rerun; not committed)")
     return p.parse_args(argv)
 
 
@@ -62,12 +64,11 @@ def main(argv=None) -> int:
     from repro.inversion import InversionConfig, invert, load_checkpoints
     from repro.provenance import Provenance, write_rows
     from repro.sampling import SamplingConfig, sample_dataset, vae_roundtrip
-    from repro.sampling.dataset import SyntheticDataset
 
     args = parse(argv)
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
         ("cpu" if args.device == "auto" else args.device)
-    out = Path(args.out)
+    out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     dtype = "bf16" if device == "cuda" else "fp32"
     images = training_set("cifar10", max(1, args.images // 10), "mini")
@@ -77,21 +78,18 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     config = InversionConfig(steps=args.steps, batch=args.batch, resolution=args.resolution, precision=dtype)
-    invert(bundle, images.images, images.labels, images.ids, images.classes, out / "embeddings", config,
+    invert(bundle, images.images, images.labels, images.ids, images.classes, work / "embeddings", config,
            dataset="cifar10", split="target")
     rows.append(prov.row(wall_seconds=time.perf_counter() - start, measure="stage 1", images=len(images),
                          steps=args.steps, value=None))
-    tables = load_checkpoints([out / "embeddings"])
+    tables = load_checkpoints([work / "embeddings"])
 
     ceiling = psnr(vae_roundtrip(bundle, images.images), images.images)
     rows.append(prov.row(measure="VAE round trip PSNR (ceiling)", value=float(ceiling.mean()), unit="dB"))
 
     exact = SamplingConfig(per_image=1, guidance=(args.recon_guidance,), noise=(0.0,), interpolate=(0.0,),
                            steps=args.sample_steps, precision=dtype)
-    recon = SyntheticDataset(out / "reconstructions") if (out / "reconstructions" / "index.json").exists() else None
-    if recon is None or not recon.complete:
-        recon = sample_dataset(bundle, tables, out / "reconstructions", exact, progress=False)
-    rec = recon.load()
+    rec = sample_dataset(bundle, tables, work / "reconstructions", exact, progress=False).load()  # resumes
     order = np.argsort(rec.provenance["source_index"], kind="stable")
     recon_psnr = psnr(rec.images[order], images.images)
     rows.append(prov.row(measure="reconstruction PSNR", value=float(recon_psnr.mean()), unit="dB",
@@ -99,7 +97,7 @@ def main(argv=None) -> int:
 
     defaults = SamplingConfig(per_image=args.variants, guidance=(2.0, 3.0, 4.0), noise=(0.1,), interpolate=(0.1,),
                               steps=args.sample_steps, precision=dtype)
-    variants = sample_dataset(bundle, tables, out / "variants", defaults, progress=False).load()
+    variants = sample_dataset(bundle, tables, work / "variants", defaults, progress=False).load()
     judge_path = args.judge or Path(os.environ["REPRO_DATA"]) / "models" / "akamaster-cifar10-resnet56-4bfd9763.th"
     judge = load_classifier(judge_path).to(device).eval()
     judged = {"originals": (images.images, images.labels), "reconstructions": (rec.images, rec.labels),
