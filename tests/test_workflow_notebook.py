@@ -75,3 +75,14 @@ def test_report_explains_skipped_and_missing(demo, tmp_path):
     demo.notebook.unlink()
     index = render_report([demo], "smoke", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
     assert "| no notebook yet | notebooks/di_demo.py is not written yet |" in index.read_text()
+
+
+def test_a_relative_data_folder_reaches_the_notebook_as_an_absolute_path(demo, tmp_path, monkeypatch):
+    """The README writes REPRO_DATA=../shared/data; the notebook runs in its output folder, not the repo root."""
+    from repro.workflow.notebook import notebook_parameters
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REPRO_DATA", "../shared/data")
+    params = notebook_parameters(demo, "smoke", tmp_path / "out")
+    assert params["data_root"] == str((tmp_path / ".." / "shared" / "data").resolve())
+    assert notebook_parameters(demo, "smoke", tmp_path, {"data_root": "data"})["data_root"] == str(tmp_path / "data")

@@ -34,11 +34,16 @@ def notebook_parameters(
         experiment=experiment.id,
         scale=scale,
         out_dir=str(out_dir),
-        data_root=str(config.get("data_root") or os.environ.get("REPRO_DATA", "")),
+        # absolute: the notebook runs in its output folder, where a relative ../shared/data means something else
+        data_root=_absolute(config.get("data_root") or os.environ.get("REPRO_DATA", "")),
         work_dir=str(Path(config.get("work_dir", "work")).resolve() / scale),
         device=config.get("device", "auto"),
     )
     return params
+
+
+def _absolute(folder: str) -> str:
+    return str(Path(folder).expanduser().resolve()) if folder else ""
 
 
 def _as_ipynb(source: Path, folder: Path) -> Path:
