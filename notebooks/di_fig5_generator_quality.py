@@ -49,6 +49,8 @@ methods = ["real", "diffusion_inversion"]
 arch = "resnet18"
 train_steps = 2
 batch_size = 4
+gan = None
+gan_inversion_lambda_pixel = None
 seeds = [0]
 
 # %%
@@ -70,7 +72,8 @@ if unknown:
 for method in methods:
     if method in PAPER_ONLY:
         print(f"skipped {PAPER_ONLY[method]}: repro has no BigGAN generator or GAN inversion (it needs the "
-              "pre-trained CIFAR BigGAN of Zhao and Bilen, not obtainable offline)")
+              f"pre-trained CIFAR BigGAN of Zhao and Bilen, gan = {gan}, pixel-loss weight "
+              f"{gan_inversion_lambda_pixel}, not obtainable offline)")
 
 
 def di_label(fraction):

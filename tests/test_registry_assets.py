@@ -46,3 +46,16 @@ def test_disagreements_name_each_contradiction():
                          {"per_image": 3, "guidance": [3, 2]}) == [
         "per_image = 5 but the asset has only 3 variants per image"]
     assert set(SAME) == set(COMMANDS)
+
+
+#: kinds of asset the paper scale does without: its features are Inception/CLIP, not a pool classifier, and
+#: its ImageNet teacher is torchvision's, not trained by the suite
+OFFLINE_ONLY = {"pool_classifier", "teacher"}
+
+
+@pytest.mark.parametrize("experiment", [e.id for e in REGISTRY.values() if not e.skip_reason("paper")])
+def test_paper_scale_lists_the_kinds_of_asset_mini_reads(experiment):
+    scales = REGISTRY[experiment].spec["scales"]
+    kinds = {scale: {asset_kind(n)[0] for n in scales[scale].get("assets", [])} for scale in ("mini", "paper")}
+    missing = kinds["mini"] - kinds["paper"] - OFFLINE_ONLY
+    assert not missing, f"{experiment} reads {sorted(missing)} assets at mini but lists none at paper"
