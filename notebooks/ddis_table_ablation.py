@@ -58,7 +58,7 @@ from repro.ddis.names import metric_label, variant_row
 from repro.experiments import ExperimentRun, Synthetic, training_set
 from repro.experiments.generate import generator as generator_bundle
 from repro.experiments.plots import bars, summary_table
-from repro.experiments.quality import image_metrics
+from repro.experiments.quality import image_metrics, record_metrics
 from repro.provenance import timed
 
 run = ExperimentRun.from_globals(globals())
@@ -91,11 +91,8 @@ for dataset, arch in teachers.items():
             fake = Synthetic(folder).subset(resolution=real.resolution).images
             scores = image_metrics(run, real.images, fake, features=features, metrics=metrics,
                                    samples=metric_samples, seed=seed)
-            for metric in metrics:
-                key = next(k for k in scores if k.split("@")[0] == metric)  # e.g. fid@pool-resnet18
-                run.record(table=TABLE, row=variant_row(variant), column=metric_label(metric), value=scores[key],
-                           unit=key, seed=seed, wall_seconds=sampling_wall(), dataset=dataset, teacher=arch,
-                           variant=variant, metric=metric, n_real=scores["n_real"], n_fake=scores["n_fake"])
+            record_metrics(run, scores, tables={TABLE: metrics}, row=variant_row(variant), seed=seed,
+                           wall_seconds=sampling_wall(), dataset=dataset, teacher=arch, variant=variant)
 summary_table(run, TABLE)
 
 # %%

@@ -58,7 +58,7 @@ from repro.ddis import teacher_checkpoint
 from repro.ddis.names import domain_row, method_column
 from repro.experiments import ExperimentRun, Synthetic, training_set
 from repro.experiments.plots import bars, summary_table
-from repro.experiments.quality import image_metrics
+from repro.experiments.quality import image_metrics, record_metrics
 from repro.provenance import timed
 
 run = ExperimentRun.from_globals(globals())
@@ -80,12 +80,9 @@ for dataset, arch in teachers.items():
             with timed() as wall:
                 scores = image_metrics(run, real.images, fake, features=features, metrics=metrics,
                                        samples=metric_samples, seed=seed)
-            for metric in metrics:
-                key = next(k for k in scores if k.split("@")[0] == metric)  # e.g. fid@pool-resnet18
-                run.record(table=TABLE, row=domain_row(dataset), column=method_column(method, metric),
-                           value=scores[key], unit=key, seed=seed, wall_seconds=wall(), dataset=dataset,
-                           teacher=arch, method=method, metric=metric, n_real=scores["n_real"],
-                           n_fake=scores["n_fake"])
+            record_metrics(run, scores, tables={TABLE: metrics}, row=domain_row(dataset),
+                           column=f"{method_column(method)} {{metric}}", seed=seed, wall_seconds=wall(),
+                           dataset=dataset, teacher=arch, method=method)
 summary_table(run, TABLE)
 
 # %%

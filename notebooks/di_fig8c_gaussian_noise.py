@@ -74,7 +74,7 @@ summary_table(run, TABLE)
 # %%
 curves(run, table=TABLE, x="synthetic_size", series="noise", xlabel="synthetic set size (multiples of the real set)",
        logx=True, name="figure8c", title=f"{dataset}, series: noise strength lambda")
-curves(run, table=METRICS, x="noise", series="metric", panel="column", xlabel="noise strength lambda",
+curves(run, table=METRICS, x="noise", series="unit", panel="column", xlabel="noise strength lambda",
        ylabel=f"value ({features} features)", name="table9_metrics")
 summary_table(run, METRICS)
 

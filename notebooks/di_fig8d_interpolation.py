@@ -77,7 +77,7 @@ summary_table(run, TABLE)
 curves(run, table=TABLE, x="synthetic_size", series="interpolation", logx=True,
        xlabel="synthetic set size (multiples of the real set)", name="figure8d",
        title=f"{dataset}, series: interpolation strength alpha")
-curves(run, table="Table 8", x="interpolation", series="metric", panel="column", xlabel="interpolation strength alpha",
+curves(run, table="Table 8", x="interpolation", series="unit", panel="column", xlabel="interpolation strength alpha",
        ylabel=f"value ({features} features)", name="table8_metrics")
 summary_table(run, "Table 8")
 

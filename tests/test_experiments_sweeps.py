@@ -62,7 +62,9 @@ def test_metrics_are_recorded_under_the_paper_columns_with_the_feature_name(tmp_
     assert frame[["table", "row", "column", "unit"]].values.tolist() == [
         ["Table 8", "0.10", "FID", "fid@pool-resnet18"], ["Table 8", "0.10", "Density", "density@pool-resnet18"],
         ["Table 5", "0.10", "FID", "fid@pool-resnet18"]]
-    assert set(frame["interpolation"]) == {0.1}
+    assert set(frame["interpolation"]) == {0.1} and frame["metric"].tolist() == ["fid", "density", "fid"]
+    record_metrics(run, scores, tables={"Quality": ["fid"]}, row="CIFAR-10", column="DDIS {metric}")
+    assert run.frame()["column"].iloc[-1] == "DDIS FID"
     with pytest.raises(ReproError, match="Table 9 shows kid"):
         record_metrics(run, scores, tables={"Table 9": ["kid"]}, row="0.00")
 

@@ -237,3 +237,21 @@ def test_dataset_split_source_uses_repro_data(monkeypatch):
     assert calls == [("cifar10", "test", "/data")] and source.name == "cifar10:test" and source.length == 9
     with pytest.raises(ReproError, match="neither"):
         open_source("no/such/folder")
+
+
+def test_paired_standard_networks_each_give_only_their_own_metrics():
+    """As Inception (FID, IS) beside VGG-16 (precision, recall) at paper scale: one value per metric."""
+
+    class InceptionLike(ClassifierFeatures):
+        plain_metrics = frozenset({"fid", "is", "kid"})
+
+    class VggLike(ClassifierFeatures):
+        plain_metrics = frozenset({"precision", "recall", "density", "coverage"})
+
+    nets = [InceptionLike(tiny_classifier(), "inception-like"), VggLike(tiny_classifier(), "vgg-like")]
+    real = ImageSource.from_array(random_images(40, seed=1), "real")
+    fake = ImageSource.from_array(random_images(40, seed=2), "fake")
+    values = evaluate(real, fake, nets, metrics=["is", "fid", "precision", "recall"], batch_size=16)
+    assert set(values) - {"n_real", "n_fake"} == {"is", "is_std", "fid", "precision", "recall"}
+    alone = evaluate(real, fake, nets[:1], metrics=["fid", "precision"], batch_size=16)
+    assert set(alone) - {"n_real", "n_fake"} == {"fid", "precision@inception-like"}

@@ -51,21 +51,23 @@ def image_metrics(run, real: np.ndarray, fake: np.ndarray, *, features: str, met
 
 
 def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Sequence[str]], row: str,
-                   **fields: Any) -> dict[str, float]:
-    """Record ``image_metrics`` output under each paper table's ``row`` and column names (``FID``...); the
-    unit is the feature-named column (``fid@pool-resnet18``), so a stand-in feature network is never passed
-    off as the paper's. ``tables`` maps a table to the metrics it shows (``fid``, ``precision``...)."""
+                   column: str = "{metric}", **fields: Any) -> dict[str, float]:
+    """Record ``image_metrics`` output under each paper table's ``row`` and the paper's column (``column`` with
+    ``{metric}`` replaced by the paper's spelling, e.g. ``FID`` or ``"DDIS {metric}"``); the unit is the
+    feature-named metric (``fid@pool-resnet18``), so a stand-in feature network is never passed off as the
+    paper's, and the field ``metric`` is its short name (``fid``). ``tables`` maps a table to the metrics it
+    shows (``fid``, ``precision``...)."""
     found = {}
-    for column, value in scores.items():
-        metric = column.split("@")[0]
+    for name, value in scores.items():
+        metric = name.split("@")[0]
         if metric in PAPER_NAMES:
-            found[metric] = (column, value)
+            found[metric] = (name, value)
     for table, metrics in tables.items():
         for metric in metrics:
             if metric not in found:
                 raise ReproError(f"{table} shows {metric}, which the metrics computed lack ({sorted(scores)}); "
                                  "ask image_metrics for it")
-            column, value = found[metric]
-            run.record(table=table, row=row, column=PAPER_NAMES[metric], value=value, unit=column,
-                       metric=column, n_real=scores.get("n_real"), n_fake=scores.get("n_fake"), **fields)
+            name, value = found[metric]
+            run.record(table=table, row=row, column=column.format(metric=PAPER_NAMES[metric]), value=value,
+                       unit=name, metric=metric, n_real=scores.get("n_real"), n_fake=scores.get("n_fake"), **fields)
     return {metric: value for metric, (_, value) in found.items()}

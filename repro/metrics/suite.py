@@ -96,6 +96,9 @@ def evaluate(
 ) -> dict[str, float]:
     """Extract both sets with every network in one pass each, then score per network.
 
+    With several networks, each standard one computes only the requested metrics it is the standard for
+    (Inception: FID, IS, KID; VGG-16: precision, recall, density, coverage), so the papers' pairing gives one
+    value per metric; a network standard for none of them (a classifier) computes them all.
     Returns the named metric columns of every network plus ``n_real`` and ``n_fake`` (images measured).
     """
     real_features = extract_features(real, list(nets), batch_size)
@@ -103,5 +106,10 @@ def evaluate(
     out: dict[str, float] = {"n_real": len(next(iter(real_features.values()))),
                              "n_fake": len(next(iter(fake_features.values())))}
     for net in nets:
-        out.update(score(real_features[net.name], fake_features[net.name], metrics, settings))
+        mine = metrics
+        if metrics is not None and len(nets) > 1:
+            mine = [m for m in metrics if m in net.plain_metrics] or (None if net.plain_metrics else metrics)
+            if mine is None:
+                continue  # a standard network none of whose metrics were asked for
+        out.update(score(real_features[net.name], fake_features[net.name], mine, settings))
     return out
