@@ -71,6 +71,7 @@ from repro.data import load_split
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun, Synthetic, per_dataset, recipe_for, test_set, training_set
 from repro.experiments.generate import generator as load_bundle
+from repro.experiments.claims import cells, spread
 from repro.experiments.plots import curves, summary_table
 from repro.experiments.quality import POOL_FEATURES, feature_networks
 from repro.provenance import timed
@@ -160,21 +161,21 @@ curves(run, table=TABLE, x="shots", series="method", xlabel="real shots per clas
 # %%
 frame = run.frame()
 frame = frame[frame["table"] == TABLE]
-stats = frame.groupby(["shots", "method"])["value"].agg(["mean", "std"]).fillna({"std": 0.0})
+cell = cells(frame, ["shots", "method"])  # (shots, method) -> mean ± std over seeds
 ks = sorted(frame["shots"].unique())
 have = set(frame["method"])
 
 
 def mean(k, method):
-    return stats.loc[(k, method), "mean"]
+    return cell[(k, method)].mean
 
 
-def spread(k, *methods_):  # the larger std over seeds of the cells compared (0 with one seed)
-    return max(stats.loc[(k, m), "std"] for m in methods_)
+def gap(k, *methods_):  # the larger std over seeds of the cells compared (0 with one seed)
+    return spread(*(cell[(k, m)] for m in methods_))
 
 
 def complete(*methods_):
-    return all((k, m) in stats.index for k in ks for m in methods_)
+    return all((k, m) in cell for k in ks for m in methods_)
 
 
 REAL, DI, LECF = LABELS["real"], LABELS["diffusion_inversion"], LABELS["lecf"]
@@ -184,18 +185,18 @@ if complete(REAL, DI):
 else:
     run.claim("fewshot_di_beats_real_shots", None, f"not measured at every number of shots: {sorted(have)}")
 if complete(DI, LECF):
-    run.claim("fewshot_di_at_least_lecf", all(mean(k, DI) >= mean(k, LECF) - spread(k, DI, LECF) for k in ks),
-              "; ".join(f"{k}-shot: DI {mean(k, DI):.1f} vs LECF {mean(k, LECF):.1f} (std {spread(k, DI, LECF):.1f})"
+    run.claim("fewshot_di_at_least_lecf", all(mean(k, DI) >= mean(k, LECF) - gap(k, DI, LECF) for k in ks),
+              "; ".join(f"{k}-shot: DI {mean(k, DI):.1f} vs LECF {mean(k, LECF):.1f} (std {gap(k, DI, LECF):.1f})"
                         for k in ks))
 else:
     run.claim("fewshot_di_at_least_lecf", None, f"not measured at every number of shots: {sorted(have)}")
 knn_columns = sorted(m for m in have if m.startswith("shots + KNN"))
 if knn_columns and complete(REAL, DI, *knn_columns):
-    holds = all(mean(k, c) - mean(k, REAL) <= spread(k, c, REAL) and mean(k, c) < mean(k, DI)
+    holds = all(mean(k, c) - mean(k, REAL) <= gap(k, c, REAL) and mean(k, c) < mean(k, DI)
                 for k in ks for c in knn_columns)
     run.claim("fewshot_knn_no_gain", holds, "; ".join(
         f"{k}-shot: {c.removeprefix('shots + ')} {mean(k, c):.1f} vs real {mean(k, REAL):.1f} "
-        f"(std {spread(k, c, REAL):.1f}) and DI {mean(k, DI):.1f}" for k in ks for c in knn_columns))
+        f"(std {gap(k, c, REAL):.1f}) and DI {mean(k, DI):.1f}" for k in ks for c in knn_columns))
 else:
     run.claim("fewshot_knn_no_gain", None, f"not measured at every number of shots: {sorted(have)}")
 run.save()

@@ -31,6 +31,9 @@ def asset_command(name):
             flags += [flag] if value else []
             continue
         value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        if "{data}" in value and not DATA_DIR:
+            raise ValueError(f"asset {name!r} reads {value!r} from the data folder, but none is set: set "
+                             "$REPRO_DATA or --config data_root=...")
         value = expand_work(value).replace("{out}", out).replace("{data}", DATA_DIR)
         flags.append(f"{flag} {shlex.quote(value)}")
     data = DATA_ARG if spec.get("data", True) else ""

@@ -13,7 +13,7 @@ from repro.errors import ReproError
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    monkeypatch.setattr("repro.classifiers.pretrained._online", lambda: False)
+    monkeypatch.setattr("repro.classifiers.pretrained.reachable", lambda url: False)
     return tmp_path
 
 

@@ -16,8 +16,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def snakemake(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    # a dry run reads no data, but DDIS assets name a file of the data folder: any folder will do for it
+    env = {"REPRO_DATA": os.environ.get("REPRO_DATA") or str(cwd / "no-data"), **os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=3600, env=env)
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -39,6 +40,14 @@ def test_unknown_config_key_stops_the_workflow():
     run = snakemake("-n", "--config", "scael=mini")
     assert run.returncode != 0
     assert "unknown key(s) ['scael']" in run.stderr + run.stdout
+
+
+def test_an_asset_that_needs_the_data_folder_stops_the_dag_when_none_is_set():
+    env = {k: v for k, v in os.environ.items() if k != "REPRO_DATA"}
+    run = subprocess.run([*SNAKEMAKE, "-n", "--config", "scale=mini", "experiments=[ddis_kd]"], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode != 0
+    assert "from the data folder, but none is set: set $REPRO_DATA" in run.stderr + run.stdout
 
 
 def test_unknown_experiment_id_stops_the_workflow():

@@ -8,11 +8,11 @@ missing and the machine is online; offline, a missing file is one error naming t
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import torch
 
+from ..data.download import reachable
 from ..errors import ReproError
 from .models import IMAGENET_MEAN, IMAGENET_STD, Classifier, build_model, load_state
 
@@ -37,20 +37,12 @@ def weights_file(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(_weights(arch).url).name
 
 
-def _online(host: str = "download.pytorch.org", timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def load_pretrained(spec: str) -> Classifier:
     """``torchvision:<arch>`` -> the ImageNet classifier with its official weights and normalisation."""
     arch = spec.removeprefix(PREFIX)
     weights, path = _weights(arch), weights_file(arch)
     if not path.exists():
-        if not _online():
+        if not reachable(weights.url):
             raise ReproError(f"the ImageNet weights of {arch} ({path.name}) are not in {path.parent} and "
                              f"{weights.url} cannot be reached; run once online or copy the file there")
         torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True)

@@ -47,6 +47,9 @@ class ExperimentRun:
         self.experiment, self.scale, self.params = experiment, scale, dict(params)
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        # a new run replaces the last one's outputs: no earlier claim or figure may outlive it into the report
+        for stale in [RESULTS_CSV, CLAIMS_CSV, PARTIAL_CSV, *(p.name for p in self.out_dir.glob("*.png"))]:
+            (self.out_dir / stale).unlink(missing_ok=True)
         if data_root:
             os.environ[DATA_ENV] = data_root  # the data layer reads it; the notebook's parameter wins
         self.data_root = data_root or os.environ.get(DATA_ENV, "")

@@ -61,10 +61,8 @@ def beside_paper(experiment: Experiment, summary: pd.DataFrame | None) -> pd.Dat
     # then the paper's cells that have no measured counterpart, in the registry's order
     ours["_order"] = range(len(ours))
     paper["_order"] = range(len(ours), len(ours) + len(paper))
-    merged = ours.merge(paper.drop(columns="_order"), on=KEY, how="outer")
-    unmatched = merged["_order"].isna()
-    merged.loc[unmatched, "_order"] = merged[unmatched][KEY].merge(paper[KEY + ["_order"]], on=KEY, how="left")[
-        "_order"].to_numpy()
+    merged = ours.merge(paper, on=KEY, how="outer", suffixes=("", "_paper"))
+    merged["_order"] = merged["_order"].fillna(merged.pop("_order_paper"))
     merged = merged.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     merged["unit"] = merged["unit"].fillna(merged["paper_unit"]).fillna("")
     return merged[KEY + ["unit", "ours", "ours_std", "seeds", "paper", "paper_std", "where"]]
