@@ -77,15 +77,16 @@ for dataset, arch in teachers.items():
     # learned here with the same settings but without DAG
     tokens = {"ddis": ClassTokens.load(run.assets.checked(f"tokens_{dataset}", run.params) / "tokens.safetensors")}
     if "cat" in variants:
-        folder = run.scratch(f"{dataset}-tokens-without-dag", token_settings(sampling, cat_config, False, 0))
+        learned_without_dag = token_settings(sampling, cat_config, False, 0, bundle, teacher)
+        folder = run.scratch(f"{dataset}-tokens-without-dag", learned_without_dag)
         tokens["cat"] = cached_class_tokens(folder / "tokens.safetensors", bundle, teacher, real.classes, sampling,
                                             cat_config, use_dag=False)
     for seed in seeds:
         for variant in variants:
             sampler = DDISSampler(bundle, real.classes, variant, teacher, tokens.get(variant), sampling)
             folder = run.scratch(f"{dataset}-{variant}-seed{seed}", {
-                "sampling": asdict(sampling), "per_class": images_per_class,
-                "tokens": tokens[variant].metadata if variant in tokens else None})
+                "sampling": asdict(sampling), "per_class": images_per_class, "weights": bundle.fingerprint,
+                "teacher": teacher.fingerprint, "tokens": tokens[variant].metadata if variant in tokens else None})
             with timed() as sampling_wall:
                 sample_dataset(sampler, images_per_class, SAMPLE_BATCH, folder, seed, progress=False)
             fake = Synthetic(folder).subset(resolution=real.resolution).images

@@ -68,7 +68,7 @@ def test_checked_asset_compares_the_recorded_settings(tmp_path):
     agreeing = {"generator": "mini", "inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64,
                 "checkpoints": [2, 4]}
     assert assets.checked("inversion_cifar10", agreeing) == folder
-    with pytest.raises(ReproError, match=r"inversion_steps = 8 but the asset has steps = 4"):
+    with pytest.raises(ReproError, match=r"inversion_steps = 8 but the asset has steps = 4.*rebuild the asset"):
         assets.checked("inversion_cifar10", {**agreeing, "inversion_steps": 8})
     with pytest.raises(ReproError, match=r"checkpoints \[3\]"):
         assets.checked("inversion_cifar10", {**agreeing, "checkpoints": [3, 4]})
@@ -193,3 +193,23 @@ def test_an_empty_synthetic_set_loads_as_empty_arrays(tmp_path):
     assert writer.counts == []
     synthetic = Synthetic(tmp_path / "empty")
     assert len(synthetic) == 0 and synthetic.subset().images.shape == (0, 4, 4, 3)
+
+
+def test_an_asset_made_with_other_generator_weights_is_refused(tmp_path, monkeypatch):
+    from repro.fingerprint import folder_fingerprint
+
+    model = tmp_path / "mini"
+    (model / "unet").mkdir(parents=True)
+    (model / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"v1")
+    monkeypatch.setenv(MINI_ENV, str(model))
+    folder = tmp_path / "assets" / "inversion_cifar10"
+    folder.mkdir(parents=True)
+    (tmp_path / "assets" / "inversion_cifar10.done").touch()
+    (folder / "run.json").write_text(json.dumps({"generator": "mini", "weights": folder_fingerprint(model),
+                                                 "config": {"steps": 4, "lr": 0.03}}))
+    assets = Assets(tmp_path, "smoke")
+    params = {"generator": "mini", "inversion_steps": 4}
+    assert assets.checked("inversion_cifar10", params) == folder
+    (model / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"v2")  # retrained
+    with pytest.raises(ReproError, match="other weights of generator 'mini'"):
+        assets.checked("inversion_cifar10", params)

@@ -191,5 +191,6 @@ def deepinversion_dataset(
     def make_batch(labels: torch.Tensor, batch_seed: int) -> torch.Tensor:
         return invert_batch(teacher, labels, resolution, config, seed=batch_seed)
 
-    settings = {"method": "deepinversion", "generator": None, **vars(config)}
+    settings = {"method": "deepinversion", "generator": None, "teacher": getattr(teacher, "fingerprint", None),
+                **vars(config)}
     return write_dataset(make_batch, classes, per_class, config.batch_size, out, resolution, settings, seed, progress)

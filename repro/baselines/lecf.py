@@ -141,6 +141,7 @@ class ClassifierFilter:
                              "pass the class list it was trained on (e.g. the pool's classes)")
         self.net = ClassifierFeatures(model, name)
         self.name, self.classes, self.batch_size = name, list(classes), batch_size
+        self.fingerprint = getattr(model, "fingerprint", None)
 
     @torch.inference_mode()
     def __call__(self, images: np.ndarray) -> torch.Tensor:
@@ -447,8 +448,9 @@ class LECF:
     # --- writing ---
     def dataset_config(self, threshold: float, per_class: int) -> dict:
         return {"method": "lecf", **self.config.settings(), "threshold": float(threshold), "per_class": int(per_class),
-                "filter": self.filter.name, "prompts": self.prompts, "classes": self.classes,
-                "generator": self.bundle.name}
+                "filter": self.filter.name, "filter_weights": getattr(self.filter, "fingerprint", None),
+                "prompts": self.prompts, "classes": self.classes, "generator": self.bundle.name,
+                "weights": self.bundle.fingerprint}
 
     def write(self, out: str | Path, threshold: float, per_class: int, shard_size: int = 5000,
               dataset: str | None = None) -> SyntheticDataset:

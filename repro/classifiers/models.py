@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import ReproError
+from ..fingerprint import file_hash
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -213,7 +214,12 @@ def load_classifier(path: str | os.PathLike, arch: str | None = None) -> Classif
 
     if str(path).startswith(PREFIX):
         return load_pretrained(str(path))
-    path = Path(path)
+    model = _load_file(Path(path), arch)
+    model.fingerprint = file_hash(path)  # what the resume guards of tokens and synthetic sets compare
+    return model
+
+
+def _load_file(path: Path, arch: str | None) -> Classifier:
     if not path.is_file():
         raise ReproError(f"classifier checkpoint {path} does not exist")
     try:

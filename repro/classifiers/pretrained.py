@@ -14,6 +14,7 @@ import torch
 
 from ..data.download import reachable
 from ..errors import ReproError
+from ..fingerprint import file_hash
 from .models import IMAGENET_MEAN, IMAGENET_STD, Classifier, build_model, load_state
 
 PREFIX = "torchvision:"
@@ -51,4 +52,5 @@ def load_pretrained(spec: str) -> Classifier:
     model = build_model(arch, len(weights.meta["categories"]), RESOLUTION, IMAGENET_MEAN, IMAGENET_STD)
     load_state(model, mapped, path)
     model.meta = {"source": weights.url, "classes": list(weights.meta["categories"])}
+    model.fingerprint = file_hash(path)
     return model

@@ -124,16 +124,21 @@ def learn_class_tokens(
     learned = ClassTokens(classes, best, tokens.tokens,
                           metadata={"generator": bundle.name, "best_share": dict(zip(classes, best_share)),
                                     "use_dag": use_dag, "prompt": sampler_config.prompt,
-                                    "settings": token_settings(sampler_config, config, use_dag, seed)})
+                                    "settings": token_settings(sampler_config, config, use_dag, seed, bundle,
+                                                               teacher)})
     learned.install(bundle)
     return learned, history
 
 
-def token_settings(sampler_config: SamplerConfig, config: CATConfig, use_dag: bool, seed: int) -> dict:
-    """Everything that decides the learned tokens (``micro_batch`` is memory only), as JSON values."""
+def token_settings(sampler_config: SamplerConfig, config: CATConfig, use_dag: bool, seed: int, bundle=None,
+                   teacher: nn.Module | None = None) -> dict:
+    """Everything that decides the learned tokens (``micro_batch`` is memory only), as JSON values: the settings,
+    and the generator's and the teacher's weights (their fingerprints), so tokens of a retrained model are
+    never taken for these."""
     settings = {"sampler": asdict(sampler_config), "cat": {k: v for k, v in asdict(config).items()
                                                            if k != "micro_batch"},
-                "use_dag": bool(use_dag), "seed": int(seed)}
+                "use_dag": bool(use_dag), "seed": int(seed),
+                "generator": getattr(bundle, "fingerprint", None), "teacher": getattr(teacher, "fingerprint", None)}
     return json.loads(json.dumps(settings))
 
 
@@ -152,7 +157,7 @@ def cached_class_tokens(
     instead (resumable scratch work of a notebook); a file learned with other settings is refused."""
     config, sampler_config = config or CATConfig(), sampler_config or SamplerConfig()
     path = Path(path)
-    wanted = token_settings(sampler_config, config, use_dag, seed)
+    wanted = token_settings(sampler_config, config, use_dag, seed, bundle, teacher)
     if path.exists():
         tokens = ClassTokens.load(path)
         if tokens.metadata.get("settings") != wanted or tokens.classes != list(classes):

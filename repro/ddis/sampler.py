@@ -172,7 +172,10 @@ def sample_dataset(sampler: DDISSampler, per_class: int, batch_size: int, out, s
         generator = torch.Generator(device=sampler.bundle.device).manual_seed(batch_seed)
         return sampler.sample(labels.tolist(), generator) * 0.5 + 0.5
 
-    config = {"method": f"ddis/{sampler.mode}", "generator": sampler.bundle.name, "steps": sampler.config.steps,
+    config = {"method": f"ddis/{sampler.mode}", "generator": sampler.bundle.name,
+              "weights": sampler.bundle.fingerprint,
+              "teacher": getattr(sampler.dag.teacher, "fingerprint", None) if sampler.use_dag else None,
+              "steps": sampler.config.steps,
               "guidance_scale": sampler.config.guidance_scale, "prompt": sampler.config.prompt,
               "teacher_resolution": sampler.config.teacher_resolution,
               "dag": vars(sampler.config.dag) if sampler.use_dag else None,

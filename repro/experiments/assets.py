@@ -132,10 +132,17 @@ class Assets:
         kind, dataset = asset_kind(name)
         recorded = _recorded(folder, kind)
         found = [] if recorded is None else disagreements(kind, params, dataset, recorded, absent_is_default=False)
+        if recorded and recorded.get("weights") and "generator" in params:
+            from ..generators.bundle import generator_fingerprint
+
+            current = generator_fingerprint(params["generator"])
+            if recorded["weights"] != current:
+                found.append(f"it was made with other weights of generator {params['generator']!r} "
+                             f"(fingerprint {recorded['weights']}, now {current}: retrained or redirected)")
         if found:
-            raise ReproError(f"asset {name!r} ({folder}) was built with other settings than this experiment states: "
-                             f"{'; '.join(found)}; make config/scales/{self.scale}.yaml and the experiment's "
-                             "config agree, then rebuild the asset")
+            raise ReproError(f"asset {name!r} ({folder}) does not fit this experiment: {'; '.join(found)}; where "
+                             f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config agree; "
+                             f"then rebuild the asset (delete {folder} and {folder}.done, and rerun)")
         return folder
 
     def classifier(self, name: str, seed: int = 0) -> Path:
@@ -152,9 +159,12 @@ def _recorded(folder: Path, kind: str) -> dict | None:
     that :data:`SAME` compares, e.g. a teacher checkpoint)."""
     if kind == "inversion":
         run = json.loads((folder / "run.json").read_text())
-        return {**run["config"], "generator": run["generator"]}
+        return {**run["config"], "generator": run["generator"], "weights": run.get("weights")}
     if kind in ("synthetic", "ddis", "deepinversion"):
-        config = dict(json.loads((folder / "index.json").read_text())["config"])
+        index = json.loads((folder / "index.json").read_text())
+        config = dict(index["config"])
+        if kind == "synthetic":  # repro.sampling.run.sample_dataset's record
+            config["weights"] = index.get("weights")
         if kind == "ddis":  # repro.ddis.sampler.sample_dataset's record
             config["dag_step_rms"] = (config.get("dag") or {}).get("step_rms")
         return config
@@ -166,5 +176,6 @@ def _recorded(folder: Path, kind: str) -> dict | None:
             return None
         sampler, cat = settings["sampler"], settings["cat"]
         return {"steps": sampler["steps"], "prompt": sampler["prompt"], "dag_step_rms": sampler["dag"]["step_rms"],
+                "weights": settings.get("generator"),
                 **{k: cat[k] for k in ("lr", "epochs", "accumulation", "images_per_step", "stop_share")}}
     return None

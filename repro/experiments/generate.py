@@ -63,7 +63,7 @@ def sample_set(run, inversion: str | Path, name: str, *, generator_source: str =
     bundle = generator(run, generator_source, dtype, unet_weights)
     first = next(iter(tables.values()))
     folder = run.scratch(name, {"sampling": config.hash(), "embeddings": first.meta["config_hash"],
-                                "ids": sorted(first.ids), "generator": generator_source, "unet": str(unet_weights)})
+                                "ids": sorted(first.ids), "weights": bundle.fingerprint})
     sample_dataset(bundle, tables, folder, config, progress=False)
     return Synthetic(folder, name=name)
 
@@ -77,8 +77,7 @@ def invert_set(run, images, name: str, *, generator_source: str = "mini", dtype:
     config = InversionConfig(steps=int(steps), checkpoints=None if checkpoints is None else tuple(checkpoints),
                              lr=float(lr), resolution=resolution, batch=int(batch), precision=dtype,
                              compile=_compile(run))
-    folder = run.scratch(name, {"inversion": config.hash(), "ids": list(images.ids), "generator": generator_source,
-                                "unet": str(unet_weights)})
+    folder = run.scratch(name, {"inversion": config.hash(), "ids": list(images.ids), "weights": bundle.fingerprint})
     invert(bundle, images.images, images.labels, images.ids, images.classes, folder, config,
            dataset=images.name, split="", progress=False)
     return folder

@@ -53,6 +53,8 @@ class GeneratorBundle:
     tokenizer: Any
     scheduler: Any
     resolution: int
+    #: hash of the weights (repro.fingerprint): what the resume guards compare, beside the name
+    fingerprint: str = ""
 
     # --- shapes the rest of the suite checks its inputs against -------------------------------------
     @property
@@ -156,6 +158,28 @@ def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
+def _hub_snapshot(hub_id: str) -> Path | None:
+    """The cached snapshot folder of a hub model (``.../snapshots/<commit>``), which names its weights."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(hub_id, local_files_only=True))
+    except Exception:  # not cached as one snapshot: the fingerprint falls back to the id
+        return None
+
+
+def generator_fingerprint(source: str | os.PathLike = "mini", unet_weights: str | os.PathLike | None = None) -> str:
+    """The fingerprint :func:`load_generator` gives ``source`` (without loading it), for comparing it with the
+    one an asset recorded."""
+    from ..fingerprint import folder_fingerprint
+
+    name = str(source)
+    folder = mini_dir() if name == "mini" else Path(name).expanduser() if Path(name).expanduser().is_dir() \
+        else _hub_snapshot(HUB_IDS.get(name, name))
+    extra = [unet_weights] if unet_weights is not None else []
+    return folder_fingerprint(folder, extra) if folder is not None else f"hub:{name}"
+
+
 def _load_parts(source: str | Path, local_only: bool) -> dict:
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
@@ -184,6 +208,7 @@ def load_generator(
     offline machine gets an error at once instead of a hang.
     """
     name = str(source)
+    folder = None  # the local folder the weights come from, for their fingerprint
     if name == "mini":
         folder = mini_dir()
         if not (folder / "unet").is_dir():
@@ -194,7 +219,8 @@ def load_generator(
             )
         parts, native = _load_parts(folder, local_only=True), None
     elif Path(name).expanduser().is_dir():
-        parts, native = _load_parts(Path(name).expanduser(), local_only=True), None
+        folder = Path(name).expanduser()
+        parts, native = _load_parts(folder, local_only=True), None
     else:
         hub_id = HUB_IDS.get(name, name)
         native = NATIVE_RESOLUTION.get(name)
@@ -208,6 +234,7 @@ def load_generator(
                     "diffusers folder instead"
                 ) from cached_miss
             parts = _load_parts(hub_id, local_only=False)
+        folder = _hub_snapshot(hub_id)
     if unet_weights is not None:
         from safetensors.torch import load_file
 
@@ -220,5 +247,9 @@ def load_generator(
         name = f"{name}+{Path(unet_weights).stem}"
     if resolution is None:
         resolution = native or int(parts["unet"].config.sample_size) * 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-    bundle = GeneratorBundle(name=name, resolution=int(resolution), **parts)
+    from ..fingerprint import folder_fingerprint
+
+    extra = [unet_weights] if unet_weights is not None else []
+    fingerprint = folder_fingerprint(folder, extra) if folder is not None else f"hub:{name}"
+    bundle = GeneratorBundle(name=name, resolution=int(resolution), fingerprint=fingerprint, **parts)
     return bundle.to(device=device, dtype=resolve_dtype(dtype)).freeze()

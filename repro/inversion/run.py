@@ -55,7 +55,7 @@ def _check_or_write_run(out: Path, run: dict) -> None:
         if old.get("config_hash") != run["config_hash"]:
             keys = sorted(k for k in set(old["config"]) | set(run["config"])
                           if old["config"].get(k) != run["config"].get(k))
-            other = sorted(k for k in ("generator", "dataset", "split", "num_images", "ids_hash")
+            other = sorted(k for k in ("generator", "weights", "dataset", "split", "num_images", "ids_hash")
                            if old.get(k) != run.get(k))
             raise ReproError(
                 f"{out} holds an inversion run with a different configuration (differs in {keys + other}); "
@@ -96,8 +96,8 @@ def invert(
         raise ReproError("no images to invert; check the dataset, split and --limit")
     out = Path(out_dir)
     (out / ".work").mkdir(parents=True, exist_ok=True)
-    context = dict(generator=bundle.name, dataset=dataset, split=split, num_images=len(ids),
-                   ids_hash=config_hash({"ids": ids}))
+    context = dict(generator=bundle.name, weights=bundle.fingerprint, dataset=dataset, split=split,
+                   num_images=len(ids), ids_hash=config_hash({"ids": ids}))
     run_hash = config.hash(**context)
     _check_or_write_run(out, {
         "config": config.as_dict(), "config_hash": run_hash, **context, "classes": list(classes),

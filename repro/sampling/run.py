@@ -46,10 +46,11 @@ def sample_dataset(bundle, tables: dict[int, EmbeddingTable], out_dir: str | Pat
     counts = [b - a for a, b in zip(bounds, bounds[1:])]
     meta = {
         "classes": first.classes, "resolution": sampler.save_resolution,
-        "generation_resolution": sampler.resolution, "generator": bundle.name,
+        "generation_resolution": sampler.resolution, "generator": bundle.name, "weights": bundle.fingerprint,
         "dataset": first.meta.get("dataset"), "split": first.meta.get("split"),
         "embeddings_config_hash": first.meta["config_hash"], "config": config.as_dict(),
-        "config_hash": config.hash(generator=bundle.name, embeddings=first.meta["config_hash"]),
+        "config_hash": config.hash(generator=bundle.name, weights=bundle.fingerprint,
+                                   embeddings=first.meta["config_hash"]),
     }
     writer = SyntheticWriter(out_dir, meta, counts)
     mine = [k for k in range(len(counts)) if k % n == i and not writer.done(k)]

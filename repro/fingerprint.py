@@ -1,0 +1,46 @@
+"""What a model's weights are, as a short hash: the resume guards of inversions, synthetic sets, class tokens and
+scratch folders include it, so work computed with other weights under the same name (a retrained mini model,
+``REPRO_MINI_GENERATOR`` pointed elsewhere, a retrained teacher) is refused or recomputed, never reused.
+
+Files of the model's parts (its subfolders) are hashed by content, not the model card or training records beside
+them. A Hugging Face hub snapshot (``.../snapshots/<commit>/``) is identified by its
+commit instead, which names its content without reading gigabytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+#: files whose content makes a model (weights and the configs that shape them)
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".th", ".json")
+
+
+def file_hash(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _is_part(path: Path, folder: Path) -> bool:
+    """A file of a model part (``unet/...``, ``vae/...``): not the card, its figures or the training records."""
+    parts = path.relative_to(folder).parts
+    return path.is_file() and path.suffix in WEIGHT_SUFFIXES and len(parts) >= 2 and parts[0] != "training"
+
+
+def folder_fingerprint(folder: str | Path, extra: Iterable[str | Path] = ()) -> str:
+    """The weights under ``folder`` (and the ``extra`` files, e.g. a swapped-in UNet) as one short hash."""
+    folder = Path(folder)
+    snapshot = next((p.name for p in [folder, *folder.parents] if p.parent.name == "snapshots"), None)
+    digest = hashlib.sha256()
+    if snapshot is not None:
+        digest.update(f"hub-snapshot:{snapshot}".encode())
+    else:
+        for path in sorted(p for p in folder.rglob("*") if _is_part(p, folder)):
+            digest.update(f"{path.relative_to(folder)}:{file_hash(path)}\n".encode())
+    for path in extra:
+        digest.update(f"extra:{file_hash(path)}\n".encode())
+    return digest.hexdigest()[:16]
