@@ -141,8 +141,8 @@ class Assets:
                              f"(fingerprint {recorded['weights']}, now {current}: retrained or redirected)")
         if found:
             raise ReproError(f"asset {name!r} ({folder}) does not fit this experiment: {'; '.join(found)}; where "
-                             f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config agree; "
-                             f"then rebuild the asset (delete {folder} and {folder}.done, and rerun)")
+                             f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config "
+                             f"agree; then rebuild the asset (delete {folder} and {folder}.done, and rerun)")
         return folder
 
     def classifier(self, name: str, seed: int = 0) -> Path:
