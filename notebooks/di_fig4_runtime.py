@@ -52,6 +52,7 @@ from dataclasses import replace
 
 from repro.experiments import ExperimentRun
 from repro.experiments import timing
+from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import bars, summary_table
 from repro.inversion import InversionConfig
 from repro.sampling import SamplingConfig
@@ -87,7 +88,7 @@ def dataset_label(case, with_px=True):
 # %%
 measured = {}  # (case, seed, repeat) -> {"image": Cost, "embedding": Cost or None}
 for case in grid:
-    bundle = timing.timing_generator(case.generator, dtype, run.device)
+    bundle = load_bundle(run, case.generator, dtype)
     latent = bundle.latent_size(case.resolution)
     sampling = SamplingConfig(steps=timed_inference_steps, precision=dtype)
     inversion = InversionConfig(steps=inversion_steps, resolution=case.resolution, precision=dtype)

@@ -4,7 +4,8 @@ import shlex
 DATA_ROOT = CONFIG["data_root"]
 DATA_ARG = f"--data-root {shlex.quote(DATA_ROOT)}" if DATA_ROOT else ""
 # `{data}` in asset args (third-party weights in the data folder): data_root, else $REPRO_DATA
-DATA_DIR = os.path.abspath(DATA_ROOT or os.environ.get("REPRO_DATA", "")) if (DATA_ROOT or os.environ.get("REPRO_DATA")) else ""
+DATA_DIR = DATA_ROOT or os.environ.get("REPRO_DATA", "")
+DATA_DIR = os.path.abspath(DATA_DIR) if DATA_DIR else ""
 # Jobs that use the generator or train networks ask for a GPU at mini and paper scale; smoke runs on CPU.
 GPUS = 0 if SCALE == "smoke" else 1
 

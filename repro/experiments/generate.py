@@ -18,13 +18,22 @@ from ..sampling import SamplingConfig, sample_dataset
 from .protocol import Synthetic
 
 
+#: generator names that build an SD-shaped model with random weights (same compute, no weights needed: timing)
+RANDOM_SHAPES = {"sd14-random": "sd14", "sd21-random": "sd21"}
+
+
 @lru_cache(maxsize=4)
 def _bundle(source: str, dtype: str, device: str, unet_weights: str | None):
+    if source in RANDOM_SHAPES:
+        from ..generators.sd_shapes import sd_shaped_generator
+
+        return sd_shaped_generator(RANDOM_SHAPES[source], device=device, dtype=dtype)
     return load_generator(source, dtype=dtype, device=device, unet_weights=unet_weights)
 
 
 def generator(run, source: str = "mini", dtype: str = "fp32", unet_weights: str | Path | None = None):
-    """The frozen generator ``source`` on the run's device (``unet_weights``: an early UNet checkpoint)."""
+    """The frozen generator ``source`` on the run's device (``unet_weights``: an early UNet checkpoint;
+    ``sd14-random`` / ``sd21-random``: SD's architecture with random weights, built offline, for timing)."""
     return _bundle(str(source), dtype, run.device, str(unet_weights) if unet_weights else None)
 
 

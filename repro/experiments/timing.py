@@ -15,7 +15,6 @@ import gc
 import math
 import time
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -23,8 +22,6 @@ import torch
 
 from ..errors import ReproError
 
-#: generator names that build an SD-shaped model with random weights (same compute, no weights needed)
-RANDOM_SHAPES = {"sd14-random": "sd14", "sd21-random": "sd21"}
 #: generators with Stable Diffusion v1.4's architecture: their cells line up with the paper's A40 numbers
 SD14_SHAPED = ("sd14", "sd14-random")
 #: the prompt of standard text-to-image sampling (every generator's vocabulary has these words)
@@ -94,24 +91,6 @@ class Cost:
         if not self.projected(steps):
             return f"measured: {self.timed_steps} steps"
         return f"projected from {self.timed_steps} timed steps to {int(steps)}"
-
-
-# --- generators --------------------------------------------------------------------------------------------
-@lru_cache(maxsize=2)
-def _timing_bundle(source: str, dtype: str, device: str):
-    if source in RANDOM_SHAPES:
-        from ..generators.sd_shapes import sd_shaped_generator
-
-        return sd_shaped_generator(RANDOM_SHAPES[source], device=device, dtype=dtype)
-    from ..generators import load_generator
-
-    return load_generator(source, dtype=dtype, device=device)
-
-
-def timing_generator(source: str, dtype: str = "fp32", device: str = "cpu"):
-    """The generator a timing case names: ``sd14-random`` / ``sd21-random`` (SD's architecture with random
-    weights, built offline), else any name ``load_generator`` takes (``mini``, ``sd14``...). Kept per run."""
-    return _timing_bundle(str(source), str(dtype), str(device))
 
 
 # --- Diffusion Inversion stage 1 ---------------------------------------------------------------------------
