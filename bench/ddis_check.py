@@ -24,11 +24,11 @@ from pathlib import Path
 
 import torch
 
-from repro.ddis.batchnorm import BatchNormAlignment
+from repro.classifiers.batchnorm import BatchNormAlignment
 from repro.ddis.cat import CATConfig, learn_class_tokens
 from repro.ddis.dag import DAGConfig
 from repro.ddis.sampler import MODES, DDISSampler, SamplerConfig
-from repro.ddis.teacher import load_teacher, mixed_precision, teacher_view
+from repro.classifiers.teacher import load_teacher, mixed_precision, teacher_view
 from repro.generators import load_generator
 from repro.provenance import Provenance, write_rows
 

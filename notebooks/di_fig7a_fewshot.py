@@ -66,7 +66,7 @@ import torch
 
 from repro.baselines.knn import check_retrieval_source, retrieval_sets
 from repro.baselines.params import build_lecf, knn_retriever, lecf_set
-from repro.classifiers.probe import check_learner, embed, fit_linear_probe
+from repro.classifiers.probe import check_learner, fit_linear_probe
 from repro.data import load_split
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun, Synthetic, per_dataset, recipe_for, test_set, training_set
@@ -74,6 +74,7 @@ from repro.experiments.generate import generator as load_bundle
 from repro.experiments.claims import cells, spread
 from repro.experiments.plots import curves, summary_table
 from repro.experiments.quality import POOL_FEATURES, feature_networks
+from repro.metrics import embed
 from repro.provenance import timed
 
 run = ExperimentRun.from_globals(globals(), dataset=dataset)

@@ -9,11 +9,11 @@ from torch import nn
 from repro.baselines import deepinversion as di
 from repro.baselines.deepinversion import (DeepInversionConfig, deepinversion_dataset, input_normalization,
                                            invert_batch, preset_for, total_variation)
-from repro.ddis.batchnorm import BatchNormAlignment
-from repro.ddis.synthesis import read_dataset
+from repro.classifiers.batchnorm import BatchNormAlignment
+from repro.sampling.datafree import read_dataset
 from repro.errors import ReproError
 
-from .test_ddis_batchnorm import tiny_bn_teacher
+from .test_classifiers_batchnorm import tiny_bn_teacher
 
 
 class Normalized(nn.Module):

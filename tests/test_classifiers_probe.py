@@ -1,4 +1,4 @@
-"""Linear probe: learns separable features, is deterministic, standardises, embeds with a FeatureNet, errors."""
+"""Linear probe: learns separable features, is deterministic, standardises, errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from repro.classifiers import Recipe
-from repro.classifiers.probe import LinearProbe, check_learner, embed, fit_linear_probe
+from repro.classifiers.probe import LinearProbe, check_learner, fit_linear_probe
 from repro.errors import ReproError
-from tests.test_baselines_knn import MeanColour
 
 
 def blobs(n_per_class: int, classes: int = 3, dim: int = 8, seed: int = 0, spread: float = 0.3):
@@ -59,15 +58,6 @@ def test_features_are_normalised_per_vector_so_their_scale_does_not_matter():
     # what the head sees: each vector at unit root-mean-square
     unit = torch.nn.functional.normalize(test, dim=1) * test.shape[1] ** 0.5
     torch.testing.assert_close(plain(test), plain.linear(unit))
-
-
-def test_embed_runs_the_feature_network_over_uint8_images():
-    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
-    features = embed(MeanColour(), images, batch_size=2)
-    assert features.shape == (5, 3) and features.dtype == torch.float32 and features.device.type == "cpu"
-    np.testing.assert_allclose(features.numpy(), images.reshape(5, -1, 3).mean(axis=1), rtol=1e-5)
-    with pytest.raises(ReproError, match="no images"):
-        embed(MeanColour(), images[:0])
 
 
 def test_bad_inputs_are_clear_errors():

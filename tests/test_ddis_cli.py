@@ -4,7 +4,7 @@ import pytest
 
 from repro.classifiers import build_model, save_classifier
 from repro.cli import main
-from repro.ddis.synthesis import read_dataset
+from repro.sampling.datafree import read_dataset
 from repro.ddis.tokens import ClassTokens
 from repro.generators.tiny import save_bundle, tiny_generator
 from repro.sampling.dataset import SyntheticDataset

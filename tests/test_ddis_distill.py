@@ -8,7 +8,7 @@ import torch
 
 from repro.classifiers import build_model
 from repro.ddis.distill import distill
-from repro.ddis.synthesis import write_dataset
+from repro.sampling.datafree import write_dataset
 from repro.errors import ReproError
 
 CLASSES = ["cat", "dog", "airplane"]

@@ -7,12 +7,12 @@ import torch
 from repro.ddis import dag as dag_module
 from repro.ddis.dag import DAGConfig, DomainAlignmentGuidance
 from repro.ddis.sampler import DDISSampler, SamplerConfig, sample_dataset
-from repro.ddis.synthesis import read_dataset
+from repro.sampling.datafree import read_dataset
 from repro.ddis.tokens import ClassTokens
 from repro.errors import ReproError
 from repro.generators.tiny import tiny_generator
 
-from .test_ddis_batchnorm import tiny_bn_teacher
+from .test_classifiers_batchnorm import tiny_bn_teacher
 
 CLASSES = ["cat", "dog", "airplane"]
 

@@ -11,7 +11,7 @@ from repro.ddis.tokens import ClassTokens, TokenSplice
 from repro.errors import ReproError
 from repro.generators.tiny import tiny_generator
 
-from .test_ddis_batchnorm import tiny_bn_teacher
+from .test_classifiers_batchnorm import tiny_bn_teacher
 
 CLASSES = ["cat", "dog", "airplane"]
 SAMPLING = SamplerConfig(steps=3, teacher_resolution=16, dag=DAGConfig(eta=1.0))

@@ -14,7 +14,7 @@ from repro.generators.tiny import tiny_generator
 from repro.inversion import InversionConfig
 from repro.sampling import SamplingConfig
 
-from .test_ddis_batchnorm import tiny_bn_teacher
+from .test_classifiers_batchnorm import tiny_bn_teacher
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from repro.errors import ReproError
 from repro.generators.tiny import tiny_generator
 from repro.inversion import FastPath, GroupTrainer, InversionConfig, invert, load_checkpoints
 from repro.inversion.trainer import group_generator
-from repro.sampling.pixels import to_model_pixels
+from repro.generators.pixels import to_model_pixels
 
 CLASSES = ["cat", "dog"]
 

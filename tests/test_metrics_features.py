@@ -19,6 +19,7 @@ from repro.metrics import (
     InceptionFeatures,
     MetricSettings,
     VGG16Features,
+    embed,
     evaluate,
     extract_features,
     open_source,
@@ -26,6 +27,7 @@ from repro.metrics import (
     score,
 )
 from repro.metrics.sources import rebatch
+from tests.test_baselines_knn import MeanColour
 
 
 def tiny_classifier(classes=4):
@@ -255,3 +257,12 @@ def test_paired_standard_networks_each_give_only_their_own_metrics():
     assert set(values) - {"n_real", "n_fake"} == {"is", "is_std", "fid", "precision", "recall"}
     alone = evaluate(real, fake, nets[:1], metrics=["fid", "precision"], batch_size=16)
     assert set(alone) - {"n_real", "n_fake"} == {"fid", "precision@inception-like"}
+
+
+def test_embed_runs_the_feature_network_over_uint8_images():
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    features = embed(MeanColour(), images, batch_size=2)
+    assert features.shape == (5, 3) and features.dtype == torch.float32 and features.device.type == "cpu"
+    np.testing.assert_allclose(features.numpy(), images.reshape(5, -1, 3).mean(axis=1), rtol=1e-5)
+    with pytest.raises(ReproError, match="no images"):
+        embed(MeanColour(), images[:0])

@@ -42,9 +42,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..ddis.batchnorm import BatchNormAlignment
-from ..ddis.synthesis import write_dataset
-from ..ddis.teacher import mixed_precision
+from ..classifiers.batchnorm import BatchNormAlignment
+from ..sampling.datafree import write_dataset
+from ..classifiers.teacher import mixed_precision
 from ..errors import ReproError
 from ..sampling.dataset import SyntheticDataset
 

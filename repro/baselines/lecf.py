@@ -48,8 +48,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data.registry import POOL_PARTS
-from ..ddis.prompts import class_phrase
+from ..data.registry import POOL_PARTS, class_phrase
 from ..errors import ReproError
 from ..provenance import config_hash
 from ..sampling.dataset import SyntheticDataset, SyntheticWriter
@@ -175,7 +174,7 @@ class ClipZeroShotFilter:
 
     @torch.inference_mode()
     def __call__(self, images: np.ndarray) -> torch.Tensor:
-        from ..sampling.pixels import resize
+        from ..generators.pixels import resize
 
         out = []
         for start in range(0, len(images), self.batch_size):

@@ -6,7 +6,7 @@ CLIP, so the mini scale keeps the recipe's shape, a frozen encoder and a tuned l
 ResNet-18 as the encoder (``backbone: pool-resnet18``, ``tuning: linear``).
 
 - Features: the frozen network's (any ``repro.metrics.FeatureNet``, e.g. ``ClassifierFeatures`` of the pool
-  classifier: its penultimate layer), computed once per image set by the metrics layer's batched extraction.
+  classifier: its penultimate layer), computed once per image set by the metrics layer (``repro.metrics.embed``).
   No augmentation: the encoder is frozen, so each image has one feature vector.
 - Head: ``nn.Linear`` on each feature vector scaled to unit root-mean-square (L2-normalised, times sqrt(D)).
   The normalisation uses no statistics of the training set: with one shot per class, per-dimension
@@ -43,17 +43,6 @@ def check_learner(backbone: str, tuning: str) -> None:
                          "backbone=pool-resnet18 with tuning=linear (a linear head on the frozen pool classifier)")
     raise ReproError(f"unknown few-shot learner backbone={backbone!r}, tuning={tuning!r}; use one of "
                      f"{sorted(LEARNERS)}")
-
-
-@torch.inference_mode()
-def embed(net, images: np.ndarray, name: str = "images", batch_size: int = 256) -> torch.Tensor:
-    """Features [N, D] (fp32, CPU) of uint8 images [N, H, W, 3] under the frozen feature network ``net``."""
-    from ..metrics import ImageSource, extract_features
-
-    if len(images) == 0:
-        raise ReproError(f"no images to embed in {name!r}")
-    found = extract_features(ImageSource.from_array(np.ascontiguousarray(images), name), [net], batch_size)
-    return found[net.name].embeddings.float().cpu()
 
 
 class LinearProbe(nn.Module):

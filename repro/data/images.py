@@ -10,7 +10,7 @@ Conventions (the same for every source, so that archives, official downloads and
   centre-cropped to a square (the shorter side) and resized to ``size`` with PIL's bicubic filter.
 - ``resize`` (whole uint8 arrays, e.g. 32 px CIFAR-10 up to the pool's 64 px) applies the same PIL bicubic
   filter (a = -0.5, support widened when shrinking, i.e. antialiased). ``torch``'s bicubic interpolation with
-  ``antialias=True`` (used on GPU tensors elsewhere, e.g. ``repro.sampling.pixels``) is the same filter and
+  ``antialias=True`` (used on GPU tensors elsewhere, e.g. ``repro.generators.pixels``) is the same filter and
   agrees with it to within one grey level, so it does not matter which path resized an image.
 """
 

@@ -102,6 +102,12 @@ POOL_PARTS = (
 )
 POOL_CLASSES = tuple(union_classes([list(CIFAR10_CLASSES), list(IMAGENETTE_NAMES.values()), list(PACS_CLASSES)]))
 
+
+def class_phrase(class_name: str) -> str:
+    """A dataset's class name as the words of a prompt: ``chain_saw`` -> ``chain saw``."""
+    return " ".join(class_name.replace("_", " ").split())
+
+
 #: the splits the mini world's experiments use (``repro data prepare mini``), and the pool must avoid
 MINI_WORLD_SPLITS = (
     ("cifar10", "target"), ("cifar10", "test"), ("imagenette", "target"), ("imagenette", "test"),

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ReproError
 from .sampler import DDISSampler, SamplerConfig
-from .teacher import mixed_precision, teacher_view
+from ..classifiers.teacher import mixed_precision, teacher_view
 from .tokens import ClassTokens, TokenSplice
 
 

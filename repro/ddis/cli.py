@@ -128,7 +128,7 @@ def _classes(args) -> list[str]:
 
 
 def _teacher(args, device: torch.device):
-    from .teacher import load_teacher
+    from ..classifiers.teacher import load_teacher
 
     teacher = load_teacher(args.teacher, device)
     if args.teacher_resolution is None:
@@ -227,7 +227,7 @@ def _run_distill(args) -> int:
     from ..data import load_split
     from ..provenance import Provenance, write_rows
     from .distill import distill
-    from .teacher import load_teacher
+    from ..classifiers.teacher import load_teacher
 
     device = _device(args.device)
     teacher = load_teacher(args.teacher, device)

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from ..errors import ReproError
-from .batchnorm import BatchNormAlignment
-from .teacher import mixed_precision, teacher_view
+from ..classifiers.batchnorm import BatchNormAlignment
+from ..classifiers.teacher import mixed_precision, teacher_view
 
 DECODE = ("zt", "x0")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import ReproError
-from .synthesis import read_dataset
+from ..sampling.datafree import read_dataset
 
 
 def distill(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 
+from ..data.registry import class_phrase
+
 #: The paper's template; the mini model, pretrained on captions "a photo of a {class}", may be given
 #: "a photo of {a} {token} {cls}" instead.
 PAPER_TEMPLATE = "{a} {token} {cls}"
-
-
-def class_phrase(class_name: str) -> str:
-    """Dataset class names as words: ``chain_saw`` -> ``chain saw``."""
-    return " ".join(class_name.replace("_", " ").split())
 
 
 def article(word: str) -> str:

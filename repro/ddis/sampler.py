@@ -19,7 +19,7 @@ from ..errors import ReproError
 from ..sampling.schedulers import build_scheduler
 from .dag import DAGConfig, DomainAlignmentGuidance
 from .prompts import PAPER_TEMPLATE, class_prompt
-from .teacher import mixed_precision
+from ..classifiers.teacher import mixed_precision
 from .tokens import ClassTokens
 
 #: mode -> (uses the class token, uses DAG)
@@ -166,7 +166,7 @@ class DDISSampler:
 
 def sample_dataset(sampler: DDISSampler, per_class: int, batch_size: int, out, seed: int = 0, progress: bool = True):
     """Write ``per_class`` images of every class of ``sampler`` as a synthetic dataset under ``out``."""
-    from .synthesis import write_dataset
+    from ..sampling.datafree import write_dataset
 
     def make_batch(labels: torch.Tensor, batch_seed: int) -> torch.Tensor:
         generator = torch.Generator(device=sampler.bundle.device).manual_seed(batch_seed)

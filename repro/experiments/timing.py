@@ -291,7 +291,7 @@ def time_class_tokens(bundle, teacher, classes: Sequence[str], sampler_config, c
 def time_ddis_sampling(sampler, images: int, batch: int, seed: int = 0, warmup: bool = True) -> dict:
     """``DDISSampler.sample`` of ``images`` images (classes interleaved) in batches of ``batch``, after one
     warm-up batch: total ``seconds`` and ``images``."""
-    from ..ddis.synthesis import balanced_labels, batch_seed
+    from ..sampling.datafree import balanced_labels, batch_seed
 
     device = sampler.bundle.device
     labels = balanced_labels(len(sampler.classes), math.ceil(images / len(sampler.classes)))[:images]

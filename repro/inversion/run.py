@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ReproError
 from ..provenance import config_hash
-from ..sampling.pixels import to_model_pixels
+from ..generators.pixels import to_model_pixels
 from .config import InversionConfig
 from .fastpath import FastPath
 from .store import EmbeddingTable, checkpoint_filename, save_table

@@ -16,6 +16,7 @@ from .features import (
     Features,
     InceptionFeatures,
     VGG16Features,
+    embed,
     extract_features,
 )
 from .sources import ImageSource, open_source
@@ -33,6 +34,7 @@ __all__ = [
     "PAPER_NAMES",
     "VGG16Features",
     "WEIGHTS_ENV",
+    "embed",
     "evaluate",
     "extract_features",
     "metric_column",

@@ -230,3 +230,11 @@ def extract_features(source: ImageSource, nets: list[FeatureNet], batch_size: in
             image_size=seen,
         )
     return out
+
+
+def embed(net: FeatureNet, images: np.ndarray, name: str = "images", batch_size: int = 256) -> torch.Tensor:
+    """Features [N, D] (fp32, CPU) of uint8 images [N, H, W, 3] under the frozen feature network ``net``."""
+    if len(images) == 0:
+        raise ReproError(f"no images to embed in {name!r}")
+    found = extract_features(ImageSource.from_array(np.ascontiguousarray(images), name), [net], batch_size)
+    return found[net.name].embeddings.float().cpu()

@@ -64,7 +64,7 @@ def sample_prompts(bundle, prompts: list[str], per_prompt: int, steps: int, guid
                    batch_size: int = 1000) -> np.ndarray:
     """uint8 ``[len(prompts) * per_prompt, H, W, 3]`` (prompt-major), DDIM with classifier-free guidance."""
     from ..ddis.sampler import DDISSampler, SamplerConfig
-    from ..sampling.pixels import to_uint8
+    from ..generators.pixels import to_uint8
 
     sampler = DDISSampler(bundle, [], "vanilla", config=SamplerConfig(steps=steps, guidance_scale=guidance))
     every = [p for p in prompts for _ in range(per_prompt)]

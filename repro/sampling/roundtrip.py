@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..inversion.fastpath import FastPath
-from .pixels import to_model_pixels, to_uint8
+from ..generators.pixels import to_model_pixels, to_uint8
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ from ..inversion.fastpath import FastPath
 from ..inversion.store import EmbeddingTable
 from .conditioning import guided_prediction, perturbed_condition
 from .config import SamplingConfig
-from .pixels import to_uint8
+from ..generators.pixels import to_uint8
 from .plan import SamplePlan
 from .schedulers import build_scheduler
 

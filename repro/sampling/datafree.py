@@ -1,6 +1,6 @@
-"""Synthetic datasets from DDIS (any ablation mode) or DeepInversion, in the suite's shard format.
+"""Data-free synthetic datasets (DDIS in any ablation mode, the DeepInversion baseline) in the suite's shard format.
 
-The format and its writer belong to the sampling layer (``repro.sampling.dataset``): an ``index.json`` plus
+The format and its writer are :mod:`.dataset`'s: an ``index.json`` plus
 ``shardNNNNN.npz`` files that are planned up front, written atomically and skipped on a rerun. Here a shard is
 one generation batch, class-balanced with the classes interleaved (so every batch mixes classes, as the
 teacher's BatchNorm statistics do). Data-free images have no source image, partner or interpolation, so those
@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..provenance import config_hash
-from ..sampling.dataset import SyntheticDataset, SyntheticWriter
+from .dataset import SyntheticDataset, SyntheticWriter
 
 
 def to_uint8(images01: torch.Tensor) -> np.ndarray:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from repro.classifiers import build_model, save_classifier
-from repro.ddis.teacher import load_teacher, teacher_checkpoint
+from repro.classifiers.teacher import load_teacher, teacher_checkpoint
 from repro.errors import ReproError
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from repro.ddis.batchnorm import BatchNormAlignment
+from repro.classifiers.batchnorm import BatchNormAlignment
 from repro.errors import ReproError
 
 

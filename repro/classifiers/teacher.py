@@ -35,7 +35,7 @@ def prepare_teacher(model: nn.Module, device: str | torch.device) -> nn.Module:
 def load_teacher(path: str | Path, device: str | torch.device = "cpu", arch: str | None = None) -> nn.Module:
     """A teacher from disk: a classifier saved by the suite or a third-party akamaster CIFAR ResNet (``*.th``);
     ``arch``, when given, must be the checkpoint's architecture."""
-    from ..classifiers.models import load_classifier
+    from .models import load_classifier
 
     if not str(path).startswith("torchvision:") and not Path(path).is_file():
         raise ReproError(f"teacher checkpoint {path} does not exist; train one with `repro train`, point to "
