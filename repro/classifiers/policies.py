@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import autoaugment as tv_autoaugment
 from torchvision.transforms import functional as TF
-from torchvision.transforms import _functional_tensor as TFT
 from torchvision.transforms.v2 import functional as TF2
 
 GEOMETRIC = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
@@ -90,7 +89,8 @@ def apply_op(images: torch.Tensor, name: str, magnitudes, interpolation: str = "
     if name == "Sharpness":
         if min(images.shape[-2:]) <= 2:
             return images
-        return _blend(images, TFT._blurred_degenerate_image(images), factors)
+        # at factor 0 torchvision's sharpness is exactly its blurred ('degenerate') image: the blend partner
+        return _blend(images, TF.adjust_sharpness(images, 0.0), factors)
     if name == "Posterize":
         keep = torch.tensor(256 - 2 ** (8 - mags.astype(np.int64)), dtype=torch.uint8, device=images.device)
         return images & keep.view(-1, 1, 1, 1)

@@ -1,5 +1,6 @@
 """The figures of the notebooks, drawn from the recorded rows (never from numbers typed in): mean ± std over
-seeds of each series against an x field, one panel per value of a panel field."""
+seeds of each series against an x field (seaborn's line with its std band), one panel per value of a panel
+field; grouped bars with std error bars."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # notebooks run headless under papermill
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 
 
 def _rows(run, table: str, where: Mapping[str, object] | None) -> pd.DataFrame:
@@ -27,19 +29,19 @@ def _rows(run, table: str, where: Mapping[str, object] | None) -> pd.DataFrame:
 def curves(run, *, table: str, x: str, series: str = "column", panel: str | None = None, xlabel: str = "",
            ylabel: str = "top-1 accuracy (%)", logx: bool = False, name: str, title: str = "",
            where: Mapping[str, object] | None = None, reference: Mapping[str, float] | None = None) -> Path:
-    """Plot the rows of ``table`` (those matching ``where``): ``value`` against field ``x``, one line per
-    ``series`` value, one panel per ``panel`` value; error bars are the std over the rows of one point (the
-    seeds). ``reference``: labelled levels drawn as dashed lines in every panel (e.g. the full real set).
+    """Plot the rows of ``table`` (those matching ``where``): the mean ``value`` against field ``x``, one line per
+    ``series`` value, one panel per ``panel`` value; the band is the std over the rows of one point (the seeds).
+    ``reference``: labelled levels drawn as dashed lines in every panel (e.g. the full real set).
     Saved as ``<name>.png``."""
     frame = _rows(run, table, where)
     panels = list(dict.fromkeys(frame[panel])) if panel else [None]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, value in zip(axes[0], panels):
         part = frame if value is None else frame[frame[panel] == value]
-        for label, line in part.groupby(series, sort=False):
-            stats = line.groupby(x)["value"].agg(["mean", "std"]).sort_index()
-            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
-                        label=str(label))
+        # series as text: a numeric series (checkpoints, noise) would get a colour scale instead of a legend
+        part = part.assign(**{series: part[series].astype(str)})
+        sns.lineplot(data=part, x=x, y="value", hue=series, hue_order=list(dict.fromkeys(part[series])),
+                     estimator="mean", errorbar="sd", marker="o", ax=ax)
         for k, (label, level) in enumerate((reference or {}).items()):
             ax.axhline(level, linestyle="--", color=f"C{k + 5}", label=str(label))
         ax.set_xlabel(xlabel or x)
