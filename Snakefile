@@ -3,26 +3,31 @@
 #   snakemake --cores all --config scale=mini      # one GPU, the mini world
 #   snakemake --cores all --config scale=paper --profile profiles/slurm
 # The config is validated (config/schema/); the registry of artifacts is config/experiments/<id>.yaml.
-import os
+from pathlib import Path
 
 from snakemake.utils import min_version
 
-min_version("8.0")
+from repro.workflow.registry import load_config, load_registry, load_scale, needed_assets, select, work_path
+
+min_version("8.10")
+
 
 configfile: "config/config.yaml"
 
-from repro.workflow.registry import load_config, load_registry, load_scale, select
 
-CONFIG = load_config(config)
+# The project's config folder, named explicitly: the package never guesses where the checkout is.
+CONFIG_DIR = Path(workflow.basedir) / "config"
+CONFIG = load_config(CONFIG_DIR, config)
 SCALE = CONFIG["scale"]
-SCALE_SPEC = load_scale(SCALE)
-REGISTRY = load_registry()
+SCALE_SPEC = load_scale(CONFIG_DIR, SCALE)
+REGISTRY = load_registry(CONFIG_DIR)
 SELECTED = select(REGISTRY, CONFIG["experiments"])
 # An artifact runs when its scale entry has parameters and its notebook exists; the report explains the rest.
 RUNNABLE = [e for e in SELECTED if not e.skip_reason(SCALE) and e.notebook.exists()]
 RESULTS = CONFIG["results_dir"]
 REPORTS = CONFIG["reports_dir"]
 WORK = f"{CONFIG['work_dir']}/{SCALE}"
+
 
 include: "rules/common.smk"
 include: "rules/assets.smk"
@@ -34,4 +39,4 @@ include: "rules/pretrain.smk"
 rule all:
     default_target: True
     input:
-        f"{REPORTS}/{SCALE}/index.md",
+        rules.report.output,

@@ -68,10 +68,9 @@ from repro.experiments import ExperimentRun, per_dataset
 from repro.experiments import timing
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import bars, summary_table
-from repro.workflow.registry import load_registry
 
 run = ExperimentRun.from_globals(globals())
-PAPER = {(n["table"], n["row"], n["column"]): n["value"] for n in load_registry()[experiment].paper_numbers}
+PAPER = {(n["table"], n["row"], n["column"]): n["value"] for n in run.paper_numbers}
 if scheduler != "ddim":
     raise ReproError(f"scheduler {scheduler!r}: the DDIS sampler runs DDIM (the paper's); set scheduler: ddim")
 KEY, LIMITS, OURS, HOURS = ("Key Findings (generation efficiency)", "Limitations & Future Work",

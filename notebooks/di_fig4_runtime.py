@@ -56,11 +56,10 @@ from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import bars, summary_table
 from repro.inversion import InversionConfig
 from repro.sampling import SamplingConfig
-from repro.workflow.registry import load_registry
 
 run = ExperimentRun.from_globals(globals())
 grid = timing.runtime_cases(cases)
-PAPER = {(n["table"], n["row"], n["column"]): n["value"] for n in load_registry()[experiment].paper_numbers}
+PAPER = {(n["table"], n["row"], n["column"]): n["value"] for n in run.paper_numbers}
 PAPER_DATASETS = {256: "ImageNette/STL10", 128: "CIFAR10/100"}  # the paper's datasets at its target resolutions
 FIGURE = "Figure 4"
 print(f"timing on {run.provenance.device} (the paper: one Nvidia A40)")

@@ -22,6 +22,7 @@ COMMANDS = {
     "pretrain": ("repro.pretrain.cli", "pretrain the embedded mini text-to-image model"),
     "bench": ("repro.bench", "GPU performance benchmarks"),
     "run": ("repro.workflow.cli", "run one experiment's notebook at a scale (what the workflow runs)"),
+    "notebook": ("repro.workflow.prepare", "prepare one experiment's notebook at a scale for JupyterLab"),
     "report": ("repro.report.cli", "render reports from result CSVs"),
 }
 

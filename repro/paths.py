@@ -1,4 +1,4 @@
-"""Where things live: the offline data folder, the decode cache and the repository root."""
+"""Where things live: the offline data folder and the decode cache (both named by the user, never guessed)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from pathlib import Path
 DATA_ENV = "REPRO_DATA"
 #: Environment variable naming the folder for decoded-array caches and downloads.
 CACHE_ENV = "REPRO_CACHE"
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path | None:

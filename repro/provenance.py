@@ -18,8 +18,6 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from .paths import REPO_ROOT
-
 PROVENANCE_COLUMNS = (
     "experiment",
     "scale",
@@ -33,8 +31,13 @@ PROVENANCE_COLUMNS = (
 )
 
 
-def git_commit(root: Path = REPO_ROOT) -> str:
-    """The commit of the checkout, with ``+dirty`` when tracked files differ from it; ``unknown`` outside git."""
+#: the package's own folder: its repository's commit is the code that ran
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def git_commit(root: Path = PACKAGE_DIR) -> str:
+    """The commit of the code that ran (the repository holding this package, by default), with ``+dirty`` when
+    tracked files differ from it; ``unknown`` outside git (an installed wheel)."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True

@@ -1,4 +1,6 @@
-# Helpers shared by the rule files: the command prefix and what each scale's jobs ask of the machine.
+# Shared by the .smk files: the command prefix, what each scale's jobs ask of the machine, and every function
+# that a rule calls (functions live here, rules in their own files).
+import os
 import shlex
 
 DATA_ROOT = CONFIG["data_root"]
@@ -8,13 +10,61 @@ DATA_DIR = DATA_ROOT or os.environ.get("REPRO_DATA", "")
 DATA_DIR = os.path.abspath(DATA_DIR) if DATA_DIR else ""
 # Jobs that use the generator or train networks ask for a GPU at mini and paper scale; smoke runs on CPU.
 GPUS = 0 if SCALE == "smoke" else 1
-
-
-def expand_work(value):
-    """`{work}` in the scale file is this scale's work folder, work/<scale>."""
-    return str(value).replace("{work}", WORK)
+SEEDS_ARG = f"--seeds {','.join(map(str, CONFIG['seeds']))}" if CONFIG["seeds"] else ""
+ASSETS = SCALE_SPEC.get("assets", {})
 
 
 # Where the short name `mini` points at this scale (smoke: a generator its own DAG pretrains in CPU steps).
-MINI_GENERATOR = expand_work(SCALE_SPEC["mini_generator"]) if "mini_generator" in SCALE_SPEC else ""
+MINI_GENERATOR = work_path(SCALE_SPEC["mini_generator"], WORK) if "mini_generator" in SCALE_SPEC else ""
 ENV = f"REPRO_MINI_GENERATOR={shlex.quote(os.path.abspath(MINI_GENERATOR))} " if MINI_GENERATOR else ""
+
+
+def asset_folder(name):
+    if name not in ASSETS:
+        raise ValueError(f"asset {name!r} is not declared in config/scales/{SCALE}.yaml (known: {sorted(ASSETS)})")
+    return f"{WORK}/assets/{name}"
+
+
+def assets_for(experiment):
+    """Folders of the assets an experiment uses at this scale (transitively built by Snakemake)."""
+    return [asset_folder(n) for n in needed_assets(experiment, SCALE, SCALE_SPEC)]
+
+
+def asset_command(name, out):
+    """The asset's `repro` command line from config/scales/<scale>.yaml, writing into `out` (`{out}`)."""
+    spec = ASSETS[name]
+    flags = []
+    for key, value in spec.get("args", {}).items():
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):  # a switch: present when true
+            flags += [flag] if value else []
+            continue
+        value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        if "{data}" in value and not DATA_DIR:
+            raise ValueError(
+                f"asset {name!r} reads {value!r} from the data folder, but none is set: set "
+                "$REPRO_DATA or --config data_root=..."
+            )
+        value = work_path(value, WORK).replace("{out}", out).replace("{data}", DATA_DIR)
+        flags.append(f"{flag} {shlex.quote(value)}")
+    data = DATA_ARG if spec.get("data", True) else ""
+    return f"repro {spec['command']} {' '.join(flags)} {data}".strip()
+
+
+def registry_file(experiment_id):
+    """config/experiments/<id>.yaml, relative: the jobs' command lines name the config folder by it."""
+    return os.path.relpath(CONFIG_DIR / "experiments" / f"{experiment_id}.yaml")
+
+
+def config_dir_of(wildcards, input):
+    """The config folder holding a job's registry input (so a moved checkout reruns nothing)."""
+    return os.path.dirname(os.path.dirname(input.registry[0]))
+
+
+def experiment_inputs(wildcards):
+    experiment = REGISTRY[wildcards.id]
+    return {
+        "notebook": str(experiment.notebook.relative_to(workflow.basedir)),
+        "registry": [registry_file(wildcards.id)],
+        "assets": assets_for(experiment),
+    }

@@ -3,12 +3,22 @@ report tests."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+
+#: this checkout, and its config folder: the package never guesses them, so the tests name them
+REPO = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO / "config"
+
+
+def pytest_collection_modifyitems(items):
+    """The slow tests (the smoke workflow) run last, after every fast test has had its say."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -68,8 +78,12 @@ def demo_spec(**scales) -> dict:
 
 @pytest.fixture
 def demo_project(tmp_path: Path) -> Path:
-    """``tmp_path`` laid out like the repository: config/experiments/di_demo.yaml and notebooks/di_demo.py."""
+    """``tmp_path`` laid out like the repository: config/experiments/di_demo.yaml beside the checkout's
+    config.yaml, schemas and scale files, and notebooks/di_demo.py."""
     (tmp_path / "config" / "experiments").mkdir(parents=True)
+    for folder in ("schema", "scales"):
+        shutil.copytree(CONFIG_DIR / folder, tmp_path / "config" / folder)
+    shutil.copy(CONFIG_DIR / "config.yaml", tmp_path / "config")
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "config" / "experiments" / "di_demo.yaml").write_text(yaml.safe_dump(demo_spec()))
     (tmp_path / "notebooks" / "di_demo.py").write_text(textwrap.dedent(DEMO_NOTEBOOK))

@@ -5,8 +5,9 @@ import pytest
 from repro.ddis.names import arch_name, domain_row, method_column, metric_label, pair_row, variant_row
 from repro.errors import ReproError
 from repro.workflow.registry import load_registry
+from tests.conftest import CONFIG_DIR
 
-REGISTRY = load_registry()
+REGISTRY = load_registry(CONFIG_DIR)
 
 
 def _paper_cells(experiment):

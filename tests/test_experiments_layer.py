@@ -18,19 +18,21 @@ from repro.experiments.plots import bars, curves
 from repro.experiments.run import PARTIAL_CSV
 from repro.generators.bundle import MINI_ENV, mini_checkpoint, mini_dir
 from repro.sampling import SyntheticWriter
+from tests.conftest import CONFIG_DIR
 
 
 def make_run(tmp_path, **params) -> ExperimentRun:
     return ExperimentRun("di_fig6_real_scaling", "smoke", tmp_path / "out", params, device="cpu",
-                         work_dir=tmp_path / "work")
+                         work_dir=tmp_path / "work", config_dir=CONFIG_DIR)
 
 
 def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path):
     from repro.workflow.registry import load_registry
 
-    params = load_registry()["di_fig6_real_scaling"].params("smoke")
+    params = load_registry(CONFIG_DIR)["di_fig6_real_scaling"].params("smoke")
     namespace = {"experiment": "di_fig6_real_scaling", "scale": "smoke", "out_dir": str(tmp_path), "data_root": "",
-                 "work_dir": str(tmp_path / "work"), "device": "cpu", **params, "unrelated": 1}
+                 "work_dir": str(tmp_path / "work"), "device": "cpu", "config_dir": str(CONFIG_DIR), **params,
+                 "unrelated": 1}
     run = ExperimentRun.from_globals(namespace)
     assert run.params == params and run.work_dir == tmp_path / "work"
     del namespace["per_image"]
@@ -54,14 +56,13 @@ def test_rows_are_kept_while_recording_and_published_on_save(tmp_path):
 
 
 def test_a_missing_asset_says_how_to_build_it(tmp_path):
-    with pytest.raises(ReproError, match=r"inversion_cifar10.*snakemake --cores all .*inversion_cifar10\.done"):
+    with pytest.raises(ReproError, match=r"inversion_cifar10.*snakemake --cores all .*assets/inversion_cifar10`"):
         Assets(tmp_path, "smoke").path("inversion_cifar10")
 
 
 def test_checked_asset_compares_the_recorded_settings(tmp_path):
     folder = tmp_path / "assets" / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (tmp_path / "assets" / "inversion_cifar10.done").touch()
     (folder / "run.json").write_text(json.dumps({"generator": "mini", "config": {
         "steps": 4, "checkpoints": [2, 4], "lr": 0.03, "resolution": 64}}))
     assets = Assets(tmp_path, "smoke")
@@ -162,7 +163,7 @@ def test_claims_must_be_the_registrys_and_may_be_undecided(tmp_path):
     run.claim("beats_real_low_data", True, "DI 2 > real 1")
     run.claim("sample_complexity_2_3x", None, "needs two sizes")
     run.save()
-    status = artifact_status(load_registry()["di_fig6_real_scaling"], "smoke", run.out_dir)
+    status = artifact_status(load_registry(CONFIG_DIR)["di_fig6_real_scaling"], "smoke", run.out_dir)
     assert status.label == "reproduced" and status.detail == "1 of 1 decided claims hold; 1 undecided at this scale"
 
 
@@ -175,7 +176,7 @@ def test_report_rows_keep_the_recorded_order_then_the_papers():
                               {"table": "T", "row": "a", "column": "c", "value": 3.0, "where": "x"}]}
     ours = summarise(pd.DataFrame({"table": ["T"] * 3, "row": ["r64", "r128", "b"], "column": ["c"] * 3,
                                    "value": [1.0, 2.0, 3.0], "unit": ["%"] * 3}))
-    table = beside_paper(Experiment("x", spec), ours)
+    table = beside_paper(Experiment("x", spec, root=CONFIG_DIR.parent), ours)
     assert table["row"].tolist() == ["r64", "r128", "b", "z", "a"]
     assert table.loc[table["row"] == "b", "paper"].item() == 2.0
 
@@ -204,7 +205,6 @@ def test_an_asset_made_with_other_generator_weights_is_refused(tmp_path, monkeyp
     monkeypatch.setenv(MINI_ENV, str(model))
     folder = tmp_path / "assets" / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (tmp_path / "assets" / "inversion_cifar10.done").touch()
     (folder / "run.json").write_text(json.dumps({"generator": "mini", "weights": folder_fingerprint(model),
                                                  "config": {"steps": 4, "lr": 0.03}}))
     assets = Assets(tmp_path, "smoke")

@@ -92,7 +92,6 @@ def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_
     assets = tmp_path / "work" / "assets"
     folder = assets / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (assets / "inversion_cifar10.done").touch()
     (folder / "run.json").write_text(json.dumps(
         {"config": {"steps": 4, "lr": 0.03, "resolution": 64, "checkpoints": [2, 4]}, "generator": "mini"}))
     params = {"generator": "mini", "resolution": 64, "inversion_steps": 4, "inversion_lr": 0.03, "checkpoints": [4]}

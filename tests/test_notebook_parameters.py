@@ -10,8 +10,9 @@ import pytest
 
 from repro.experiments.run import CONTEXT
 from repro.workflow.registry import SCALES, load_registry
+from tests.conftest import CONFIG_DIR
 
-REGISTRY = load_registry()
+REGISTRY = load_registry(CONFIG_DIR)
 
 
 def parameter_names(experiment) -> set[str]:

@@ -7,15 +7,16 @@ import pytest
 
 from repro.experiments.assets import COMMANDS, SAME, asset_kind, disagreements
 from repro.workflow.registry import SCALES, load_registry, load_scale
+from tests.conftest import CONFIG_DIR
 
-REGISTRY = load_registry()
+REGISTRY = load_registry(CONFIG_DIR)
 CASES = [(e.id, s) for e in REGISTRY.values() for s in SCALES if not e.skip_reason(s)]
 
 
 @pytest.mark.parametrize("experiment,scale", CASES)
 def test_listed_assets_agree_with_the_experiment(experiment, scale):
     entry = REGISTRY[experiment].spec["scales"][scale]
-    declared = load_scale(scale).get("assets", {})
+    declared = load_scale(CONFIG_DIR, scale).get("assets", {})
     for name in entry.get("assets", []):
         assert name in declared, f"{experiment} lists asset {name!r}, which config/scales/{scale}.yaml lacks"
         kind, dataset = asset_kind(name)
@@ -27,7 +28,7 @@ def test_listed_assets_agree_with_the_experiment(experiment, scale):
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_asset_dependencies_are_declared(scale):
-    declared = load_scale(scale).get("assets", {})
+    declared = load_scale(CONFIG_DIR, scale).get("assets", {})
     for name, spec in declared.items():
         for need in spec.get("needs", []):
             assert need in declared, f"asset {name} needs {need!r}, not declared in config/scales/{scale}.yaml"

@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 import yaml
 
-from repro.paths import REPO_ROOT
+from tests.conftest import REPO
 
-REGISTRY = REPO_ROOT / "config" / "experiments"
-SCHEMA = REPO_ROOT / "config" / "schema" / "experiment.schema.yaml"
+REGISTRY = REPO / "config" / "experiments"
+SCHEMA = REPO / "config" / "schema" / "experiment.schema.yaml"
 SCALES = ("smoke", "mini", "paper")
 
 #: The 21 experiment ids of DESIGN.md ("Paper artifacts").

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 import yaml
 
-from repro.paths import REPO_ROOT
+from tests.conftest import REPO
 
-REGISTRY = REPO_ROOT / "config" / "experiments"
-PAPERS = REPO_ROOT.parent / "shared" / "papers"
+REGISTRY = REPO / "config" / "experiments"
+PAPERS = REPO.parent / "shared" / "papers"
 PAPER_FILES = {"diffusion_inversion": "diffusion-inversion.txt", "ddis": "ddis.txt"}
 WHERE = re.compile(r"^(?P<file>[a-z-]+\.txt) lines? (?P<first>\d+)(?:-(?P<last>\d+))?$")
 

@@ -16,7 +16,7 @@ from repro.workflow.registry import load_registry
 
 @pytest.fixture
 def demo(demo_project):
-    return load_registry(demo_project / "config" / "experiments")["di_demo"]
+    return load_registry(demo_project / "config")["di_demo"]
 
 
 def test_notebook_runs_with_scale_parameters(demo, tmp_path):
@@ -27,7 +27,8 @@ def test_notebook_runs_with_scale_parameters(demo, tmp_path):
     assert sorted(results["seed"].unique()) == [0, 1, 2]
     assert set(PROVENANCE_COLUMNS) <= set(results.columns)
     assert (results["scale"] == "mini").all()
-    injected = [c for c in json.loads(executed.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    cells = json.loads(executed.read_text())["cells"]
+    injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "sizes = [1, 2, 4]" in "".join(injected[0]["source"])
 
 
@@ -58,7 +59,7 @@ def test_report_puts_ours_beside_paper_and_status(demo, tmp_path):
     results, reports = tmp_path / "results", tmp_path / "reports"
     out = results / "mini" / "di_demo"
     run_notebook(demo, "mini", out, out / "di_demo.ipynb")
-    index = render_report([demo], "mini", results, reports, tmp_path / "logs")
+    index = render_report([demo], "mini", {"di_demo": out}, reports / "mini", tmp_path / "logs")
     text = index.read_text()
     assert "| [di_demo](di_demo.md) | Diffusion Inversion | Table 9 | reproduced | 1 of 1 decided claims hold |" in text
     page = (reports / "mini" / "di_demo.md").read_text()
@@ -68,12 +69,16 @@ def test_report_puts_ours_beside_paper_and_status(demo, tmp_path):
 
 
 def test_report_explains_skipped_and_missing(demo, tmp_path):
-    index = render_report([demo], "paper", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
+    def render(scale):
+        runs = {"di_demo": tmp_path / "results" / scale / "di_demo"}
+        return render_report([demo], scale, runs, tmp_path / "reports" / scale, tmp_path / "logs")
+
+    index = render("paper")
     assert "not run at this scale | needs Stable Diffusion weights" in index.read_text()
-    index = render_report([demo], "smoke", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
+    index = render("smoke")
     assert "| not run yet |" in index.read_text()
     demo.notebook.unlink()
-    index = render_report([demo], "smoke", tmp_path / "results", tmp_path / "reports", tmp_path / "logs")
+    index = render("smoke")
     assert "| no notebook yet | notebooks/di_demo.py is not written yet |" in index.read_text()
 
 
@@ -86,3 +91,16 @@ def test_a_relative_data_folder_reaches_the_notebook_as_an_absolute_path(demo, t
     params = notebook_parameters(demo, "smoke", tmp_path / "out")
     assert params["data_root"] == str((tmp_path / ".." / "shared" / "data").resolve())
     assert notebook_parameters(demo, "smoke", tmp_path, {"data_root": "data"})["data_root"] == str(tmp_path / "data")
+
+
+def test_the_report_command_renders_the_run_folders_it_is_given(demo_project, tmp_path, capsys):
+    from repro.cli import main
+
+    out = tmp_path / "elsewhere" / "di_demo"
+    run_notebook(load_registry(demo_project / "config")["di_demo"], "mini", out, out / "di_demo.ipynb")
+    pages = tmp_path / "pages"
+    args = ["report", "--config-dir", str(demo_project / "config"), "--scale", "mini", "--out", str(pages)]
+    assert main([*args, "--runs", str(out)]) == 0
+    assert "| reproduced |" in (pages / "index.md").read_text()
+    assert main([*args, "--runs", str(tmp_path / "di_other")]) == 2
+    assert "'di_other' is not one of the reported experiments (di_demo)" in capsys.readouterr().err

@@ -7,11 +7,11 @@ import yaml
 
 from repro.errors import ReproError
 from repro.workflow.registry import SCALES, load_config, load_experiment, load_registry, load_scale, select
-from tests.conftest import demo_spec
+from tests.conftest import CONFIG_DIR, demo_spec
 
 
 def test_default_config_is_valid_and_smoke():
-    assert load_config()["scale"] == "smoke"
+    assert load_config(CONFIG_DIR)["scale"] == "smoke"
 
 
 @pytest.mark.parametrize(
@@ -25,54 +25,63 @@ def test_default_config_is_valid_and_smoke():
 )
 def test_bad_config_names_the_key(override, fragment):
     with pytest.raises(ReproError) as err:
-        load_config(override)
+        load_config(CONFIG_DIR, override)
     assert fragment in str(err.value)
 
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_scale_files_are_valid(scale):
-    assert load_scale(scale)["generator"]
+    assert load_scale(CONFIG_DIR, scale)["generator"]
 
 
 def test_unknown_scale_is_an_error():
     with pytest.raises(ReproError, match="unknown scale 'large'"):
-        load_scale("large")
+        load_scale(CONFIG_DIR, "large")
 
 
 def test_registry_loads_and_unknown_id_lists_known(demo_project):
-    registry = load_registry(demo_project / "config" / "experiments")
+    registry = load_registry(demo_project / "config")
     assert list(registry) == ["di_demo"]
     assert registry["di_demo"].notebook == demo_project / "notebooks" / "di_demo.py"
     with pytest.raises(ReproError, match=r"unknown experiment id\(s\) \['di_nope'\]; known ids: di_demo"):
         select(registry, ["di_nope"])
 
 
-def test_experiment_with_unknown_key_is_rejected(tmp_path):
+def test_experiment_with_unknown_key_is_rejected(demo_project):
     spec = demo_spec()
     spec["paper_number"] = []
-    path = tmp_path / "di_demo.yaml"
+    path = demo_project / "config" / "experiments" / "di_demo.yaml"
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ReproError, match=r"unknown key\(s\) \['paper_number'\]"):
         load_experiment(path)
 
 
-def test_experiment_id_must_match_file_name(tmp_path):
-    path = tmp_path / "di_other.yaml"
+def test_experiment_id_must_match_file_name(demo_project):
+    path = demo_project / "config" / "experiments" / "di_other.yaml"
     path.write_text(yaml.safe_dump(demo_spec()))
     with pytest.raises(ReproError, match="must equal the file name"):
         load_experiment(path)
 
 
-def test_scale_needs_params_or_skip(tmp_path):
+def test_scale_needs_params_or_skip(demo_project):
     spec = demo_spec(smoke={"stand_in": "x"}, mini={"params": {}}, paper={"skip": "no weights"})
-    path = tmp_path / "di_demo.yaml"
+    path = demo_project / "config" / "experiments" / "di_demo.yaml"
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ReproError, match="scales/smoke"):
         load_experiment(path)
 
 
 def test_skipped_scale_gives_reason(demo_project):
-    experiment = load_registry(demo_project / "config" / "experiments")["di_demo"]
+    experiment = load_registry(demo_project / "config")["di_demo"]
     assert experiment.skip_reason("paper") == "needs Stable Diffusion weights"
     with pytest.raises(ReproError, match="does not run at scale paper: needs Stable Diffusion weights"):
         experiment.params("paper")
+
+
+def test_a_folder_that_is_no_config_folder_is_named(tmp_path):
+    with pytest.raises(ReproError, match=f"no config.yaml in {tmp_path}: name the project's config folder"):
+        load_config(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "di_demo.yaml").write_text(yaml.safe_dump(demo_spec()))
+    with pytest.raises(ReproError, match="is not a project's config folder"):
+        load_registry(tmp_path)

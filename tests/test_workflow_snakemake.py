@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from repro.paths import REPO_ROOT
-from repro.workflow.registry import SCALES, load_registry
+from repro.report.browser import check_pages, find_browser
+from repro.workflow.registry import SCALES, load_registry, load_scale
+from tests.conftest import CONFIG_DIR, REPO
+from tests.test_workflow_prepare import run_all
+
+#: the notebook the README's "edit a notebook" path is tested with: one of the quickest at smoke scale
+PREPARED_EXAMPLE = "di_fig4_runtime"
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def snakemake(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     # a dry run reads no data, but DDIS assets name a file of the data folder: any folder will do for it
     env = {"REPRO_DATA": os.environ.get("REPRO_DATA") or str(cwd / "no-data"), **os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=3600, env=env)
@@ -27,13 +34,14 @@ def test_dry_run_lists_every_runnable_artifact(scale):
     assert run.returncode == 0, run.stderr
     dag = snakemake("-n", "--config", f"scale={scale}", "--forceall")
     assert dag.returncode == 0, dag.stderr
-    for experiment in load_registry().values():
-        path = f"results/{scale}/{experiment.id}/results.csv"
+    outputs = set(re.findall(r"^\s*output: (.+)$", dag.stdout, flags=re.M))
+    for experiment in load_registry(CONFIG_DIR).values():
+        folder = f"results/{scale}/{experiment.id}"
         if experiment.skip_reason(scale) or not experiment.notebook.exists():
-            assert path not in dag.stdout
+            assert folder not in outputs
         else:
-            assert path in dag.stdout, f"{experiment.id} missing from the {scale} DAG"
-    assert f"reports/{scale}/index.md" in dag.stdout
+            assert folder in outputs, f"{experiment.id} missing from the {scale} DAG"
+    assert f"reports/{scale}" in outputs
 
 
 def test_unknown_config_key_stops_the_workflow():
@@ -44,7 +52,7 @@ def test_unknown_config_key_stops_the_workflow():
 
 def test_an_asset_that_needs_the_data_folder_stops_the_dag_when_none_is_set():
     env = {k: v for k, v in os.environ.items() if k != "REPRO_DATA"}
-    run = subprocess.run([*SNAKEMAKE, "-n", "--config", "scale=mini", "experiments=[ddis_kd]"], cwd=REPO_ROOT,
+    run = subprocess.run([*SNAKEMAKE, "-n", "--config", "scale=mini", "experiments=[ddis_kd]"], cwd=REPO,
                          capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode != 0
     assert "from the data folder, but none is set: set $REPRO_DATA" in run.stderr + run.stdout
@@ -56,14 +64,53 @@ def test_unknown_experiment_id_stops_the_workflow():
     assert "unknown experiment id(s) ['di_nope']" in run.stderr + run.stdout
 
 
-@pytest.mark.slow
-def test_smoke_workflow_runs_end_to_end(tmp_path):
-    """The whole smoke DAG on this machine's cores: every runnable artifact yields its CSV, then the report."""
-    run = snakemake("--cores", "2", "--config", "scale=smoke", f"results_dir={tmp_path}/results",
-                    f"reports_dir={tmp_path}/reports", f"work_dir={tmp_path}/work")
+@pytest.fixture(scope="module")
+def smoke_dag(tmp_path_factory) -> Path:
+    """The whole smoke DAG on this machine's cores, run once for the tests below (its folders under one root)."""
+    root = tmp_path_factory.mktemp("smoke")
+    run = snakemake("--cores", "2", "--config", "scale=smoke", f"results_dir={root}/results",
+                    f"reports_dir={root}/reports", f"work_dir={root}/work")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    index = (tmp_path / "reports" / "smoke" / "index.md").read_text()
-    for experiment in load_registry().values():
+    return root
+
+
+@pytest.mark.slow
+def test_smoke_workflow_runs_end_to_end(smoke_dag):
+    """Every runnable artifact yields its folder and CSV, every asset its folder (no work left half-done), then
+    the report."""
+    index = (smoke_dag / "reports" / "smoke" / "index.md").read_text()
+    for experiment in load_registry(CONFIG_DIR).values():
         if experiment.notebook.exists() and not experiment.skip_reason("smoke"):
-            assert (tmp_path / "results" / "smoke" / experiment.id / "results.csv").exists()
+            assert (smoke_dag / "results" / "smoke" / experiment.id / "results.csv").exists()
             assert f"[{experiment.id}]({experiment.id}.md) " in index
+    assets = smoke_dag / "work" / "smoke" / "assets"
+    assert sorted(p.name for p in assets.iterdir()) == sorted(load_scale(CONFIG_DIR, "smoke")["assets"])
+
+
+@pytest.mark.slow
+def test_the_smoke_report_reads_cleanly_in_chromium(smoke_dag):
+    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[browser]')")
+    if find_browser() is None:
+        pytest.skip("no Chromium binary (apt-get install chromium)")
+    pages = sorted((smoke_dag / "reports" / "smoke").glob("*.html"))
+    checks = check_pages(pages)
+    assert {str(c.page): c.problems for c in checks if c.problems} == {}
+    assert sum(c.images for c in checks) > 0 and len(checks) == len(load_registry(CONFIG_DIR)) + 1
+
+
+@pytest.mark.slow
+def test_the_readme_notebook_path_runs_a_prepared_notebook_at_smoke_scale(smoke_dag):
+    """`repro notebook ID --scale smoke`, then the notebook run as JupyterLab runs it, on the DAG's assets: its
+    results land beside the prepared notebook and the workflow's own results stay as they were."""
+    experiment = PREPARED_EXAMPLE
+    workflow_csv = smoke_dag / "results" / "smoke" / experiment / "results.csv"
+    before = workflow_csv.read_bytes()
+    run = subprocess.run(["repro", "notebook", experiment, "--scale", "smoke", "--work-dir", str(smoke_dag / "work"),
+                          "--dest", str(smoke_dag / "nb")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "build the assets" not in run.stdout, run.stdout + run.stderr
+
+    run_all(smoke_dag / "nb" / f"{experiment}.ipynb")
+
+    results = pd.read_csv(smoke_dag / "nb" / experiment / "results.csv")
+    assert (results["scale"] == "smoke").all() and len(results) > 0
+    assert workflow_csv.read_bytes() == before

@@ -2,11 +2,11 @@
 an experiment's parameters agree with how it was built.
 
 An asset is one ``repro`` command run once per scale into ``work/<scale>/assets/<name>/`` (the workflow's
-``asset`` rule); its ``.done`` marker says it finished. The registry repeats the settings an asset was built
-with (``inversion_steps``, ``guidance``...) so that every experiment file states its whole protocol; the two
-must agree. :func:`disagreements` compares them: statically, the registry against the scale file (a test runs
-it over every experiment and scale), and at run time, the notebook's parameters against what the asset
-recorded (``run.json`` of an inversion, ``index.json`` of a synthetic set).
+``asset`` rule, which moves the folder there only when the command finished). The registry repeats the
+settings an asset was built with (``inversion_steps``, ``guidance``...) so that every experiment file states
+its whole protocol; the two must agree. :func:`disagreements` compares them: statically, the registry against
+the scale file (a test runs it over every experiment and scale), and at run time, the notebook's parameters
+against what the asset recorded (``run.json`` of an inversion, ``index.json`` of a synthetic set).
 """
 
 from __future__ import annotations
@@ -116,14 +116,14 @@ class Assets:
 
     def path(self, name: str) -> Path:
         """The folder of a finished asset; an unbuilt one is an error that says how to build it."""
-        marker = self.root / f"{name}.done"
-        if not marker.exists():
+        folder = self.root / name
+        if not folder.is_dir():
             raise ReproError(
-                f"asset {name!r} is not built at scale {self.scale} (no {marker}); list it under the experiment's "
-                f"`assets` in config/experiments, or build it with `snakemake --cores all {marker}` (its command "
+                f"asset {name!r} is not built at scale {self.scale} (no {folder}); list it under the experiment's "
+                f"`assets` in config/experiments, or build it with `snakemake --cores all {folder}` (its command "
                 f"is declared in config/scales/{self.scale}.yaml)"
             )
-        return self.root / name
+        return folder
 
     def checked(self, name: str, params: Mapping[str, Any]) -> Path:
         """:meth:`path`, after comparing ``params`` with the settings an inversion or synthetic set recorded
@@ -142,7 +142,7 @@ class Assets:
         if found:
             raise ReproError(f"asset {name!r} ({folder}) does not fit this experiment: {'; '.join(found)}; where "
                              f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config "
-                             f"agree; then rebuild the asset (delete {folder} and {folder}.done, and rerun)")
+                             f"agree; then rebuild the asset (delete {folder} and rerun)")
         return folder
 
     def classifier(self, name: str, seed: int = 0) -> Path:

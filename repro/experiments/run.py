@@ -16,13 +16,13 @@ import pandas as pd
 from ..paths import DATA_ENV
 from ..provenance import Provenance, write_rows
 from ..results.tables import summarise
-from ..workflow.notebook import CLAIMS_CSV, RESULTS_CSV
+from ..workflow.notebook import CLAIMS_CSV, PARTIAL_CSV, RESULTS_CSV
 from .assets import Assets
 
 #: the run context every notebook's parameters cell defines (notebook_parameters injects it)
 CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device")
-#: the rows recorded so far, while the notebook runs (results.csv appears only when it finishes)
-PARTIAL_CSV = "results.partial.csv"
+#: the context entry naming the project's config folder (the registry); injected by the notebook runner
+CONFIG_DIR = "config_dir"
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -43,8 +43,11 @@ class ExperimentRun:
 
     def __init__(self, experiment: str, scale: str, out_dir: str | os.PathLike, params: Mapping[str, Any],
                  data_root: str = "", device: str = "auto", generator: str = "", dataset: str = "",
-                 work_dir: str | os.PathLike = ""):
+                 work_dir: str | os.PathLike = "", config_dir: str | os.PathLike = ""):
         self.experiment, self.scale, self.params = experiment, scale, dict(params)
+        # the experiment's registry entry (its claims, the paper's numbers), read from the project's config folder;
+        # None for a run outside a project (no config_dir), which then records claims unchecked
+        self.entry = _registry_entry(config_dir, experiment) if config_dir else None
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # a new run replaces the last one's outputs: no earlier claim or figure may outlive it into the report
@@ -65,14 +68,16 @@ class ExperimentRun:
         """The run of a notebook: its context variables and the registry's parameters for its scale, read from
         the notebook's namespace (the ``parameters`` cell, as papermill overrode it)."""
         from ..errors import ReproError
-        from ..workflow.registry import load_registry
 
         missing_context = [name for name in CONTEXT if name not in namespace]
         if missing_context:
             raise ReproError(f"the notebook's parameters cell lacks {missing_context}; every notebook defines "
                              f"{list(CONTEXT)}")
+        if not namespace.get(CONFIG_DIR):
+            raise ReproError(f"the notebook was not given `{CONFIG_DIR}`, the project's config folder: run it with "
+                             "`repro run` or the workflow, or prepare it for editing with `repro notebook ID`")
         experiment, scale = namespace["experiment"], namespace["scale"]
-        names = list(load_registry()[experiment].params(scale))
+        names = list(_registry_entry(namespace[CONFIG_DIR], experiment).params(scale))
         missing = [name for name in names if name not in namespace]
         if missing:
             raise ReproError(f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, but the "
@@ -80,7 +85,16 @@ class ExperimentRun:
         params = {name: namespace[name] for name in names}
         return cls(experiment, scale, namespace["out_dir"], params, data_root=namespace["data_root"],
                    device=namespace["device"], generator=generator or str(params.get("generator", "")),
-                   dataset=dataset, work_dir=namespace["work_dir"])
+                   dataset=dataset, work_dir=namespace["work_dir"], config_dir=namespace[CONFIG_DIR])
+
+    @property
+    def paper_numbers(self) -> list[dict]:
+        """The paper's numbers of this experiment, as its registry file transcribes them."""
+        if self.entry is None:
+            from ..errors import ReproError
+
+            raise ReproError(f"run {self.experiment!r} has no registry entry: give it the project's config_dir")
+        return self.entry.paper_numbers
 
     def frame(self) -> pd.DataFrame:
         """Every row recorded so far."""
@@ -123,7 +137,7 @@ class ExperimentRun:
     def claim(self, claim_id: str, holds: bool | None, evidence: str) -> None:
         """The verdict on one claim of the registry, with the numbers that decided it; ``holds=None`` when this
         scale cannot decide it (the evidence says why), which the report shows as undecided."""
-        known = self._registry_claims()
+        known = None if self.entry is None else {c["id"] for c in self.entry.claims}
         if known is not None and claim_id not in known:
             from ..errors import ReproError
 
@@ -131,12 +145,6 @@ class ExperimentRun:
                              f"(its claims: {sorted(known)})")
         verdict = "" if holds is None else bool(holds)
         self.claims.append(self.provenance.row(claim=claim_id, holds=verdict, evidence=evidence))
-
-    def _registry_claims(self) -> set[str] | None:
-        from ..workflow.registry import load_registry
-
-        registry = load_registry()
-        return {c["id"] for c in registry[self.experiment].claims} if self.experiment in registry else None
 
     def summary(self) -> pd.DataFrame:
         """Mean, std and seed count per cell of what has been recorded so far."""
@@ -164,3 +172,14 @@ class ExperimentRun:
         write_rows(self.rows, self.out_dir / RESULTS_CSV)
         (self.out_dir / PARTIAL_CSV).unlink(missing_ok=True)
         return self.out_dir / RESULTS_CSV
+
+
+def _registry_entry(config_dir: str | os.PathLike, experiment: str):
+    from ..errors import ReproError
+    from ..workflow.registry import load_registry
+
+    registry = load_registry(Path(config_dir))
+    if experiment not in registry:
+        raise ReproError(f"experiment {experiment!r} is not in the registry {Path(config_dir) / 'experiments'}; "
+                         f"its ids: {', '.join(registry)}")
+    return registry[experiment]

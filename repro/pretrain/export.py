@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 
 from ..errors import ReproError
-from ..paths import REPO_ROOT
+from ..generators.bundle import MINI_DIR
 from .loop import LOG_FILE, read_done
 
-DEFAULT_WEIGHTS = REPO_ROOT / "repro" / "generators" / "weights"
+#: the package's own weights folder, which holds the committed mini model (MINI_DIR) and its checkpoints
+DEFAULT_WEIGHTS = MINI_DIR.parent
 TRAINING_DIR = "training"
 
 

@@ -1,25 +1,68 @@
-"""``repro report``: render reports/<scale>/ from results/<scale>/ and the registry."""
+"""``repro report``: render reports/<scale>/ from the result folders of a scale and the registry; ``--check``
+opens every page in headless Chromium and fails on what a reader would see wrong, ``--screenshot`` saves the
+index as it looks there."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..errors import ReproError
 from ..workflow.registry import load_registry, select
 from .render import render_report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", required=True, choices=["smoke", "mini", "paper"])
-    parser.add_argument("--results", default="results", help="results folder (default: results)")
-    parser.add_argument("--reports", default="reports", help="reports folder (default: reports)")
-    parser.add_argument("--logs", default="logs", help="where failed notebooks are kept (default: logs)")
+    parser.add_argument("--config-dir", default="config", help="the project's config folder (default: ./config)")
     parser.add_argument("--experiments", default="", help="comma-separated ids (default: all)")
+    parser.add_argument(
+        "--runs",
+        nargs="*",
+        default=[],
+        metavar="FOLDER",
+        help="result folders <results>/<scale>/<id> to report (the workflow names its inputs); "
+        "an experiment not named here is read from --results",
+    )
+    parser.add_argument("--results", default="results", help="results root for the others (default: results)")
+    parser.add_argument("--out", default=None, help="folder of the pages (default: reports/<scale>)")
+    parser.add_argument("--logs", default="logs", help="where failed notebooks are kept (default: logs)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="open every page in headless Chromium: no Markdown syntax, working links, loaded images",
+    )
+    parser.add_argument(
+        "--screenshot", default=None, help="PNG of the index page as Chromium shows it (implies --check)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     ids = [i for i in args.experiments.split(",") if i]
-    experiments = select(load_registry(), ids)
-    index = render_report(experiments, args.scale, Path(args.results), Path(args.reports), Path(args.logs))
+    experiments = select(load_registry(Path(args.config_dir)), ids)
+    runs = {e.id: Path(args.results) / args.scale / e.id for e in experiments}
+    for folder in map(Path, args.runs):
+        if folder.name not in runs:
+            raise ReproError(
+                f"--runs names {folder}, but {folder.name!r} is not one of the reported experiments "
+                f"({', '.join(runs)}); a result folder is named by its experiment id"
+            )
+        runs[folder.name] = folder
+    out = Path(args.out or Path("reports") / args.scale)
+    index = render_report(experiments, args.scale, runs, out, Path(args.logs))
     print(f"report written: {index} (and .html)")
-    return 0
+    if not (args.check or args.screenshot):
+        return 0
+    from .browser import check_pages
+
+    pages = [index.with_suffix(".html"), *(out / f"{e.id}.html" for e in experiments)]
+    checks = check_pages(pages, Path(args.screenshot) if args.screenshot else None)
+    for check in checks:
+        for problem in check.problems:
+            print(f"{check.page}: {problem}")
+    bad = sum(bool(c.problems) for c in checks)
+    print(
+        f"checked {len(checks)} pages in Chromium: {bad} with problems"
+        + (f"; screenshot {args.screenshot}" if args.screenshot else "")
+    )
+    return 1 if bad else 0

@@ -6,28 +6,41 @@ import argparse
 from pathlib import Path
 
 from .notebook import run_notebook
-from .registry import load_config, load_registry, select
+from .registry import Experiment, load_config, load_registry, select
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """What names one experiment's run: shared by ``repro run`` and ``repro notebook``."""
     parser.add_argument("experiment", help="experiment id (config/experiments/<id>.yaml)")
+    parser.add_argument("--config-dir", default="config", help="the project's config folder (default: ./config)")
     parser.add_argument("--scale", default=None, help="smoke | mini | paper (default: config.yaml's)")
-    parser.add_argument("--out", default=None, help="output folder (default: results/<scale>/<id>)")
-    parser.add_argument("--executed", default=None, help="executed notebook path (default: <out>/<id>.ipynb)")
-    parser.add_argument("--failed", default=None, help="where a failing run's executed copy goes")
     parser.add_argument("--data-root", default=None, help="offline data folder (default: $REPRO_DATA)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seeds", default=None, help="comma-separated seeds overriding the registry's")
     parser.add_argument("--work-dir", default=None, help="folder of the shared assets, per scale (default: work)")
 
 
-def run(args: argparse.Namespace) -> int:
+def experiment_and_config(args: argparse.Namespace) -> tuple[Experiment, dict]:
+    """The experiment ``args`` name and the workflow configuration with their overrides, validated."""
     given = {"scale": args.scale, "data_root": args.data_root, "device": args.device, "work_dir": args.work_dir}
     overrides = {k: v for k, v in given.items() if v}
     if args.seeds:
         overrides["seeds"] = [int(s) for s in args.seeds.split(",")]
-    config = load_config(overrides)
-    (experiment,) = select(load_registry(), [args.experiment])
+    config_dir = Path(args.config_dir)
+    config = load_config(config_dir, overrides)
+    (experiment,) = select(load_registry(config_dir), [args.experiment])
+    return experiment, config
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--out", default=None, help="output folder (default: results/<scale>/<id>)")
+    parser.add_argument("--executed", default=None, help="executed notebook path (default: <out>/<id>.ipynb)")
+    parser.add_argument("--failed", default=None, help="where a failing run's executed copy goes")
+
+
+def run(args: argparse.Namespace) -> int:
+    experiment, config = experiment_and_config(args)
     scale = config["scale"]
     out = Path(args.out or Path(config["results_dir"]) / scale / experiment.id)
     executed = Path(args.executed or out / f"{experiment.id}.ipynb")

@@ -2,8 +2,9 @@
 
 Notebooks are jupytext percent files (``notebooks/<name>.py``) with one cell tagged ``parameters``. The
 runner injects the registry's parameters for the scale plus the run's context (experiment id, scale, output
-folder, data folder, device, seeds). A notebook that raises keeps its executed copy, traceback included, at
-the ``failed`` path, and the error names it.
+folder, data folder, device, seeds, config folder). A notebook that raises keeps its executed copy, traceback
+included, at the ``failed`` path, and the rows it had recorded beside it (``<failed stem>.partial.csv``): the
+workflow deletes the output folder of a failed job. The error names both.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ReproError
 from .registry import Experiment
@@ -20,12 +22,14 @@ from .registry import Experiment
 #: Contract between the runner, the notebooks and the report: what every notebook writes into ``out_dir``.
 RESULTS_CSV = "results.csv"  # long format: table, row, column, value, unit + provenance columns
 CLAIMS_CSV = "claims.csv"  # claim, holds (True/False), ours, evidence + provenance columns
+PARTIAL_CSV = "results.partial.csv"  # the rows recorded so far, while the notebook runs
 
 
 def notebook_parameters(
     experiment: Experiment, scale: str, out_dir: Path, config: Mapping[str, Any] | None = None
 ) -> dict:
-    """Registry parameters for ``scale`` plus the run context every notebook receives."""
+    """Registry parameters for ``scale`` plus the run context every notebook receives (and the project's config
+    folder, where the notebook's run finds its registry entry)."""
     config = dict(config or {})
     params = experiment.params(scale)
     if config.get("seeds"):
@@ -38,6 +42,7 @@ def notebook_parameters(
         data_root=_absolute(config.get("data_root") or os.environ.get("REPRO_DATA", "")),
         work_dir=str(Path(config.get("work_dir", "work")).resolve() / scale),
         device=config.get("device", "auto"),
+        config_dir=str(experiment.root.resolve() / "config"),
     )
     return params
 
@@ -46,20 +51,23 @@ def _absolute(folder: str) -> str:
     return str(Path(folder).expanduser().resolve()) if folder else ""
 
 
-def _as_ipynb(source: Path, folder: Path) -> Path:
+def read_notebook(source: Path):
+    """The jupytext notebook ``source`` as an nbformat notebook, checked to have its ``parameters`` cell."""
     import jupytext
 
     if not source.exists():
-        raise ReproError(f"notebook {source} does not exist; create it (jupytext percent format) or fix the "
-                         "registry's `notebook` key")
+        raise ReproError(
+            f"notebook {source} does not exist; create it (jupytext percent format) or fix the "
+            "registry's `notebook` key"
+        )
     notebook = jupytext.read(source)
     if not any("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells):
-        raise ReproError(f"notebook {source} has no cell tagged `parameters`; mark one with "
-                         '`# %% tags=["parameters"]` so papermill can inject the scale\'s parameters')
+        raise ReproError(
+            f"notebook {source} has no cell tagged `parameters`; mark one with "
+            '`# %% tags=["parameters"]` so papermill can inject the scale\'s parameters'
+        )
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    path = folder / (source.stem + ".ipynb")
-    jupytext.write(notebook, path)
-    return path
+    return notebook
 
 
 def run_notebook(
@@ -71,6 +79,7 @@ def run_notebook(
     config: Mapping[str, Any] | None = None,
 ) -> Path:
     """Execute the notebook; write the executed copy to ``executed`` (or to ``failed`` if it raised)."""
+    import jupytext
     import papermill
 
     out_dir, executed = Path(out_dir).resolve(), Path(executed).resolve()
@@ -78,22 +87,37 @@ def run_notebook(
     out_dir.mkdir(parents=True, exist_ok=True)
     params = notebook_parameters(experiment, scale, out_dir, config)
     with tempfile.TemporaryDirectory() as tmp:
-        source = _as_ipynb(experiment.notebook, Path(tmp))
+        source = Path(tmp) / f"{experiment.notebook.stem}.ipynb"
+        jupytext.write(read_notebook(experiment.notebook), source)
         attempt = Path(tmp) / "executed.ipynb"
         try:
             papermill.execute_notebook(
-                str(source), str(attempt), parameters=params, cwd=str(out_dir), progress_bar=False,
+                str(source),
+                str(attempt),
+                parameters=params,
+                cwd=str(out_dir),
+                progress_bar=False,
                 kernel_name="python3",
             )
         except papermill.PapermillExecutionError as err:
             failed.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(attempt, failed)
+            kept = ""
+            if (out_dir / PARTIAL_CSV).exists():
+                shutil.copyfile(out_dir / PARTIAL_CSV, _partial_rows(failed))
+                kept = f", the rows it had measured are {_partial_rows(failed)}"
             raise ReproError(
                 f"notebook {experiment.notebook.name} ({experiment.id}, scale {scale}) raised {err.ename}: "
-                f"{err.evalue}; the executed copy with the traceback is {failed}"
+                f"{err.evalue}; the executed copy with the traceback is {failed}{kept}"
             ) from None
         executed.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(attempt, executed)
-    if failed.exists():
-        failed.unlink()  # an earlier failure is superseded by this success
+    # an earlier failure is superseded by this success
+    failed.unlink(missing_ok=True)
+    _partial_rows(failed).unlink(missing_ok=True)
     return executed
+
+
+def _partial_rows(failed: Path) -> Path:
+    """Where a failed run's recorded rows are kept: beside its executed copy."""
+    return failed.with_name(failed.name.removesuffix(".ipynb") + ".partial.csv")

@@ -2,6 +2,10 @@
 
 The registry is ``config/experiments/<id>.yaml``: one file per table or figure of the two papers, naming its
 notebook, its parameters at each scale and the paper's own numbers. Errors name the file, the key and the fix.
+
+Every function takes the project's config folder (``config/`` of a checkout) explicitly: the Snakefile passes
+its own (``workflow.basedir``), the command line ``--config-dir`` (default ``config`` in the working folder),
+a notebook the ``config_dir`` its runner injects. The package never guesses where a checkout is.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ import jsonschema
 import yaml
 
 from ..errors import ReproError
-from ..paths import REPO_ROOT
 
-CONFIG_DIR = REPO_ROOT / "config"
 SCALES = ("smoke", "mini", "paper")
 
 
 @lru_cache(maxsize=None)
-def _schema(name: str) -> dict:
-    return yaml.safe_load((CONFIG_DIR / "schema" / f"{name}.schema.yaml").read_text())
+def _schema(config_dir: Path, name: str) -> dict:
+    path = Path(config_dir) / "schema" / f"{name}.schema.yaml"
+    if not path.exists():
+        raise ReproError(f"{path} does not exist: {config_dir} is not a project's config folder; pass the config/ "
+                         "folder of the checkout (--config-dir)")
+    return yaml.safe_load(path.read_text())
 
 
 def _explain(error: jsonschema.ValidationError, what: str) -> str:
@@ -40,27 +46,31 @@ def _explain(error: jsonschema.ValidationError, what: str) -> str:
     return f"{what}: {where}: {error.message}"
 
 
-def validate(instance: Any, schema_name: str, what: str) -> None:
-    """Raise ReproError naming the offending key if ``instance`` violates ``config/schema/<name>``."""
-    validator = jsonschema.Draft202012Validator(_schema(schema_name))
+def validate(config_dir: Path, instance: Any, schema_name: str, what: str) -> None:
+    """Raise ReproError naming the offending key if ``instance`` violates ``<config_dir>/schema/<name>``."""
+    validator = jsonschema.Draft202012Validator(_schema(Path(config_dir).resolve(), schema_name))
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         raise ReproError(_explain(errors[0], what))
 
 
-def load_config(overrides: Mapping[str, Any] | None = None, path: Path = CONFIG_DIR / "config.yaml") -> dict:
-    """``config/config.yaml`` updated by ``overrides`` (Snakemake's --config), validated."""
+def load_config(config_dir: Path, overrides: Mapping[str, Any] | None = None) -> dict:
+    """``<config_dir>/config.yaml`` updated by ``overrides`` (Snakemake's --config), validated."""
+    path = Path(config_dir) / "config.yaml"
+    if not path.exists():
+        raise ReproError(f"no config.yaml in {config_dir}: name the project's config folder (--config-dir, or run "
+                         "from the checkout)")
     config = yaml.safe_load(path.read_text()) or {}
     config.update(overrides or {})
-    validate(config, "config", f"workflow configuration ({path.name} and --config)")
+    validate(config_dir, config, "config", f"workflow configuration ({path.name} and --config)")
     return config
 
 
-def load_scale(scale: str) -> dict:
+def load_scale(config_dir: Path, scale: str) -> dict:
     if scale not in SCALES:
         raise ReproError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)} (--config scale=...)")
-    spec = yaml.safe_load((CONFIG_DIR / "scales" / f"{scale}.yaml").read_text()) or {}
-    validate(spec, "scale", f"scale file config/scales/{scale}.yaml")
+    spec = yaml.safe_load((Path(config_dir) / "scales" / f"{scale}.yaml").read_text()) or {}
+    validate(config_dir, spec, "scale", f"scale file config/scales/{scale}.yaml")
     return spec
 
 
@@ -70,7 +80,7 @@ class Experiment:
 
     id: str
     spec: dict = field(repr=False)
-    root: Path = field(default=REPO_ROOT, repr=False)  # the project holding notebooks/
+    root: Path = field(repr=False)  # the project holding config/ and notebooks/
 
     @property
     def paper(self) -> str:
@@ -110,23 +120,39 @@ class Experiment:
 
 
 def load_experiment(path: Path) -> Experiment:
-    """Read and validate ``<project>/config/experiments/<id>.yaml``."""
+    """Read and validate ``<project>/config/experiments/<id>.yaml`` (against ``<project>/config/schema``)."""
     try:
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ReproError(f"experiment file {path} is not valid YAML: {err}") from err
-    validate(spec, "experiment", f"experiment file {path}")
+    config_dir = path.resolve().parent.parent
+    validate(config_dir, spec, "experiment", f"experiment file {path}")
     if spec["id"] != path.stem:
         raise ReproError(f"experiment file {path.name} declares id {spec['id']!r}; the id must equal the file name")
-    return Experiment(spec["id"], spec, root=path.resolve().parent.parent.parent)
+    return Experiment(spec["id"], spec, root=config_dir.parent)
 
 
-def load_registry(folder: Path = CONFIG_DIR / "experiments") -> dict[str, Experiment]:
-    """Every experiment of the registry by id, each validated."""
+def load_registry(config_dir: Path) -> dict[str, Experiment]:
+    """Every experiment of the registry (``<config_dir>/experiments/<id>.yaml``) by id, each validated."""
+    folder = Path(config_dir) / "experiments"
     experiments = {p.stem: load_experiment(p) for p in sorted(folder.glob("*.yaml"))}
     if not experiments:
         raise ReproError(f"no experiment files in {folder}; the registry is config/experiments/<id>.yaml")
     return experiments
+
+
+def work_path(value: Any, work: str | Path) -> str:
+    """``{work}`` in a scale file is that scale's work folder, ``work/<scale>``."""
+    return str(value).replace("{work}", str(work))
+
+
+def needed_assets(experiment: Experiment, scale: str, scale_spec: Mapping[str, Any]) -> list[str]:
+    """The shared assets an experiment uses at ``scale``: those its scale entry lists, and the scale's own
+    ``generator`` asset where the scale pretrains the generator that the short name ``mini`` points at."""
+    names = list(experiment.spec["scales"][scale].get("assets", []))
+    if "mini_generator" in scale_spec and "generator" in scale_spec.get("assets", {}) and "generator" not in names:
+        names.append("generator")
+    return names
 
 
 def select(registry: Mapping[str, Experiment], ids: list[str] | None) -> list[Experiment]:
