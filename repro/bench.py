@@ -17,10 +17,11 @@ from .errors import ReproError
 
 def available(bench_dir: Path) -> dict[str, str]:
     """Benchmark name -> the first line of its docstring."""
-    if not bench_dir.is_dir():
-        raise ReproError(f"no benchmark folder {bench_dir}; run from the checkout or give --bench-dir")
+    scripts = sorted(bench_dir.glob("*.py"))
+    if not scripts:
+        raise ReproError(f"no benchmark scripts in {bench_dir}; run from the checkout or give --bench-dir")
     found = {}
-    for script in sorted(bench_dir.glob("*.py")):
+    for script in scripts:
         doc = script.read_text().split('"""')
         found[script.stem] = doc[1].strip().splitlines()[0] if len(doc) > 2 else ""
     return found
