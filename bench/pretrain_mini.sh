@@ -18,8 +18,9 @@
 #   cat mini-weights.tar.* | tar -x      (repro/generators/weights/{mini,mini_checkpoints})
 # `vae`, `unet` and `final` also write the resumable state to $OUT as pretrain-pack.tar.NN: on a fresh
 # machine, carry those parts in .resume/ and the next phase unpacks them.
-# UNET_BUDGET (minutes of UNet training that size its step count, default 13) and PRETRAIN_ARGS (added to
-# every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu") tune the run.
+# UNET_BUDGET (minutes of UNet training that size its step count, default 13), PRETRAIN_ARGS (added to
+# every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
+# bench) and INVERSION_STEPS (the stage-1 step counts `evaluate` tries, default "1000 3000") tune the run.
 set -euo pipefail
 phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|final|evaluate [MINUTES]}
 minutes=${2:-8.5}
@@ -68,7 +69,7 @@ pack() {
 case "$phase" in
   speed)
     nvidia-smi --query-gpu=name,memory.total --format=csv
-    python3 bench/pretrain_speed.py --out "$out" --profile 2>&1 | tee "$out/speed.log"
+    python3 bench/pretrain_speed.py --out "$out" --profile ${SPEED_ARGS:-} 2>&1 | tee "$out/speed.log"
     ;;
   stage) ;;
   vae)
