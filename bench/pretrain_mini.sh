@@ -20,7 +20,8 @@
 # machine, carry those parts in .resume/ and the next phase unpacks them.
 # UNET_BUDGET (minutes of UNet training that size its step count, default 13), PRETRAIN_ARGS (added to
 # every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
-# bench) and INVERSION_STEPS (the stage-1 step counts `evaluate` tries, default "1000 3000") tune the run.
+# bench), EVALUATE (what `evaluate` runs, default "reconstruction inversion sampling") and INVERSION_STEPS (the
+# stage-1 step counts of its reconstruction, default "1000 3000") tune the run.
 set -euo pipefail
 phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|final|evaluate [MINUTES]}
 minutes=${2:-8.5}
@@ -98,13 +99,19 @@ case "$phase" in
   evaluate)
     [ -d "$weights/mini/unet" ] || { echo "no exported model in $weights: run the final phase first" >&2; exit 2; }
     export REPRO_MINI_GENERATOR="$weights/mini"
-    for steps in ${INVERSION_STEPS:-1000 3000}; do
-      python3 bench/inversion_reconstruction.py --images 100 --steps "$steps" --out "$out/inversion$steps" \
-        --work "/tmp/inversion$steps" 2>&1 | tee -a "$out/$phase.log"
+    for part in ${EVALUATE:-reconstruction inversion sampling}; do
+      case "$part" in
+        reconstruction)
+          for steps in ${INVERSION_STEPS:-1000 3000}; do
+            python3 bench/inversion_reconstruction.py --images 100 --steps "$steps" --out "$out/inversion$steps" \
+              --work "/tmp/inversion$steps" 2>&1 | tee -a "$out/$phase.log"
+          done ;;
+        inversion) python3 bench/inversion_speed.py --generator mini --out "$out/bench" 2>&1 | tee -a "$out/$phase.log" ;;
+        sampling) python3 bench/sampling_speed.py --generator mini --compile --batch 2048 --out "$out/bench" 2>&1 \
+                    | tee -a "$out/$phase.log" ;;
+        *) echo "unknown evaluation $part (reconstruction, inversion, sampling)" >&2; exit 2 ;;
+      esac
     done
-    python3 bench/inversion_speed.py --generator mini --out "$out/bench" 2>&1 | tee -a "$out/$phase.log"
-    python3 bench/sampling_speed.py --generator mini --compile --batch 2048 --out "$out/bench" 2>&1 \
-      | tee -a "$out/$phase.log"
     ;;
   *)
     echo "unknown phase $phase (speed, stage, vae, adopt, unet, final, evaluate)" >&2
