@@ -132,6 +132,14 @@ class ExperimentRun:
         verdict = "" if holds is None else bool(holds)
         self.claims.append(self.provenance.row(claim=claim_id, holds=verdict, evidence=evidence))
 
+    def judge(self, claim_id: str, judgement, note: str = "") -> None:
+        """The verdict on one claim by the suite's one rule (:mod:`.claims`): ``judgement`` holds, fails or is
+        undecided, and its comparisons are the evidence; ``note`` adds what the comparisons do not say."""
+        from .claims import decide
+
+        holds, evidence = decide(judgement)
+        self.claim(claim_id, holds, evidence + (f"; {note}" if note else ""))
+
     def _registry_claims(self) -> set[str] | None:
         from ..workflow.registry import load_registry
 
