@@ -67,7 +67,7 @@ def test_any_of_is_corrected_for_the_number_of_tries():
     tries = [alone] + [greater(LOW, LOW, f"Y{i} - default") for i in range(6)]
     judgement = any_of(tries)
     assert judgement.verdict() is None
-    assert "at least one of 7" in judgement.evidence() and "99.3% CI" in judgement.evidence()
+    assert "at least 1 of 7" in judgement.evidence() and "99.3% CI" in judgement.evidence()
     assert any_of([greater(HIGH, LOW, "a"), greater(LOW, LOW, "b")]).verdict() is True
     assert any_of([greater(LOW, HIGH, "a"), less(HIGH, LOW, "b")]).verdict() is False
     with pytest.raises(ReproError, match="at least one comparison"):
@@ -106,4 +106,5 @@ def test_reported_numbers_of_curves():
     assert factors[0].factor == pytest.approx(2.0) and factors[1].factor == pytest.approx(2.0)
     assert leading_up_to([100, 200, 400], [50.0, 60.0, 70.0], [55.0, 61.0, 69.0]) == 200
     assert leading_up_to([100, 200], [50.0, 60.0], [49.0, 61.0]) is None
-    assert first_reaching({1: 40.0, 3: 61.0, 5: 62.0}, 60.0) == 3 and first_reaching({1: 40.0}, 60.0) is None
+    curve = {1: Cell((40.0,)), 3: Cell((61.0,)), 5: Cell((62.0,))}
+    assert first_reaching(curve, 60.0) == 3 and first_reaching({1: Cell((40.0,))}, 60.0) is None

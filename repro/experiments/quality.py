@@ -97,8 +97,8 @@ def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Seq
     """Record ``image_metrics`` output under each paper table's ``row`` and the paper's column (``column`` with
     ``{metric}`` replaced by the paper's spelling, e.g. ``FID`` or ``"DDIS {metric}"``); the unit is the
     feature-named metric (``fid@pool-resnet18``, ``precision@pool-resnet18, k=5``), so a stand-in feature
-    network is never passed off as the paper's, and the field ``metric`` is its short name (``fid``). ``tables`` maps a table to the metrics it
-    shows (``fid``, ``precision``...)."""
+    network is never passed off as the paper's, and the field ``metric`` is its short name (``fid``).
+    ``tables`` maps a table to the metrics it shows (``fid``, ``precision``...)."""
     found = {}
     for name, value in scores.items():
         metric = _metric(name)

@@ -26,6 +26,14 @@ SAMPLING = {"generator": "generator_source", "dtype": "dtype", "per_image": "per
             "scheduler": "scheduler", "inference_steps": "inference_steps", "uncond": "uncond"}
 #: sampling parameters a sweep may vary (the generator is varied by Figure 5's ``pretrain_fractions``)
 SWEEPABLE = tuple(p for p in SAMPLING if p not in ("generator", "dtype"))
+#: the guidance of the authors' released code, in the paper's convention eps = (1 + w) eps(c) - w eps(u) that
+#: the suite follows: their diffusers guidance_scale 2 is 1 + w
+AUTHORS_GUIDANCE = 1.0
+
+
+def guidance_label(w: float) -> str:
+    """``w = 2``; the authors' released value says so (``w = 1 (authors' code: diffusers guidance_scale 2)``)."""
+    return f"w = {w:g}" + (f" (authors' code: diffusers guidance_scale {1 + w:g})" if w == AUTHORS_GUIDANCE else "")
 
 
 @dataclass(frozen=True)
