@@ -299,12 +299,14 @@ def _name(point: Any) -> str:
     return ", ".join(map(str, point)) if isinstance(point, tuple) else str(point)
 
 
-def everywhere(acc: Mapping[Any, Cell], points: Sequence[Any], a: Any, b: Any, check=greater) -> Judgement:
-    """``check(a, b)`` at every point (``greater``: a beats b), undecided when a cell was not measured."""
+def everywhere(acc: Mapping[Any, Cell], points: Sequence[Any], a: Any, b: Any, check=greater, what: str = ""
+               ) -> Judgement:
+    """``check(a, b)`` at every point (``greater``: a beats b), undecided when a cell was not measured; ``what``
+    names a and b in the evidence (``w = 8 - w = 2 at 300``)."""
     missing = sorted({_name(p) for p in points for m in (a, b) if _key(p, m) not in acc})
     if missing or not points:
-        return Unmeasured(f"{a} and {b} are not both measured at {missing or 'any point'}")
-    return all_of([check(acc[_key(p, a)], acc[_key(p, b)], f"{a} - {b} at {_name(p)}") for p in points])
+        return Unmeasured(f"{what}{a} and {what}{b} are not both measured at {missing or 'any point'}")
+    return all_of([check(acc[_key(p, a)], acc[_key(p, b)], f"{what}{a} - {what}{b} at {_name(p)}") for p in points])
 
 
 def ladder_rises(acc: Mapping[Any, Cell], points: Sequence[Any], ladder: Sequence[str], weaker: Sequence[str] = ()
@@ -409,11 +411,13 @@ def gap_grows(acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str) 
     return all_of(parts)
 
 
-def saturates(acc: Mapping[Any, Cell], checkpoints: Sequence[int], strengths: Sequence[float], middle: int
+def saturates(acc: Mapping[Any, Cell], checkpoints: Sequence[int], strengths: Sequence[float], total_steps: int
               ) -> Judgement:
-    """The accuracy gain from checkpoint ``middle`` to the last is below the gain from the first to ``middle``,
-    averaged over the guidance ``strengths`` (keys ``(checkpoint, w)``; no strength is picked on test numbers)."""
+    """The accuracy gain from the checkpoint nearest a third of ``total_steps`` (1K of 3K) to the last is below
+    the gain from the first to it, averaged over the guidance ``strengths`` (keys ``(checkpoint, w)``; no
+    strength is picked on test numbers)."""
     first, last = min(checkpoints), max(checkpoints)
+    middle = min(checkpoints, key=lambda c: abs(c - total_steps / 3))
     if not first < middle < last:
         return Unmeasured(f"needs checkpoints before and after {middle}; swept {sorted(checkpoints)}")
     share = 1.0 / len(strengths)
