@@ -175,27 +175,20 @@ class Unmeasured(Judgement):
         return self.reason
 
 
-def all_of(parts: Sequence[Judgement]) -> Judgement:
-    """Every statement holds (an empty list is an error: nothing would decide the claim)."""
-    parts = _nonempty(parts)
-    return AtLeast(len(parts), parts)
+def all_of(parts: Sequence[Judgement], empty: str = "nothing was measured to compare") -> Judgement:
+    """Every statement holds; undecided, saying ``empty``, when there is none."""
+    return AtLeast(len(parts), tuple(parts)) if parts else Unmeasured(empty)
 
 
-def any_of(parts: Sequence[Judgement]) -> Judgement:
-    """At least one statement holds, corrected for the number tried."""
-    return AtLeast(1, _nonempty(parts))
+def any_of(parts: Sequence[Judgement], empty: str = "nothing was measured to compare") -> Judgement:
+    """At least one statement holds, corrected for the number tried; undecided, saying ``empty``, when there is
+    none."""
+    return AtLeast(1, tuple(parts)) if parts else Unmeasured(empty)
 
 
-def at_least_half(parts: Sequence[Judgement]) -> Judgement:
+def at_least_half(parts: Sequence[Judgement], empty: str = "nothing was measured to compare") -> Judgement:
     """At least half of the statements hold, each corrected for the number tried."""
-    parts = _nonempty(parts)
-    return AtLeast(math.ceil(len(parts) / 2), parts)
-
-
-def _nonempty(parts: Sequence[Judgement]) -> tuple[Judgement, ...]:
-    if not parts:
-        raise ReproError("a claim needs at least one comparison; the measured cells gave none")
-    return tuple(parts)
+    return AtLeast(math.ceil(len(parts) / 2), tuple(parts)) if parts else Unmeasured(empty)
 
 
 def greater(a: Cell, b: Cell, label: str) -> Check:
@@ -396,8 +389,6 @@ def less_data_for_the_same_accuracy(acc: Mapping[Any, Cell], datasets: Sequence[
 def gap_grows(acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str) -> Judgement:
     """On each dataset ``a`` beats ``b`` at every size, and by more at the largest size than at the smallest
     (keys ``(dataset, size, method)``)."""
-    if not datasets:
-        return Unmeasured("no dataset of this kind was measured")
     parts = []
     for d in datasets:
         sizes = sizes_of(acc, d)
@@ -408,7 +399,7 @@ def gap_grows(acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str) 
         widening = Contrast(((1.0, acc[(d, large, a)]), (-1.0, acc[(d, large, b)]), (-1.0, acc[(d, small, a)]),
                              (1.0, acc[(d, small, b)])), f"{d}: ({a} - {b}) at {large:g} - at {small:g}")
         parts.append(Check(widening, above=True))
-    return all_of(parts)
+    return all_of(parts, empty="no dataset of this kind was measured")
 
 
 def saturates(acc: Mapping[Any, Cell], checkpoints: Sequence[int], strengths: Sequence[float], total_steps: int
@@ -446,6 +437,21 @@ def best_at_first_then_some_beats(acc: Mapping[Any, Cell], sizes: Sequence[float
     grown = any_of([greater(acc[(largest, s)], acc[(largest, 0.0)], f"{largest:g}x: {label} {s:g} - {label} 0")
                     for s in others])
     return all_of([at_one, grown])
+
+
+def better_on_metrics(quality: Mapping[Any, Cell], ours: Any, others: Sequence[Any], metrics: Sequence[str]
+                      ) -> Judgement:
+    """``ours`` scores better than each of ``others`` on every metric (keys ``(*row, metric)``: lower FID/KID,
+    higher anything else); a row that was not measured leaves the claim undecided."""
+    parts = []
+    for other in others:
+        missing = [m for m in metrics for row in (ours, other) if _key(row, m) not in quality]
+        if missing:
+            parts.append(Unmeasured(f"{_name(other)} or {_name(ours)} lacks {sorted(set(missing))}"))
+            continue
+        parts += [better(m, quality[_key(ours, m)], quality[_key(other, m)], f"{m}: {_name(ours)} vs {_name(other)}")
+                  for m in metrics]
+    return all_of(parts)
 
 
 def degrades(quality: Mapping[Any, Cell], metrics: Sequence[str], low: Any, high: Any, label: str) -> Judgement:
