@@ -9,6 +9,8 @@ from repro.experiments.assets import COMMANDS, SAME, asset_kind, asset_seed, dis
 from repro.workflow.registry import SCALES, load_registry, load_scale
 
 REGISTRY = load_registry()
+#: kinds of asset that are synthetic data, sampled with a seed
+RESAMPLED = ("synthetic", "ddis", "deepinversion")
 CASES = [(e.id, s) for e in REGISTRY.values() for s in SCALES if not e.skip_reason(s)]
 
 
@@ -27,11 +29,12 @@ def test_listed_assets_agree_with_the_experiment(experiment, scale):
 
 @pytest.mark.parametrize("experiment,scale", CASES)
 def test_every_seed_reads_its_own_synthetic_set(experiment, scale):
-    """A seed resamples the default synthetic set: an experiment that reads one lists it for each of its seeds."""
+    """A seed resamples the synthetic data: an experiment that reads a synthetic set lists it for each of its
+    seeds."""
     entry = REGISTRY[experiment].spec["scales"][scale]
     listed = entry.get("assets", [])
     for name in listed:
-        if asset_kind(name)[0] == "synthetic" and asset_seed(name) == 0:
+        if asset_kind(name)[0] in RESAMPLED and asset_seed(name) == 0:
             wanted = [seeded(name, seed) for seed in entry["params"]["seeds"]]
             assert set(wanted) <= set(listed), f"{experiment} at {scale} reads {name} but not {wanted}"
 
@@ -39,7 +42,7 @@ def test_every_seed_reads_its_own_synthetic_set(experiment, scale):
 @pytest.mark.parametrize("scale", SCALES)
 def test_seeded_assets_are_sampled_with_their_seed(scale):
     for name, spec in load_scale(scale).get("assets", {}).items():
-        if asset_kind(name)[0] == "synthetic":
+        if asset_kind(name)[0] in RESAMPLED:
             assert int(spec["args"].get("seed", 0)) == asset_seed(name), f"{name} must be sampled with its seed"
     assert asset_kind("synthetic_cifar10_seed2") == ("synthetic", "cifar10") and seeded("synthetic_x", 0) == "synthetic_x"
 
