@@ -122,7 +122,7 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
     if table["unit"].astype(str).str.contains("@").any():
         page.text("A unit such as fid@pool-resnet18 names the feature network our metric was computed on: it is not "
                   "the paper's Inception/VGG metric and is not on its scale; compare directions, not values. "
-                  "k=5 is the neighbourhood size of precision, recall, density or coverage.")
+                  "A unit's k=N is the neighbourhood size of precision, recall, density or coverage.")
     page.table(
         ["table", "row", "column", "unit", "ours", "seeds", "paper", "source"],
         [[r.table, r.row, r.column, r.unit, _number(r.ours, r.ours_std),

@@ -117,7 +117,7 @@ def artifact_status(experiment: Experiment, scale: str, folder: Path, failed_log
     holds = int(verdicts.eq("true").sum())
     undecided = f"; {int((~decided).sum())} undecided at this scale" if not decided.all() else ""
     if not decided.any():
-        return Status("ran", f"no claim could be decided at this scale{undecided.removeprefix(';')}")
+        return Status("ran", f"no claim could be decided at this scale ({int((~decided).sum())} undecided)")
     if holds == int(decided.sum()):
         return Status("reproduced", f"{holds} of {int(decided.sum())} decided claims hold{undecided}")
     return Status("differs", f"{holds} of {int(decided.sum())} decided claims hold{undecided}")
