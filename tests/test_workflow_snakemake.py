@@ -67,3 +67,6 @@ def test_smoke_workflow_runs_end_to_end(tmp_path):
         if experiment.notebook.exists() and not experiment.skip_reason("smoke"):
             assert (tmp_path / "results" / "smoke" / experiment.id / "results.csv").exists()
             assert f"[{experiment.id}]({experiment.id}.md) " in index
+    # smoke runs one seed, and one seed decides no claim
+    verdicts = [row.split(" | ")[2] for row in index.split("## Claims")[1].splitlines()[4:] if row.startswith("| ")]
+    assert verdicts and set(verdicts) == {"undecided"}

@@ -132,6 +132,14 @@ class ExperimentRun:
         verdict = "" if holds is None else bool(holds)
         self.claims.append(self.provenance.row(claim=claim_id, holds=verdict, evidence=evidence))
 
+    def judge(self, claim_id: str, judgement, note: str = "") -> None:
+        """The verdict on one claim by the suite's one rule (:mod:`.claims`): ``judgement`` holds, fails or is
+        undecided, and its comparisons are the evidence; ``note`` adds what the comparisons do not say."""
+        from .claims import decide
+
+        holds, evidence = decide(judgement)
+        self.claim(claim_id, holds, evidence + (f"; {note}" if note else ""))
+
     def _registry_claims(self) -> set[str] | None:
         from ..workflow.registry import load_registry
 
@@ -142,14 +150,21 @@ class ExperimentRun:
         """Mean, std and seed count per cell of what has been recorded so far."""
         return summarise(pd.DataFrame(self.rows))
 
-    def mean(self, table: str, row: Any = None, column: Any = None, **fields: Any) -> float:
-        """The mean over seeds (and anything else unnamed) of the recorded rows matching the given keys."""
+    def cell(self, table: str, row: Any = None, column: Any = None, **fields: Any):
+        """The per-seed values (and anything else unnamed) of the recorded rows matching the given keys, as the
+        :class:`.claims.Cell` a claim compares."""
+        from .claims import Cell
+
         wanted = {"table": table, "row": row, "column": column, **fields}
         wanted = {k: str(v) for k, v in wanted.items() if v is not None}
         values = [r["value"] for r in self.rows if all(str(r.get(k)) == v for k, v in wanted.items())]
         if not values:
             raise KeyError(f"no recorded cell matches {wanted}")
-        return sum(values) / len(values)
+        return Cell(tuple(float(v) for v in values))
+
+    def mean(self, table: str, row: Any = None, column: Any = None, **fields: Any) -> float:
+        """The mean over seeds (and anything else unnamed) of the recorded rows matching the given keys."""
+        return self.cell(table, row, column, **fields).mean
 
     def figure(self, fig, name: str) -> Path:
         path = self.out_dir / f"{name}.png"

@@ -13,7 +13,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..results.tables import artifact_status, beside_paper, load_claims, load_results, summarise
+from ..results.tables import (artifact_status, beside_paper, claim_text, conventions, load_claims, load_results,
+                              summarise)
 from ..workflow.registry import Experiment
 
 PAPER_TITLES = {"diffusion_inversion": "Diffusion Inversion", "ddis": "DDIS"}
@@ -111,6 +112,8 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
     page.text(f"Protocol: {experiment.spec['protocol'].strip()}")
     if experiment.stand_in(scale):
         page.text(f"Stand-in at this scale: {experiment.stand_in(scale)}")
+    for convention in conventions(experiment, scale):
+        page.text(convention)
     results = load_results(folder) if not experiment.skip_reason(scale) else None
     table = beside_paper(experiment, summarise(results) if results is not None else None)
     page.heading("Our numbers beside the paper's")
@@ -118,7 +121,8 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
               "that cell (at this scale, the paper's setting may have no analogue: see below).")
     if table["unit"].astype(str).str.contains("@").any():
         page.text("A unit such as fid@pool-resnet18 names the feature network our metric was computed on: it is not "
-                  "the paper's Inception/VGG metric and is not on its scale; compare directions, not values.")
+                  "the paper's Inception/VGG metric and is not on its scale; compare directions, not values. "
+                  "A unit's k=N is the neighbourhood size of precision, recall, density or coverage.")
     page.table(
         ["table", "row", "column", "unit", "ours", "seeds", "paper", "source"],
         [[r.table, r.row, r.column, r.unit, _number(r.ours, r.ours_std),
@@ -130,8 +134,8 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
         page.heading("Claims")
         verdicts = {} if claims is None else {c["claim"]: c for c in claims.to_dict("records")}
         page.table(["claim", "check", "holds at this scale", "evidence"], [
-            [c["text"], c["check"], _verdict(verdicts.get(c["id"])), (verdicts.get(c["id"]) or {}).get("evidence", "")]
-            for c in experiment.claims])
+            [claim_text(c), c["check"], _verdict(verdicts.get(c["id"])),
+             (verdicts.get(c["id"]) or {}).get("evidence", "")] for c in experiment.claims])
     missing = experiment.spec.get("rows_without_mini_analogue", [])
     if missing and scale != "paper":
         page.heading("Rows only the paper scale can fill")
@@ -173,7 +177,7 @@ def render_report(
         for claim in experiment.claims:
             found = verdicts.get(claim["id"])
             ran = status.label in ("reproduced", "differs", "ran")
-            claim_rows.append([claim["text"], experiment.id,
+            claim_rows.append([claim_text(claim), experiment.id,
                                _verdict(found) if found else "not tested" if ran else status.label,
                                (found or {}).get("evidence", "")])
     index.heading("Artifacts")
