@@ -6,6 +6,8 @@
 #   bench/pretrain_mini.sh vae [MIN]        train a new autoencoder for at most MIN minutes (resumes)
 #   bench/pretrain_mini.sh adopt            adopt the committed model's autoencoder instead (same pool split)
 #   bench/pretrain_mini.sh unet [MIN]       train the UNet and text encoder for at most MIN minutes (resumes)
+#   bench/pretrain_mini.sh export           export the finished model to $WEIGHTS, its weights to $OUT
+#   bench/pretrain_mini.sh card             the model card of the exported model, its files to $OUT
 #   bench/pretrain_mini.sh final [MIN]      finish the UNet (at most MIN minutes), export, model card
 #   bench/pretrain_mini.sh evaluate         Diffusion Inversion on the new model and its inversion/sampling speed
 #
@@ -16,14 +18,14 @@
 # are exported to $WEIGHTS (/tmp/mini-weights), not into the checkout, which the next call replaces; `final`
 # returns them as $OUT/mini-weights.tar.NN parts (< 16 MiB each), to unpack in the repository root:
 #   cat mini-weights.tar.* | tar -x      (repro/generators/weights/{mini,mini_checkpoints})
-# `vae`, `unet` and `final` also write the resumable state to $OUT as pretrain-pack.tar.NN: on a fresh
-# machine, carry those parts in .resume/ and the next phase unpacks them.
+# A `vae`, `unet` or `final` that stops at its time limit writes the resumable state to $OUT as
+# pretrain-pack.tar.NN: on a fresh machine, carry those parts in .resume/ and the next phase unpacks them.
 # UNET_BUDGET (minutes of UNet training that size its step count, default 13), PRETRAIN_ARGS (added to
 # every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
 # bench), EVALUATE (what `evaluate` runs, default "reconstruction inversion sampling") and INVERSION_STEPS (the
 # stage-1 step counts of its reconstruction, default "1000 3000") tune the run.
 set -euo pipefail
-phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|final|evaluate [MINUTES]}
+phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|export|card|final|evaluate [MINUTES]}
 minutes=${2:-8.5}
 out=${OUT:-/tmp/pretrain-out}
 work=${PRETRAIN_WORK:-/tmp/repro-pretrain-work}
@@ -74,23 +76,29 @@ case "$phase" in
     ;;
   stage) ;;
   vae)
-    train vae --max-minutes "$minutes" || true
-    pack
+    train vae --max-minutes "$minutes" || pack
     ;;
   adopt)
     train adopt-vae --weights repro/generators/weights
     ;;
   unet)
-    train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}" || true
-    pack
+    if ! train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}"; then
+      pack  # stopped at its time limit: the state a fresh machine resumes from
+    fi
+    ;;
+  export)
+    repro pretrain export --work "$work" --weights "$weights" 2>&1 | tee -a "$out/$phase.log"
+    tar -cf /tmp/mini-weights.tar -C "$weights" --transform 's,^,repro/generators/weights/,' mini mini_checkpoints
+    split -b 15m -d /tmp/mini-weights.tar "$out/mini-weights.tar."
+    ;;
+  card)
+    train card --weights "$weights"
+    tar -cf "$out/mini-card.tar" -C "$weights" --transform 's,^,repro/generators/weights/,' mini/README.md \
+      mini/metrics.json mini/loss_curves.png mini/samples_photo.png mini/samples_domains.png
     ;;
   final)
     if train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}"; then
-      repro pretrain export --work "$work" --weights "$weights" 2>&1 | tee -a "$out/$phase.log"
-      train card --weights "$weights"
-      tar -cf /tmp/mini-weights.tar -C "$weights" --transform 's,^,repro/generators/weights/,' mini mini_checkpoints
-      split -b 15m -d /tmp/mini-weights.tar "$out/mini-weights.tar."
-      cp "$weights/mini/metrics.json" "$out/metrics.json"
+      "$0" export && "$0" card
     else
       echo "the UNet has not finished: run the final phase again (its state is in the pack)"
       pack
@@ -114,7 +122,7 @@ case "$phase" in
     done
     ;;
   *)
-    echo "unknown phase $phase (speed, stage, vae, adopt, unet, final, evaluate)" >&2
+    echo "unknown phase $phase (speed, stage, vae, adopt, unet, export, card, final, evaluate)" >&2
     exit 2
     ;;
 esac

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="folder for pretrain_speed.csv")
     parser.add_argument("--tiny", action="store_true", help="small batches on the CPU (a smoke run of the code)")
     parser.add_argument("--unet-batches", default="1024,2048,4096")
-    parser.add_argument("--vae-batches", default="256,512")
+    parser.add_argument("--vae-batches", default="256,512", help="empty: skip the autoencoder")
     parser.add_argument("--compile", default="default", help="torch.compile mode, or none")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
@@ -93,8 +93,8 @@ def main(argv=None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     compile = None if args.compile == "none" or device.type == "cpu" else args.compile
-    unet_batches = [4, 8] if args.tiny else [int(b) for b in args.unet_batches.split(",")]
-    vae_batches = [4] if args.tiny else [int(b) for b in args.vae_batches.split(",")]
+    unet_batches = [4, 8] if args.tiny else [int(b) for b in args.unet_batches.split(",") if b]
+    vae_batches = [4] if args.tiny else [int(b) for b in args.vae_batches.split(",") if b]
     warmup, steps = (1, 2) if args.tiny else (args.warmup, args.steps)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +107,8 @@ def main(argv=None) -> int:
               "autoencoder": (autoencoder_stage, scale.autoencoder, vae_batches)}
     rows = []
     for name, (build, settings, batches) in stages.items():
+        if not batches:
+            continue
         # FLOPs of one eager step of 2 images: the count scales with the batch
         probe = build(replace(settings, batch_size=2), 8, None, device)
         flops = counted_flops(lambda: probe.train_step(FIRST_STEP, TOTAL)) / 2
