@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     dtype = "bf16" if device == "cuda" else "fp32"
     images = training_set("cifar10", max(1, args.images // 10), "mini")
     bundle = load_generator(args.generator, dtype=dtype, device=device, resolution=args.resolution)
-    prov = Provenance("inversion_reconstruction", "bench", vars(args), generator=args.generator, dataset="cifar10")
+    prov = Provenance("inversion_reconstruction", "bench", vars(args), generator=f"{bundle.name} ({bundle.fingerprint})",
+                      dataset="cifar10")
     rows = []
 
     start = time.perf_counter()

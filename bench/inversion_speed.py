@@ -1,13 +1,16 @@
-"""Speed of Diffusion Inversion stage 1 on an SD-v1.4-shaped generator (random weights, SD's exact compute).
+"""Speed of Diffusion Inversion stage 1 on an SD-v1.4-shaped generator (random weights, SD's exact compute) or
+on the embedded mini model.
 
 Times our fast path (bf16 autocast, channels_last, many images per UNet call, cached VAE posterior; compile
 on and off) beside the authors' setting (fp32, 50 images per call, 5 tokens, VAE re-encoding every step), at
-128 and 256 px. A few steps are timed after warm-up and projected to 3000 steps per embedding; FLOPs per
-image-step come from torch.utils.flop_counter, so achieved TFLOP/s and the share of peak follow. Paper (A40):
-18.8 s and 84.1 s per embedding at 128 and 256 px.
+128 and 256 px (SD) or 64 px (mini). A few steps are timed after warm-up and projected to 3000 steps per
+embedding; FLOPs per image-step come from torch.utils.flop_counter, so achieved TFLOP/s and the share of the
+bf16 matrix-product rate measured on the same GPU follow. Paper (A40): 18.8 s and 84.1 s per embedding at 128
+and 256 px.
 
-    python bench/inversion_speed.py --out results/bench          # GPU, about 4-5 minutes on an H100
-    python bench/inversion_speed.py --out /tmp/bench --tiny      # CPU smoke run of the same code
+    python bench/inversion_speed.py --out results/bench                    # GPU, SD-shaped, about 4-5 minutes
+    python bench/inversion_speed.py --out results/bench --generator mini   # GPU, the mini model, about 2 minutes
+    python bench/inversion_speed.py --out /tmp/bench --tiny                # CPU smoke run of the same code
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from repro.experiments.timing import inversion_trainer, reset_memory, time_inversion
+from repro.experiments.timing import counted_flops, inversion_trainer, matmul_tflops, reset_memory, time_inversion
 from repro.inversion import InversionConfig
 from repro.provenance import Provenance, write_rows
 
@@ -47,9 +49,7 @@ def flops_per_image_step(bundle, case: Case) -> float:
     """FLOPs of one training step (VAE encode when re-encoding, UNet forward and backward) per image."""
     small = replace(case, batch=2, config=replace(case.config, compile=False))
     trainer = inversion_trainer(bundle, small.config, small.batch)
-    with FlopCounterMode(display=False) as counter:
-        trainer.step()
-    return counter.get_total_flops() / small.batch
+    return counted_flops(trainer.step) / small.batch
 
 
 def time_case(bundle, case: Case, warmup: int, timed: int) -> dict:
@@ -73,14 +73,26 @@ def cases(resolutions, batches: dict[int, list[int]], compile_batch: dict[int, i
     return out
 
 
-def build_generator(tiny: bool, device):
+def build_generator(tiny: bool, device, generator: str = "sd14"):
     if tiny:
         from repro.generators.tiny import tiny_generator
 
         return tiny_generator(resolution=32).to(device=device)
+    if generator == "mini":
+        from repro.generators import load_generator
+
+        return load_generator("mini", device=device)
     from repro.generators.sd_shapes import sd_shaped_generator
 
-    return sd_shaped_generator("sd14", device=device)
+    return sd_shaped_generator(generator, device=device)
+
+
+#: (resolutions, eager batches, compiled batch, the authors' batch) per generator
+CASES = {
+    "tiny": ((16, 32), {16: [4, 8], 32: [4]}, {}, 2),
+    "sd14": ((128, 256), {128: [128, 256, 512], 256: [64, 128, 256]}, {128: 256, 256: 128}, 50),
+    "mini": ((64,), {64: [1024, 4096]}, {64: 2048}, 50),
+}
 
 
 def main(argv=None) -> int:
@@ -90,19 +102,19 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--timed", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=77, help="tokens per embedding on our path")
-    parser.add_argument("--peak-tflops", type=float, default=790.0, help="dense bf16 peak of the GPU")
+    parser.add_argument("--generator", default="sd14", choices=("sd14", "sd21", "mini"),
+                        help="an SD-shaped generator with random weights, or the committed mini model")
     parser.add_argument("--budget-seconds", type=float, default=330.0,
                         help="skip remaining cases (compiled ones last) once this much time has passed")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolutions, batches, compile_batch, authors_batch = CASES["tiny" if args.tiny else
+                                                               "mini" if args.generator == "mini" else "sd14"]
     if args.tiny:
-        resolutions, batches, compile_batch, authors_batch = (16, 32), {16: [4, 8], 32: [4]}, {}, 2
         args.tokens = min(args.tokens, 8)
-    else:
-        resolutions, batches = (128, 256), {128: [128, 256, 512], 256: [64, 128, 256]}
-        compile_batch, authors_batch = {128: 256, 256: 128}, 50
     began = time.perf_counter()
-    bundle = build_generator(args.tiny, device)
+    bundle = build_generator(args.tiny, device, args.generator)
+    peak = matmul_tflops(device)
     provenance = Provenance("bench_inversion_speed", "bench", config=vars(args), generator=bundle.name,
                             dataset="random pixels")
     flops: dict[tuple, float] = {}
@@ -135,12 +147,15 @@ def main(argv=None) -> int:
         step = with_time["sec_per_step"]
         tflops = flops[key] * case.batch / step / 1e12
         row.update(status="ok", **with_time, gflop_per_image_step=flops[key] / 1e9,
+                   image_steps_per_second=case.batch / step,
                    sec_per_embedding=step * STEPS_PER_EMBEDDING / case.batch, achieved_tflops=tflops,
-                   share_of_peak=tflops / args.peak_tflops if device.type == "cuda" else None)
+                   peak_tflops=round(peak, 1), share_of_peak=tflops / peak if device.type == "cuda" else None)
         rows.append(provenance.row(wall_seconds=with_time["warmup_seconds"] + step * args.timed, **row))
-        print(f"{case.label}: {step:.4f} s/step, {row['sec_per_embedding']:.3f} s/embedding "
+        print(f"{case.label}: {step:.4f} s/step, {case.batch / step:,.0f} image-steps/s, "
+              f"{row['sec_per_embedding']:.3f} s/embedding "
               f"({tflops:.1f} TFLOP/s, peak mem {with_time['peak_mem_gib']})", flush=True)
-    path = Path(args.out) / "inversion_speed.csv"
+    path = Path(args.out) / ("inversion_speed_mini.csv" if args.generator == "mini" and not args.tiny
+                             else "inversion_speed.csv")
     write_rows(rows, path)
     print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
     return 0

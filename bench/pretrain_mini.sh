@@ -1,44 +1,50 @@
 #!/usr/bin/env bash
-# Pretrain the embedded mini model on the GPU machine, in device calls shorter than 10 minutes.
+# Pretrain the embedded mini model on a GPU machine, in device calls shorter than 10 minutes.
 #
-#   bench/pretrain_mini.sh check [SPLIT...]   GPU check of both training steps (compile, speed), then decode
-#                                             SPLITs (e.g. cifar10/train) into the cache
-#   bench/pretrain_mini.sh decode SPLIT...    decode splits into the cache (e.g. imagenette/train)
-#   bench/pretrain_mini.sh vae                build the pool, train the autoencoder, cache the latents
-#   bench/pretrain_mini.sh unet               train the UNet + text encoder until the time is up (resumes)
-#   bench/pretrain_mini.sh final              finish the UNet, export fp16 weights, build the model card
+#   bench/pretrain_mini.sh speed            throughput of both training stages (bench/pretrain_speed.py)
+#   bench/pretrain_mini.sh stage            only copy the carried archives into the data folder
+#   bench/pretrain_mini.sh vae [MIN]        train a new autoencoder for at most MIN minutes (resumes)
+#   bench/pretrain_mini.sh adopt            adopt the committed model's autoencoder instead (same pool split)
+#   bench/pretrain_mini.sh unet [MIN]       train the UNet and text encoder for at most MIN minutes (resumes)
+#   bench/pretrain_mini.sh export           export the finished model to $WEIGHTS, its weights to $OUT
+#   bench/pretrain_mini.sh card             the model card of the exported model, its files to $OUT
+#   bench/pretrain_mini.sh final [MIN]      finish the UNet (at most MIN minutes), export, model card
+#   bench/pretrain_mini.sh evaluate         Diffusion Inversion on the new model and its inversion/sampling speed
 #
-# Data: the archives may arrive in several carried folders (.data*/); they are linked into one folder,
-# $REPRO_DATA (the data layer reads one folder). The decode cache ($REPRO_CACHE) and the work folder
-# ($PRETRAIN_WORK) live under /tmp, so they persist while the machine stays warm. Every training phase also
-# writes its resumable state to $OUT as pretrain-pack.tar.NN parts (< 16 MiB each); on a fresh machine, carry
-# them in .resume/ and the next phase unpacks them. `final` writes the weights as mini-weights.tar.NN parts:
-#   cat mini-weights.tar.* | tar -x      (in the repository root: repro/generators/weights/{mini,mini_checkpoints})
-# Time limits (minutes, each phase's whole training command): VAE_MINUTES (8), UNET_MINUTES (8.5),
-# FINAL_MINUTES (6.5: the UNet's last chunk; the export and the card take about two more).
-# PRETRAIN_ARGS adds options to every `repro pretrain` call (a CPU dry run: "--scale smoke --device cpu").
+# Data: a device call carries at most 64 MiB, so the pool's archives come in several calls, each in its own
+# ignored folder (`../shared/tools/stage-data --to .data1 cifar10-train`, ...). Every phase first copies the
+# archives of the carried .data*/ folders into $REPRO_DATA (/tmp/repro-data), which lasts while the machine
+# stays warm, as do the decode cache, the work folder and the exported weights (all under /tmp). The weights
+# are exported to $WEIGHTS (/tmp/mini-weights), not into the checkout, which the next call replaces; `final`
+# returns them as $OUT/mini-weights.tar.NN parts (< 16 MiB each), to unpack in the repository root:
+#   cat mini-weights.tar.* | tar -x      (repro/generators/weights/{mini,mini_checkpoints})
+# A `vae`, `unet` or `final` that stops at its time limit writes the resumable state to $OUT as
+# pretrain-pack.tar.NN: on a fresh machine, carry those parts in .resume/ and the next phase unpacks them.
+# UNET_BUDGET (minutes of UNet training that size its step count, default 13), PRETRAIN_ARGS (added to
+# every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
+# bench), EVALUATE (what `evaluate` runs, default "reconstruction inversion sampling") and INVERSION_STEPS (the
+# stage-1 step counts of its reconstruction, default "1000 3000") tune the run.
 set -euo pipefail
-phase=${1:?usage: bench/pretrain_mini.sh check|decode|vae|unet|final [SPLIT...]}
-shift
+phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|export|card|final|evaluate [MINUTES]}
+minutes=${2:-8.5}
 out=${OUT:-/tmp/pretrain-out}
 work=${PRETRAIN_WORK:-/tmp/repro-pretrain-work}
+weights=${WEIGHTS:-/tmp/mini-weights}
 mkdir -p "$out" "$work"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 REPRO_OFFLINE=1
 export REPRO_CACHE=${REPRO_CACHE:-/tmp/repro-cache}
 export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 
-# diffusers is not in the GPU image: install the carried wheel(s) once per machine
-if ! python3 -c "import diffusers" 2>/dev/null; then
-  ls .whl/*.whl >/dev/null 2>&1 || { echo "diffusers is missing: carry .whl/ with its wheel" >&2; exit 2; }
+# diffusers and jsonschema are not in the GPU image: install the carried wheels once per machine
+if ! python3 -c "import diffusers, jsonschema" 2>/dev/null; then
+  ls .whl/*.whl >/dev/null 2>&1 || { echo "diffusers is missing: carry .whl/ with its wheels" >&2; exit 2; }
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 fi
 
-# one data folder of links to the archives of every carried .data*/ folder
-if [ -z "${REPRO_DATA:-}" ]; then
-  export REPRO_DATA=/tmp/repro-data
-  mkdir -p "$REPRO_DATA"
-  for f in "$PWD"/.data*/*; do [ -e "$f" ] && ln -sfn "$f" "$REPRO_DATA/"; done
-fi
+# the carried archives, copied where they outlast this call
+export REPRO_DATA=${REPRO_DATA:-/tmp/repro-data}
+mkdir -p "$REPRO_DATA"
+for f in "$PWD"/.data*/*; do [ -e "$f" ] && cp -ru "$f" "$REPRO_DATA/"; done
 echo "data folder $REPRO_DATA: $(ls "$REPRO_DATA" | tr '\n' ' ')"
 
 # a fresh machine: resume from the pack carried in .resume/
@@ -61,47 +67,63 @@ pack() {
   repro pretrain pack --work "$work" --archive /tmp/pretrain-pack.tar
   split -b 15m -d /tmp/pretrain-pack.tar "$out/pretrain-pack.tar."
   rm -f /tmp/pretrain-pack.tar
-  ls -l "$out"
-}
-
-decode() {
-  local name
-  for name in "$@"; do repro data prepare --no-download "$name" 2>&1 | tee -a "$out/$phase.log"; done
 }
 
 case "$phase" in
-  check)
+  speed)
     nvidia-smi --query-gpu=name,memory.total --format=csv
-    python3 bench/pretrain_mini_check.py --out "$out/pretrain_mini_check.json" 2>&1 | tee "$out/check.log"
-    decode "$@"
+    python3 bench/pretrain_speed.py --out "$out" --profile ${SPEED_ARGS:-} 2>&1 | tee "$out/speed.log"
     ;;
-  decode)
-    decode "$@"
-    ;;
+  stage) ;;
   vae)
-    train vae --max-minutes "${VAE_MINUTES:-8}" || true
-    pack
+    train vae --max-minutes "$minutes" || pack
+    ;;
+  adopt)
+    train adopt-vae --weights repro/generators/weights
     ;;
   unet)
-    train unet --max-minutes "${UNET_MINUTES:-8.5}" || true
-    pack
+    if ! train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}"; then
+      pack  # stopped at its time limit: the state a fresh machine resumes from
+    fi
+    ;;
+  export)
+    repro pretrain export --work "$work" --weights "$weights" 2>&1 | tee -a "$out/$phase.log"
+    tar -cf /tmp/mini-weights.tar -C "$weights" --transform 's,^,repro/generators/weights/,' mini mini_checkpoints
+    split -b 15m -d /tmp/mini-weights.tar "$out/mini-weights.tar."
+    ;;
+  card)
+    train card --weights "$weights"
+    tar -cf "$out/mini-card.tar" -C "$weights" --transform 's,^,repro/generators/weights/,' mini/README.md \
+      mini/metrics.json mini/loss_curves.png mini/samples_photo.png mini/samples_domains.png
     ;;
   final)
-    if train unet --max-minutes "${FINAL_MINUTES:-6.5}"; then
-      repro pretrain export --work "$work" 2>&1 | tee -a "$out/$phase.log"
-      repro pretrain card --work "$work" ${PRETRAIN_ARGS:-} 2>&1 | tee -a "$out/$phase.log"
-      tar -cf /tmp/mini-weights.tar repro/generators/weights/mini repro/generators/weights/mini_checkpoints
-      split -b 15m -d /tmp/mini-weights.tar "$out/mini-weights.tar."
-      cp repro/generators/weights/mini/README.md "$out/model_card.md"
-      cp repro/generators/weights/mini/metrics.json "$out/metrics.json"
+    if train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}"; then
+      "$0" export && "$0" card
     else
       echo "the UNet has not finished: run the final phase again (its state is in the pack)"
       pack
     fi
     ;;
+  evaluate)
+    [ -d "$weights/mini/unet" ] || { echo "no exported model in $weights: run the final phase first" >&2; exit 2; }
+    export REPRO_MINI_GENERATOR="$weights/mini"
+    for part in ${EVALUATE:-reconstruction inversion sampling}; do
+      case "$part" in
+        reconstruction)
+          for steps in ${INVERSION_STEPS:-1000 3000}; do
+            python3 bench/inversion_reconstruction.py --images 100 --steps "$steps" --out "$out/inversion$steps" \
+              --work "/tmp/inversion$steps" 2>&1 | tee -a "$out/$phase.log"
+          done ;;
+        inversion) python3 bench/inversion_speed.py --generator mini --out "$out/bench" 2>&1 | tee -a "$out/$phase.log" ;;
+        sampling) python3 bench/sampling_speed.py --generator mini --compile --batch 2048 --out "$out/bench" 2>&1 \
+                    | tee -a "$out/$phase.log" ;;
+        *) echo "unknown evaluation $part (reconstruction, inversion, sampling)" >&2; exit 2 ;;
+      esac
+    done
+    ;;
   *)
-    echo "unknown phase $phase (check, decode, vae, unet, final)" >&2
+    echo "unknown phase $phase (speed, stage, vae, adopt, unet, export, card, final, evaluate)" >&2
     exit 2
     ;;
 esac
-ls -l "$out"
+ls -lR "$out"

@@ -1,12 +1,15 @@
-"""Speed of Diffusion Inversion stage 2 on an SD-v1.4-shaped generator (random weights, SD's exact compute).
+"""Speed of Diffusion Inversion stage 2 on an SD-v1.4-shaped generator (random weights, SD's exact compute) or
+on the embedded mini model.
 
 Seconds per image for DDIM at 100 steps with classifier-free guidance (conditional and unconditional in one
-UNet call, bf16, channels_last) and for DPM-Solver++ at 20 steps, at 128 and 256 px, through the same
-``Sampler`` the experiments use: one full batch after a short warm-up run, conditioning, decoding and
-resizing included. Paper (A40, 100 steps): 0.20 s and 0.82 s per image at 128 and 256 px.
+UNet call, bf16, channels_last, compiled with ``--compile``) and for DPM-Solver++ at 20 steps, at 128 and 256
+px (SD) or 64 px (mini), through the same ``Sampler`` the experiments use: one full batch after a short
+warm-up run, conditioning, decoding and resizing included. UNet evaluations per second count both rows of
+every guided step. Paper (A40, 100 steps): 0.20 s and 0.82 s per image at 128 and 256 px.
 
-    python bench/sampling_speed.py --out results/bench          # GPU, about 2 minutes on an H100
-    python bench/sampling_speed.py --out /tmp/bench --tiny      # CPU smoke run of the same code
+    python bench/sampling_speed.py --out results/bench                              # GPU, SD-shaped
+    python bench/sampling_speed.py --out results/bench --generator mini --compile   # GPU, the mini model
+    python bench/sampling_speed.py --out /tmp/bench --tiny                          # CPU smoke run
 """
 
 from __future__ import annotations
@@ -18,16 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from inversion_speed import build_generator
 from repro.errors import ReproError
-from repro.experiments.timing import random_table, reset_memory, time_sampling
+from repro.experiments.timing import counted_flops, matmul_tflops, random_table, reset_memory, time_sampling
 from repro.provenance import Provenance, write_rows
 from repro.sampling import Sampler, SamplingConfig, make_plan
 
 PAPER_SECONDS_PER_IMAGE = {128: 0.20, 256: 0.82}  # A40, 100 steps (appendix C.1)
-SAVE_RESOLUTION = {128: 32, 256: 96, 16: 8, 32: 16}  # CIFAR and STL-10 sizes (tiny: smoke sizes)
+SAVE_RESOLUTION = {128: 32, 256: 96, 64: 32, 16: 8, 32: 16}  # CIFAR and STL-10 sizes (tiny: smoke sizes)
 
 
 def flops_per_image(sampler: Sampler, plan, steps: int) -> float:
@@ -35,12 +37,9 @@ def flops_per_image(sampler: Sampler, plan, steps: int) -> float:
     probe = Sampler(sampler.bundle, sampler.tables, SamplingConfig(**{**sampler.config.as_dict(), "steps": 1}))
     latent = sampler.bundle.latent_size(sampler.resolution)
     latents = torch.zeros(2, sampler.bundle.latent_channels, latent, latent, device=sampler.device)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        probe.generate(plan, np.arange(2))
-    total_one_step = counter.get_total_flops()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        probe.decode(latents)
-    decode = counter.get_total_flops()
+    with torch.no_grad():
+        total_one_step = counted_flops(lambda: probe.generate(plan, np.arange(2)))
+        decode = counted_flops(lambda: probe.decode(latents))
     return ((total_one_step - decode) * steps + decode) / 2
 
 
@@ -50,15 +49,18 @@ def main(argv=None) -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny random generator (CPU smoke run)")
     parser.add_argument("--batch", type=int, default=256, help="images per batch (x2 UNet rows with guidance)")
     parser.add_argument("--tokens", type=int, default=77)
-    parser.add_argument("--peak-tflops", type=float, default=790.0, help="dense bf16 peak of the GPU")
+    parser.add_argument("--generator", default="sd14", choices=("sd14", "sd21", "mini"),
+                        help="an SD-shaped generator with random weights, or the committed mini model")
+    parser.add_argument("--compile", action="store_true", help="compile the UNet (torch.compile)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolutions = (16, 32) if args.tiny else (128, 256)
+    resolutions = (16, 32) if args.tiny else (64,) if args.generator == "mini" else (128, 256)
     if args.tiny:
         args.batch, args.tokens = min(args.batch, 4), min(args.tokens, 8)
     began = time.perf_counter()
-    bundle = build_generator(args.tiny, device)
+    bundle = build_generator(args.tiny, device, args.generator)
     bundle.to(dtype=torch.bfloat16)
+    peak = matmul_tflops(device)
     provenance = Provenance("bench_sampling_speed", "bench", config=vars(args), generator=bundle.name,
                             dataset="random embeddings")
     rows = []
@@ -67,10 +69,12 @@ def main(argv=None) -> int:
                              source_resolution=SAVE_RESOLUTION[resolution])
         for scheduler, steps in (("ddim", 100), ("dpm++", 20)):
             config = SamplingConfig(scheduler=scheduler, steps=steps, guidance=(2.0,), noise=(0.1,),
-                                    interpolate=(0.1,), batch=args.batch, precision="bf16")
+                                    interpolate=(0.1,), batch=args.batch, precision="bf16", compile=args.compile,
+                                    decode_batch=args.batch)
             plan = make_plan(table.labels.numpy(), table.index.numpy(), (3000,), config)
             row = {"resolution": resolution, "save_resolution": SAVE_RESOLUTION[resolution], "scheduler": scheduler,
                    "steps": steps, "batch": args.batch, "tokens": args.tokens, "precision": "bf16",
+                   "compile": args.compile,
                    "guidance": "cfg, one call",
                    "paper_a40_sec_per_image_100_steps": PAPER_SECONDS_PER_IMAGE.get(resolution)}
             reset_memory(device)
@@ -88,13 +92,18 @@ def main(argv=None) -> int:
                 rows.append(provenance.row(**row, status=f"error: {err}"))
                 continue
             tflops = gflop * args.batch / seconds / 1e3
+            denoise = seconds - timing["decode_seconds"]
             row.update(status="ok", sec_per_image=seconds / args.batch, sec_per_batch=seconds,
+                       unet_evaluations_per_second=2 * args.batch * steps / seconds,
+                       unet_evaluations_per_second_denoising=2 * args.batch * steps / denoise,
                        gflop_per_image=gflop, achieved_tflops=tflops, peak_mem_gib=timing["peak_mem_gib"],
-                       share_of_peak=tflops / args.peak_tflops if device.type == "cuda" else None)
+                       peak_tflops=round(peak, 1), share_of_peak=tflops / peak if device.type == "cuda" else None)
             rows.append(provenance.row(wall_seconds=seconds, **row))
-            print(f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image "
+            print(f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image, "
+                  f"{row['unet_evaluations_per_second']:,.0f} UNet evaluations/s "
                   f"({tflops:.1f} TFLOP/s, peak mem {row['peak_mem_gib']})", flush=True)
-    path = Path(args.out) / "sampling_speed.csv"
+    path = Path(args.out) / ("sampling_speed_mini.csv" if args.generator == "mini" and not args.tiny
+                             else "sampling_speed.csv")
     write_rows(rows, path)
     print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
     return 0

@@ -16,8 +16,9 @@
 # Each teacher is distilled into its student on synthetic images only: the DDIS set and the DeepInversion set
 # of the main results (shared assets `ddis_<dataset>`, `deepinversion_<dataset>`), with the teacher's softened
 # outputs as the only target (`repro.ddis.distill`: Hinton's KD term, the classifier layer's SGD recipe, the
-# same budget for both sets). The student is then scored on the real test set, one student per seed; the
-# teacher's own top-1 on the same test set is reported beside. Plug-In Inversion is not run (see below).
+# same budget for both sets). The student is then scored on the real test set, one student per seed, each
+# distilled on the sets sampled with its seed (`<asset>_seed<s>`, seed 0 the plain asset); the teacher's own
+# top-1 on the same test set is reported beside. Plug-In Inversion is not run (see below).
 # Parameters, claims and the paper's numbers: `config/experiments/ddis_kd.yaml`.
 
 # %% tags=["parameters"]
@@ -58,7 +59,7 @@ from repro.baselines.deepinversion import PLUG_IN_INVERSION_NOT_RUN
 from repro.classifiers import evaluate
 from repro.ddis import distill, load_teacher, teacher_checkpoint
 from repro.ddis.names import method_column, pair_row
-from repro.experiments import ExperimentRun, test_set
+from repro.experiments import ExperimentRun, claims, test_set
 from repro.experiments.plots import bars, summary_table
 
 run = ExperimentRun.from_globals(globals())
@@ -76,8 +77,8 @@ for dataset, arch in teachers.items():
         if method == "plug_in_inversion":
             print(f"{row}: skipped. {PLUG_IN_INVERSION_NOT_RUN}")
             continue
-        folder = run.assets.checked(f"{method}_{dataset}", run.params)
         for seed in seeds:
+            folder = run.assets.for_seed(f"{method}_{dataset}", run.params, seed)  # the seed's own synthetic set
             result = distill(teacher, folder, test, student, train_steps, batch_size, seed=seed, device=run.device,
                              progress=False)
             run.record(table=TABLE, row=row, column=method_column(method), value=result["student_accuracy"],
@@ -92,15 +93,15 @@ bars(run, table=TABLE, group="row", series="column", name="kd",
 
 # %% [markdown]
 # ## Claims
+#
+# Every comparison counts only beyond the seeds' noise (`repro.experiments.claims`); a seed samples its own
+# synthetic sets (the `<asset>_seed<s>` assets) and trains its own student.
 
 # %%
-if {"ddis", "deepinversion"} <= set(methods):
-    top1 = {(d, m): run.mean(TABLE, pair_row(d, a, students[d]), method_column(m))
-            for d, a in teachers.items() for m in ("ddis", "deepinversion")}
-    run.claim("ddis_distils_better_student", all(top1[(d, "ddis")] > top1[(d, "deepinversion")] for d in teachers),
-              "; ".join(f"{pair_row(d, a, students[d])}: DDIS {top1[(d, 'ddis')]:.2f} % vs DeepInversion "
-                        f"{top1[(d, 'deepinversion')]:.2f} % (mean of {len(seeds)} student seed(s))"
-                        for d, a in teachers.items()))
+top1 = claims.cells(run.frame().query("table == @TABLE"), ["row", "column"])
+run.judge("ddis_distils_better_student", claims.everywhere(
+    top1, [pair_row(d, a, students[d]) for d, a in teachers.items()], method_column("ddis"),
+    method_column("deepinversion")))
 run.claim("ddis_distils_better_student_than_plug_in_inversion", None,
           f"undecided: no Plug-In Inversion images to distil on. {PLUG_IN_INVERSION_NOT_RUN}")
 run.save()

@@ -15,10 +15,11 @@
 #
 # For each pre-trained BatchNorm teacher, the data-free synthetic sets of DDIS (Domain Alignment Guidance + a
 # Class Alignment Token per class) and of DeepInversion (pixels optimised against the teacher) are the shared
-# assets `ddis_<dataset>` and `deepinversion_<dataset>`; each is scored against the real training images of the
-# teacher's domain (both at the domain's resolution): IS, FID, precision and recall on the features the scale can
-# have (`pool-resnet18` offline: the columns' units say so). Plug-In Inversion is not run (see below). Parameters,
-# claims and the paper's numbers: `config/experiments/ddis_table_quality.yaml`.
+# assets `ddis_<dataset>` and `deepinversion_<dataset>` (seed s reads the sets sampled with it,
+# `<asset>_seed<s>`); each is scored against the real training images of the teacher's domain (both at the
+# domain's resolution): IS, FID, precision and recall on the features the scale can have under
+# `metric_convention` (`pool-resnet18` offline: the units say the features and k). Plug-In Inversion is not run
+# (see below). Parameters, claims and the paper's numbers: `config/experiments/ddis_table_quality.yaml`.
 
 # %% tags=["parameters"]
 experiment = "ddis_table_quality"
@@ -48,6 +49,7 @@ deepinversion_batch = 4
 deepinversion_lr = {"cifar10": 0.05, "pacs_art_painting": 0.25}
 deepinversion_r_feature = {"cifar10": 10.0, "pacs_art_painting": 0.01}
 features = "pool-resnet18"
+metric_convention = "torch-fidelity"
 metric_samples = 40
 metrics = ["is", "fid", "precision", "recall"]
 seeds = [0]
@@ -56,7 +58,7 @@ seeds = [0]
 from repro.baselines.deepinversion import PLUG_IN_INVERSION_NOT_RUN
 from repro.ddis import teacher_checkpoint
 from repro.ddis.names import domain_row, method_column
-from repro.experiments import ExperimentRun, Synthetic, training_set
+from repro.experiments import ExperimentRun, Synthetic, claims, training_set
 from repro.experiments.plots import bars, summary_table
 from repro.experiments.quality import image_metrics, record_metrics
 from repro.provenance import timed
@@ -74,12 +76,12 @@ for dataset, arch in teachers.items():
         if method == "plug_in_inversion":
             print(f"{domain_row(dataset)}: skipped. {PLUG_IN_INVERSION_NOT_RUN}")
             continue
-        synthetic = Synthetic(run.assets.checked(f"{method}_{dataset}", run.params))
-        fake = synthetic.subset(resolution=real.resolution).images
         for seed in seeds:
+            synthetic = Synthetic(run.assets.for_seed(f"{method}_{dataset}", run.params, seed))  # the seed's sample
+            fake = synthetic.subset(resolution=real.resolution).images
             with timed() as wall:
-                scores = image_metrics(run, real.images, fake, features=features, metrics=metrics,
-                                       samples=metric_samples, seed=seed)
+                scores = image_metrics(run, real.images, fake, features=features, convention=metric_convention,
+                                       metrics=metrics, samples=metric_samples, seed=seed)
             record_metrics(run, scores, tables={TABLE: metrics}, row=domain_row(dataset),
                            column=f"{method_column(method)} {{metric}}", seed=seed, wall_seconds=wall(),
                            dataset=dataset, teacher=arch, method=method)
@@ -105,12 +107,10 @@ if len(ran) == 2:
         run.record(table="text, Limitations & Future Work", row="FID improvement over DeepInversion", column=column,
                    value=value, unit="x", method="ddis/deepinversion", metric="fid")
 
-    wins = {d: cell[(d, "ddis", "fid")] < cell[(d, "deepinversion", "fid")]
-            and cell[(d, "ddis", "is")] > cell[(d, "deepinversion", "is")] for d in teachers}
-    run.claim("ddis_beats_deepinversion", all(wins.values()), "; ".join(
-        f"{domain_row(d)}: FID DDIS {cell[(d, 'ddis', 'fid')]:.2f} vs DeepInversion "
-        f"{cell[(d, 'deepinversion', 'fid')]:.2f}, IS DDIS {cell[(d, 'ddis', 'is')]:.2f} vs DeepInversion "
-        f"{cell[(d, 'deepinversion', 'is')]:.2f} ({'DDIS better in both' if wins[d] else 'not better in both'})"
-        for d in teachers) + f" ({features} features)")
+# %%
+quality = claims.cells(run.frame().query("table == @TABLE"), ["row", "method", "metric"])
+run.judge("ddis_beats_deepinversion", claims.all_of(
+    [claims.better_on_metrics(quality, (domain_row(d), "ddis"), [(domain_row(d), "deepinversion")], ["fid", "is"])
+     for d in teachers]), note=f"{features} features, {metric_convention}")
 run.claim("ddis_beats_plug_in_inversion", None, f"undecided: no Plug-In Inversion images. {PLUG_IN_INVERSION_NOT_RUN}")
 run.save()

@@ -14,8 +14,9 @@
 # # Diffusion Inversion, Figure 7a: few-shot learning under distribution shift
 #
 # For each number of shots k and seed, draw k real images of each class from the training set; train the few-shot
-# learner on the shots alone, on the shots plus the Diffusion Inversion variants of those shots (the shared
-# inversion and synthetic set, `per_image` per shot), on the shots plus LECF images (as many per class as DI
+# learner on the shots alone, on the shots plus the Diffusion Inversion variants of those shots (`per_image` per
+# shot, sampled with the seed from the shared inversion's embeddings of the shots alone: no partner or
+# unconditional mean from other images), on the shots plus LECF images (as many per class as DI
 # adds, kept at `lecf_threshold`) and on the shots plus their KNN neighbours from the pool (`knn_k` per shot,
 # labelled with the shot's class). The learner (`backbone`, `tuning`) is, offline, a linear head on the frozen
 # pool-ResNet-18's features (the paper tunes a CLIP classifier; CoOp and Tip-Adapter are CLIP methods, paper
@@ -69,9 +70,9 @@ from repro.baselines.params import build_lecf, knn_retriever, lecf_set
 from repro.classifiers.probe import check_learner, fit_linear_probe
 from repro.data import load_split
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, Synthetic, per_dataset, recipe_for, test_set, training_set
+from repro.experiments import (ExperimentRun, Synthetic, claims, per_dataset, recipe_for, test_set, training_set,
+                               variants_of)
 from repro.experiments.generate import generator as load_bundle
-from repro.experiments.claims import cells, spread
 from repro.experiments.plots import curves, summary_table
 from repro.experiments.quality import POOL_FEATURES, feature_networks
 from repro.metrics import embed
@@ -94,8 +95,6 @@ net = feature_networks(run, backbone)[0]
 train = training_set(dataset, per_class, scale, data_root)
 test = test_set(dataset, test_per_class, data_root)
 test_features = embed(net, test.images, "test")
-run.assets.checked(f"inversion_{dataset}", run.params)
-synthetic = Synthetic(run.assets.checked(f"synthetic_{dataset}", run.params))
 recipe = recipe_for(dataset, train_steps, batch_size)
 if "lecf" in methods:
     lecf = build_lecf(load_bundle(run, generator, dtype), train.classes, prompts=lecf_prompts, filter=lecf_filter,
@@ -111,13 +110,13 @@ if "knn" in methods:
                               corpus_per_class=knn_corpus_per_class)
 
 
-def additions(shot_set) -> dict[str, tuple[torch.Tensor, object] | None]:
+def additions(shot_set, seed: int) -> dict[str, tuple[torch.Tensor, object] | None]:
     """What each method adds to the shots: features and labels (None: the shots alone)."""
     added = {}
     if "real" in methods:
         added[LABELS["real"]] = None
     if "diffusion_inversion" in methods:
-        variants = synthetic.subset(shot_set.ids, per_image)
+        variants = variants_of(run, dataset, shot_set.ids, seed).subset(shot_set.ids, per_image)
         added[LABELS["diffusion_inversion"]] = (embed(net, variants.images, "DI variants"), variants.labels)
     if "lecf" in methods:
         wanted = len(shot_set) // len(shot_set.classes) * per_image  # as many per class as DI adds
@@ -141,7 +140,7 @@ for k in sorted(shots):
     for seed in seeds:
         shot_set = train.kshot(k, seed=seed)
         shot_features = embed(net, shot_set.images, "shots")
-        for column, extra in additions(shot_set).items():
+        for column, extra in additions(shot_set, seed).items():
             features = shot_features if extra is None else torch.cat([shot_features, extra[0]])
             labels = shot_set.labels if extra is None else torch.cat([torch.as_tensor(shot_set.labels),
                                                                       torch.as_tensor(extra[1])])
@@ -158,46 +157,16 @@ curves(run, table=TABLE, x="shots", series="method", xlabel="real shots per clas
 
 # %% [markdown]
 # ## Claims
+#
+# Every comparison counts only beyond the seeds' noise (`repro.experiments.claims`).
 
 # %%
 frame = run.frame()
-frame = frame[frame["table"] == TABLE]
-cell = cells(frame, ["shots", "method"])  # (shots, method) -> mean ± std over seeds
-ks = sorted(frame["shots"].unique())
-have = set(frame["method"])
-
-
-def mean(k, method):
-    return cell[(k, method)].mean
-
-
-def gap(k, *methods_):  # the larger std over seeds of the cells compared (0 with one seed)
-    return spread(*(cell[(k, m)] for m in methods_))
-
-
-def complete(*methods_):
-    return all((k, m) in cell for k in ks for m in methods_)
-
-
+acc = claims.cells(frame[frame["table"] == TABLE], ["shots", "method"])
+ks = sorted({k for k, _ in acc})
 REAL, DI, LECF = LABELS["real"], LABELS["diffusion_inversion"], LABELS["lecf"]
-if complete(REAL, DI):
-    run.claim("fewshot_di_beats_real_shots", all(mean(k, DI) > mean(k, REAL) for k in ks),
-              "; ".join(f"{k}-shot: DI {mean(k, DI):.1f} vs real {mean(k, REAL):.1f}" for k in ks))
-else:
-    run.claim("fewshot_di_beats_real_shots", None, f"not measured at every number of shots: {sorted(have)}")
-if complete(DI, LECF):
-    run.claim("fewshot_di_at_least_lecf", all(mean(k, DI) >= mean(k, LECF) - gap(k, DI, LECF) for k in ks),
-              "; ".join(f"{k}-shot: DI {mean(k, DI):.1f} vs LECF {mean(k, LECF):.1f} (std {gap(k, DI, LECF):.1f})"
-                        for k in ks))
-else:
-    run.claim("fewshot_di_at_least_lecf", None, f"not measured at every number of shots: {sorted(have)}")
-knn_columns = sorted(m for m in have if m.startswith("shots + KNN"))
-if knn_columns and complete(REAL, DI, *knn_columns):
-    holds = all(mean(k, c) - mean(k, REAL) <= gap(k, c, REAL) and mean(k, c) < mean(k, DI)
-                for k in ks for c in knn_columns)
-    run.claim("fewshot_knn_no_gain", holds, "; ".join(
-        f"{k}-shot: {c.removeprefix('shots + ')} {mean(k, c):.1f} vs real {mean(k, REAL):.1f} "
-        f"(std {gap(k, c, REAL):.1f}) and DI {mean(k, DI):.1f}" for k in ks for c in knn_columns))
-else:
-    run.claim("fewshot_knn_no_gain", None, f"not measured at every number of shots: {sorted(have)}")
+knn_columns = sorted({m for _, m in acc if m.startswith("shots + KNN")})
+run.judge("fewshot_di_beats_real_shots", claims.everywhere(acc, ks, DI, REAL))
+run.judge("fewshot_di_at_least_lecf", claims.everywhere(acc, ks, DI, LECF, check=claims.at_least))
+run.judge("fewshot_knn_no_gain", claims.retrieval_adds_nothing(acc, ks, knn_columns, REAL, DI))
 run.save()

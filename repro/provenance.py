@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import time
@@ -33,11 +34,16 @@ PROVENANCE_COLUMNS = (
 
 #: the package's own folder: its repository's commit is the code that ran
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: names the commit of a copy of the code that has no git history (a GPU machine that got the working tree)
+COMMIT_ENV = "REPRO_GIT_COMMIT"
 
 
 def git_commit(root: Path = PACKAGE_DIR) -> str:
     """The commit of the code that ran (the repository holding this package, by default), with ``+dirty`` when
-    tracked files differ from it; ``unknown`` outside git (an installed wheel)."""
+    tracked files differ from it; ``$REPRO_GIT_COMMIT`` where it is set (a copy of the tree without ``.git``);
+    ``unknown`` otherwise (an installed wheel)."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True

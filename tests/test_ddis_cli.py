@@ -6,7 +6,8 @@ from repro.classifiers import build_model, save_classifier
 from repro.cli import main
 from repro.sampling.datafree import read_dataset
 from repro.ddis.tokens import ClassTokens
-from repro.generators.tiny import save_bundle, tiny_generator
+from repro.generators import save_bundle
+from repro.generators.tiny import tiny_generator
 from repro.sampling.dataset import SyntheticDataset
 
 CLASSES = "cat,dog,airplane"

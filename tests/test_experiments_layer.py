@@ -12,7 +12,6 @@ from repro.classifiers import Pool, TrainingData
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun, Synthetic, real_subset, training_split
 from repro.experiments.assets import Assets
-from repro.experiments.claims import describe, size_to_reach
 from repro.experiments.classify import fitted_batch, recipe_for
 from repro.experiments.plots import bars, curves
 from repro.experiments.run import PARTIAL_CSV
@@ -118,13 +117,6 @@ def test_recipes_and_batches_follow_the_paper_and_the_data():
     assert recipe_for("pathmnist", 100, 128).optimizer == "adamw"
     tiny = TrainingData(real=Pool(np.zeros((7, 4, 4, 3), np.uint8), np.arange(7) % 7, [str(i) for i in range(7)]))
     assert fitted_batch(tiny, 128) == 7
-
-
-def test_size_to_reach_interpolates_on_a_log_scale():
-    assert size_to_reach([100, 400], [50.0, 70.0], 60.0) == pytest.approx(200.0)
-    assert size_to_reach([100, 400], [50.0, 70.0], 40.0) == 100.0
-    assert size_to_reach([100, 400], [50.0, 70.0], 80.0) is None
-    assert describe({"real": 61.234, "DI": 64.5}) == "real 61.2, DI 64.5"
 
 
 def test_figures_are_drawn_from_recorded_rows(tmp_path):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun
-from repro.experiments.claims import Cell, best, cells, monotone, spread, steady
 from repro.experiments.quality import record_metrics
 from repro.experiments.sweeps import expand
 
@@ -67,21 +65,6 @@ def test_metrics_are_recorded_under_the_paper_columns_with_the_feature_name(tmp_
     assert run.frame()["column"].iloc[-1] == "DDIS FID"
     with pytest.raises(ReproError, match="Table 9 shows kid"):
         record_metrics(run, scores, tables={"Table 9": ["kid"]}, row="0.00")
-
-
-def test_cells_spread_best_and_monotone():
-    frame = pd.DataFrame({"w": [0, 0, 4, 4, 8], "value": [50.0, 52.0, 60.0, 62.0, 40.0]})
-    found = cells(frame, "w")
-    assert found[0] == Cell(51.0, pytest.approx(1.4142, abs=1e-3), 2) and found[8] == Cell(40.0, 0.0, 1)
-    assert best(found) == 4 and spread(found[0], found[8]) == found[0].std
-    assert str(found[8]) == "40.0" and str(found[4]).startswith("61.0 ±")
-    assert monotone([1, 2, 2, 3], rising=True) and not monotone([1, 1], rising=True)
-    assert monotone([0.9, 0.8, 0.8], rising=False) and not monotone([0.9, 0.95, 0.5], rising=False)
-    assert not monotone([1.0], rising=True)
-    assert steady([Cell(50, 2, 3), Cell(49, 0.5, 3), Cell(55, 0, 3)])  # a fall within the larger std
-    assert not steady([Cell(50, 0.5, 3), Cell(48, 0.5, 3)])
-    with pytest.raises(ReproError, match="no recorded rows"):
-        cells(frame.iloc[0:0], "w")
 
 
 def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_need_their_unet(tmp_path,

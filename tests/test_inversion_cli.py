@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from repro.cli import main
-from repro.generators.tiny import save_bundle, tiny_generator
+from repro.generators import save_bundle
+from repro.generators.tiny import tiny_generator
 from repro.inversion import load_checkpoints
 from repro.sampling import SyntheticDataset
 

@@ -11,7 +11,7 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from repro.errors import ReproError
-from repro.metrics import Features, MetricSettings, score
+from repro.metrics import CONVENTIONS, Features, MetricSettings, score
 from repro.metrics import scores
 
 
@@ -112,6 +112,21 @@ def test_precision_recall_equal_torch_fidelity_and_prdc(pair):
         assert ours[name] == pytest.approx(fidelity[name], abs=1e-6)
         assert ours[name] == pytest.approx(reference[name], abs=1e-12)
     assert 0.1 < ours["precision"] < 0.99 and 0.1 < ours["recall"] < 0.99  # a case that can tell them apart
+
+
+def test_studiogan_counts_precision_and_recall_strictly_as_prdc_does():
+    """On a grid, distances tie with radii: prdc (StudioGAN's code) leaves a sample on a ball's boundary out."""
+    real = torch.arange(12, dtype=torch.float64).reshape(-1, 1)
+    fake = real[::2] + 0.5
+    fake = torch.cat([fake, torch.tensor([[-5.0], [20.0]], dtype=torch.float64)])
+    reference = compute_prdc(real.numpy(), fake.numpy(), nearest_k=5)
+    strict = scores.precision_recall_density_coverage(real, fake, pr_k=5, dc_k=5, pr_inclusive=False)
+    inclusive = scores.precision_recall_density_coverage(real, fake, pr_k=5, dc_k=5)
+    for name in ("precision", "recall", "density", "coverage"):
+        assert strict[name] == pytest.approx(reference[name], abs=1e-12)
+    assert inclusive["recall"] != strict["recall"] or inclusive["precision"] != strict["precision"]
+    settings = CONVENTIONS["studiogan"]
+    assert (settings.pr_k, settings.dc_k, settings.pr_inclusive) == (5, 5, False)
 
 
 def test_density_coverage_equal_prdc_also_across_distance_blocks(pair, monkeypatch):

@@ -64,8 +64,10 @@ def test_export_loads_with_sd_shapes(exported):
 
 def test_export_is_fp16_and_fits_the_budget(exported):
     _, folder = exported
-    with safe_open(str(folder / "unet" / "diffusion_pytorch_model.safetensors"), "pt") as f:
-        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    for part, dtype in (("unet/diffusion_pytorch_model", torch.float16), ("vae/diffusion_pytorch_model",
+                        torch.float16), ("text_encoder/model", torch.float32)):
+        with safe_open(str(folder / f"{part}.safetensors"), "pt") as f:
+            assert {f.get_tensor(k).dtype for k in f.keys()} == {dtype}, part
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     checkpoints = sorted((folder.parent / "mini_checkpoints").iterdir())
     assert [p.name for p in checkpoints] == ["unet_010.safetensors", "unet_030.safetensors"]
@@ -73,6 +75,18 @@ def test_export_is_fp16_and_fits_the_budget(exported):
     assert size + sum(p.stat().st_size for p in checkpoints) < 38e6  # leaves room for the card's images
     records = json.loads((folder / "training" / "diffusion.json").read_text())
     assert records["steps"] == 4 and records["snapshots"]["unet_030.safetensors"] == 1
+
+
+def test_diffusers_pipeline_loads_and_samples_the_export(exported):
+    from diffusers import StableDiffusionPipeline
+
+    _, folder = exported
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None)
+    assert pipe.unet.dtype == pipe.text_encoder.dtype == torch.float32
+    images = pipe(["a photo of a cat", "a cartoon of a dog"], num_inference_steps=3, guidance_scale=3.0,
+                  height=64, width=64, output_type="np", generator=torch.Generator().manual_seed(0)).images
+    assert images.shape == (2, 64, 64, 3) and np.isfinite(images).all()
+    assert not np.allclose(images[0], images[1])  # two prompts, two images
 
 
 def test_early_checkpoint_swaps_in(exported):
@@ -131,4 +145,22 @@ def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     for name in ("README.md", "loss_curves.png", "samples_photo.png", "samples_domains.png"):
         assert (folder / name).is_file()
     assert "a photo of a chain saw" in (folder / "README.md").read_text()
+    # the third-party CIFAR-10 judge of the data folder labels the CIFAR-10 captions (cat, dog) at 32 px
+    assert set(metrics["cifar10_judge"]["by_guidance_scale"]["3"]["per_class_percent"]) == {"cat", "dog"}
+    assert set(metrics["feature_distance"]["by_guidance_scale"]) == {"1", "3"}
+    assert metrics["text_encoder"]["texts"] == 7  # six captions and the empty prompt
+    assert metrics["throughput"]["diffusion"]["images_per_second"] > 0
     assert main(args) == 0  # everything done: resumes to the end at once and rebuilds the card
+
+    # a new UNet on the adopted autoencoder: the exported VAE is the same weights
+    work2 = ["--work", str(tmp_path / "work2"), "--weights", str(tmp_path / "weights"), "--device", "cpu",
+             "--scale", "smoke"]
+    assert main(["pretrain", "adopt-vae", *work2]) == 0
+    adopted = json.loads((tmp_path / "work2" / "autoencoder" / "done.json").read_text())
+    assert adopted["adopted"]["from"] == str(folder) and adopted["steps"] == metrics["training"]["autoencoder"]["steps"]
+    assert main(["pretrain", "unet", *work2]) == 0
+    assert main(["pretrain", "export", "--work", str(tmp_path / "work2"), "--weights", str(tmp_path / "w2")]) == 0
+    vae = "vae/diffusion_pytorch_model.safetensors"
+    assert (tmp_path / "w2" / "mini" / vae).read_bytes() == (folder / vae).read_bytes()
+    monkeypatch.setattr(pool, "load_pool", lambda root=None: fake_pool(40))  # another pool: another split
+    assert main(["pretrain", "adopt-vae", *work2[:1], str(tmp_path / "work3"), *work2[2:]]) == 2

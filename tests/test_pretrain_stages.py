@@ -13,7 +13,7 @@ from repro.errors import ReproError
 from repro.generators import mini_config
 from repro.generators.tiny import tiny_generator
 from repro.pretrain.autoencoder import AutoencoderStage, autoencoder_loss, uint8_to_pixels
-from repro.pretrain.diffusion import DiffusionStage, diffusion_loss, drop_captions
+from repro.pretrain.diffusion import DiffusionStage, MovingAverage, balanced_weights, diffusion_loss, drop_captions
 from repro.pretrain.loop import run_stage
 from repro.pretrain.pool import caption_table, record_split, split_pool
 from repro.pretrain.settings import AutoencoderSettings, DiffusionSettings
@@ -103,8 +103,9 @@ def test_diffusion_loss_falls(tmp_path):
 
     def held_loss():
         with torch.no_grad():
-            context = stage.text_encoder(stage.prompt_ids)[0][stage.caption_index[:16]]
-            return diffusion_loss(stage.unet, clean, noise, timesteps, context, stage.alphas_cumprod).item()
+            table = stage.text_encoder(stage.prompt_ids)[0]
+            return diffusion_loss(stage.unet, clean, noise, timesteps, table, stage.caption_index[:16],
+                                  stage.alphas_cumprod).item()
 
     before = held_loss()
     for step in range(30):
@@ -142,7 +143,8 @@ def test_diffusion_resume_equals_uninterrupted(tmp_path):
     assert done["text_encoder_steps"] == 3 and done["snapshots"] == {"unet_050.safetensors": 3}
     for a, b in ((straight.unet, resumed.unet), (straight.text_encoder, resumed.text_encoder)):
         assert torch.equal(_parameters(a), _parameters(b))
-    assert all(torch.equal(x, y) for x, y in zip(straight.ema.shadow_params, resumed.ema.shadow_params))
+    assert straight.ema.updates == resumed.ema.updates == 6
+    assert all(torch.equal(x, y) for x, y in zip(straight.ema.shadow, resumed.ema.shadow))
     from safetensors.torch import load_file
 
     snap_a = load_file(str(tmp_path / "a" / "snapshots" / "unet_050.safetensors"))
@@ -180,6 +182,33 @@ def test_budget_sizes_the_run(tmp_path, monkeypatch):
     saved = torch.load(tmp_path / "state.pt", weights_only=False)["progress"]
     assert saved["total_steps"] is not None and saved["total_steps"] >= 4
     assert saved["step"] == 4
+
+
+def test_balanced_draws_give_each_caption_count_to_the_balance():
+    counts = torch.tensor([4000, 1000, 250])
+    index = torch.repeat_interleave(torch.arange(3), counts)
+    for balance in (1.0, 0.5, 0.0):
+        weights = balanced_weights(index, balance)
+        draws = torch.multinomial(weights, 400_000, replacement=True, generator=torch.Generator().manual_seed(0))
+        share = torch.bincount(index[draws], minlength=3).double() / len(draws)
+        expected = counts.double() ** balance / (counts.double() ** balance).sum()
+        assert torch.allclose(share, expected, atol=0.004), (balance, share, expected)
+
+
+def test_moving_average_follows_the_warm_up_decay():
+    param = torch.nn.Parameter(torch.zeros(3))
+    ema = MovingAverage([param], max_decay=0.9, power=1.0)
+    with torch.no_grad():
+        param.fill_(1.0)
+    ema.update([param])  # decay min(0.9, 1 - 1/1) = 0: the average jumps to the weights
+    assert torch.equal(ema.shadow[0], torch.ones(3))
+    with torch.no_grad():
+        param.fill_(3.0)
+    ema.update([param])  # decay 1 - 1/2 = 0.5
+    assert torch.allclose(ema.shadow[0], torch.full((3,), 2.0))
+    for _ in range(20):
+        ema.update([param])
+    assert ema.decay() == 0.9
 
 
 def test_caption_dropout_rate():

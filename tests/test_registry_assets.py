@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from repro.experiments.assets import COMMANDS, SAME, asset_kind, disagreements
+from repro.experiments.assets import COMMANDS, SAME, asset_kind, asset_seed, disagreements, seeded
 from repro.workflow.registry import SCALES, load_registry, load_scale
 from tests.conftest import CONFIG_DIR
 
 REGISTRY = load_registry(CONFIG_DIR)
+#: kinds of asset that are synthetic data, sampled with a seed
+RESAMPLED = ("synthetic", "ddis", "deepinversion")
 CASES = [(e.id, s) for e in REGISTRY.values() for s in SCALES if not e.skip_reason(s)]
 
 
@@ -24,6 +26,26 @@ def test_listed_assets_agree_with_the_experiment(experiment, scale):
             assert declared[name]["command"] == COMMANDS[kind], f"{name} must be built by repro {COMMANDS[kind]}"
         found = disagreements(kind, entry["params"], dataset, declared[name].get("args", {}))
         assert not found, f"{experiment} at {scale} vs asset {name}: {found}"
+
+
+@pytest.mark.parametrize("experiment,scale", CASES)
+def test_every_seed_reads_its_own_synthetic_set(experiment, scale):
+    """A seed resamples the synthetic data: an experiment that reads a synthetic set lists it for each of its
+    seeds."""
+    entry = REGISTRY[experiment].spec["scales"][scale]
+    listed = entry.get("assets", [])
+    for name in listed:
+        if asset_kind(name)[0] in RESAMPLED and asset_seed(name) == 0:
+            wanted = [seeded(name, seed) for seed in entry["params"]["seeds"]]
+            assert set(wanted) <= set(listed), f"{experiment} at {scale} reads {name} but not {wanted}"
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_seeded_assets_are_sampled_with_their_seed(scale):
+    for name, spec in load_scale(CONFIG_DIR, scale).get("assets", {}).items():
+        if asset_kind(name)[0] in RESAMPLED:
+            assert int(spec["args"].get("seed", 0)) == asset_seed(name), f"{name} must be sampled with its seed"
+    assert asset_kind("synthetic_cifar10_seed2") == ("synthetic", "cifar10") and seeded("synthetic_x", 0) == "synthetic_x"
 
 
 @pytest.mark.parametrize("scale", SCALES)

@@ -204,3 +204,12 @@ def test_vae_roundtrip_keeps_shape_and_is_deterministic(bundle):
     assert not np.array_equal(out, images)
     with pytest.raises(ReproError, match="18 px"):
         vae_roundtrip(bundle, images, resolution=18)
+
+
+def test_vae_roundtrip_runs_in_the_precision_the_generator_is_loaded_in():
+    images = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    half = tiny_generator(resolution=16).to(dtype=torch.bfloat16)  # bf16 weights need bf16 autocast
+    out = vae_roundtrip(half, images)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    with pytest.raises(ReproError, match="bfloat16 but precision is 'fp32'"):
+        vae_roundtrip(half, images, precision="fp32")

@@ -87,6 +87,9 @@ def test_smoke_workflow_runs_end_to_end(smoke_dag):
             needed |= set(needed_assets(experiment, "smoke", scale))
     built = {p.name for p in (smoke_dag / "work" / "smoke" / "assets").iterdir()}
     assert needed <= built <= set(scale["assets"]), built - set(scale["assets"])
+    # smoke runs one seed, and one seed decides no claim
+    verdicts = [row.split(" | ")[2] for row in index.split("## Claims")[1].splitlines()[4:] if row.startswith("| ")]
+    assert verdicts and set(verdicts) == {"undecided"}
 
 
 @pytest.mark.slow

@@ -7,11 +7,15 @@ settings an asset was built with (``inversion_steps``, ``guidance``...) so that 
 its whole protocol; the two must agree. :func:`disagreements` compares them: statically, the registry against
 the scale file (a test runs it over every experiment and scale), and at run time, the notebook's parameters
 against what the asset recorded (``run.json`` of an inversion, ``index.json`` of a synthetic set).
+
+A seed resamples the synthetic data: ``<name>`` is sampled with seed 0 and ``<name>_seed<s>`` (the same command
+with ``seed: s``) with seed s, from the same embeddings; :meth:`Assets.for_seed` reads the one of a seed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -44,9 +48,26 @@ COMMANDS = {"inversion": "invert", "synthetic": "sample", "teacher": "train", "t
             "ddis": "ddis sample", "deepinversion": "ddis deepinversion"}
 
 
+#: ``synthetic_cifar10_seed2``: the asset ``synthetic_cifar10`` sampled with seed 2
+SEEDED = re.compile(r"(?P<base>.+)_seed(?P<seed>[1-9][0-9]*)")
+
+
+def seeded(name: str, seed: int) -> str:
+    """The name of asset ``name`` sampled with ``seed`` (``name`` itself for seed 0)."""
+    return name if int(seed) == 0 else f"{name}_seed{int(seed)}"
+
+
+def asset_seed(name: str) -> int:
+    """The seed an asset's name says it is sampled with (0 without a ``_seed<s>`` suffix)."""
+    match = SEEDED.fullmatch(name)
+    return int(match["seed"]) if match else 0
+
+
 def asset_kind(name: str) -> tuple[str, str | None]:
-    """``inversion_cifar10`` -> (``inversion``, ``cifar10``); an asset of no per-dataset kind -> (name, None)."""
-    kind, _, dataset = name.partition("_")
+    """``inversion_cifar10`` (or ``synthetic_cifar10_seed1``) -> (kind, ``cifar10``); an asset of no per-dataset
+    kind -> (name, None)."""
+    match = SEEDED.fullmatch(name)
+    kind, _, dataset = (match["base"] if match else name).partition("_")
     return (kind, dataset) if kind in SAME and dataset else (name, None)
 
 
@@ -132,6 +153,8 @@ class Assets:
         kind, dataset = asset_kind(name)
         recorded = _recorded(folder, kind)
         found = [] if recorded is None else disagreements(kind, params, dataset, recorded, absent_is_default=False)
+        if recorded and "seed" in recorded and int(recorded["seed"]) != asset_seed(name):
+            found.append(f"it was sampled with seed {recorded['seed']}, its name says seed {asset_seed(name)}")
         if recorded and recorded.get("weights") and "generator" in params:
             from ..generators.bundle import generator_fingerprint
 
@@ -144,6 +167,11 @@ class Assets:
                              f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config "
                              f"agree; then rebuild the asset (delete {folder} and rerun)")
         return folder
+
+    def for_seed(self, name: str, params: Mapping[str, Any], seed: int) -> Path:
+        """:meth:`checked` of asset ``name`` as sampled with ``seed``: a seed resamples the synthetic data its
+        classifier trains on, not only the classifier."""
+        return self.checked(seeded(name, seed), params)
 
     def classifier(self, name: str, seed: int = 0) -> Path:
         """The checkpoint a ``repro train --save`` asset wrote."""

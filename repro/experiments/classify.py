@@ -30,13 +30,20 @@ def fitted_batch(data: TrainingData, batch_size: int) -> int:
     return int(batch_size)
 
 
+def validation_table(table: str) -> str:
+    """Where the validation-split accuracies of ``table``'s classifiers are recorded (best-of-K choices)."""
+    return f"{table}, validation split"
+
+
 def train_and_test(run, *, table: str, row, data: TrainingData, tests: Mapping[str, object], dataset: str,
                    arch: str, steps: int, batch_size: int, seed: int, augment: str = "default",
-                   **fields) -> dict[str, float]:
+                   validation=None, **fields) -> dict[str, float]:
     """Train ``arch`` on ``data`` with ``seed``; record top-1 (%) on each test set as column ``tests`` key.
 
     ``tests`` maps a column name to an image set (``images`` uint8 NHWC, ``labels``). Extra ``fields`` go into
-    every recorded row (what varies in the grid: size, ratio, augmentation...).
+    every recorded row (what varies in the grid: size, ratio, augmentation...). ``validation``: an image set
+    carved from the training data, scored too and recorded under :func:`validation_table` with the same row and
+    columns, for best-of-K choices that must not see the test set.
     """
     batch = fitted_batch(data, batch_size)
     recipe = recipe_for(dataset, steps, batch)
@@ -46,12 +53,18 @@ def train_and_test(run, *, table: str, row, data: TrainingData, tests: Mapping[s
     with timed() as wall:
         report = train_classifier(model, data, recipe, augment=augment, seed=seed, device=run.device,
                                   progress=False)
-    scores = {}
-    for column, test in tests.items():
-        scores[column] = evaluate(model, test.images, test.labels, device=run.device)
-        run.record(table=table, row=row, column=column, value=scores[column], unit="%", seed=seed,
+
+    def record(where: str, column: str, images) -> float:
+        value = evaluate(model, images.images, images.labels, device=run.device)
+        run.record(table=where, row=row, column=column, value=value, unit="%", seed=seed,
                    wall_seconds=wall(), dataset=dataset, arch=arch, steps=recipe.steps, batch_size=batch,
                    optimizer=recipe.optimizer, augment=augment,
                    train_images=sum(len(s.labels) for s in data.sources),
                    images_per_second=round(report.images_per_second), **fields)
+        return value
+
+    scores = {column: record(table, column, test) for column, test in tests.items()}
+    if validation is not None:
+        for column in tests:
+            record(validation_table(table), column, validation)
     return scores

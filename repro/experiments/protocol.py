@@ -3,10 +3,15 @@
 - The **training set** of a dataset is its training split (the mini world's ``target`` split at ``smoke`` and
   ``mini`` where one exists, else ``train``), reduced to ``per_class`` images of each class by the seeded
   subset ``ImageSet.per_class(n, seed=0)``; ``repro invert --per-class n`` inverts exactly these images.
-- Smaller real sets (Figure 6, few-shot) are seeded subsets of the training set, nested for one seed.
+- Smaller real sets (Figure 6, few-shot) are seeded subsets of the training set, nested for one seed. Their
+  Diffusion Inversion arm learns and plans from their images alone (:func:`variants_of`): no embedding of an
+  image outside the subset can reach it, as an interpolation partner or through the mean unconditional input.
 - The **test set** is the dataset's test split (``test_per_class`` seeded images of each class, or all).
-- A synthetic subset keeps the variants of chosen source images (by id) and the first ``k`` variants of each,
-  so "k times the real set" is a prefix of one sampled set.
+- A best-of-K choice (a mixing ratio, a filter threshold, a sampling strength) is made on a **validation split**
+  carved from the training set (:func:`validation_split`), never on the test set.
+- The default synthetic set of a seed is sampled with that seed (:class:`SharedSynthetic`): seeds resample the
+  data, not only the classifier. A synthetic subset keeps the variants of chosen source images (by id) and the
+  first ``k`` variants of each, so "k times the real set" is a prefix of one sampled set.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from .assets import per_dataset
 
 #: the seed of the subset that makes a scale's training set (the inversion assets use the same)
 TRAINING_SUBSET_SEED = 0
+#: the seed of the validation split (one split for every seed: they choose on the same images)
+VALIDATION_SEED = 0
 
 
 def training_split(dataset: str, scale: str) -> str:
@@ -46,15 +53,60 @@ def test_set(dataset: str, test_per_class="all", data_root: str | None = None) -
     return _some_per_class(load_split(dataset, "test", root=data_root or None), test_per_class, TRAINING_SUBSET_SEED)
 
 
-def shared_sets(run, dataset: str) -> tuple[ImageSet, ImageSet, "Synthetic"]:
-    """The training set, the test set and the default synthetic set of ``dataset`` for an experiment's run: its
-    ``per_class`` and ``test_per_class`` params, and the shared ``inversion_<dataset>`` and
+def shared_sets(run, dataset: str) -> tuple[ImageSet, ImageSet, "SharedSynthetic"]:
+    """The training set, the test set and the default synthetic sets of ``dataset`` for an experiment's run: its
+    ``per_class`` and ``test_per_class`` params, and the shared ``inversion_<dataset>`` and (per seed)
     ``synthetic_<dataset>`` assets, each checked against the run's params."""
     params = run.params
     train = training_set(dataset, params.get("per_class", "all"), run.scale, run.data_root)
     test = test_set(dataset, params.get("test_per_class", "all"), run.data_root)
     run.assets.checked(f"inversion_{dataset}", params)
-    return train, test, Synthetic(run.assets.checked(f"synthetic_{dataset}", params))
+    return train, test, SharedSynthetic(run, dataset)
+
+
+class SharedSynthetic:
+    """The default synthetic sets of one dataset by seed: ``shared(seed)`` is the asset sampled with that seed
+    from the shared embeddings (checked against the run's params, loaded once)."""
+
+    def __init__(self, run, dataset: str):
+        self.run, self.dataset = run, dataset
+        self.loaded: dict[int, Synthetic] = {}
+
+    def __call__(self, seed: int) -> "Synthetic":
+        if seed not in self.loaded:
+            self.loaded[seed] = Synthetic(self.run.assets.for_seed(f"synthetic_{self.dataset}", self.run.params, seed))
+        return self.loaded[seed]
+
+
+def variants_of(run, dataset: str, ids: Iterable[str], seed: int) -> "Synthetic":
+    """The Diffusion Inversion variants of exactly the images ``ids``, learned and planned from them alone: the
+    shared inversion's embeddings of these images (partners and the mean unconditional input come from them),
+    sampled with the run's sampling params and sampling seed ``seed`` into a scratch folder (resumed). When the
+    images are every inverted one, that sample is the seed's shared synthetic set, which is returned."""
+    from ..inversion.store import stored_ids
+    from .sweeps import expand, sample
+
+    inversion = run.assets.checked(f"inversion_{dataset}", run.params)
+    wanted = sorted(set(map(str, ids)))
+    if set(wanted) == stored_ids([inversion]):
+        return SharedSynthetic(run, dataset)(seed)
+    (setting,) = expand({**run.params, "sweep": None}, dataset)
+    return sample(run, inversion, setting, ids=wanted, prefix=f"variants-{dataset}-{len(wanted)}images", seed=seed)
+
+
+def validation_split(train: ImageSet, fraction: float) -> tuple[ImageSet, ImageSet]:
+    """(fit, validation): ``fraction`` of the smallest class's count held out of every class of ``train`` (at
+    least one image, seeded) to make best-of-K choices on, and the rest to train on."""
+    if not 0 < fraction < 1:
+        raise ReproError(f"validation_fraction = {fraction} must lie strictly between 0 and 1")
+    per_class = max(1, int(round(fraction * train.class_counts().min())))
+    validation = train.per_class(per_class, seed=VALIDATION_SEED)
+    fit = train.without(validation.ids, name=f"{train.name}:fit")
+    empty = [train.classes[c] for c, n in enumerate(fit.class_counts()) if n == 0]
+    if empty:
+        raise ReproError(f"{train.name}: a validation split of {per_class} per class leaves no training image of "
+                         f"{empty}; lower validation_fraction or use more images per class")
+    return fit, validation
 
 
 def real_subset(train: ImageSet, fraction: float, seed: int) -> ImageSet:

@@ -45,8 +45,8 @@ class ExperimentRun:
                  data_root: str = "", device: str = "auto", generator: str = "", dataset: str = "",
                  work_dir: str | os.PathLike = "", config_dir: str | os.PathLike = ""):
         self.experiment, self.scale, self.params = experiment, scale, dict(params)
-        # the experiment's registry entry (its claims, the paper's numbers), read from the project's config folder;
-        # None for a run outside a project (no config_dir), which then records claims unchecked
+        # the experiment's registry entry (its claims), read from the project's config folder; None for a run
+        # outside a project (no config_dir), which then records claims unchecked
         self.entry = _registry_entry(config_dir, experiment) if config_dir else None
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,15 +86,6 @@ class ExperimentRun:
         return cls(experiment, scale, namespace["out_dir"], params, data_root=namespace["data_root"],
                    device=namespace["device"], generator=generator or str(params.get("generator", "")),
                    dataset=dataset, work_dir=namespace["work_dir"], config_dir=namespace[CONFIG_DIR])
-
-    @property
-    def paper_numbers(self) -> list[dict]:
-        """The paper's numbers of this experiment, as its registry file transcribes them."""
-        if self.entry is None:
-            from ..errors import ReproError
-
-            raise ReproError(f"run {self.experiment!r} has no registry entry: give it the project's config_dir")
-        return self.entry.paper_numbers
 
     def frame(self) -> pd.DataFrame:
         """Every row recorded so far."""
@@ -146,18 +137,33 @@ class ExperimentRun:
         verdict = "" if holds is None else bool(holds)
         self.claims.append(self.provenance.row(claim=claim_id, holds=verdict, evidence=evidence))
 
+    def judge(self, claim_id: str, judgement, note: str = "") -> None:
+        """The verdict on one claim by the suite's one rule (:mod:`.claims`): ``judgement`` holds, fails or is
+        undecided, and its comparisons are the evidence; ``note`` adds what the comparisons do not say."""
+        from .claims import decide
+
+        holds, evidence = decide(judgement)
+        self.claim(claim_id, holds, evidence + (f"; {note}" if note else ""))
+
     def summary(self) -> pd.DataFrame:
         """Mean, std and seed count per cell of what has been recorded so far."""
         return summarise(pd.DataFrame(self.rows))
 
-    def mean(self, table: str, row: Any = None, column: Any = None, **fields: Any) -> float:
-        """The mean over seeds (and anything else unnamed) of the recorded rows matching the given keys."""
+    def cell(self, table: str, row: Any = None, column: Any = None, **fields: Any):
+        """The per-seed values (and anything else unnamed) of the recorded rows matching the given keys, as the
+        :class:`.claims.Cell` a claim compares."""
+        from .claims import Cell
+
         wanted = {"table": table, "row": row, "column": column, **fields}
         wanted = {k: str(v) for k, v in wanted.items() if v is not None}
         values = [r["value"] for r in self.rows if all(str(r.get(k)) == v for k, v in wanted.items())]
         if not values:
             raise KeyError(f"no recorded cell matches {wanted}")
-        return sum(values) / len(values)
+        return Cell(tuple(float(v) for v in values))
+
+    def mean(self, table: str, row: Any = None, column: Any = None, **fields: Any) -> float:
+        """The mean over seeds (and anything else unnamed) of the recorded rows matching the given keys."""
+        return self.cell(table, row, column, **fields).mean
 
     def figure(self, fig, name: str) -> Path:
         path = self.out_dir / f"{name}.png"

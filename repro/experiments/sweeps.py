@@ -1,7 +1,8 @@
 """Sweeps over sampling settings (Figures 5 and 8): the ``sweep`` parameter expanded into one synthetic set
-per combination, each sampled into its own scratch folder (so a rerun resumes it and a changed knob gets a new
-one), classifiers trained on each, and image metrics recorded under the paper's column names. The claims'
-judgements (mean ± std of a cell, "within one std", monotone curves) are in :mod:`.claims`.
+per combination and seed (a seed resamples the set, with that sampling seed, and retrains the classifier), each
+sampled into its own scratch folder (so a rerun resumes it and a changed knob gets a new one), classifiers
+trained on each, and image metrics recorded under the paper's column names. The claims' rule is in
+:mod:`.claims`.
 
 ``sweep: {guidance: [0, 4], checkpoints: [2, 4]}`` gives four settings; each swept value replaces the base
 parameter, as a one-element list where the base is a list (``guidance: [2]`` -> ``[0]``).
@@ -25,6 +26,14 @@ SAMPLING = {"generator": "generator_source", "dtype": "dtype", "per_image": "per
             "scheduler": "scheduler", "inference_steps": "inference_steps", "uncond": "uncond"}
 #: sampling parameters a sweep may vary (the generator is varied by Figure 5's ``pretrain_fractions``)
 SWEEPABLE = tuple(p for p in SAMPLING if p not in ("generator", "dtype"))
+#: the guidance of the authors' released code, in the paper's convention eps = (1 + w) eps(c) - w eps(u) that
+#: the suite follows: their diffusers guidance_scale 2 is 1 + w
+AUTHORS_GUIDANCE = 1.0
+
+
+def guidance_label(w: float) -> str:
+    """``w = 2``; the authors' released value says so (``w = 1 (authors' code: diffusers guidance_scale 2)``)."""
+    return f"w = {w:g}" + (f" (authors' code: diffusers guidance_scale {1 + w:g})" if w == AUTHORS_GUIDANCE else "")
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,16 @@ def expand(params: Mapping[str, Any], dataset: str | None = None) -> list[Settin
     return settings
 
 
-def sample(run, inversion: str | Path, setting: Setting, *, ids: Sequence[str], prefix: str = "sample",
+def sample(run, inversion: str | Path, setting: Setting, *, ids: Sequence[str], seed: int, prefix: str = "sample",
            unet_weights: str | Path | None = None):
-    """The synthetic set of ``setting`` from the embeddings of ``ids`` in ``inversion`` (resumed when its
-    scratch folder exists), sampled with the generator's UNet ``unet_weights`` when given."""
+    """The synthetic set of ``setting`` from the embeddings of ``ids`` in ``inversion`` alone, with sampling
+    seed ``seed`` (resumed when its scratch folder exists), sampled with the generator's UNet ``unet_weights``
+    when given."""
     from . import generate
 
-    print(f"sampling {setting.label}")
-    return generate.sample_set(run, inversion, setting.scratch_name(prefix), ids=ids, unet_weights=unet_weights,
-                               **setting.sampling)
+    print(f"sampling {setting.label}, seed {seed}")
+    return generate.sample_set(run, inversion, f"{setting.scratch_name(prefix)}-seed{seed}", ids=ids,
+                               unet_weights=unet_weights, seed=seed, **setting.sampling)
 
 
 def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path, Path | None]:
@@ -110,31 +120,35 @@ def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path
 
 def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str, column: str,
                 sizes: Sequence[int] | None = None, metric_tables: Mapping[str, Sequence[str]] | None = None,
-                metric_row: str = "", prefix: str = "sample") -> list[Setting]:
-    """For every setting of the run's ``sweep``: sample its synthetic set from the embeddings of ``train``'s
-    images, train ``arch`` on its first ``size`` variants per image (each of ``sizes``, multiples of the real
-    set; default ``per_image``) once per seed, and record top-1 on ``test`` as (``table``, ``row``,
-    ``column``), formatted with the setting's swept values and ``size``. With ``metric_tables``, also compute
-    ``features`` image metrics of all its variants (``metric_samples`` of each set) against ``train`` and
-    record them under ``metric_row`` (:func:`.quality.record_metrics`). Reads the run's ``dataset``, ``arch``,
-    ``train_steps``, ``batch_size``, ``seeds`` (and ``features``, ``metric_samples``)."""
+                metric_row: str = "", prefix: str = "sample", validation=None) -> list[Setting]:
+    """For every setting of the run's ``sweep`` and every seed: sample the setting's synthetic set from the
+    embeddings of ``train``'s images with that sampling seed, train ``arch`` on its first ``size`` variants per
+    image (each of ``sizes``, multiples of the real set; default ``per_image``), and record top-1 on ``test`` as
+    (``table``, ``row``, ``column``), formatted with the setting's swept values and ``size`` (and on
+    ``validation``, a split carved from the training data, for best-of-K choices). With ``metric_tables``, also
+    compute ``features`` image metrics of each seed's set (``metric_samples`` images, ``metric_convention``)
+    against ``train`` and record them under ``metric_row`` (:func:`.quality.record_metrics`). Reads the run's
+    ``dataset``, ``arch``, ``train_steps``, ``batch_size``, ``seeds`` (and ``features``, ``metric_convention``,
+    ``metric_samples``)."""
     from .quality import image_metrics, record_metrics
 
     p = run.params
     settings = expand(p, p.get("dataset"))
     for setting in settings:
-        synthetic = sample(run, inversion, setting, ids=train.ids, prefix=prefix)
-        for size in sizes or [int(setting.sampling.get("per_image", 1))]:
-            data = TrainingData(synthetic=synthetic.subset(train.ids, int(size)))
-            cell = {**setting.point, "size": size}
-            for seed in p["seeds"]:
+        for seed in p["seeds"]:
+            synthetic = sample(run, inversion, setting, ids=train.ids, prefix=prefix, seed=seed)
+            for size in sizes or [int(setting.sampling.get("per_image", 1))]:
+                data = TrainingData(synthetic=synthetic.subset(train.ids, int(size)))
+                cell = {**setting.point, "size": size}
                 train_and_test(run, table=table, row=row.format(**cell), data=data, tests={column.format(**cell): test},
                                dataset=p["dataset"], arch=p["arch"], steps=p["train_steps"],
-                               batch_size=p["batch_size"], seed=seed, synthetic_size=size, **setting.point)
-        if metric_tables:
-            metrics = sorted({m for shown in metric_tables.values() for m in shown})
-            scores = image_metrics(run, train.images, synthetic.subset(train.ids).images, features=p["features"],
-                                   metrics=metrics, samples=p.get("metric_samples"))
-            record_metrics(run, scores, tables=metric_tables, row=metric_row.format(**setting.point),
-                           features=p["features"], **setting.point)
+                               batch_size=p["batch_size"], seed=seed, validation=validation, synthetic_size=size,
+                               **setting.point)
+            if metric_tables:
+                metrics = sorted({m for shown in metric_tables.values() for m in shown})
+                scores = image_metrics(run, train.images, synthetic.subset(train.ids).images, features=p["features"],
+                                       convention=p["metric_convention"], metrics=metrics,
+                                       samples=p.get("metric_samples"), seed=seed)
+                record_metrics(run, scores, tables=metric_tables, row=metric_row.format(**setting.point), seed=seed,
+                               features=p["features"], **setting.point)
     return settings

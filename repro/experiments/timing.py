@@ -71,6 +71,37 @@ def fit_batch(measure: Callable[[int], Any], batch: int, device) -> tuple[Any, i
         batch //= 2
 
 
+# --- work done and the hardware's rate ----------------------------------------------------------------------
+#: dense bf16 matrix-product rate of an H100 SXM as measured on this project's machines (TFLOP/s), the peak
+#: the benchmarks' shares are of when they run elsewhere than on a GPU they can measure
+H100_BF16_TFLOPS = 790.0
+
+
+def counted_flops(run: Callable[[], Any]) -> float:
+    """FLOPs of ``run()``: its matrix products, convolutions and attention, forward and backward, as counted by
+    ``torch.utils.flop_counter`` (element-wise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        run()
+    return float(counter.get_total_flops())
+
+
+def matmul_tflops(device, size: int = 8192, repeats: int = 10) -> float:
+    """The bf16 matrix-product rate the device sustains (a ``size``-cubed product, after warm-up), in TFLOP/s:
+    the attainable peak that achieved rates are compared with. Off a GPU, :data:`H100_BF16_TFLOPS`."""
+    if torch.device(device).type != "cuda":
+        return H100_BF16_TFLOPS
+    a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    with synced(device) as seconds:
+        for _ in range(repeats):
+            a @ b
+    return 2 * size**3 * repeats / seconds() / 1e12
+
+
 # --- costs and their projection ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cost:

@@ -131,6 +131,28 @@ class GeneratorBundle:
         return self
 
 
+def save_bundle(bundle: GeneratorBundle, folder: str | os.PathLike) -> Path:
+    """Write a bundle as a diffusers folder (vae/, unet/, text_encoder/, tokenizer/, scheduler/) with the
+    ``model_index.json`` that lets diffusers' own ``StableDiffusionPipeline.from_pretrained(folder,
+    safety_checker=None)`` load it, not only :func:`load_generator`."""
+    import json
+
+    import diffusers
+
+    folder = Path(folder)
+    parts = {"vae": "diffusers", "unet": "diffusers", "text_encoder": "transformers", "scheduler": "diffusers"}
+    for part in (*parts, "tokenizer"):
+        getattr(bundle, part).save_pretrained(folder / part)
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
+             **{part: [library, type(getattr(bundle, part)).__name__] for part, library in parts.items()},
+             # the fast tokenizer class under the name both transformers 4 and 5 know
+             "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
+             "safety_checker": [None, None], "feature_extractor": [None, None], "image_encoder": [None, None],
+             "requires_safety_checker": False}
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    return folder
+
+
 def mini_dir() -> Path:
     """The folder the short name ``mini`` loads: ``$REPRO_MINI_GENERATOR``, else the committed weights."""
     override = os.environ.get(MINI_ENV)

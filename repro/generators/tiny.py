@@ -80,11 +80,3 @@ def tiny_generator(
     )
     bundle = GeneratorBundle("tiny", vae, unet, text_encoder, tokenizer, scheduler, resolution)
     return bundle.freeze()
-
-
-def save_bundle(bundle: GeneratorBundle, folder: str | Path) -> Path:
-    """Write a bundle as a diffusers folder (vae/, unet/, text_encoder/, tokenizer/, scheduler/)."""
-    folder = Path(folder)
-    for part in ("vae", "unet", "text_encoder", "tokenizer", "scheduler"):
-        getattr(bundle, part).save_pretrained(folder / part)
-    return folder

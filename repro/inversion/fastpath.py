@@ -16,6 +16,12 @@ from ..errors import ReproError
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
+def precision_of(dtype: torch.dtype) -> str:
+    """The precision name (``fp32``, ``bf16``, ``fp16``) of a model loaded in ``dtype``."""
+    names = {d: name for name, d in AUTOCAST_DTYPES.items() if d is not None}
+    return names.get(dtype, "fp32")
+
+
 UnetFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -102,6 +102,19 @@ def _files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
+def stored_ids(paths: Iterable[str | Path]) -> set[str]:
+    """The ids of the images whose embeddings are under ``paths``, read from the files' headers alone (every
+    checkpoint covers the same images: the first one's shards give them)."""
+    by_step: dict[int, set[str]] = {}
+    for file in _files(paths):
+        with safe_open(str(file), framework="pt") as f:
+            header = f.metadata() or {}
+        if header.get("format") != FORMAT:
+            raise ReproError(f"{file} is not an embeddings file written by `repro invert`")
+        by_step.setdefault(int(json.loads(header["meta"])["step"]), set()).update(json.loads(header["ids"]))
+    return by_step[min(by_step)]
+
+
 def load_checkpoints(paths: Iterable[str | Path]) -> dict[int, EmbeddingTable]:
     """All tables under ``paths`` (files or folders), shards joined, one table per checkpoint step.
 

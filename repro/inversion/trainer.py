@@ -61,8 +61,9 @@ class GroupTrainer:
             # The VAE posterior is computed once per image and cached: same distribution, no encoder per step.
             self.posterior_mean, self.posterior_std = self._posterior(pixels)
         self.embeddings = torch.nn.Parameter(initial_embeddings(bundle, config, prompts, generator))
+        # one fused kernel on the GPU for the whole group's update (the same arithmetic as the default path)
         self.optimizer = torch.optim.AdamW([self.embeddings], lr=config.lr, betas=config.betas, eps=config.eps,
-                                           weight_decay=config.weight_decay)
+                                           weight_decay=config.weight_decay, fused=self.device.type == "cuda")
         self.step_count = 0
 
     def _posterior(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

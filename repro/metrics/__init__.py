@@ -20,11 +20,12 @@ from .features import (
     extract_features,
 )
 from .sources import ImageSource, open_source
-from .suite import PAPER_NAMES, MetricSettings, evaluate, metric_column, score
+from .suite import CONVENTIONS, PAPER_NAMES, MetricSettings, evaluate, metric_column, score
 from .weights import WEIGHTS_ENV, resolve_weights
 
 __all__ = [
     "ALL_METRICS",
+    "CONVENTIONS",
     "ClassifierFeatures",
     "FeatureNet",
     "Features",

@@ -143,7 +143,8 @@ def knn_radii(x: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tensor]:
 
 
 def precision_recall_density_coverage(
-    real: torch.Tensor, fake: torch.Tensor, pr_k: int = DEFAULT_PR_K, dc_k: int = DEFAULT_DC_K
+    real: torch.Tensor, fake: torch.Tensor, pr_k: int = DEFAULT_PR_K, dc_k: int = DEFAULT_DC_K,
+    pr_inclusive: bool = True,
 ) -> dict[str, float]:
     """Precision and recall (k = ``pr_k``) and density and coverage (k = ``dc_k``) in one pass.
 
@@ -151,7 +152,10 @@ def precision_recall_density_coverage(
     recall: share of real samples inside some fake sample's k-NN ball (``<=``, torch-fidelity);
     density: mean over fake samples of (number of real balls containing it) / k (``<``, prdc);
     coverage: share of real samples whose ball contains some fake sample (``<``, prdc).
+    ``pr_inclusive=False`` counts precision and recall with ``<`` too, as prdc (and StudioGAN) do; the two
+    differ only where a distance equals a radius, e.g. duplicated images.
     """
+    inside = torch.le if pr_inclusive else torch.lt
     _check_pair(real, fake)
     real, fake = real.to(torch.float64), fake.to(torch.float64)
     real_radii = knn_radii(real, (pr_k, dc_k))
@@ -163,9 +167,9 @@ def precision_recall_density_coverage(
     step = _rows_per_block(len(fake))
     for rows, r_pr, r_dc in zip(real.split(step), real_radii[pr_k].split(step), real_radii[dc_k].split(step)):
         d = torch.cdist(rows, fake)
-        fake_in_real_ball |= (d <= r_pr[:, None]).any(dim=0)
+        fake_in_real_ball |= inside(d, r_pr[:, None]).any(dim=0)
         real_balls_per_fake += (d < r_dc[:, None]).sum(dim=0)
-        real_in_fake_ball.append((d <= fake_radius[None, :]).any(dim=1))
+        real_in_fake_ball.append(inside(d, fake_radius[None, :]).any(dim=1))
         real_covered.append(d.min(dim=1).values < r_dc)
     return {
         "precision": fake_in_real_ball.double().mean().item(),

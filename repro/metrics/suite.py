@@ -31,9 +31,21 @@ class MetricSettings:
     pr_k: int = scores.DEFAULT_PR_K
     dc_k: int = scores.DEFAULT_DC_K
     seed: int = scores.DEFAULT_SEED
+    #: precision/recall count a sample on a ball's boundary (torch-fidelity's ``<=``) or not (prdc's ``<``)
+    pr_inclusive: bool = True
 
     def as_row(self) -> dict:
         return asdict(self)
+
+
+#: the estimator settings of the two conventions the papers' metrics follow. torch-fidelity: precision/recall
+#: with k = 3 (``<=``) on VGG-16 features, density/coverage with prdc's k = 5. PyTorch-StudioGAN, which Diffusion
+#: Inversion used (appendix C.3): prdc's ``compute_prdc`` with ``nearest_k = 5`` for all four metrics (``<``;
+#: src/evaluate.py and src/worker.py), on the same Inception-v3 pool features as FID (src/metrics/preparation.py).
+CONVENTIONS = {
+    "torch-fidelity": MetricSettings(),
+    "studiogan": MetricSettings(pr_k=5, dc_k=5, pr_inclusive=False),
+}
 
 
 def metric_column(metric: str, features: Features) -> str:
@@ -81,7 +93,8 @@ def score(
         )
     neighbourhood = [m for m in ("precision", "recall", "density", "coverage") if m in metrics]
     if neighbourhood:
-        prdc = scores.precision_recall_density_coverage(real.embeddings, fake.embeddings, settings.pr_k, settings.dc_k)
+        prdc = scores.precision_recall_density_coverage(real.embeddings, fake.embeddings, settings.pr_k, settings.dc_k,
+                                                        settings.pr_inclusive)
         values.update({m: prdc[m] for m in neighbourhood})
     return {metric_column(name, real): value for name, value in values.items()}
 

@@ -7,6 +7,7 @@ as Stable Diffusion's 0.18215 was chosen, and is stored in the VAE config (``sca
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -43,7 +44,7 @@ class AutoencoderStage:
     name = "autoencoder"
 
     def __init__(self, vae, images: np.ndarray, settings: AutoencoderSettings, seed: int,
-                 device: torch.device, compile: bool = False):
+                 device: torch.device, compile: str | None = None):
         self.device, self.settings, self.seed = torch.device(device), settings, seed
         self.vae = vae.to(self.device, memory_format=torch.channels_last).train().requires_grad_(True)
         self.images = torch.as_tensor(np.ascontiguousarray(images)).to(self.device)
@@ -137,6 +138,42 @@ def pool_latents(work: Path, images: np.ndarray, device: torch.device) -> torch.
     latents = encode_latents(vae, images, device) * vae.config.scaling_factor
     torch.save({"latents": latents.cpu(), "count": len(images)}, path)
     return latents
+
+
+def adopt_autoencoder(work: Path, model: Path) -> dict:
+    """Finish stage 1 in ``work`` with the autoencoder of an exported model folder (``vae/`` and the
+    ``training/`` records): the UNet can then be retrained on the same latent space without retraining the
+    autoencoder. The model must have held out the same pool images as ``work`` (its ``split.json``)."""
+    import shutil
+
+    from diffusers import AutoencoderKL
+
+    from ..fingerprint import folder_fingerprint
+    from .export import TRAINING_DIR
+    from .loop import LOG_FILE, write_done
+    from .pool import SPLIT_FILE
+
+    work, model = Path(work), Path(model)
+    folder = work / "autoencoder"
+    done = read_done(folder)
+    if done is not None:
+        return done
+    training = model / TRAINING_DIR
+    needed = [model / "vae", training / "autoencoder.json", training / "autoencoder_log.csv", training / SPLIT_FILE]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise ReproError(f"{model} is not an exported mini model (missing {', '.join(missing)}); adopt from a "
+                         "folder written by `repro pretrain export`")
+    if json.loads((training / SPLIT_FILE).read_text()) != json.loads((work / SPLIT_FILE).read_text()):
+        raise ReproError(f"{model} was trained on another pool split than {work / SPLIT_FILE} (other data, seed or "
+                         "scale); adopt only from a model of the same split, or train the autoencoder")
+    folder.mkdir(parents=True, exist_ok=True)
+    AutoencoderKL.from_pretrained(model / "vae", torch_dtype=torch.float32).save_pretrained(folder / FINAL_DIR)
+    shutil.copy(training / "autoencoder_log.csv", folder / LOG_FILE)
+    record = json.loads((training / "autoencoder.json").read_text())
+    record["adopted"] = {"from": str(model), "fingerprint": folder_fingerprint(model / "vae")}
+    write_done(folder, record)
+    return record
 
 
 def train_autoencoder(work: Path, train_set, scale, device: torch.device, deadline: float | None = None,

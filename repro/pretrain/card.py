@@ -2,9 +2,14 @@
 
 Written beside the weights: README.md (the card), metrics.json, loss_curves.png, samples_photo.png (one row
 per "a photo of a {class}" caption) and samples_domains.png (the other captions). It reports the data, the
-captions, sizes and steps, the loss curves, the autoencoder's reconstruction PSNR on held-out pool images
-(and on CIFAR-10 target images, the first Diffusion Inversion target), and how often a ResNet-18 trained on
-the pool recognises the class asked for in "a photo of a {class}".
+captions, sizes and steps, training throughput, the loss curves, how well the text encoder separates the
+captions, the autoencoder's reconstruction PSNR on held-out pool images (and on CIFAR-10 target images, the
+first Diffusion Inversion target), how often a ResNet-18 trained on the pool recognises the class asked for in
+every caption, how often the third-party CIFAR-10 ResNet-56 recognises the CIFAR-10 classes, and a Frechet
+distance between samples and held-out pool images in the pool classifier's features.
+
+Guidance follows diffusers' convention, ``eps_u + s * (eps_c - eps_u)`` against the empty prompt (s = 1: no
+guidance), as the DDIS sampler does; Diffusion Inversion's paper writes the same thing with w = s - 1.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from .export import TRAINING_DIR
 from .settings import CardSettings
 
 PHOTO_PREFIX = "a photo of"
+#: the name of the pool classifier's features in the card (not Inception: no FID)
+POOL_FEATURES = "pool-resnet18"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,10 +142,87 @@ def train_pool_classifier(train_set, settings: CardSettings, seed: int, device: 
                    "epochs": settings.classifier_epochs, "train_seconds": round(report.seconds, 1)}
 
 
+@torch.no_grad()
+def pool_features(classifier, images: np.ndarray, batch_size: int = 1000) -> torch.Tensor:
+    """Penultimate features ``[N, D]`` of uint8 images ``[N, H, W, 3]``, as the metrics layer takes them."""
+    from ..metrics.features import ClassifierFeatures
+
+    net = ClassifierFeatures(classifier, POOL_FEATURES)
+    return torch.cat([net(torch.as_tensor(images[i:i + batch_size]).to(net.device).permute(0, 3, 1, 2))[0]
+                      for i in range(0, len(images), batch_size)])
+
+
+def cifar_recognition(judge, samples: np.ndarray, names: list[str]) -> dict:
+    """Share of each class's samples (``[classes, K, H, W, 3]``, uint8) that the CIFAR-10 ``judge`` labels as
+    that class, at the judge's resolution (bicubic, as the data layer resizes)."""
+    from ..classifiers import predict
+    from ..data.images import resize
+    from ..generators.mini_config import CIFAR10_CLASSES
+
+    flat = resize(samples.reshape(-1, *samples.shape[2:]), judge.resolution)
+    predicted = predict(judge, flat).numpy().reshape(len(names), -1)
+    truth = np.array([CIFAR10_CLASSES.index(name) for name in names])
+    share = (predicted == truth[:, None]).mean(axis=1) * 100
+    return {"mean_percent": round(float(share.mean()), 2),
+            "per_class_percent": {n: round(float(v), 1) for n, v in zip(names, share)}}
+
+
+def prompt_fidelity(by_caption: dict[str, dict[str, float]], photos: list[str], settings: CardSettings) -> dict:
+    """The pool classifier's recognition per guidance scale: per caption, and summarised over the photo
+    captions (one per class) and over the other domains' captions."""
+    summary = {}
+    for guidance, shares in by_caption.items():
+        photo = [shares[c] for c in photos]
+        others = [v for c, v in shares.items() if c not in photos]
+        summary[guidance] = {"photo_mean_percent": round(float(np.mean(photo)), 2),
+                             "photo_min_percent": min(photo),
+                             "domains_mean_percent": round(float(np.mean(others)), 2) if others else None,
+                             "per_caption_percent": shares}
+    return {"samples_per_class": settings.samples_per_class, "sample_steps": settings.sample_steps,
+            "sampler": "DDIM steps, classifier-free guidance against the empty prompt",
+            "convention": "diffusers: eps_u + s * (eps_c - eps_u)", "by_guidance_scale": summary}
+
+
+@torch.no_grad()
+def caption_separation(bundle, captions: list[str]) -> dict:
+    """Cosine similarities between the text encoder's encodings of every pair of captions (the empty prompt
+    included): the whole 77-token sequence the UNet attends to, and the pooled end-of-text state."""
+    texts = [*captions, ""]
+    output = bundle.text_encoder(bundle.tokenize(texts))
+    off_diagonal = ~torch.eye(len(texts), dtype=torch.bool, device=output[0].device)
+    result: dict = {"texts": len(texts)}
+    for name, encoding in (("sequence", output[0].flatten(1)), ("pooled", output[1])):
+        unit = torch.nn.functional.normalize(encoding.float(), dim=1)
+        similarity = (unit @ unit.T).masked_fill(~off_diagonal, -2.0)
+        i, j = divmod(int(similarity.argmax()), len(texts))
+        result[name] = {"max_cosine": round(float(similarity[i, j]), 4),
+                        "mean_cosine": round(float(similarity[off_diagonal].mean()), 4),
+                        "most_similar": [texts[i] or "(empty prompt)", texts[j] or "(empty prompt)"]}
+    return result
+
+
+def training_throughput(training: Path, records: dict) -> dict:
+    """Images per second of each stage: the median over its logged intervals (a chunk's compilation falls in
+    one interval, so it does not count), and the device the stage finished on."""
+    out = {}
+    for stage in ("autoencoder", "diffusion"):
+        log = pd.read_csv(training / f"{stage}_log.csv")
+        rates = log["step"].diff() / log["seconds"].diff()
+        batch = records[stage]["settings"]["batch_size"]
+        out[stage] = {"images_per_second": round(float(rates[rates > 0].median() * batch)),
+                      "batch_size": batch, "device": records[stage].get("device", "not recorded")}
+    return out
+
+
 def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSettings, seed: int,
-               device: torch.device, cifar_target=None) -> dict:
-    """Compute the card's numbers from the exported model in ``folder`` and write the card there."""
-    from ..classifiers import evaluate, predict
+               device: torch.device, cifar_target=None, cifar_judge: str | os.PathLike | None = None) -> dict:
+    """Compute the card's numbers from the exported model in ``folder`` and write the card there.
+
+    ``cifar_judge``: a CIFAR-10 classifier trained by a third party (the akamaster ResNet-56 of the data folder)
+    that labels the samples of the ten CIFAR-10 captions at its own 32 px; None leaves that section out."""
+    from ..classifiers import evaluate, load_classifier, predict
+    from ..generators.mini_config import CIFAR10_CLASSES
+    from ..metrics.scores import fid
     from ..generators import load_generator
     from ..sampling.roundtrip import vae_roundtrip
 
@@ -165,21 +249,30 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
     classifier, classifier_info = train_pool_classifier(train_set, settings, seed, device)
     classifier_info["holdout_accuracy"] = round(evaluate(classifier, holdout.images, holdout.labels), 2)
 
-    prompts = class_photo_prompts(train_set)
-    labels = np.array(list(prompts))
-    fidelity = {}
+    photos = list(class_photo_prompts(train_set).values())
+    captions = photos + [c for c in sorted(set(train_set.captions)) if c not in photos]
+    label_of = dict(zip(train_set.captions, train_set.labels))
+    labels = np.array([label_of[c] for c in captions])
+    judge = None if cifar_judge is None else load_classifier(cifar_judge).to(device).eval()
+    cifar_rows = [i for i, c in enumerate(captions[:len(photos)]) if train_set.classes[labels[i]] in CIFAR10_CLASSES]
+    holdout_features = pool_features(classifier, holdout.images)
+    by_caption, cifar, distance = {}, {}, {}
     for guidance in settings.guidance_scales:
-        samples = sample_prompts(bundle, list(prompts.values()), settings.samples_per_class, settings.sample_steps,
-                                 guidance, seed)
-        predicted = predict(classifier, samples).numpy().reshape(len(labels), settings.samples_per_class)
+        samples = sample_prompts(bundle, captions, settings.samples_per_class, settings.sample_steps, guidance, seed)
+        per_caption = samples.reshape(len(captions), settings.samples_per_class, *samples.shape[1:])
+        predicted = predict(classifier, samples).numpy().reshape(len(captions), settings.samples_per_class)
         share = (predicted == labels[:, None]).mean(axis=1) * 100
-        fidelity[f"{guidance:g}"] = {"mean_percent": round(float(share.mean()), 2),
-                                     "per_class_percent": {train_set.classes[y]: round(float(v), 1)
-                                                           for y, v in zip(labels, share)}}
+        by_caption[f"{guidance:g}"] = {c: round(float(v), 1) for c, v in zip(captions, share)}
+        if judge is not None:
+            cifar[f"{guidance:g}"] = cifar_recognition(judge, per_caption[cifar_rows],
+                                                       [train_set.classes[labels[i]] for i in cifar_rows])
+        # one sample per held-out image, with its caption: the same mix of captions as the real images
+        matched = sample_prompts(bundle, list(holdout.captions), 1, settings.sample_steps, guidance, seed + 2)
+        distance[f"{guidance:g}"] = round(fid(holdout_features, pool_features(classifier, matched)), 2)
+    reference = train_set.subset(np.random.default_rng(seed).choice(len(train_set), len(holdout), replace=False))
+    distance_floor = round(fid(holdout_features, pool_features(classifier, reference.images)), 2)
 
-    captions = sorted(set(train_set.captions))
-    photos = list(prompts.values())
-    others = [c for c in captions if c not in photos]
+    others = captions[len(photos):]
     for name, rows in (("samples_photo.png", photos), ("samples_domains.png", others)):
         if rows:
             grid = sample_prompts(bundle, rows, settings.grid_columns, settings.sample_steps,
@@ -209,9 +302,14 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
         "training": records,
         "reconstruction": reconstruction,
         "classifier": classifier_info,
-        "prompt_fidelity": {"samples_per_class": settings.samples_per_class, "sample_steps": settings.sample_steps,
-                            "sampler": "DDIM steps, classifier-free guidance against the empty prompt",
-                            "by_guidance_scale": fidelity},
+        "text_encoder": caption_separation(bundle, captions),
+        "throughput": training_throughput(training, records),
+        "prompt_fidelity": prompt_fidelity(by_caption, photos, settings),
+        "cifar10_judge": None if judge is None else {
+            "checkpoint": Path(cifar_judge).name, "samples_per_class": settings.samples_per_class,
+            "resolution": judge.resolution, "by_guidance_scale": cifar},
+        "feature_distance": {"features": POOL_FEATURES, "holdout_images": len(holdout),
+                             "by_guidance_scale": distance, "real_train_vs_holdout": distance_floor},
         "grids": {"columns": settings.grid_columns, "guidance_scale": settings.grid_guidance,
                   "sample_steps": settings.sample_steps},
         "provenance": {"git_commit": git_commit(), "device": device_name(), "seed": seed},
@@ -243,7 +341,7 @@ def render_card(m: dict) -> str:
         f"(scaling factor {model['scaling_factor']}, 1 / std of the pool's latents); "
         f"text context {model['context_length']} tokens, vocabulary {model['vocabulary_size']} words.",
         "",
-        "| part | parameters | MB (fp16) |",
+        "| part | parameters | MB on disk |",
         "| --- | ---: | ---: |",
         *[f"| {name} | {model['parameters'][name]:,} | {model['megabytes'][name]} |" for name in model["parameters"]],
         f"| whole model | | {model['model_megabytes']} |",
@@ -269,16 +367,25 @@ def render_card(m: dict) -> str:
         "",
         f"1. Autoencoder: {vae['steps']:,} steps of batch {vs['batch_size']} ({vae['train_minutes']} min), AdamW "
         f"lr {vs['lr']} with warm-up and cosine decay; loss L1 + L2 + {vs['kl_weight']} KL (no perceptual or "
-        "adversarial term: no pretrained network exists offline).",
+        "adversarial term: no pretrained network exists offline)."
+        + (f" Adopted unchanged from an earlier export of this model ({vae['adopted']['from']}, weights "
+           f"{vae['adopted']['fingerprint']}), trained on the same pool split." if vae.get("adopted") else ""),
         f"2. UNet and text encoder: {unet['steps']:,} steps of batch {ds['batch_size']} ({unet['train_minutes']} "
-        f"min) on the cached latents, AdamW lr {ds['lr']} (weight decay {ds['weight_decay']}) with warm-up and "
-        f"cosine decay, {ds['caption_dropout']:.0%} of captions replaced by the empty prompt (for classifier-free "
-        f"guidance), bf16. The text encoder trained for the first {unet['text_encoder_steps']:,} steps "
+        f"min) on the cached latents, AdamW lr {ds['lr']} (betas {tuple(ds['betas'])}, weight decay "
+        f"{ds['weight_decay']}, gradients clipped at norm {ds['grad_clip']}) with {ds['warmup_steps']} warm-up steps "
+        f"and cosine decay, {ds['caption_dropout']:.0%} of captions replaced by the empty prompt (for "
+        f"classifier-free guidance), images drawn with weight count(caption)^({ds['caption_balance']} - 1) so a "
+        f"caption's share of the draws grows as count^{ds['caption_balance']}, random horizontal flips, bf16. The "
+        f"text encoder trained for the first {unet['text_encoder_steps']:,} steps "
         f"({ds['text_encoder_fraction']:.0%}) and was then fixed, so the early checkpoints fit it. The UNet "
         f"shipped is the exponential moving average of its weights (decay up to {ds['ema_max_decay']}).",
         "3. Early UNet checkpoints (moving averages) for the generator-quality experiment: "
         + ", ".join(f"`{name}` at step {step:,}" for name, step in unet["snapshots"].items())
         + "; load one with `load_generator('mini', unet_weights=...)`.",
+        f"4. Training throughput (median over the logged intervals): autoencoder "
+        f"{m['throughput']['autoencoder']['images_per_second']:,} images/s on {m['throughput']['autoencoder']['device']}, "
+        f"UNet and text encoder {m['throughput']['diffusion']['images_per_second']:,} images/s on "
+        f"{m['throughput']['diffusion']['device']}.",
         "",
         "![loss curves](loss_curves.png)",
         "",
@@ -295,23 +402,78 @@ def render_card(m: dict) -> str:
         lines += ["", f"On the first {recon['cifar10_target_images']} CIFAR-10 target images (32 px, round trip at "
                       f"64 px, compared at 32 px): **{recon['cifar10_target_psnr_db']} dB**, the ceiling of "
                       "Diffusion Inversion's reconstructions with this VAE."]
-    c = m["classifier"]
+    c, scales = m["classifier"], list(fid["by_guidance_scale"])
+    header = ["| caption | " + " | ".join(f"s = {g}" for g in scales) + " |",
+              "| --- | " + " | ".join("---:" for _ in scales) + " |"]
     lines += [
         "",
         "## Does it draw what it is asked for?",
         "",
-        f"A {c['arch']} trained on the training pool ({c['steps']:,} steps of batch {c['batch_size']}; "
-        f"{c['holdout_accuracy']}% accuracy on the held-out pool images) labels {fid['samples_per_class']} "
-        f"samples of \"a photo of a {{class}}\" per class ({fid['sample_steps']} {fid['sampler']}). Share "
-        "of samples assigned to the class asked for:",
-        "",
-        "| class | " + " | ".join(f"guidance {g}" for g in fid["by_guidance_scale"]) + " |",
-        "| --- | " + " | ".join("---:" for _ in fid["by_guidance_scale"]) + " |",
+        f"{fid['samples_per_class']} samples per caption, {fid['sample_steps']} {fid['sampler']}; guidance "
+        f"scale s in diffusers' convention ({fid['convention']}; s = 1 is no guidance, and the Diffusion "
+        "Inversion paper's w is s - 1).",
     ]
-    scales = list(fid["by_guidance_scale"].values())
-    for name in scales[0]["per_class_percent"]:
-        lines.append(f"| {name} | " + " | ".join(f"{s['per_class_percent'][name]}%" for s in scales) + " |")
-    lines.append("| **mean** | " + " | ".join(f"**{s['mean_percent']}%**" for s in scales) + " |")
+    judge = m.get("cifar10_judge")
+    if judge:
+        by = judge["by_guidance_scale"]
+        lines += [
+            "",
+            f"**CIFAR-10 classes, judged by a third party's classifier**: the CIFAR-10 ResNet-56 of the data "
+            f"folder (`{judge['checkpoint']}`, trained by akamaster on real CIFAR-10, none of our images) labels "
+            f"the samples of \"a photo of a {{class}}\" for the ten CIFAR-10 classes at its {judge['resolution']} "
+            "px. Share assigned to the class asked for:",
+            "",
+            "| class | " + " | ".join(f"s = {g}" for g in by) + " |",
+            "| --- | " + " | ".join("---:" for _ in by) + " |",
+            *[f"| {name} | " + " | ".join(f"{v['per_class_percent'][name]}%" for v in by.values()) + " |"
+              for name in next(iter(by.values()))["per_class_percent"]],
+            "| **mean** | " + " | ".join(f"**{v['mean_percent']}%**" for v in by.values()) + " |",
+        ]
+    summary = fid["by_guidance_scale"]
+    lines += [
+        "",
+        f"**Every caption, judged by the pool classifier**: a {c['arch']} trained on the training pool "
+        f"({c['steps']:,} steps of batch {c['batch_size']}; {c['holdout_accuracy']}% accuracy on the held-out pool "
+        "images) labels the samples of every caption; share assigned to the caption's class (25 classes: chance "
+        "4%):",
+        "",
+        *header,
+        *[f"| {caption} | " + " | ".join(f"{summary[g]['per_caption_percent'][caption]}%" for g in scales) + " |"
+          for caption in summary[scales[0]]["per_caption_percent"]],
+        "| **photo captions, mean** | " + " | ".join(f"**{summary[g]['photo_mean_percent']}%**" for g in scales)
+        + " |",
+        "| photo captions, lowest | " + " | ".join(f"{summary[g]['photo_min_percent']}%" for g in scales) + " |",
+        "| **art painting and cartoon captions, mean** | "
+        + " | ".join(f"**{summary[g]['domains_mean_percent']}%**" for g in scales) + " |",
+    ]
+    distance = m["feature_distance"]
+    lines += [
+        "",
+        f"**Distance to real images** (not FID: no Inception network exists offline): the Frechet distance "
+        f"between Gaussians fitted to the pool classifier's penultimate features (`{distance['features']}`) of "
+        f"the {distance['holdout_images']} held-out pool images and of as many samples, one per held-out image "
+        "with its caption. For scale, the same distance between the held-out images and as many real training "
+        f"images: {distance['real_train_vs_holdout']}.",
+        "",
+        "| | " + " | ".join(f"s = {g}" for g in distance["by_guidance_scale"]) + " |",
+        "| --- | " + " | ".join("---:" for _ in distance["by_guidance_scale"]) + " |",
+        f"| Frechet distance ({distance['features']}) | "
+        + " | ".join(str(v) for v in distance["by_guidance_scale"].values()) + " |",
+    ]
+    text = m["text_encoder"]
+    lines += [
+        "",
+        "## Does the text encoder separate the captions?",
+        "",
+        f"Cosine similarity between the encodings of every pair of the {text['texts']} texts (the captions and "
+        "the empty prompt). The sequence is what the UNet attends to: the captions share their first words, so "
+        "its cosines are high even for different captions; the pooled end-of-text state summarises each caption.",
+        "",
+        "| encoding | highest cosine of two different texts | that pair | mean cosine |",
+        "| --- | ---: | --- | ---: |",
+        *[f"| {name} | {text[name]['max_cosine']} | {' / '.join(text[name]['most_similar'])} | "
+          f"{text[name]['mean_cosine']} |" for name in ("sequence", "pooled")],
+    ]
     lines += [
         "",
         "## Samples",

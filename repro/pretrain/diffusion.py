@@ -2,9 +2,14 @@
 
 Epsilon prediction on SD's noise schedule, with about 10 % of captions replaced by the empty prompt so that
 classifier-free guidance works. The text encoder runs once per step on the distinct captions (a few dozen)
-instead of once per image. It trains during the first ``text_encoder_fraction`` of the steps, with its
-learning rate falling to zero, and is fixed afterwards: the shipped early UNet checkpoints (10 % and 30 %)
-then fit the shipped text encoder. The shipped UNet is the exponential moving average of its weights.
+instead of once per image; the compiled loss gathers each image's row. It trains during the first
+``text_encoder_fraction`` of the steps, with its learning rate falling to zero, and is fixed afterwards: the
+shipped early UNet checkpoints (10 % and 30 %) then fit the shipped text encoder. The shipped UNet is the
+exponential moving average of its weights.
+
+Speed (the step is a few dozen milliseconds of GPU work at batch 2048): latents, captions and the sampling
+weights live on the GPU, every random draw comes from a per-step seeded GPU generator, the loss is compiled,
+AdamW is fused and the moving average is one foreach update, so no step waits for the host.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ReproError
-from .loop import StepRandom, StepSampler, bf16_autocast, compiled, lr_factor, read_done, run_stage
+from .loop import StepRandom, bf16_autocast, compiled, lr_factor, read_done, run_stage
 from .pool import caption_table
 from .settings import DiffusionSettings
 
@@ -27,11 +32,13 @@ EMA_UNET_FILE = "unet_ema.safetensors"
 
 
 def diffusion_loss(unet, clean: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor,
-                   context: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
-    """MSE between the added noise and the UNet's prediction of it (DDPM forward process, as add_noise)."""
+                   context_table: torch.Tensor, captions: torch.Tensor, alphas_cumprod: torch.Tensor
+                   ) -> torch.Tensor:
+    """MSE between the added noise and the UNet's prediction of it (DDPM forward process, as add_noise); each
+    image is conditioned on row ``captions[i]`` of the encoded caption table."""
     alpha = alphas_cumprod[timesteps].view(-1, 1, 1, 1)
     noisy = alpha.sqrt() * clean + (1.0 - alpha).sqrt() * noise
-    prediction = unet(noisy, timesteps, encoder_hidden_states=context).sample
+    prediction = unet(noisy, timesteps, encoder_hidden_states=context_table[captions], return_dict=False)[0]
     return F.mse_loss(prediction.float(), noise)
 
 
@@ -45,6 +52,40 @@ def drop_captions(index: torch.Tensor, empty_index: int, rate: float, generator:
     return torch.where(drop, torch.full_like(index, empty_index), index)
 
 
+def balanced_weights(caption_index: torch.Tensor, balance: float) -> torch.Tensor:
+    """Per-image sampling weights ``count(caption) ** (balance - 1)``: a caption's share of the draws is then
+    proportional to ``count ** balance``."""
+    counts = torch.bincount(caption_index).double()
+    return counts[caption_index].pow(balance - 1.0).float()
+
+
+class MovingAverage:
+    """Exponential moving average of parameters in fp32, with diffusers' warm-up: the decay at update ``k`` is
+    ``min(max_decay, 1 - (1 + k) ** -power)``, so early weights are forgotten quickly."""
+
+    def __init__(self, parameters, max_decay: float, power: float):
+        self.max_decay, self.power = max_decay, power
+        self.shadow = [p.detach().float().clone() for p in parameters]
+        self.updates = 0
+
+    def decay(self) -> float:
+        return min(self.max_decay, 1.0 - (1.0 + self.updates) ** -self.power)
+
+    @torch.no_grad()
+    def update(self, parameters) -> None:
+        torch._foreach_lerp_(self.shadow, [p.detach().float() for p in parameters], 1.0 - self.decay())
+        self.updates += 1
+
+    def state_dict(self) -> dict:
+        return {"shadow": self.shadow, "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        device = self.shadow[0].device
+        # a compact (half-precision) checkpoint stores the average in fp16: keep averaging in fp32
+        self.shadow = [t.to(device, torch.float32) for t in state["shadow"]]
+        self.updates = int(state["updates"])
+
+
 class DiffusionStage:
     """One optimisation step of UNet (+ text encoder) per call, on GPU-resident latents and caption indices."""
 
@@ -52,12 +93,15 @@ class DiffusionStage:
 
     def __init__(self, unet, text_encoder, tokenizer, scheduler, latents: torch.Tensor, captions: list[str],
                  settings: DiffusionSettings, seed: int, device: torch.device, folder: Path,
-                 compile: bool = False):
+                 compile: str | None = None):
         if scheduler.config.prediction_type != "epsilon":
             raise ReproError(f"the mini model predicts epsilon; scheduler says {scheduler.config.prediction_type}")
         if latents.shape[1] != len(captions):
             raise ReproError(f"{latents.shape[1]} cached latents but {len(captions)} captions; delete the "
                              "latent cache in the work folder so it is encoded again")
+        if len(captions) < settings.batch_size:
+            raise ReproError(f"{len(captions)} training images are fewer than the batch size "
+                             f"{settings.batch_size}; use a larger pool or a smaller batch")
         self.device, self.settings, self.seed, self.folder = torch.device(device), settings, seed, Path(folder)
         self.unet = unet.to(self.device, memory_format=torch.channels_last).train().requires_grad_(True)
         self.text_encoder = text_encoder.to(self.device).train().requires_grad_(True)
@@ -66,6 +110,7 @@ class DiffusionStage:
         prompts, index = caption_table(captions)
         self.prompts, self.empty_index = prompts, len(prompts) - 1
         self.caption_index = torch.as_tensor(index).to(self.device)
+        self.weights = balanced_weights(self.caption_index, settings.caption_balance)
         self.prompt_ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length,
                                     truncation=True, return_tensors="pt").input_ids.to(self.device)
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device, torch.float32)
@@ -73,12 +118,9 @@ class DiffusionStage:
         self.trained_parameters = [*self.unet.parameters(), *self.text_encoder.parameters()]
         self.optimizer = torch.optim.AdamW(
             [{"params": list(self.unet.parameters())}, {"params": list(self.text_encoder.parameters())}],
-            lr=settings.lr, weight_decay=settings.weight_decay, fused=self.device.type == "cuda")
-        from diffusers.training_utils import EMAModel
-
-        self.ema = EMAModel(self.unet.parameters(), decay=settings.ema_max_decay, use_ema_warmup=True,
-                            power=settings.ema_power, foreach=True)
-        self.sampler = StepSampler(len(captions), settings.batch_size, seed, self.device)
+            lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay,
+            fused=self.device.type == "cuda")
+        self.ema = MovingAverage(self.unet.parameters(), settings.ema_max_decay, settings.ema_power)
         self.random = StepRandom(seed, self.device)
         self.loss_fn = compiled(diffusion_loss, compile)
         self.autocast = bf16_autocast(self.device)
@@ -100,10 +142,7 @@ class DiffusionStage:
         self.text_encoder.load_state_dict(state["text_encoder"])
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
-        ema = dict(state["ema"])
-        # a compact (half-precision) checkpoint stores the average in fp16: keep averaging in fp32
-        ema["shadow_params"] = [p.to(self.device, torch.float32) for p in ema["shadow_params"]]
-        self.ema.load_state_dict(ema)
+        self.ema.load_state_dict(state["ema"])
         self._fixed_context = None
 
     def _context_table(self, train_text: bool) -> torch.Tensor:
@@ -114,38 +153,42 @@ class DiffusionStage:
                 self._fixed_context = self.text_encoder(self.prompt_ids)[0].detach()
         return self._fixed_context
 
+    def learning_rates(self, step: int, total_steps: int | None) -> tuple[float, float]:
+        """(UNet lr, text-encoder lr): warm-up and cosine for the UNet; the same warm-up for the text encoder,
+        then a linear fall to zero at the end of its share."""
+        s = self.settings
+        lr = s.lr * lr_factor(step, s.warmup_steps, total_steps, s.min_lr_ratio)
+        text_steps = self.text_encoder_steps(total_steps)
+        if text_steps is not None and step >= text_steps:
+            return lr, 0.0
+        fall = 1.0 if text_steps is None else 1.0 - step / text_steps
+        return lr, s.lr * min((step + 1) / s.warmup_steps, fall)
+
     def train_step(self, step: int, total_steps: int | None) -> dict:
         s = self.settings
-        text_steps = self.text_encoder_steps(total_steps)
-        train_text = text_steps is None or step < text_steps
-        lr = s.lr * lr_factor(step, s.warmup_steps, total_steps, s.min_lr_ratio)
-        text_lr = 0.0
-        if train_text:  # warm-up, then a linear fall to zero at the end of the text encoder's share
-            text_lr = s.lr * min((step + 1) / s.warmup_steps, 1.0 if text_steps is None else 1.0 - step / text_steps)
+        lr, text_lr = self.learning_rates(step, total_steps)
         self.optimizer.param_groups[0]["lr"], self.optimizer.param_groups[1]["lr"] = lr, text_lr
         gen = self.random.at(step)
-        index = self.sampler(step)
-        batch = len(index)
-        mirrored = torch.randint(0, 2, (batch,), generator=gen, device=self.device)
-        clean = self.latents[mirrored, index]
+        index = torch.multinomial(self.weights, s.batch_size, replacement=True, generator=gen)
+        mirrored = torch.randint(0, 2, (s.batch_size,), generator=gen, device=self.device)
+        clean = self.latents[mirrored, index].contiguous(memory_format=torch.channels_last)
         captions = drop_captions(self.caption_index[index], self.empty_index, s.caption_dropout, gen)
-        timesteps = torch.randint(0, self.num_timesteps, (batch,), generator=gen, device=self.device)
+        timesteps = torch.randint(0, self.num_timesteps, (s.batch_size,), generator=gen, device=self.device)
         noise = torch.randn(clean.shape, generator=gen, device=self.device)
         with self.autocast:
-            context = self._context_table(train_text)[captions]
-            loss = self.loss_fn(self.unet, clean.contiguous(memory_format=torch.channels_last), noise, timesteps,
-                                context, self.alphas_cumprod)
+            loss = self.loss_fn(self.unet, clean, noise, timesteps, self._context_table(text_lr > 0), captions,
+                                self.alphas_cumprod)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.trained_parameters, 1.0)
+        torch.nn.utils.clip_grad_norm_(self.trained_parameters, s.grad_clip, foreach=True)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.ema.step(self.unet.parameters())
+        self.ema.update(self.unet.parameters())
         return {"loss": loss.detach(), "lr": lr, "text_lr": text_lr}
 
     def ema_state(self) -> dict[str, torch.Tensor]:
         """The averaged UNet as a full state dict (parameters averaged, buffers as they are)."""
         state = dict(self.unet.state_dict())
-        for (name, _), shadow in zip(self.unet.named_parameters(), self.ema.shadow_params):
+        for (name, _), shadow in zip(self.unet.named_parameters(), self.ema.shadow):
             state[name] = shadow
         return {k: v.detach().contiguous() for k, v in state.items()}
 

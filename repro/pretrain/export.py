@@ -49,9 +49,8 @@ def export_mini(work: str | os.PathLike, weights: str | os.PathLike = DEFAULT_WE
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, CLIPTextModel
 
-    from ..generators.bundle import GeneratorBundle
+    from ..generators.bundle import GeneratorBundle, save_bundle
     from ..generators.mini_config import RESOLUTION, build_scheduler, build_unet
-    from ..generators.tiny import save_bundle
     from .autoencoder import FINAL_DIR as VAE_FINAL
     from .diffusion import EMA_UNET_FILE, FINAL_DIR, SNAPSHOT_DIR, TOKENIZER_DIR
 
@@ -69,6 +68,10 @@ def export_mini(work: str | os.PathLike, weights: str | os.PathLike = DEFAULT_WE
         scheduler=build_scheduler(),
         resolution=RESOLUTION,
     ).to(dtype=torch.float16)
+    # transformers 5 loads a text encoder in the dtype it was saved in, diffusers upcasts the UNet to fp32: an
+    # fp16 text encoder would feed fp16 conditioning to an fp32 UNet in diffusers' pipeline. It is small (1.1M
+    # parameters), so it ships in fp32 and every loader gets one dtype.
+    bundle.text_encoder.to(torch.float32)
     weights.mkdir(parents=True, exist_ok=True)
     tmp = weights / "mini.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import ReproError
+from ..provenance import device_name
 
 STATE_FILE = "state.pt"
 LOG_FILE = "log.csv"
@@ -89,15 +90,14 @@ def lr_factor(step: int, warmup: int, total: int | None, min_ratio: float) -> fl
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def compiled(fn, enabled: bool):
-    """``torch.compile(fn)`` when ``enabled``; a graph the compiler cannot handle falls back to eager code
-    instead of failing a long GPU run."""
-    if not enabled:
-        return fn
-    import torch._dynamo
+def compiled(fn, mode: str | None):
+    """``torch.compile(fn, mode=mode)``, or ``fn`` itself when ``mode`` is None (eager: CPU tests, smoke runs).
 
-    torch._dynamo.config.suppress_errors = True
-    return torch.compile(fn, dynamic=False)
+    A compile failure raises rather than falling back to eager code: a silent fallback would run a long GPU
+    job at a fraction of its speed with nothing in the log to say so."""
+    if mode is None:
+        return fn
+    return torch.compile(fn, mode=mode, dynamic=False)
 
 
 def bf16_autocast(device: torch.device):
@@ -130,6 +130,13 @@ def write_log(log: list[dict], path: Path) -> None:
 def read_done(folder: Path) -> dict | None:
     path = Path(folder) / DONE_FILE
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_done(folder: Path, record: dict) -> None:
+    """The stage's ``done`` record, written atomically: a half-written one would read as finished."""
+    tmp = Path(folder) / (DONE_FILE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, Path(folder) / DONE_FILE)
 
 
 def _resume(stage: Stage, folder: Path) -> Progress:
@@ -238,8 +245,6 @@ def run_stage(
         return None
     summary = stage.finish(folder, progress)
     done = {"steps": progress.step, "train_minutes": round(progress.train_seconds / 60, 2),
-            "settings": stage.settings_dict(), **summary}
-    tmp = folder / (DONE_FILE + ".tmp")
-    tmp.write_text(json.dumps(done, indent=2))
-    os.replace(tmp, folder / DONE_FILE)
+            "settings": stage.settings_dict(), "device": device_name(), **summary}
+    write_done(folder, done)
     return done

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..results.tables import artifact_status, beside_paper, load_claims, load_results, summarise
+from ..results.tables import (artifact_status, beside_paper, claim_text, conventions, load_claims, load_results,
+                              summarise)
 from ..workflow.registry import Experiment
 from .page import Page, plain
 
@@ -39,6 +40,8 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
     page.text(f"Protocol: {experiment.spec['protocol'].strip()}")
     if experiment.stand_in(scale):
         page.text(f"Stand-in at this scale: {experiment.stand_in(scale)}")
+    for convention in conventions(experiment, scale):
+        page.text(plain(convention))
     results = load_results(folder) if not experiment.skip_reason(scale) else None
     table = beside_paper(experiment, summarise(results) if results is not None else None)
     page.heading("Our numbers beside the paper's")
@@ -49,7 +52,8 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
     if table["unit"].astype(str).str.contains("@").any():
         page.text(
             "A unit such as fid@pool-resnet18 names the feature network our metric was computed on: it is not "
-            "the paper's Inception/VGG metric and is not on its scale; compare directions, not values."
+            "the paper's Inception/VGG metric and is not on its scale; compare directions, not values. "
+            "A unit's k=N is the neighbourhood size of precision, recall, density or coverage."
         )
     page.table(
         ["table", "row", "column", "unit", "ours", "seeds", "paper", "source"],
@@ -75,7 +79,7 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
             ["claim", "check", "holds at this scale", "evidence"],
             [
                 [
-                    plain(c["text"]),
+                    plain(claim_text(c)),
                     plain(c["check"]),
                     _verdict(verdicts.get(c["id"])),
                     plain((verdicts.get(c["id"]) or {}).get("evidence", "")),
@@ -140,7 +144,7 @@ def render_report(
             ran = status.label in ("reproduced", "differs", "ran")
             claim_rows.append(
                 [
-                    plain(claim["text"]),
+                    plain(claim_text(claim)),
                     experiment.id,
                     _verdict(found) if found else "not tested" if ran else status.label,
                     plain((found or {}).get("evidence", "")),

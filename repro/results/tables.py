@@ -68,6 +68,29 @@ def beside_paper(experiment: Experiment, summary: pd.DataFrame | None) -> pd.Dat
     return merged[KEY + ["unit", "ours", "ours_std", "seeds", "paper", "paper_std", "where"]]
 
 
+def claim_text(claim: dict) -> str:
+    """A claim as the report states it: an extension of this suite says so, never passing for the paper's."""
+    return claim["text"] + (" [extension of this suite, not a claim of the paper]"
+                            if claim.get("source") == "extension" else "")
+
+
+def conventions(experiment: Experiment, scale: str) -> list[str]:
+    """The conventions an artifact's numbers follow at ``scale``, as its page states them."""
+    if experiment.skip_reason(scale):
+        return []
+    params = experiment.params(scale)
+    found = []
+    if "guidance" in params:
+        found.append("Guidance: every w follows the paper's text, eps = (1 + w) eps(c) - w eps(u) (diffusers' "
+                     "guidance_scale is 1 + w); a row or column at w = 1 is the value of the authors' released code "
+                     "(guidance_scale 2).")
+    if "metric_convention" in params:
+        found.append(f"Image metrics: the {params['metric_convention']} convention on {params['features']} "
+                     "features (config/experiments/README.md, metric_convention); each unit names the features, "
+                     "and for precision, recall, density and coverage the k of their neighbourhoods.")
+    return found
+
+
 @dataclass(frozen=True)
 class Status:
     """What the status table says of one artifact at one scale."""
@@ -94,7 +117,7 @@ def artifact_status(experiment: Experiment, scale: str, folder: Path, failed_log
     holds = int(verdicts.eq("true").sum())
     undecided = f"; {int((~decided).sum())} undecided at this scale" if not decided.all() else ""
     if not decided.any():
-        return Status("ran", f"no claim could be decided at this scale{undecided.removeprefix(';')}")
+        return Status("ran", f"no claim could be decided at this scale ({int((~decided).sum())} undecided)")
     if holds == int(decided.sum()):
         return Status("reproduced", f"{holds} of {int(decided.sum())} decided claims hold{undecided}")
     return Status("differs", f"{holds} of {int(decided.sum())} decided claims hold{undecided}")

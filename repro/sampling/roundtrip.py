@@ -9,18 +9,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..inversion.fastpath import FastPath
 from ..generators.pixels import to_model_pixels, to_uint8
+from ..inversion.fastpath import FastPath, precision_of
 
 
 @torch.no_grad()
 def vae_roundtrip(bundle, images: np.ndarray, resolution: int | None = None, batch: int = 64,
-                  precision: str = "fp32") -> np.ndarray:
+                  precision: str | None = None) -> np.ndarray:
     """``images`` uint8 ``[N, H, W, 3]`` after a trip through the VAE at ``resolution`` (default: the
-    generator's); returns the same shape. The posterior mean is used, so the result is deterministic."""
+    generator's); returns the same shape. The posterior mean is used, so the result is deterministic.
+    ``precision`` defaults to the precision the generator is loaded in (a bf16 bundle runs under bf16
+    autocast, an fp32 one in fp32)."""
     resolution = resolution or bundle.resolution
     bundle.latent_size(resolution)  # raises when the VAE cannot take this resolution
-    fast = FastPath(precision)
+    fast = FastPath(precision or precision_of(bundle.dtype))
     fast.check_model_dtype(bundle.dtype)
     size = int(images.shape[1])
     out = np.empty_like(images)

@@ -1,0 +1,137 @@
+"""Training throughput of the mini model's two pretraining stages (the code `repro pretrain` runs).
+
+Times ``DiffusionStage.train_step`` (UNet and, after its share, a fixed text encoder) and
+``AutoencoderStage.train_step`` on random GPU-resident data of the pool's shapes, at several batch sizes,
+after warm-up steps that include compilation. FLOPs per image come from torch's flop counter on an eager
+step, so the CSV gives achieved TFLOP/s and their share of the bf16 matrix-product rate measured on the same
+GPU. ``--profile`` adds the top GPU kernels of the UNet step (what bounds it) as a text file.
+
+    python bench/pretrain_speed.py --out results/bench                 # GPU, about 3 minutes on an H100
+    python bench/pretrain_speed.py --out /tmp/bench --tiny              # CPU smoke run of the same code
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_gib, reset_memory, synced
+from repro.generators import mini_config
+from repro.pretrain.autoencoder import AutoencoderStage
+from repro.pretrain.diffusion import DiffusionStage
+from repro.pretrain.settings import scale_settings
+from repro.provenance import Provenance, write_rows
+
+#: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
+#: a real run's steps are
+FIRST_STEP, TOTAL = 200, 1000
+
+
+def diffusion_stage(settings, images: int, compile: str | None, device, seed: int = 0) -> DiffusionStage:
+    rng = np.random.default_rng(seed)
+    classes = sorted({*mini_config.CIFAR10_CLASSES, *mini_config.IMAGENETTE_CLASSES, *mini_config.PACS_CLASSES})
+    captions = [f"a photo of a {classes[i]}" for i in rng.integers(0, len(classes), images)]
+    tokenizer = mini_config.build_tokenizer(captions)
+    latents = torch.randn(2, images, 4, mini_config.LATENT_SIZE, mini_config.LATENT_SIZE)
+    torch.manual_seed(seed)
+    return DiffusionStage(mini_config.build_unet(), mini_config.build_text_encoder(tokenizer), tokenizer,
+                          mini_config.build_scheduler(), latents, captions, settings, seed, device,
+                          folder=Path("/tmp/pretrain_speed"), compile=compile)
+
+
+def autoencoder_stage(settings, images: int, compile: str | None, device, seed: int = 0) -> AutoencoderStage:
+    pixels = np.random.default_rng(seed).integers(0, 256, (images, mini_config.RESOLUTION, mini_config.RESOLUTION,
+                                                             3), dtype=np.uint8)
+    torch.manual_seed(seed)
+    return AutoencoderStage(mini_config.build_vae(), pixels, settings, seed, device, compile=compile)
+
+
+def time_steps(stage, warmup: int, steps: int) -> dict:
+    """Seconds of the warm-up (compilation included) and per step after it."""
+    device = stage.device
+    with synced(device) as warm:
+        for step in range(FIRST_STEP, FIRST_STEP + warmup):
+            stage.train_step(step, TOTAL)
+    with synced(device) as timed:
+        for step in range(FIRST_STEP + warmup, FIRST_STEP + warmup + steps):
+            loss = stage.train_step(step, TOTAL)["loss"]
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"{stage.name}: non-finite loss while timing")
+    return {"warmup_seconds": round(warm(), 2), "step_seconds": timed() / steps}
+
+
+def profile(stage, steps: int, path: Path) -> None:
+    """The GPU kernels of ``steps`` training steps by total time, as a table."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for step in range(steps):
+            stage.train_step(FIRST_STEP + step, TOTAL)
+        torch.cuda.synchronize()
+    path.write_text(prof.key_averages().table(sort_by="cuda_time_total", row_limit=40, max_name_column_width=90))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for pretrain_speed.csv")
+    parser.add_argument("--tiny", action="store_true", help="small batches on the CPU (a smoke run of the code)")
+    parser.add_argument("--unet-batches", default="1024,2048,4096")
+    parser.add_argument("--vae-batches", default="256,512", help="empty: skip the autoencoder")
+    parser.add_argument("--compile", default="default", help="torch.compile mode, or none")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--profile", action="store_true", help="write the UNet step's top kernels")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    compile = None if args.compile == "none" or device.type == "cpu" else args.compile
+    unet_batches = [4, 8] if args.tiny else [int(b) for b in args.unet_batches.split(",") if b]
+    vae_batches = [4] if args.tiny else [int(b) for b in args.vae_batches.split(",") if b]
+    warmup, steps = (1, 2) if args.tiny else (args.warmup, args.steps)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    scale = scale_settings("mini")
+    peak = matmul_tflops(device)
+    prov = Provenance("pretrain_speed", "bench", vars(args), generator="mini architecture", dataset="random")
+    print(f"device {prov.device}: bf16 matrix products at {peak:.0f} TFLOP/s", flush=True)
+
+    stages = {"unet": (diffusion_stage, scale.diffusion, unet_batches),
+              "autoencoder": (autoencoder_stage, scale.autoencoder, vae_batches)}
+    rows = []
+    for name, (build, settings, batches) in stages.items():
+        if not batches:
+            continue
+        # FLOPs of one eager step of 2 images: the count scales with the batch
+        probe = build(replace(settings, batch_size=2), 8, None, device)
+        flops = counted_flops(lambda: probe.train_step(FIRST_STEP, TOTAL)) / 2
+        del probe
+        for batch in batches:
+            reset_memory(device)
+            stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device)
+            timing = time_steps(stage, warmup, steps)
+            rate = batch / timing["step_seconds"]
+            rows.append(prov.row(stage=name, batch=batch, compile=compile or "eager", images_per_second=round(rate),
+                                 step_seconds=round(timing["step_seconds"], 5), flops_per_image=flops,
+                                 tflops=round(rate * flops / 1e12, 2), peak_tflops=round(peak, 1),
+                                 share_of_peak=round(rate * flops / 1e12 / peak, 4),
+                                 warmup_seconds=timing["warmup_seconds"], peak_mem_gib=peak_memory_gib(device),
+                                 timed_steps=steps))
+            print(f"{name} batch {batch}: {rate:,.0f} images/s, {rate * flops / 1e12:.1f} TFLOP/s "
+                  f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s", flush=True)
+            if args.profile and name == "unet" and batch == unet_batches[-1] and device.type == "cuda":
+                profile(stage, 5, out / "pretrain_speed_profile.txt")
+            del stage
+    write_rows(rows, out / "pretrain_speed.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
