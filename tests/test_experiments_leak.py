@@ -15,7 +15,8 @@ from repro.errors import ReproError
 from repro.experiments import ExperimentRun
 from repro.experiments.generate import sample_set
 from repro.experiments.protocol import variants_of
-from repro.generators.tiny import save_bundle, tiny_generator
+from repro.generators import save_bundle
+from repro.generators.tiny import tiny_generator
 from repro.inversion.store import EmbeddingTable, save_table
 
 LABELS = np.array([0, 1, 0, 1, 0, 1, 0, 1])
