@@ -71,10 +71,14 @@ def test_report_puts_ours_beside_paper_and_status(demo, tmp_path):
 def test_report_labels_extensions_and_states_conventions(demo, tmp_path):
     demo.spec["claims"][0]["source"] = "extension"
     demo.spec["scales"]["mini"]["params"].update(guidance=[2], features="pool-resnet18", metric_convention="studiogan")
-    results, reports = tmp_path / "results", tmp_path / "reports"
-    run_notebook(demo, "mini", results / "mini" / "di_demo", results / "mini" / "di_demo" / "di_demo.ipynb")
-    index = render_report([demo], "mini", results, reports, tmp_path / "logs").read_text()
-    assert "| accuracy grows with data [extension of this suite, not a claim of the paper] | di_demo |" in index
+    out, reports = tmp_path / "results" / "mini" / "di_demo", tmp_path / "reports"
+    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
+    index = render_report([demo], "mini", {"di_demo": out}, reports / "mini", tmp_path / "logs")
+    # the label's brackets stay brackets: escaped in the Markdown, literal on the HTML page
+    assert r"| accuracy grows with data \[extension of this suite, not a claim of the paper\] | di_demo |" in (
+        index.read_text())
+    assert "<td>accuracy grows with data [extension of this suite, not a claim of the paper]</td>" in (
+        index.with_suffix(".html").read_text())
     page = (reports / "mini" / "di_demo.md").read_text()
     assert "a row or column at w = 1 is the value of the authors' released code (guidance_scale 2)" in page
     assert "Image metrics: the studiogan convention on pool-resnet18 features" in page
