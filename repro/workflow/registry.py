@@ -118,6 +118,10 @@ class Experiment:
             raise ReproError(f"experiment {self.id} does not run at scale {scale}: {self.skip_reason(scale)}")
         return dict(self.spec["scales"][scale]["params"])
 
+    def assets(self, scale: str) -> list[str]:
+        """The shared assets (``config/scales/<scale>.yaml``) its notebook reads at ``scale``."""
+        return list(self.spec["scales"][scale].get("assets", []))
+
 
 def load_experiment(path: Path) -> Experiment:
     """Read and validate ``<project>/config/experiments/<id>.yaml`` (against ``<project>/config/schema``)."""
@@ -149,7 +153,7 @@ def work_path(value: Any, work: str | Path) -> str:
 def needed_assets(experiment: Experiment, scale: str, scale_spec: Mapping[str, Any]) -> list[str]:
     """The shared assets an experiment uses at ``scale``: those its scale entry lists, and the scale's own
     ``generator`` asset where the scale pretrains the generator that the short name ``mini`` points at."""
-    names = list(experiment.spec["scales"][scale].get("assets", []))
+    names = experiment.assets(scale)
     if "mini_generator" in scale_spec and "generator" in scale_spec.get("assets", {}) and "generator" not in names:
         names.append("generator")
     return names
