@@ -7,7 +7,15 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from repro.workflow.registry import load_config, load_registry, load_scale, needed_assets, select, work_path
+from repro.workflow.registry import (
+    BASE_FILE,
+    load_config,
+    load_registry,
+    load_scale,
+    needed_assets,
+    select,
+    work_path,
+)
 
 min_version("8.10")
 

@@ -51,9 +51,12 @@ def asset_command(name, out):
     return f"repro {spec['command']} {' '.join(flags)} {data}".strip()
 
 
-def registry_file(experiment_id):
-    """config/experiments/<id>.yaml, relative: the jobs' command lines name the config folder by it."""
-    return os.path.relpath(CONFIG_DIR / "experiments" / f"{experiment_id}.yaml")
+def registry_files(ids):
+    """config/experiments/<id>.yaml of each id and the base file their params build on, relative: the jobs'
+    command lines name the config folder by the first."""
+    folder = CONFIG_DIR / "experiments"
+    files = [folder / f"{i}.yaml" for i in ids] + [folder / BASE_FILE]
+    return [os.path.relpath(f) for f in files if f.exists()]
 
 
 def config_dir_of(wildcards, input):
@@ -65,6 +68,6 @@ def experiment_inputs(wildcards):
     experiment = REGISTRY[wildcards.id]
     return {
         "notebook": str(experiment.notebook.relative_to(workflow.basedir)),
-        "registry": [registry_file(wildcards.id)],
+        "registry": registry_files([wildcards.id]),
         "assets": assets_for(experiment),
     }

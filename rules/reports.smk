@@ -6,7 +6,7 @@
 rule report:
     input:
         runs=[f"{RESULTS}/{SCALE}/{e.id}" for e in RUNNABLE],
-        registry=[registry_file(e.id) for e in SELECTED],
+        registry=registry_files(e.id for e in SELECTED),
     output:
         pages=directory(f"{REPORTS}/{SCALE}"),
     log:

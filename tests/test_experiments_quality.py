@@ -8,12 +8,11 @@ import pytest
 
 from repro.errors import ReproError
 from repro.experiments import ExperimentRun, quality
-from repro.workflow.registry import load_registry
+from repro.workflow.registry import SCALES, load_registry
 from tests.conftest import CONFIG_DIR
 
 REGISTRY = load_registry(CONFIG_DIR)
-WITH_METRICS = [e for e in REGISTRY.values() if any("features" in e.spec["scales"][s].get("params", {})
-                                                   for s in ("smoke", "mini", "paper"))]
+WITH_METRICS = [e for e in REGISTRY.values() if any("features" in e.params(s) for s in SCALES if not e.skip_reason(s))]
 #: the paper's metric settings: (features at paper scale, convention, (precision/recall k, density/coverage k))
 PAPERS = {"diffusion_inversion": ("inception", "studiogan", (5, 5)),
           "ddis": ("inception", "torch-fidelity", (3, 5))}

@@ -17,14 +17,14 @@ CASES = [(e.id, s) for e in REGISTRY.values() for s in SCALES if not e.skip_reas
 
 @pytest.mark.parametrize("experiment,scale", CASES)
 def test_listed_assets_agree_with_the_experiment(experiment, scale):
-    entry = REGISTRY[experiment].spec["scales"][scale]
+    params = REGISTRY[experiment].params(scale)
     declared = load_scale(CONFIG_DIR, scale).get("assets", {})
-    for name in entry.get("assets", []):
+    for name in REGISTRY[experiment].assets(scale):
         assert name in declared, f"{experiment} lists asset {name!r}, which config/scales/{scale}.yaml lacks"
         kind, dataset = asset_kind(name)
         if kind in COMMANDS:
             assert declared[name]["command"] == COMMANDS[kind], f"{name} must be built by repro {COMMANDS[kind]}"
-        found = disagreements(kind, entry["params"], dataset, declared[name].get("args", {}))
+        found = disagreements(kind, params, dataset, declared[name].get("args", {}))
         assert not found, f"{experiment} at {scale} vs asset {name}: {found}"
 
 
@@ -32,11 +32,10 @@ def test_listed_assets_agree_with_the_experiment(experiment, scale):
 def test_every_seed_reads_its_own_synthetic_set(experiment, scale):
     """A seed resamples the synthetic data: an experiment that reads a synthetic set lists it for each of its
     seeds."""
-    entry = REGISTRY[experiment].spec["scales"][scale]
-    listed = entry.get("assets", [])
+    listed = REGISTRY[experiment].assets(scale)
     for name in listed:
         if asset_kind(name)[0] in RESAMPLED and asset_seed(name) == 0:
-            wanted = [seeded(name, seed) for seed in entry["params"]["seeds"]]
+            wanted = [seeded(name, seed) for seed in REGISTRY[experiment].params(scale)["seeds"]]
             assert set(wanted) <= set(listed), f"{experiment} at {scale} reads {name} but not {wanted}"
 
 
@@ -78,7 +77,6 @@ OFFLINE_ONLY = {"pool_classifier", "teacher"}
 
 @pytest.mark.parametrize("experiment", [e.id for e in REGISTRY.values() if not e.skip_reason("paper")])
 def test_paper_scale_lists_the_kinds_of_asset_mini_reads(experiment):
-    scales = REGISTRY[experiment].spec["scales"]
-    kinds = {scale: {asset_kind(n)[0] for n in scales[scale].get("assets", [])} for scale in ("mini", "paper")}
+    kinds = {scale: {asset_kind(n)[0] for n in REGISTRY[experiment].assets(scale)} for scale in ("mini", "paper")}
     missing = kinds["mini"] - kinds["paper"] - OFFLINE_ONLY
     assert not missing, f"{experiment} reads {sorted(missing)} assets at mini but lists none at paper"

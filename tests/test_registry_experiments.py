@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,11 +10,13 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from repro.workflow.registry import BASE_FILE, SCALES, load_bases, load_registry
+from tests.conftest import CONFIG_DIR
 
-REGISTRY = REPO / "config" / "experiments"
-SCHEMA = REPO / "config" / "schema" / "experiment.schema.yaml"
-SCALES = ("smoke", "mini", "paper")
+REGISTRY = CONFIG_DIR / "experiments"
+SCHEMA = CONFIG_DIR / "schema" / "experiment.schema.yaml"
+#: every experiment as resolved: its groups' defaults with its own params over them
+RESOLVED = load_registry(CONFIG_DIR)
 
 #: The 21 experiment ids of DESIGN.md ("Paper artifacts").
 EXPECTED_IDS = {
@@ -49,15 +52,15 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-SPECS = {p.stem: _load(p) for p in sorted(REGISTRY.glob("*.yaml"))}
+#: the experiment files as written (``_base.yaml`` is no experiment)
+SPECS = {p.stem: _load(p) for p in sorted(REGISTRY.glob("*.yaml")) if not p.name.startswith("_")}
 
 
-def _runnable(spec: dict):
-    """(scale, params) for every scale at which the experiment runs."""
+def _runnable(name: str):
+    """(scale, resolved params) for every scale at which the experiment runs."""
     for scale in SCALES:
-        block = spec["scales"][scale]
-        if "params" in block:
-            yield scale, block["params"]
+        if not RESOLVED[name].skip_reason(scale):
+            yield scale, RESOLVED[name].params(scale)
 
 
 def test_registry_has_exactly_the_21_ids():
@@ -102,9 +105,8 @@ def test_claim_ids_are_unique_snake_case_and_complete():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_IDS))
 def test_seeds_follow_the_protocol(name):
-    spec = SPECS[name]
-    reports_std = any("std" in n for n in spec["paper_numbers"])
-    for scale, params in _runnable(spec):
+    reports_std = any("std" in n for n in SPECS[name]["paper_numbers"])
+    for scale, params in _runnable(name):
         seeds = params["seeds"]
         assert seeds and all(isinstance(s, int) for s in seeds) and len(set(seeds)) == len(seeds)
         if scale == "smoke":
@@ -121,7 +123,7 @@ def _values(params: dict, key: str) -> list:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_IDS))
 def test_params_are_internally_consistent(name):
-    for scale, params in _runnable(SPECS[name]):
+    for scale, params in _runnable(name):
         where = f"{name}/{scale}"
         steps = params.get("inversion_steps")
         checkpoints = list(params.get("checkpoints", [])) + list(params.get("sweep", {}).get("checkpoints", []))
@@ -147,8 +149,8 @@ def test_params_are_internally_consistent(name):
 
 
 def test_smoke_is_tiny():
-    for name, spec in SPECS.items():
-        params = spec["scales"]["smoke"].get("params", {})
+    for name, experiment in RESOLVED.items():
+        params = {} if experiment.skip_reason("smoke") else experiment.params("smoke")
         limits = {"per_class": 4, "train_steps": 4, "images_per_class": 2, "test_per_class": 5,
                   "cat_max_epochs": 1, "deepinversion_iterations": 2, "timed_steps": 4, "timed_inference_steps": 2}
         if "timed_steps" not in params:  # timing experiments time a few steps and project to the paper's counts
@@ -170,6 +172,24 @@ def _documented_params() -> set[str]:
 
 def test_every_param_is_documented_in_the_readme():
     documented = _documented_params()
-    used = {key for spec in SPECS.values() for _, params in _runnable(spec) for key in params}
+    used = {key for name in SPECS for _, params in _runnable(name) for key in params}
     assert used - documented == set(), "document these params in config/experiments/README.md"
     assert documented - used == set(), "the README documents params no experiment uses"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_IDS))
+def test_an_experiment_lists_only_what_differs_from_its_groups(name):
+    """A value equal to the one its groups give belongs to the groups alone: one place per setting."""
+    bases = load_bases(REGISTRY)
+    for scale in SCALES:
+        given = {}
+        for group in SPECS[name].get("base", []):
+            given.update(bases[group][scale])
+        own = SPECS[name]["scales"][scale].get("params", {})
+        repeated = sorted(k for k, v in own.items() if k in given and json.dumps(v) == json.dumps(given[k]))
+        assert not repeated, f"{name} at {scale} repeats {repeated} of its groups in {BASE_FILE}; delete them"
+
+
+def test_every_group_is_built_on():
+    used = {group for spec in SPECS.values() for group in spec.get("base", [])}
+    assert set(load_bases(REGISTRY)) - used == set(), f"no experiment builds on these groups of {BASE_FILE}"

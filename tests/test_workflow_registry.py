@@ -85,3 +85,43 @@ def test_a_folder_that_is_no_config_folder_is_named(tmp_path):
     (tmp_path / "experiments" / "di_demo.yaml").write_text(yaml.safe_dump(demo_spec()))
     with pytest.raises(ReproError, match="is not a project's config folder"):
         load_registry(tmp_path)
+
+
+def write_bases(project, bases: dict, **spec_changes):
+    """A base file in the demo project, and the demo experiment changed by ``spec_changes``."""
+    folder = project / "config" / "experiments"
+    (folder / "_base.yaml").write_text(yaml.safe_dump(bases))
+    (folder / "di_demo.yaml").write_text(yaml.safe_dump({**demo_spec(), **spec_changes}))
+    return folder / "di_demo.yaml"
+
+
+def test_params_compose_from_the_groups_an_experiment_names(demo_project):
+    bases = {"common": {"smoke": {"seeds": [0], "dtype": "fp32"}, "mini": {"seeds": [0, 1], "dtype": "bf16"},
+                        "paper": {"seeds": [0], "dtype": "bf16"}},
+             "unused": {scale: {"noise": 0.1} for scale in SCALES}}
+    write_bases(demo_project, bases, base=["common"])
+    registry = load_registry(demo_project / "config")
+    assert list(registry) == ["di_demo"]  # _base.yaml is no experiment
+    demo = registry["di_demo"]
+    # the group's values, replaced whole by the experiment's own (seeds), and nothing of a group it does not name
+    assert demo.params("smoke") == {"sizes": [1, 2], "seeds": [0], "dtype": "fp32"}
+    assert demo.params("mini") == {"sizes": [1, 2, 4], "seeds": [0, 1, 2], "dtype": "bf16"}
+    demo.params("smoke")["seeds"].append(9)
+    assert load_registry(demo_project / "config")["di_demo"].params("smoke")["seeds"] == [0]
+
+
+@pytest.mark.parametrize(
+    "bases, names, fragment",
+    [
+        ({}, ["common"], r"builds on \['common'\], which .*_base.yaml does not define; its groups are \[\]"),
+        ({"a": {s: {"noise": 0.1} for s in SCALES}, "b": {s: {"noise": 0.2, "x": 1} for s in SCALES}}, ["a", "b"],
+         "builds on a and b, which both set 'noise'; a param comes from one group"),
+        ({"a": {"smoke": {"noise": 0.1}, "mini": {}, "paper": {"noise": 0.1}}}, ["a"],
+         "group 'a' sets .* a group sets the same params at every scale"),
+        ({"a": {"smoke": {"noise": 0.1}, "mini": {"noise": 0.1}}}, ["a"], "base file .*_base.yaml: a: 'paper'"),
+    ],
+)
+def test_a_bad_composition_names_the_groups_and_the_fix(demo_project, bases, names, fragment):
+    write_bases(demo_project, bases, base=names)
+    with pytest.raises(ReproError, match=fragment):
+        load_registry(demo_project / "config")

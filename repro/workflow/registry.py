@@ -1,7 +1,10 @@
 """Workflow configuration and the registry of paper artifacts, validated against their schemas.
 
 The registry is ``config/experiments/<id>.yaml``: one file per table or figure of the two papers, naming its
-notebook, its parameters at each scale and the paper's own numbers. Errors name the file, the key and the fix.
+notebook, its parameters at each scale and the paper's own numbers. Parameters compose like detectron2's
+``_BASE_``: ``config/experiments/_base.yaml`` holds named groups of defaults per scale, an experiment names the
+groups it builds on (``base``) and lists only the params that differ from them. Errors name the file, the key and
+the fix.
 
 Every function takes the project's config folder (``config/`` of a checkout) explicitly: the Snakefile passes
 its own (``workflow.basedir``), the command line ``--config-dir`` (default ``config`` in the working folder),
@@ -10,6 +13,7 @@ a notebook the ``config_dir`` its runner injects. The package never guesses wher
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +25,8 @@ import yaml
 from ..errors import ReproError
 
 SCALES = ("smoke", "mini", "paper")
+#: the groups of defaults the experiment files build on, beside them in config/experiments/
+BASE_FILE = "_base.yaml"
 
 
 @lru_cache(maxsize=None)
@@ -79,8 +85,9 @@ class Experiment:
     """One paper artifact as the registry describes it."""
 
     id: str
-    spec: dict = field(repr=False)
+    spec: dict = field(repr=False)  # the file as written
     root: Path = field(repr=False)  # the project holding config/ and notebooks/
+    defaults: dict = field(repr=False, default_factory=dict)  # scale -> params of the groups it builds on
 
     @property
     def paper(self) -> str:
@@ -114,32 +121,74 @@ class Experiment:
         return self.spec["scales"][scale].get("stand_in")
 
     def params(self, scale: str) -> dict:
+        """Its parameters at ``scale``: the groups' defaults, replaced by the experiment's own values."""
         if self.skip_reason(scale):
             raise ReproError(f"experiment {self.id} does not run at scale {scale}: {self.skip_reason(scale)}")
-        return dict(self.spec["scales"][scale]["params"])
+        # a copy: a caller that changes a list in place must not change another experiment's defaults
+        return copy.deepcopy({**self.defaults.get(scale, {}), **self.spec["scales"][scale]["params"]})
 
     def assets(self, scale: str) -> list[str]:
         """The shared assets (``config/scales/<scale>.yaml``) its notebook reads at ``scale``."""
         return list(self.spec["scales"][scale].get("assets", []))
 
 
-def load_experiment(path: Path) -> Experiment:
-    """Read and validate ``<project>/config/experiments/<id>.yaml`` (against ``<project>/config/schema``)."""
+def _read(path: Path, what: str) -> Any:
     try:
-        spec = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ReproError(f"experiment file {path} is not valid YAML: {err}") from err
+        raise ReproError(f"{what} {path} is not valid YAML: {err}") from err
+
+
+def load_bases(folder: Path) -> dict[str, dict[str, dict]]:
+    """The groups of defaults in ``<folder>/_base.yaml``, group -> scale -> params, validated ({} without it)."""
+    path = Path(folder) / BASE_FILE
+    if not path.exists():
+        return {}
+    bases = _read(path, "base file") or {}
+    validate(path.resolve().parent.parent, bases, "base", f"base file {path}")
+    for group, scales in bases.items():
+        names = {scale: sorted(scales[scale]) for scale in SCALES}
+        if any(names[scale] != names[SCALES[0]] for scale in SCALES):
+            raise ReproError(f"base file {path}: group {group!r} sets {names}; a group sets the same params at "
+                             "every scale, so that an experiment reads the same names at each")
+    return bases
+
+
+def _defaults(spec: Mapping[str, Any], bases: Mapping[str, dict], path: Path) -> dict[str, dict]:
+    """scale -> the params of the groups ``spec`` builds on (its ``base``), which must exist and not overlap."""
+    unknown = [group for group in spec.get("base", []) if group not in bases]
+    if unknown:
+        raise ReproError(f"experiment file {path} builds on {unknown}, which {path.parent / BASE_FILE} does not "
+                         f"define; its groups are {sorted(bases)}")
+    origin: dict[str, str] = {}  # param -> the group that sets it
+    for group in spec.get("base", []):
+        for param in bases[group][SCALES[0]]:
+            if param in origin:
+                raise ReproError(f"experiment file {path} builds on {origin[param]} and {group}, which both set "
+                                 f"{param!r}; a param comes from one group: name only one, or set it in the file")
+            origin[param] = group
+    return {scale: {param: bases[group][scale][param] for param, group in origin.items()} for scale in SCALES}
+
+
+def load_experiment(path: Path, bases: Mapping[str, dict] | None = None) -> Experiment:
+    """Read and validate ``<project>/config/experiments/<id>.yaml`` (against ``<project>/config/schema``), with
+    the groups of defaults it builds on (``bases``: those of ``_base.yaml`` beside it unless given)."""
+    spec = _read(path, "experiment file")
     config_dir = path.resolve().parent.parent
     validate(config_dir, spec, "experiment", f"experiment file {path}")
     if spec["id"] != path.stem:
         raise ReproError(f"experiment file {path.name} declares id {spec['id']!r}; the id must equal the file name")
-    return Experiment(spec["id"], spec, root=config_dir.parent)
+    bases = load_bases(path.parent) if bases is None else bases
+    return Experiment(spec["id"], spec, root=config_dir.parent, defaults=_defaults(spec, bases, path))
 
 
 def load_registry(config_dir: Path) -> dict[str, Experiment]:
-    """Every experiment of the registry (``<config_dir>/experiments/<id>.yaml``) by id, each validated."""
+    """Every experiment of the registry (``<config_dir>/experiments/<id>.yaml``) by id, each validated; files
+    named ``_*.yaml`` there are not experiments (``_base.yaml``)."""
     folder = Path(config_dir) / "experiments"
-    experiments = {p.stem: load_experiment(p) for p in sorted(folder.glob("*.yaml"))}
+    bases = load_bases(folder)
+    paths = [p for p in sorted(folder.glob("*.yaml")) if not p.name.startswith("_")]
+    experiments = {p.stem: load_experiment(p, bases) for p in paths}
     if not experiments:
         raise ReproError(f"no experiment files in {folder}; the registry is config/experiments/<id>.yaml")
     return experiments
