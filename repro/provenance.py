@@ -56,6 +56,22 @@ def git_commit(root: Path = PACKAGE_DIR) -> str:
         return "unknown"
 
 
+#: the options a ``repro`` command ran with, beside its output (``repro.experiments.assets`` compares them)
+ARGUMENTS_FILE = "arguments.json"
+
+
+def write_arguments(folder: str | os.PathLike, args, **measured: Any) -> Path:
+    """Record the options a ``repro`` command ran with (``args``, its parsed command line) in
+    ``folder/arguments.json``, under their names, which are the registry's parameter names, with what the run
+    measured (``weights``: the generator's fingerprint): an experiment that reads the output compares its own
+    parameters with this record."""
+    record = {**vars(args), **measured}
+    path = Path(folder) / ARGUMENTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
+    return path
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """A short, order-independent hash of a JSON-serialisable configuration."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from repro.cli import main
 from repro.classifiers import build_model, evaluate, load_classifier
-from repro.provenance import PROVENANCE_COLUMNS
+from repro.provenance import ARGUMENTS_FILE, PROVENANCE_COLUMNS
 from repro.sampling.dataset import PROVENANCE_FIELDS, SyntheticWriter
 
 from .test_classifiers_support import bars_dataset
@@ -29,7 +30,7 @@ def test_train_writes_rows_and_weights_then_the_checkpoint_evaluates_the_same(tm
     test_set = bars_dataset(8, seed=1)
     test = _folder(tmp_path / "test", test_set)
     out = tmp_path / "out"
-    code = main(["train", "--arch", "cifar_resnet20", "--synthetic", train, "--test", test, "--steps", "15",
+    code = main(["train", "--arch", "cifar_resnet20", "--synthetic", train, "--test", test, "--train-steps", "15",
                  "--batch-size", "32", "--seed", "0", "1", "--out", str(out), "--save", "--device", "cpu",
                  "--quiet", "--experiment", "demo", "--scale", "smoke"])
     assert code == 0
@@ -39,6 +40,7 @@ def test_train_writes_rows_and_weights_then_the_checkpoint_evaluates_the_same(tm
     assert (rows["experiment"] == "demo").all() and (rows["unit"] == "%").all()
     assert rows["value"].between(0, 100).all() and (rows["steps"] == 15).all()
     assert rows["train_seconds"].gt(0).all() and rows["column"].eq(test).all()
+    assert json.loads((out / ARGUMENTS_FILE).read_text())["train_steps"] == 15  # what a teacher asset is checked by
 
     saved = out / "model-seed1.pt"
     model = load_classifier(saved)
@@ -60,13 +62,13 @@ def test_bad_requests_end_with_one_clear_message(tmp_path, capsys):
                  "--out", str(tmp_path / "o"), "--device", "cpu"])
     assert code == 2
     assert "holds a cifar_resnet20 but --arch resnet18" in capsys.readouterr().err
-    assert main(["train", "--arch", "resnet18", "--steps", "5", "--test", test, "--ratio", "1:1",
+    assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--test", test, "--ratio", "1:1",
                  "--synthetic", test, "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
     assert "give both --train and --synthetic" in capsys.readouterr().err
-    assert main(["train", "--arch", "resnet18", "--steps", "5", "--synthetic", test, "--test", "nowhere",
+    assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--synthetic", test, "--test", "nowhere",
                  "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "neither a folder nor DATASET:SPLIT" in capsys.readouterr().err
-    assert main(["train", "--arch", "resnet18", "--steps", "5", "--test", test, "--out", str(tmp_path)]) == 2
+    assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--test", test, "--out", str(tmp_path)]) == 2
     assert "no training data" in capsys.readouterr().err
 
 
@@ -106,7 +108,7 @@ def test_holdout_per_class_tests_on_images_kept_out_of_training(tmp_path, monkey
     monkeypatch.setattr(repro.data, "load_split", lambda dataset, name, root=None: split)
     monkeypatch.setattr("repro.classifiers.train.train_classifier", fake_train)
     code = main(["train", "--arch", "cifar_resnet20", "--train", "pool:train", "--holdout-per-class", "2",
-                 "--steps", "3", "--batch-size", "4", "--out", str(tmp_path), "--device", "cpu", "--quiet"])
+                 "--train-steps", "3", "--batch-size", "4", "--out", str(tmp_path), "--device", "cpu", "--quiet"])
     assert code == 0
     rows = pd.read_csv(tmp_path / "results.csv")
     assert rows["column"].tolist() == ["holdout"]

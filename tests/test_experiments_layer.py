@@ -16,6 +16,7 @@ from repro.experiments.classify import fitted_batch, recipe_for
 from repro.experiments.plots import bars, curves
 from repro.experiments.run import PARTIAL_CSV
 from repro.generators.bundle import MINI_ENV, mini_checkpoint, mini_dir
+from repro.provenance import ARGUMENTS_FILE
 from repro.sampling import SyntheticWriter
 from tests.conftest import CONFIG_DIR
 
@@ -62,13 +63,15 @@ def test_a_missing_asset_says_how_to_build_it(tmp_path):
 def test_checked_asset_compares_the_recorded_settings(tmp_path):
     folder = tmp_path / "assets" / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (folder / "run.json").write_text(json.dumps({"generator": "mini", "config": {
-        "steps": 4, "checkpoints": [2, 4], "lr": 0.03, "resolution": 64}}))
     assets = Assets(tmp_path, "smoke")
     agreeing = {"generator": "mini", "inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64,
                 "checkpoints": [2, 4]}
+    with pytest.raises(ReproError, match=r"inversion_cifar10.* has no arguments.json.*rebuild it"):
+        assets.checked("inversion_cifar10", agreeing)
+    (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": "mini", "inversion_steps": 4, "checkpoints": [2, 4],
+                                                     "inversion_lr": 0.03, "resolution": 64, "seed": 0}))
     assert assets.checked("inversion_cifar10", agreeing) == folder
-    with pytest.raises(ReproError, match=r"inversion_steps = 8 but the asset has steps = 4.*rebuild the asset"):
+    with pytest.raises(ReproError, match=r"inversion_steps = 8 but the asset has inversion_steps = 4.*rebuild the"):
         assets.checked("inversion_cifar10", {**agreeing, "inversion_steps": 8})
     with pytest.raises(ReproError, match=r"checkpoints \[3\]"):
         assets.checked("inversion_cifar10", {**agreeing, "checkpoints": [3, 4]})
@@ -197,8 +200,8 @@ def test_an_asset_made_with_other_generator_weights_is_refused(tmp_path, monkeyp
     monkeypatch.setenv(MINI_ENV, str(model))
     folder = tmp_path / "assets" / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (folder / "run.json").write_text(json.dumps({"generator": "mini", "weights": folder_fingerprint(model),
-                                                 "config": {"steps": 4, "lr": 0.03}}))
+    (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": "mini", "weights": folder_fingerprint(model),
+                                                     "inversion_steps": 4, "inversion_lr": 0.03}))
     assets = Assets(tmp_path, "smoke")
     params = {"generator": "mini", "inversion_steps": 4}
     assert assets.checked("inversion_cifar10", params) == folder

@@ -18,6 +18,7 @@ from repro.experiments.protocol import variants_of
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
 from repro.inversion.store import EmbeddingTable, save_table
+from repro.provenance import ARGUMENTS_FILE
 
 LABELS = np.array([0, 1, 0, 1, 0, 1, 0, 1])
 SUBSET = ["img0", "img1", "img2", "img3"]  # two images of each class; img4..img7 lie outside
@@ -49,7 +50,7 @@ def write_inversion(work, generator, perturb: bool):
                             "classes": ["cat", "dog"], "generator": str(generator), "dataset": "toy",
                             "split": "target", "shard": [0, 1]})
     save_table(table, folder / "step00003.safetensors")
-    (folder / "run.json").write_text(json.dumps({"generator": str(generator), "config": {"steps": 3}}))
+    (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": str(generator), "inversion_steps": 3}))
     return folder
 
 
@@ -95,6 +96,10 @@ def test_every_inverted_image_reads_the_seeds_shared_set(tmp_path, generator):
     made = sample_set(run, inversion, "made", generator_source=str(generator), per_image=2, guidance=[2], noise=0.1,
                       interpolation=0.5, checkpoints=[3], inference_steps=2, seed=0)
     made.dataset.path.rename(work / "assets" / "synthetic_toy")
+    # what `repro sample` records beside a shared set: the options it was sampled with
+    sampled = {"per_image": 2, "guidance": [2], "noise": [0.1], "interpolation": [0.5], "checkpoints": [3],
+               "inference_steps": 2, "scheduler": "ddim", "uncond": "mean", "seed": 0}
+    (work / "assets" / "synthetic_toy" / ARGUMENTS_FILE).write_text(json.dumps(sampled))
     everything = [f"img{i}" for i in range(len(LABELS))]
     assert variants_of(run, "toy", everything, seed=0).dataset.path == work / "assets" / "synthetic_toy"
     with pytest.raises(ReproError, match="asset 'synthetic_toy_seed1' is not built"):

@@ -10,6 +10,7 @@ from repro.errors import ReproError
 from repro.experiments import ExperimentRun
 from repro.experiments.quality import record_metrics
 from repro.experiments.sweeps import expand
+from repro.provenance import ARGUMENTS_FILE
 
 BASE = {"generator": "mini", "dtype": "fp32", "per_image": 1, "guidance": [2], "noise": 0.1, "interpolation": 0.1,
         "checkpoints": [4], "scheduler": "ddim", "inference_steps": 2, "uncond": "mean", "arch": "resnet18"}
@@ -75,8 +76,8 @@ def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_
     assets = tmp_path / "work" / "assets"
     folder = assets / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (folder / "run.json").write_text(json.dumps(
-        {"config": {"steps": 4, "lr": 0.03, "resolution": 64, "checkpoints": [2, 4]}, "generator": "mini"}))
+    (folder / ARGUMENTS_FILE).write_text(json.dumps(
+        {"inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64, "checkpoints": [2, 4], "generator": "mini"}))
     params = {"generator": "mini", "resolution": 64, "inversion_steps": 4, "inversion_lr": 0.03, "checkpoints": [4]}
     run = ExperimentRun("di_fig5_generator_quality", "smoke", tmp_path / "out", params, device="cpu",
                         work_dir=tmp_path / "work")

@@ -1,17 +1,25 @@
 """The registry and the scale files agree: every asset an experiment lists is declared at that scale, built by
-the command its kind names, and built with the settings the experiment states (repro.experiments.assets)."""
+the command its kind names, and built with the settings the experiment states, under the same names
+(repro.experiments.assets)."""
 
 from __future__ import annotations
 
 import pytest
 
-from repro.experiments.assets import COMMANDS, SAME, asset_kind, asset_seed, disagreements, seeded
+from repro.cli import main
+from repro.experiments.assets import (
+    COMMANDS,
+    RESAMPLED,
+    SETTINGS,
+    asset_kind,
+    asset_seed,
+    disagreements,
+    seeded,
+)
 from repro.workflow.registry import SCALES, load_registry, load_scale
 from tests.conftest import CONFIG_DIR
 
 REGISTRY = load_registry(CONFIG_DIR)
-#: kinds of asset that are synthetic data, sampled with a seed
-RESAMPLED = ("synthetic", "ddis", "deepinversion")
 CASES = [(e.id, s) for e in REGISTRY.values() for s in SCALES if not e.skip_reason(s)]
 
 
@@ -56,18 +64,31 @@ def test_asset_dependencies_are_declared(scale):
 
 
 def test_disagreements_name_each_contradiction():
-    params = {"inversion_steps": 1000, "resolution": {"cifar10": 64}, "per_class": "all", "checkpoints": [300],
-              "sweep": {"checkpoints": [100]}}
-    built = {"steps": 500, "resolution": 64, "per_class": 4, "checkpoints": [300, 500]}
+    params = {"inversion_steps": 1000, "inversion_lr": 0.03, "resolution": {"cifar10": 64}, "per_class": "all",
+              "checkpoints": [300], "sweep": {"checkpoints": [100]}}
+    built = {"inversion_steps": 500, "resolution": 64, "per_class": 4, "checkpoints": [300, 500]}
     found = disagreements("inversion", params, "cifar10", built)
-    assert any("inversion_steps = 1000" in f for f in found)
+    assert "inversion_steps = 1000 but the asset has inversion_steps = 500" in found
+    assert "inversion_lr = 0.03 but the asset does not state inversion_lr" in found  # no default is guessed
     assert any("per_class = all" in f for f in found)
     assert any("checkpoints [100]" in f for f in found)
     assert not any("resolution" in f for f in found)
     assert disagreements("synthetic", {"per_image": 5, "guidance": [2, 3]}, None,
                          {"per_image": 3, "guidance": [3, 2]}) == [
         "per_image = 5 but the asset has only 3 variants per image"]
-    assert set(SAME) == set(COMMANDS)
+    # the experiment's own train_steps is its classifiers'; teacher_train_steps is its teachers'
+    assert disagreements("teacher", {"train_steps": 4, "teacher_train_steps": 3000}, "imagenette",
+                         {"train_steps": 3000}) == []
+    assert set(SETTINGS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("kind", sorted(COMMANDS))
+def test_each_setting_is_an_option_of_the_command_under_the_same_name(kind, capsys):
+    with pytest.raises(SystemExit):
+        main([*COMMANDS[kind].split(), "--help"])
+    options = capsys.readouterr().out
+    for setting in SETTINGS[kind]:
+        assert f"--{setting.replace('_', '-')} " in options, f"repro {COMMANDS[kind]} has no --{setting}"
 
 
 #: kinds of asset the paper scale does without: its features are Inception/CLIP, not a pool classifier, and

@@ -21,8 +21,8 @@ Presets are the authors' settings:
   10, tv_l2 2.5e-5, no l2, jitter 2 px, no flips, no clipping, batch 256.
 ``preset_for(resolution)`` picks cifar10 at <= 32 px, else an imagenet setting with the jitter scaled to the
 resolution (30 px at 224 -> 9 px at 64); ``repro ddis deepinversion`` overrides a preset's iterations, batch size,
-lr and r_feature with ``--iterations``, ``--batch-size``, ``--lr`` and ``--r-feature``, and every setting used is
-recorded in the synthetic set's ``index.json``.
+lr and r_feature with ``--deepinversion-iterations``, ``--deepinversion-batch``, ``--deepinversion-lr`` and
+``--deepinversion-r-feature``, and every setting used is recorded in the synthetic set's ``index.json``.
 
 Plug-In Inversion (Ghiasi et al., 2022) is not run: its settings (the ColorShift ranges, the centering and zoom
 schedules, the ensemble size and the learning rate) are in neither the DDIS paper nor any source this project

@@ -1,9 +1,10 @@
 """``repro train``: train a classifier with the paper's recipe and evaluate it, or evaluate a checkpoint.
 
 Examples:
-    repro train --arch resnet18 --train cifar10:target --test cifar10:test --steps 5000 --seed 0 1 2 --out work/r18
+    repro train --arch resnet18 --train cifar10:target --test cifar10:test --train-steps 5000 --seed 0 1 2 \\
+        --out work/r18
     repro train --arch resnet18 --train cifar10:target --synthetic work/syn --ratio 1:1 --test cifar10:test \\
-        --steps 5000 --out work/mix
+        --train-steps 5000 --out work/mix
     repro train --eval-checkpoint ../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th \\
         --arch cifar_resnet56 --test cifar10:test --out work/aka
 
@@ -41,14 +42,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-checkpoint", help="evaluate this checkpoint instead of training "
                         "(a `repro train --save` file or an akamaster CIFAR ResNet .th)")
     r = parser.add_argument_group("recipe (appendix B.1)")
-    r.add_argument("--steps", type=int, help="optimisation steps")
+    r.add_argument("--train-steps", type=int, help="optimisation steps")
     r.add_argument("--batch-size", type=int, default=128)
     r.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (default) or adamw (MedMNIST)")
     r.add_argument("--lr", type=float, help="learning rate (default 0.1 for sgd, 1e-3 for adamw)")
     r.add_argument("--weight-decay", type=float, default=5e-4)
     r.add_argument("--momentum", type=float, default=0.9)
     r.add_argument("--nesterov", action="store_true", help="Nesterov momentum (the authors' code: off)")
-    r.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 2%% of --steps)")
+    r.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default 2%% of --train-steps)")
     r.add_argument("--crop-pad", type=int, help="zero padding of the random crop (default resolution // 8)")
     r.add_argument("--augment", choices=AUGMENTATIONS, default="default", help="Table 4 augmentation")
     r.add_argument("--cutout-side", type=float, default=1 / 8, help="CutOut square side / image side")
@@ -125,7 +126,7 @@ def _test_sets(args, device) -> list[tuple[str, object, object]]:
 def run(args) -> int:
     import torch
 
-    from ..provenance import Provenance, timed, write_rows
+    from ..provenance import Provenance, timed, write_arguments, write_rows
     from .evaluate import evaluate
     from .train import resolve_device
 
@@ -150,8 +151,8 @@ def run(args) -> int:
         _print(rows)
         return 0
 
-    if args.arch is None or args.steps is None:
-        raise ReproError("training needs --arch and --steps (or pass --eval-checkpoint to evaluate)")
+    if args.arch is None or args.train_steps is None:
+        raise ReproError("training needs --arch and --train-steps (or pass --eval-checkpoint to evaluate)")
     data, recipe, holdout = _training_setup(args)
     tests = _test_sets(args, device) + ([("holdout", holdout.images, holdout.labels)] if holdout else [])
     row_label = " + ".join(s for s in (args.train, args.synthetic) if s) + (f" ({args.ratio})" if args.ratio else "")
@@ -176,6 +177,7 @@ def run(args) -> int:
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    write_arguments(out, args)
     _print(rows)
     return 0
 
@@ -199,7 +201,7 @@ def _training_setup(args):
                      nesterov=args.nesterov, warmup_steps=args.warmup_steps, crop_pad=args.crop_pad)
     if args.lr is not None:
         overrides["lr"] = args.lr
-    recipe = (Recipe.adamw if args.optimizer == "adamw" else Recipe.sgd)(args.steps, **overrides)
+    recipe = (Recipe.adamw if args.optimizer == "adamw" else Recipe.sgd)(args.train_steps, **overrides)
     return data, recipe, holdout
 
 

@@ -2,8 +2,8 @@
 
     repro ddis token --generator mini --teacher T.th --classes cifar10 --out tokens.safetensors
     repro ddis sample --mode ddis --generator mini --teacher T.th --tokens tokens.safetensors --classes cifar10 \\
-        --per-class 100 --out work/ddis_cifar10
-    repro ddis deepinversion --teacher T.th --classes cifar10 --per-class 100 --out work/di_cifar10
+        --images-per-class 100 --out work/ddis_cifar10
+    repro ddis deepinversion --teacher T.th --classes cifar10 --images-per-class 100 --out work/di_cifar10
     repro ddis distill --teacher T.th --synthetic work/ddis_cifar10 --dataset cifar10 --out results/kd.csv
 """
 
@@ -26,13 +26,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _generator_args(token)
     _sampler_args(token)
     token.add_argument("--no-dag", action="store_true", help="learn the tokens without DAG (the +CAT ablation)")
-    token.add_argument("--lr", type=float, default=0.005)
-    token.add_argument("--epochs", type=int, default=30)
-    token.add_argument("--accumulation", type=int, default=20, help="accumulated steps per epoch")
-    token.add_argument("--images-per-step", type=int, default=1, help="images per class per accumulated step")
-    token.add_argument("--stop-share", type=float, default=0.7, help="stop a class above this share correct")
+    token.add_argument("--cat-lr", type=float, default=0.005, help="Adam learning rate of the tokens")
+    token.add_argument("--cat-max-epochs", type=int, default=30, help="epochs at most")
+    token.add_argument("--cat-grad-accumulation", type=int, default=20, help="accumulated steps per epoch")
+    token.add_argument("--cat-batch", type=int, default=1, help="images per class per accumulated step")
+    token.add_argument("--cat-stop-accuracy", type=float, default=0.7, help="stop a class above this share correct")
     token.add_argument("--micro-batch", type=int, default=200, help="images per generator call (memory)")
-    token.add_argument("--out", required=True, help="tokens file (.safetensors: class -> vector)")
+    token.add_argument("--out", required=True, help="tokens file (.safetensors: class -> vector); the command's "
+                       "options are recorded beside it (arguments.json)")
     token.add_argument("--history", default=None, help="CSV of the share correct per epoch and class")
 
     sample = sub.add_parser("sample", help="sample a synthetic dataset: vanilla, +CAT, +DAG or DDIS")
@@ -41,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _generator_args(sample)
     _sampler_args(sample)
     sample.add_argument("--tokens", default=None, help="tokens file from `repro ddis token` (modes cat, ddis)")
-    sample.add_argument("--per-class", type=int, required=True)
+    sample.add_argument("--images-per-class", type=int, required=True)
     sample.add_argument("--batch-size", type=int, default=SAMPLE_BATCH, help="images per generation batch (DAG's "
                         "batch statistics)")
     sample.add_argument("--out", required=True, help="synthetic dataset folder")
@@ -50,11 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _teacher_args(di)
     _common_args(di)
     di.add_argument("--preset", default=None, help="imagenet | imagenet-multires | cifar10 (default: by resolution)")
-    di.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
-    di.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size")
-    di.add_argument("--lr", type=float, default=None, help="override the preset's input learning rate")
-    di.add_argument("--r-feature", type=float, default=None, help="override the preset's BatchNorm-loss weight")
-    di.add_argument("--per-class", type=int, required=True)
+    di.add_argument("--deepinversion-iterations", type=int, default=None, help="override the preset's iterations")
+    di.add_argument("--deepinversion-batch", type=int, default=None, help="override the preset's batch size")
+    di.add_argument("--deepinversion-lr", type=float, default=None, help="override the preset's input learning rate")
+    di.add_argument("--deepinversion-r-feature", type=float, default=None,
+                    help="override the preset's BatchNorm-loss weight")
+    di.add_argument("--images-per-class", type=int, required=True)
     di.add_argument("--out", required=True, help="synthetic dataset folder")
 
     kd = sub.add_parser("distill", help="data-free distillation of the teacher into a student, real test set")
@@ -96,9 +98,9 @@ def _generator_args(p: argparse.ArgumentParser) -> None:
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, default=30, help="DDIM steps")
+    p.add_argument("--inference-steps", type=int, default=30, help="DDIM steps")
     p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
-    p.add_argument("--prompt", default="{a} {token} {cls}", help="prompt template ({a} article, {token}, {cls})")
+    p.add_argument("--cat-prompt", default="{a} {token} {cls}", help="prompt template ({a} article, {token}, {cls})")
     p.add_argument("--eta", type=float, default=1.0,
                    help="DAG step size (the paper gives none); ignored with --dag-step-rms")
     p.add_argument("--dag-step-rms", type=float, default=None,
@@ -140,7 +142,7 @@ def _sampler_config(args):
     from .dag import DAGConfig
     from .sampler import SamplerConfig
 
-    return SamplerConfig(steps=args.steps, guidance_scale=args.guidance, prompt=args.prompt,
+    return SamplerConfig(steps=args.inference_steps, guidance_scale=args.guidance, prompt=args.cat_prompt,
                          resolution=args.resolution, teacher_resolution=args.teacher_resolution,
                          dag=DAGConfig(eta=args.eta, step_rms=args.dag_step_rms, start=args.dag_start,
                                        stop=args.dag_stop,
@@ -159,19 +161,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_token(args) -> int:
-    from ..provenance import Provenance, timed, write_rows
+    from ..provenance import Provenance, timed, write_arguments, write_rows
     from .cat import CATConfig, learn_class_tokens
 
     device = _device(args.device)
     classes = _classes(args)
     teacher = _teacher(args, device)
     bundle = _generator(args, device)
-    config = CATConfig(lr=args.lr, epochs=args.epochs, accumulation=args.accumulation,
-                       images_per_step=args.images_per_step, stop_share=args.stop_share, micro_batch=args.micro_batch)
+    config = CATConfig(lr=args.cat_lr, epochs=args.cat_max_epochs, accumulation=args.cat_grad_accumulation,
+                       images_per_step=args.cat_batch, stop_share=args.cat_stop_accuracy, micro_batch=args.micro_batch)
     with timed() as seconds:
         tokens, history = learn_class_tokens(bundle, teacher, classes, _sampler_config(args), config,
                                              use_dag=not args.no_dag, seed=args.seed, progress=not args.quiet)
     tokens.save(args.out)
+    write_arguments(Path(args.out).parent, args, weights=bundle.fingerprint)
     total = seconds()
     print(f"learned {len(classes)} class tokens in {total:.1f} s ({total / len(classes):.1f} s per class) "
           f"-> {args.out}")
@@ -182,6 +185,7 @@ def _run_token(args) -> int:
 
 
 def _run_sample(args) -> int:
+    from ..provenance import write_arguments
     from .sampler import DDISSampler, check_mode, sample_dataset
     from .tokens import ClassTokens
 
@@ -196,7 +200,8 @@ def _run_sample(args) -> int:
     tokens = ClassTokens.load(args.tokens) if uses_cat else None
     bundle = _generator(args, device)
     sampler = DDISSampler(bundle, classes, args.mode, teacher, tokens, _sampler_config(args))
-    dataset = sample_dataset(sampler, args.per_class, args.batch_size, args.out, args.seed, not args.quiet)
+    dataset = sample_dataset(sampler, args.images_per_class, args.batch_size, args.out, args.seed, not args.quiet)
+    write_arguments(args.out, args, weights=bundle.fingerprint)
     print(f"{len(dataset)} {args.mode} images of {len(classes)} classes -> {dataset.path}")
     return 0
 
@@ -205,6 +210,7 @@ def _run_deepinversion(args) -> int:
     from dataclasses import replace
 
     from ..baselines.deepinversion import deepinversion_dataset, preset_for
+    from ..provenance import write_arguments
 
     device = _device(args.device)
     classes = _classes(args)
@@ -213,12 +219,13 @@ def _run_deepinversion(args) -> int:
     if resolution is None:
         raise ReproError("the teacher does not say its input size; give --teacher-resolution")
     config = preset_for(resolution, args.preset)
-    overrides = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
-                 "r_feature": args.r_feature}
+    overrides = {"iterations": args.deepinversion_iterations, "batch_size": args.deepinversion_batch,
+                 "lr": args.deepinversion_lr, "r_feature": args.deepinversion_r_feature}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config = replace(config, **overrides)
-    dataset = deepinversion_dataset(teacher, classes, args.per_class, args.out, resolution, config, args.seed,
-                                    not args.quiet)
+    dataset = deepinversion_dataset(teacher, classes, args.images_per_class, args.out, resolution, config,
+                                    args.seed, not args.quiet)
+    write_arguments(args.out, args)
     print(f"{len(dataset)} DeepInversion images of {len(classes)} classes -> {dataset.path}")
     return 0
 

@@ -4,9 +4,11 @@ an experiment's parameters agree with how it was built.
 An asset is one ``repro`` command run once per scale into ``work/<scale>/assets/<name>/`` (the workflow's
 ``asset`` rule, which moves the folder there only when the command finished). The registry repeats the
 settings an asset was built with (``inversion_steps``, ``guidance``...) so that every experiment file states
-its whole protocol; the two must agree. :func:`disagreements` compares them: statically, the registry against
-the scale file (a test runs it over every experiment and scale), and at run time, the notebook's parameters
-against what the asset recorded (``run.json`` of an inversion, ``index.json`` of a synthetic set).
+its whole protocol; the two must agree. They share one naming: an asset's arguments are the command's options,
+named as the registry's parameters (``inversion_steps: 4`` is ``repro invert --inversion-steps 4``), and the
+command records the options it ran with beside its output (``arguments.json``). :func:`disagreements` compares
+an experiment's parameters with either: statically, with the asset's arguments in the scale file (a test runs it
+over every experiment and scale), and at run time, with the asset's record.
 
 A seed resamples the synthetic data: ``<name>`` is sampled with seed 0 and ``<name>_seed<s>`` (the same command
 with ``seed: s``) with seed s, from the same embeddings; :meth:`Assets.for_seed` reads the one of a seed.
@@ -20,32 +22,27 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ReproError
+from ..provenance import ARGUMENTS_FILE
 
-#: a default the command derives itself (the generator's resolution, the preset's lr): not compared when absent
-OWN = "the command's own"
-#: experiment parameter -> (the asset's argument, the command's default), per kind of asset. The kind is the
-#: asset name's first word (``inversion_cifar10``: an inversion of cifar10), its dataset the rest.
-SAME = {
-    "inversion": {"generator": ("generator", "mini"), "resolution": ("resolution", OWN),
-                  "inversion_steps": ("steps", 3000), "inversion_lr": ("lr", 0.03)},
-    "synthetic": {"guidance": ("guidance", [2.0]), "noise": ("noise", [0.1]),
-                  "interpolation": ("interpolate", [0.1]), "checkpoints": ("checkpoints", OWN),
-                  "scheduler": ("scheduler", "ddim"), "inference_steps": ("steps", 100), "uncond": ("uncond", "mean")},
-    "teacher": {"teacher_train_steps": ("steps", OWN)},
-    "tokens": {"generator": ("generator", "mini"), "dtype": ("dtype", "fp32"), "inference_steps": ("steps", 30),
-               "cat_prompt": ("prompt", OWN), "cat_lr": ("lr", 0.005), "cat_max_epochs": ("epochs", 30),
-               "cat_grad_accumulation": ("accumulation", 20), "cat_batch": ("images_per_step", 1),
-               "cat_stop_accuracy": ("stop_share", 0.7), "dag_step_rms": ("dag_step_rms", None)},
-    "ddis": {"generator": ("generator", "mini"), "dtype": ("dtype", "fp32"), "inference_steps": ("steps", 30),
-             "cat_prompt": ("prompt", OWN), "images_per_class": ("per_class", OWN),
-             "dag_step_rms": ("dag_step_rms", None)},
-    "deepinversion": {"deepinversion_iterations": ("iterations", OWN), "deepinversion_batch": ("batch_size", OWN),
-                      "deepinversion_lr": ("lr", OWN), "deepinversion_r_feature": ("r_feature", OWN),
-                      "images_per_class": ("per_class", OWN)},
+#: the settings an asset of each kind is built with that an experiment reading it states too, by their one name.
+#: The kind is the asset name's first word (``inversion_cifar10``: an inversion of cifar10), its dataset the rest.
+#: Where a setting's name is the experiment's own setting too (its classifiers' ``train_steps``), the experiment
+#: names the asset's one with the kind in front: ``teacher_train_steps`` is the ``train_steps`` of its teachers.
+SETTINGS = {
+    "inversion": ("generator", "resolution", "inversion_steps", "inversion_lr"),
+    "synthetic": ("guidance", "noise", "interpolation", "checkpoints", "scheduler", "inference_steps", "uncond"),
+    "teacher": ("train_steps",),
+    "tokens": ("generator", "dtype", "inference_steps", "cat_prompt", "cat_lr", "cat_max_epochs",
+               "cat_grad_accumulation", "cat_batch", "cat_stop_accuracy", "dag_step_rms"),
+    "ddis": ("generator", "dtype", "inference_steps", "cat_prompt", "images_per_class", "dag_step_rms"),
+    "deepinversion": ("deepinversion_iterations", "deepinversion_batch", "deepinversion_lr",
+                      "deepinversion_r_feature", "images_per_class"),
 }
-#: the kinds of :data:`SAME` and the command each is built by
+#: the kinds of :data:`SETTINGS` and the command each is built by
 COMMANDS = {"inversion": "invert", "synthetic": "sample", "teacher": "train", "tokens": "ddis token",
             "ddis": "ddis sample", "deepinversion": "ddis deepinversion"}
+#: the kinds that are synthetic data, sampled with a seed (``<name>_seed<s>``)
+RESAMPLED = ("synthetic", "ddis", "deepinversion")
 
 
 #: ``synthetic_cifar10_seed2``: the asset ``synthetic_cifar10`` sampled with seed 2
@@ -68,7 +65,7 @@ def asset_kind(name: str) -> tuple[str, str | None]:
     kind -> (name, None)."""
     match = SEEDED.fullmatch(name)
     kind, _, dataset = (match["base"] if match else name).partition("_")
-    return (kind, dataset) if kind in SAME and dataset else (name, None)
+    return (kind, dataset) if kind in SETTINGS and dataset else (name, None)
 
 
 def per_dataset(value: Any, dataset: str | None) -> Any:
@@ -92,24 +89,25 @@ def _equal(ours, theirs) -> bool:
     return str(ours) == str(theirs)
 
 
-def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None, built: Mapping[str, Any],
-                  absent_is_default: bool = True) -> list[str]:
-    """Where an experiment's ``params`` contradict an asset of ``kind`` (:data:`SAME`) built with ``built``
-    (argument name -> value). Absent arguments take the command's default (the scale file's args), or, with
-    ``absent_is_default=False``, are not compared (what an asset recorded: it records some settings only).
-    Empty when they agree.
+def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None, built: Mapping[str, Any]) -> list[str]:
+    """Where an experiment's ``params`` contradict an asset of ``kind`` built with ``built`` (its arguments in the
+    scale file, or the options its command recorded), for the settings :data:`SETTINGS` names. A setting the
+    experiment states must be stated by the asset too (no default is guessed). Empty when they agree.
 
     Besides equal settings: an inversion must cover the experiment's images (all of the split, or at least as
     many per class as the experiment trains on) and save every checkpoint it samples from; a synthetic set
     must hold at least the variants per image the experiment uses.
     """
     found = []
-    for param, (arg, default) in SAME.get(kind, {}).items():
-        if param not in params or (arg not in built and not absent_is_default):
+    for setting in SETTINGS.get(kind, ()):
+        param = next((p for p in (f"{kind}_{setting}", setting) if p in params), None)
+        if param is None:
             continue
-        ours, theirs = per_dataset(params[param], dataset), built.get(arg, default)
-        if theirs is not OWN and not _equal(ours, theirs):
-            found.append(f"{param} = {ours} but the asset has {arg} = {theirs}")
+        ours, theirs = per_dataset(params[param], dataset), built.get(setting)
+        if theirs is None:
+            found.append(f"{param} = {ours} but the asset does not state {setting}")
+        elif not _equal(ours, theirs):
+            found.append(f"{param} = {ours} but the asset has {setting} = {theirs}")
     if kind == "inversion":
         wanted = per_dataset(params.get("per_class", "all"), dataset)
         covered = built.get("per_class")
@@ -118,12 +116,12 @@ def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None, bui
         saved = built.get("checkpoints") or []
         needed = set(map(int, params.get("checkpoints") or [])) | set(
             map(int, (params.get("sweep") or {}).get("checkpoints", [])))
-        missing = sorted(needed - set(map(int, saved)) - {int(built.get("steps", 3000))})
+        missing = sorted(needed - set(map(int, saved)) - {int(built.get("inversion_steps") or 0)})
         if saved and missing:
             found.append(f"checkpoints {missing} are sampled from but the asset saves only {list(saved)}")
     if kind == "synthetic" and "per_image" in params:
-        if int(params["per_image"]) > int(built.get("per_image", 1)):
-            found.append(f"per_image = {params['per_image']} but the asset has only {built.get('per_image', 1)} "
+        if int(params["per_image"]) > int(built.get("per_image") or 1):
+            found.append(f"per_image = {params['per_image']} but the asset has only {built.get('per_image') or 1} "
                          "variants per image")
     return found
 
@@ -147,15 +145,21 @@ class Assets:
         return folder
 
     def checked(self, name: str, params: Mapping[str, Any]) -> Path:
-        """:meth:`path`, after comparing ``params`` with the settings an inversion or synthetic set recorded
-        when it was built (the registry and the scale file are compared by a test for every kind)."""
+        """:meth:`path`, after comparing ``params`` with the options the asset's command recorded when it built
+        it (the registry and the scale file are compared by a test for every kind)."""
         folder = self.path(name)
         kind, dataset = asset_kind(name)
-        recorded = _recorded(folder, kind)
-        found = [] if recorded is None else disagreements(kind, params, dataset, recorded, absent_is_default=False)
-        if recorded and "seed" in recorded and int(recorded["seed"]) != asset_seed(name):
-            found.append(f"it was sampled with seed {recorded['seed']}, its name says seed {asset_seed(name)}")
-        if recorded and recorded.get("weights") and "generator" in params:
+        if kind not in SETTINGS:
+            return folder
+        record = folder / ARGUMENTS_FILE
+        if not record.exists():
+            raise ReproError(f"asset {name!r} ({folder}) has no {ARGUMENTS_FILE}, the record of the options it was "
+                             f"built with (it predates the record): rebuild it (delete {folder} and rerun)")
+        recorded = json.loads(record.read_text())
+        found = disagreements(kind, params, dataset, recorded)
+        if kind in RESAMPLED and int(recorded.get("seed") or 0) != asset_seed(name):
+            found.append(f"it was sampled with seed {recorded.get('seed')}, its name says seed {asset_seed(name)}")
+        if recorded.get("weights") and "generator" in params:
             from ..generators.bundle import generator_fingerprint
 
             current = generator_fingerprint(params["generator"])
@@ -180,30 +184,3 @@ class Assets:
             raise ReproError(f"asset {name!r} holds no {path.name}; its `repro train` command needs --save "
                              f"and --seed {seed}")
         return path
-
-
-def _recorded(folder: Path, kind: str) -> dict | None:
-    """The settings an asset wrote beside its output, under the CLI's argument names (None: it records none
-    that :data:`SAME` compares, e.g. a teacher checkpoint)."""
-    if kind == "inversion":
-        run = json.loads((folder / "run.json").read_text())
-        return {**run["config"], "generator": run["generator"], "weights": run.get("weights")}
-    if kind in ("synthetic", "ddis", "deepinversion"):
-        index = json.loads((folder / "index.json").read_text())
-        config = dict(index["config"])
-        if kind == "synthetic":  # repro.sampling.run.sample_dataset's record
-            config["weights"] = index.get("weights")
-        if kind == "ddis":  # repro.ddis.sampler.sample_dataset's record
-            config["dag_step_rms"] = (config.get("dag") or {}).get("step_rms")
-        return config
-    if kind == "tokens":
-        from ..ddis.tokens import ClassTokens
-
-        settings = ClassTokens.load(folder / "tokens.safetensors").metadata.get("settings")
-        if settings is None:  # learned before tokens recorded their settings
-            return None
-        sampler, cat = settings["sampler"], settings["cat"]
-        return {"steps": sampler["steps"], "prompt": sampler["prompt"], "dag_step_rms": sampler["dag"]["step_rms"],
-                "weights": settings.get("generator"),
-                **{k: cat[k] for k in ("lr", "epochs", "accumulation", "images_per_step", "stop_share")}}
-    return None

@@ -67,7 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subset-seed", type=int, default=0, help="seed of the --per-class subset")
     parser.add_argument("--out", required=True, help="output folder (checkpoint files, run.json, resume state)")
     p = parser.add_argument_group("method")
-    p.add_argument("--steps", type=int, default=3000, help="updates per embedding (default 3000)")
+    p.add_argument("--inversion-steps", type=int, default=3000, help="updates per embedding (default 3000)")
     p.add_argument("--checkpoints", type=lambda s: parse_list(s, int), default=None,
                    help="steps at which embeddings are saved (default: every 1000 steps and the last)")
     p.add_argument("--tokens", type=int, default=None,
@@ -75,7 +75,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=int, default=None,
                    help="target resolution in px (default: the generator's; the paper uses 128/256 for SD)")
     p.add_argument("--batch", type=int, default=256, help="images trained together per UNet call")
-    p.add_argument("--lr", type=float, default=0.03)
+    p.add_argument("--inversion-lr", type=float, default=0.03, help="AdamW learning rate, constant (default 0.03)")
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (authors: 0.01)")
     p.add_argument("--init", choices=["random", "text"], default="random",
                    help="random: U(-s, s) as the authors' embedding table; text: encoding of --init-prompt")
@@ -95,14 +95,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..data import load_split
     from ..generators import load_generator
+    from ..provenance import write_arguments
     from .config import InversionConfig
     from .run import invert
 
     device, dtype = runtime(args)
     config = InversionConfig(
-        steps=args.steps, checkpoints=args.checkpoints, tokens=args.tokens, batch=args.batch, lr=args.lr,
-        weight_decay=args.weight_decay, resolution=args.resolution, init=args.init, init_scale=args.init_scale,
-        init_prompt=args.init_prompt, latents=args.latents, reencode_every_step=args.reencode_every_step,
+        steps=args.inversion_steps, checkpoints=args.checkpoints, tokens=args.tokens, batch=args.batch,
+        lr=args.inversion_lr, weight_decay=args.weight_decay, resolution=args.resolution, init=args.init,
+        init_scale=args.init_scale, init_prompt=args.init_prompt, latents=args.latents,
+        reencode_every_step=args.reencode_every_step,
         seed=args.seed, precision=dtype, compile=args.compile, channels_last=args.channels_last,
         state_every=args.state_every,
     )
@@ -119,5 +121,6 @@ def run(args) -> int:
     if files is None:
         print(f"stopped after {args.stop_after_steps} steps; rerun the same command to continue")
     else:
+        write_arguments(args.out, args, weights=bundle.fingerprint)
         print("\n".join(str(f) for f in files))
     return 0

@@ -187,8 +187,8 @@ def _train_group(bundle, config: InversionConfig, fast: FastPath, unet_fn, image
                 raise ReproError(
                     f"the inversion loss became NaN or infinite by step {step} for {len(culprits)} image(s), e.g. "
                     f"{culprits[:3]}: the generator may hold non-finite weights, or lr={config.lr} is too high "
-                    f"at precision {config.precision}; try --dtype fp32 or a lower --lr (nothing was saved "
-                    "from the failing steps)"
+                    f"at precision {config.precision}; try --dtype fp32 or a lower --inversion-lr (nothing was "
+                    "saved from the failing steps)"
                 )
             bar.set_postfix(loss=float(losses.mean()))
         if at_checkpoint:

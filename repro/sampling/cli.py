@@ -2,7 +2,7 @@
 
 Example (appendix B.2.2: 45 variants per image from the 1K/2K/3K checkpoints, w in {2, 3, 4}):
     repro sample --embeddings work/emb --out work/syn --per-image 45 --checkpoints 1000,2000,3000 \\
-        --guidance 2,3,4 --noise 0.1 --interpolate 0.1
+        --guidance 2,3,4 --noise 0.1 --interpolation 0.1
 The authors' sampler: --scheduler pndm --guidance 1 (their guidance_scale 2 is w = 1 here).
 """
 
@@ -27,11 +27,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=parse_list, default=(2.0,),
                    help="guidance strengths w, one drawn per sample (paper convention; default 2)")
     p.add_argument("--noise", type=parse_list, default=(0.1,), help="Gaussian perturbation strengths lambda")
-    p.add_argument("--interpolate", type=parse_list, default=(0.1,), help="interpolation strengths alpha")
+    p.add_argument("--interpolation", type=parse_list, default=(0.1,), help="interpolation strengths alpha")
     p.add_argument("--checkpoints", type=lambda s: parse_list(s, int), default=None,
                    help="checkpoint steps drawn per sample (default: the last one)")
     p.add_argument("--scheduler", default="ddim", help="ddim (default), pndm, dpm++ or unipc")
-    p.add_argument("--steps", type=int, default=100, help="denoising steps (default 100)")
+    p.add_argument("--inference-steps", type=int, default=100, help="denoising steps (default 100)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: deterministic DDIM)")
     p.add_argument("--uncond", choices=["mean", "empty"], default="mean",
                    help="unconditional embedding u: mean of the learned ones (paper) or the empty prompt")
@@ -50,13 +50,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..generators import load_generator
     from ..inversion.store import load_checkpoints
+    from ..provenance import write_arguments
     from .config import SamplingConfig
     from .run import sample_dataset
 
     device, dtype = runtime(args)
     config = SamplingConfig(
-        per_image=args.per_image, guidance=args.guidance, noise=args.noise, interpolate=args.interpolate,
-        checkpoints=args.checkpoints, scheduler=args.scheduler, steps=args.steps, eta=args.eta,
+        per_image=args.per_image, guidance=args.guidance, noise=args.noise, interpolate=args.interpolation,
+        checkpoints=args.checkpoints, scheduler=args.scheduler, steps=args.inference_steps, eta=args.eta,
         uncond=args.uncond, seed=args.seed, limit=args.limit, resolution=args.resolution,
         save_resolution=args.save_resolution, shard_size=args.shard_size, batch=args.batch,
         decode_batch=args.decode_batch, precision=dtype, compile=args.compile, channels_last=args.channels_last,
@@ -68,5 +69,6 @@ def run(args) -> int:
     if dataset is None:
         print(f"shard {args.shard[0]}/{args.shard[1]} done; other shards of {args.out} are still missing")
     else:
+        write_arguments(args.out, args, weights=bundle.fingerprint)
         print(f"{args.out}: {len(dataset)} images at {dataset.resolution} px")
     return 0
