@@ -31,29 +31,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-teachers = {"cifar10": "cifar_resnet56"}
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-scheduler = "ddim"
-inference_steps = 2
-cat_prompt = "{a} {token} {cls}"
-dag_step_rms = 0.03
-cat_lr = 0.005
-cat_max_epochs = 1
-cat_grad_accumulation = 1
-cat_stop_accuracy = 0.7
-cat_batch = 1
-timed_classes = 1
-timed_images = 1
-timed_steps = 2
-deepinversion_iterations = 2
-deepinversion_batch = 4
-deepinversion_lr = {"cifar10": 0.05}
-deepinversion_r_feature = {"cifar10": 10.0}
-project_images = 100000
-project_classes = 1000
-seeds = [0]
+config_dir = ""
 
 # %%
 import math

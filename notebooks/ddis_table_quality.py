@@ -28,31 +28,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-teachers = {"cifar10": "cifar_resnet56", "pacs_art_painting": "resnet34"}
-teacher_train_steps = 4
-methods = ["ddis", "deepinversion", "plug_in_inversion"]
-images_per_class = 2
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-scheduler = "ddim"
-inference_steps = 2
-cat_prompt = "{a} {token} {cls}"
-dag_step_rms = 0.03
-cat_lr = 0.005
-cat_max_epochs = 1
-cat_grad_accumulation = 1
-cat_stop_accuracy = 0.7
-cat_batch = 2
-deepinversion_iterations = 2
-deepinversion_batch = 4
-deepinversion_lr = {"cifar10": 0.05, "pacs_art_painting": 0.25}
-deepinversion_r_feature = {"cifar10": 10.0, "pacs_art_painting": 0.01}
-features = "pool-resnet18"
-metric_convention = "torch-fidelity"
-metric_samples = 40
-metrics = ["is", "fid", "precision", "recall"]
-seeds = [0]
+config_dir = ""
 
 # %%
 from repro.baselines.deepinversion import PLUG_IN_INVERSION_NOT_RUN

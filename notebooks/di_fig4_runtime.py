@@ -31,21 +31,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-cases = [
-    {"generator": "mini", "resolution": 64, "text_encoder": True},
-    {"generator": "mini", "resolution": 64, "text_encoder": False},
-    {"generator": "mini", "resolution": 32, "text_encoder": False},
-]
-dtype = "fp32"
-inversion_steps = 3000
-timed_steps = 1
-inference_steps = 100
-timed_inference_steps = 1
-per_image = 45
-embedding_batch = 2
-sampling_batch = 2
-repeats = 1
-seeds = [0]
+config_dir = ""
 
 # %%
 from dataclasses import replace

@@ -29,30 +29,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-datasets = ["cifar10"]
-per_class = 2
-test_per_class = 2
-generator = "mini"
-pretrain_fractions = [0.1, 1.0]
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2]
-uncond = "mean"
-noise = 0.1
-interpolation = 0.1
-per_image = 1
-methods = ["real", "diffusion_inversion"]
-arch = "resnet18"
-train_steps = 2
-batch_size = 4
-gan = None
-gan_inversion_lambda_pixel = None
-seeds = [0]
+config_dir = ""
 
 # %%
 from repro.classifiers import TrainingData

@@ -30,37 +30,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-dataset = "pacs_sketch"
-per_class = 4
-shots = [1, 2]
-test_per_class = 5
-methods = ["real", "diffusion_inversion", "lecf", "knn"]
-backbone = "pool-resnet18"
-tuning = "linear"
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [2, 4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2, 3, 4]
-uncond = "mean"
-noise = 0.1
-interpolation = 0.1
-per_image = 2
-lecf_threshold = 0.95
-lecf_prompts = "templates"
-lecf_filter = "pool-resnet18"
-lecf_max_attempts = 2
-knn_k = [2]
-knn_source = "pool"
-knn_corpus_per_class = 20
-knn_features = "pool-resnet18"
-train_steps = 4
-batch_size = 16
-seeds = [0]
+config_dir = ""
 
 # %%
 import torch
@@ -78,7 +48,7 @@ from repro.experiments.quality import POOL_FEATURES, feature_networks
 from repro.metrics import embed
 from repro.provenance import timed
 
-run = ExperimentRun.from_globals(globals(), dataset=dataset)
+run = ExperimentRun.from_globals(globals(), dataset_param="dataset")
 TABLE = "Figure 7a"
 LABELS = {"real": "real shots", "diffusion_inversion": "shots + DI", "lecf": "shots + LECF"}
 PAPER_ONLY = {"coop": "CoOp learns prompts of a CLIP model", "tip_adapter": "Tip-Adapter is a cache model on CLIP"}

@@ -29,33 +29,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-datasets = ["imagenette", "pacs_sketch"]
-per_class = 4
-test_per_class = 5
-synthetic_sizes = [1, 2]
-methods = ["diffusion_inversion", "lecf"]
-lecf_thresholds = [0.0, 0.95]
-lecf_prompts = "templates"
-lecf_filter = "pool-resnet18"
-lecf_max_attempts = 2
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [2, 4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2, 3, 4]
-uncond = "mean"
-noise = 0.1
-interpolation = 0.1
-per_image = 2
-validation_fraction = 0.25
-arch = "resnet18"
-train_steps = 2
-batch_size = 8
-seeds = [0]
+config_dir = ""
 
 # %%
 from repro.baselines.params import build_lecf, lecf_set

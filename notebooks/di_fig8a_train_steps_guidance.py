@@ -26,27 +26,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-dataset = "imagenette"
-per_class = 2
-test_per_class = 2
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2]
-uncond = "mean"
-noise = 0.1
-interpolation = 0.1
-per_image = 1
-sweep = {"checkpoints": [2, 4], "guidance": [1, 2, 4]}
-arch = "resnet18"
-train_steps = 2
-batch_size = 4
-seeds = [0]
+config_dir = ""
 
 # %%
 from repro.experiments import ExperimentRun, claims, test_set, training_set

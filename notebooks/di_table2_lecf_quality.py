@@ -28,30 +28,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-dataset = "imagenette"
-per_class = 4
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2]
-uncond = "mean"
-noise = 0.0
-interpolation = 0.1
-per_image = 1
-lecf_thresholds = [0.0, 0.95]
-lecf_prompts = "templates"
-lecf_filter = "pool-resnet18"
-lecf_max_attempts = 2
-features = "pool-resnet18"
-metric_convention = "studiogan"
-metrics = ["fid", "precision", "recall", "density", "coverage"]
-metric_samples = 40
-seeds = [0]
+config_dir = ""
 
 # %%
 import matplotlib.pyplot as plt
@@ -63,7 +40,7 @@ from repro.experiments.generate import sample_set
 from repro.experiments.plots import summary_table
 from repro.experiments.quality import POOL_FEATURES, feature_networks, fewest_images, image_metrics, record_metrics
 
-run = ExperimentRun.from_globals(globals(), dataset=dataset)
+run = ExperimentRun.from_globals(globals(), dataset_param="dataset")
 TABLE2_THRESHOLD = 0.95  # the threshold the paper's Table 2 shows (its best one, section 4.2)
 DI = "Diffusion Inversion"
 FEWEST = fewest_images(metric_convention)  # the estimators' neighbourhoods need more images than their k

@@ -28,30 +28,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-datasets = ["pacs_sketch", "imagenette"]
-per_class = 4
-test_per_class = 5
-knn_k = [2, 4]
-knn_source = "pool"
-knn_features = "pool-resnet18"
-knn_corpus_per_class = 20
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [2, 4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2, 3, 4]
-uncond = "mean"
-noise = 0.1
-interpolation = 0.1
-per_image = 2
-arch = "resnet18"
-train_steps = 2
-batch_size = 8
-seeds = [0]
+config_dir = ""
 
 # %%
 from repro.baselines.knn import check_retrieval_source, retrieval_sets

@@ -27,26 +27,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work/smoke"
 device = "auto"
-datasets = ["cifar10", "imagenette"]
-per_class = 4
-test_per_class = 5
-generator = "mini"
-resolution = 64
-dtype = "fp32"
-inversion_steps = 4
-inversion_lr = 0.03
-checkpoints = [2, 4]
-scheduler = "ddim"
-inference_steps = 2
-guidance = [2, 3, 4]
-uncond = "mean"
-noise = 0.1
-interpolation = 0.1
-per_image = 2
-arch = "resnet18"
-train_steps = 4
-batch_size = 16
-seeds = [0]
+config_dir = ""
 
 # %%
 from dataclasses import replace

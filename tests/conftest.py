@@ -38,9 +38,7 @@ out_dir = "."
 data_root = ""
 work_dir = "work"
 device = "auto"
-sizes = [1, 2]
-seeds = [0]
-fail = False
+config_dir = ""
 
 # %%
 from repro.provenance import Provenance, write_rows
@@ -67,8 +65,8 @@ def demo_spec(**scales) -> dict:
         "protocol": "A demo: accuracy grows with the data.",
         "claims": [{"id": "grows", "text": "accuracy grows with data", "check": "largest > smallest"}],
         "scales": scales or {
-            "smoke": {"params": {"sizes": [1, 2], "seeds": [0]}},
-            "mini": {"params": {"sizes": [1, 2, 4], "seeds": [0, 1, 2]}},
+            "smoke": {"params": {"sizes": [1, 2], "seeds": [0], "fail": False}},
+            "mini": {"params": {"sizes": [1, 2, 4], "seeds": [0, 1, 2], "fail": False}},
             "paper": {"skip": "needs Stable Diffusion weights"},
         },
         "paper_numbers": [{"table": "Table 9", "row": 2, "column": "accuracy", "value": 25.0, "std": 0.5,

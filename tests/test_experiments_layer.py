@@ -33,11 +33,16 @@ def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path
     namespace = {"experiment": "di_fig6_real_scaling", "scale": "smoke", "out_dir": str(tmp_path), "data_root": "",
                  "work_dir": str(tmp_path / "work"), "device": "cpu", "config_dir": str(CONFIG_DIR), **params,
                  "unrelated": 1}
-    run = ExperimentRun.from_globals(namespace)
+    run = ExperimentRun.from_globals(namespace, dataset_param="per_image")
     assert run.params == params and run.work_dir == tmp_path / "work"
+    assert run.record(table="t", row="r", column="c", value=1.0)["dataset"] == str(params["per_image"])
     del namespace["per_image"]
-    with pytest.raises(ReproError, match=r"\['per_image'\].*parameters cell"):
+    with pytest.raises(ReproError, match=r"gives \['per_image'\] at scale smoke, which were not injected: run it "
+                                         r"with `repro run di_fig6_real_scaling --scale smoke`"):
         ExperimentRun.from_globals(namespace)
+    bare = {**namespace, "config_dir": ""}  # the parameters cell alone: a notebook opened without its runner
+    with pytest.raises(ReproError, match=r"not given its parameters .*`repro notebook di_fig6_real_scaling --scale"):
+        ExperimentRun.from_globals(bare)
 
 
 def test_rows_are_kept_while_recording_and_published_on_save(tmp_path):

@@ -104,8 +104,8 @@ def test_params_compose_from_the_groups_an_experiment_names(demo_project):
     assert list(registry) == ["di_demo"]  # _base.yaml is no experiment
     demo = registry["di_demo"]
     # the group's values, replaced whole by the experiment's own (seeds), and nothing of a group it does not name
-    assert demo.params("smoke") == {"sizes": [1, 2], "seeds": [0], "dtype": "fp32"}
-    assert demo.params("mini") == {"sizes": [1, 2, 4], "seeds": [0, 1, 2], "dtype": "bf16"}
+    assert demo.params("smoke") == {"sizes": [1, 2], "seeds": [0], "fail": False, "dtype": "fp32"}
+    assert demo.params("mini") == {"sizes": [1, 2, 4], "seeds": [0, 1, 2], "fail": False, "dtype": "bf16"}
     demo.params("smoke")["seeds"].append(9)
     assert load_registry(demo_project / "config")["di_demo"].params("smoke")["seeds"] == [0]
 

@@ -19,10 +19,10 @@ from ..results.tables import summarise
 from ..workflow.notebook import CLAIMS_CSV, PARTIAL_CSV, RESULTS_CSV
 from .assets import Assets
 
-#: the run context every notebook's parameters cell defines (notebook_parameters injects it)
-CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device")
-#: the context entry naming the project's config folder (the registry); injected by the notebook runner
-CONFIG_DIR = "config_dir"
+#: the run context, all that a notebook's parameters cell defines; its runner (``repro run``, the workflow, ``repro
+#: notebook``) injects it with the registry's params for the scale. ``config_dir`` is the project's config folder,
+#: where the run finds its registry entry: empty in the cell, so a notebook opened without its runner says so.
+CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device", "config_dir")
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -64,28 +64,29 @@ class ExperimentRun:
         self.claims: list[dict] = []
 
     @classmethod
-    def from_globals(cls, namespace: Mapping[str, Any], generator: str = "", dataset: str = "") -> "ExperimentRun":
-        """The run of a notebook: its context variables and the registry's parameters for its scale, read from
-        the notebook's namespace (the ``parameters`` cell, as papermill overrode it)."""
+    def from_globals(cls, namespace: Mapping[str, Any], dataset_param: str = "") -> "ExperimentRun":
+        """The run of a notebook: its context and the registry's parameters for its scale, read from the notebook's
+        namespace, where its runner injected them. ``dataset_param`` names the param whose value the rows'
+        ``dataset`` column carries."""
         from ..errors import ReproError
 
-        missing_context = [name for name in CONTEXT if name not in namespace]
-        if missing_context:
-            raise ReproError(f"the notebook's parameters cell lacks {missing_context}; every notebook defines "
-                             f"{list(CONTEXT)}")
-        if not namespace.get(CONFIG_DIR):
-            raise ReproError(f"the notebook was not given `{CONFIG_DIR}`, the project's config folder: run it with "
-                             "`repro run` or the workflow, or prepare it for editing with `repro notebook ID`")
-        experiment, scale = namespace["experiment"], namespace["scale"]
-        names = list(_registry_entry(namespace[CONFIG_DIR], experiment).params(scale))
+        experiment = namespace.get("experiment", "<id>")
+        how = (f"run it with `repro run {experiment} --scale smoke`, or prepare it for JupyterLab with `repro notebook "
+               f"{experiment} --scale smoke` and open the prepared copy")
+        if any(name not in namespace for name in CONTEXT) or not namespace["config_dir"]:
+            raise ReproError(f"this notebook was not given its parameters (its runner injects them from the "
+                             f"registry): {how}")
+        scale = namespace["scale"]
+        names = list(_registry_entry(namespace["config_dir"], experiment).params(scale))
         missing = [name for name in names if name not in namespace]
         if missing:
-            raise ReproError(f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, but the "
-                             "notebook's parameters cell does not define them; add them there")
+            raise ReproError(f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, which were not "
+                             f"injected: {how}")
         params = {name: namespace[name] for name in names}
         return cls(experiment, scale, namespace["out_dir"], params, data_root=namespace["data_root"],
-                   device=namespace["device"], generator=generator or str(params.get("generator", "")),
-                   dataset=dataset, work_dir=namespace["work_dir"], config_dir=namespace[CONFIG_DIR])
+                   device=namespace["device"], generator=str(params.get("generator", "")),
+                   dataset=str(params[dataset_param]) if dataset_param else "", work_dir=namespace["work_dir"],
+                   config_dir=namespace["config_dir"])
 
     def frame(self) -> pd.DataFrame:
         """Every row recorded so far."""

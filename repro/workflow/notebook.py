@@ -1,8 +1,9 @@
 """Execute one experiment's notebook with papermill, at one scale, keeping the executed copy.
 
-Notebooks are jupytext percent files (``notebooks/<name>.py``) with one cell tagged ``parameters``. The
-runner injects the registry's parameters for the scale plus the run's context (experiment id, scale, output
-folder, data folder, device, seeds, config folder). A notebook that raises keeps its executed copy, traceback
+Notebooks are jupytext percent files (``notebooks/<name>.py``) with one cell tagged ``parameters``, which
+defines the run context alone. The runner injects, after it, the registry's parameters for the scale and the
+run's context (experiment id, scale, output folder, data folder, work folder, device, config folder), as
+papermill does, and executes the result. A notebook that raises keeps its executed copy, traceback
 included, at the ``failed`` path, and the rows it had recorded beside it (``<failed stem>.partial.csv``): the
 workflow deletes the output folder of a failed job. The error names both.
 """
@@ -51,6 +52,19 @@ def _absolute(folder: str) -> str:
     return str(Path(folder).expanduser().resolve()) if folder else ""
 
 
+def injected_notebook(experiment: Experiment, scale: str, out_dir: Path, config: Mapping[str, Any] | None = None):
+    """The experiment's notebook with :func:`notebook_parameters` injected in a cell tagged
+    ``injected-parameters`` after its parameters cell (papermill's own injection), not yet run."""
+    from papermill.parameterize import parameterize_notebook
+
+    notebook = read_notebook(experiment.notebook)
+    # what papermill's own runner sets up before it injects: a metadata slot and a tag list on every cell
+    notebook.metadata.setdefault("papermill", {})
+    for cell in notebook.cells:
+        cell.metadata.setdefault("tags", [])
+    return parameterize_notebook(notebook, notebook_parameters(experiment, scale, out_dir, config))
+
+
 def read_notebook(source: Path):
     """The jupytext notebook ``source`` as an nbformat notebook, checked to have its ``parameters`` cell."""
     import jupytext
@@ -79,22 +93,21 @@ def run_notebook(
     config: Mapping[str, Any] | None = None,
 ) -> Path:
     """Execute the notebook; write the executed copy to ``executed`` (or to ``failed`` if it raised)."""
-    import jupytext
+    import nbformat
     import papermill
 
     out_dir, executed = Path(out_dir).resolve(), Path(executed).resolve()
     failed = Path(failed).resolve() if failed else executed.with_suffix(".failed.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = notebook_parameters(experiment, scale, out_dir, config)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{experiment.notebook.stem}.ipynb"
-        jupytext.write(read_notebook(experiment.notebook), source)
+        # injected here, not by papermill, which would warn of every parameter the parameters cell does not define
+        nbformat.write(injected_notebook(experiment, scale, out_dir, config), source)
         attempt = Path(tmp) / "executed.ipynb"
         try:
             papermill.execute_notebook(
                 str(source),
                 str(attempt),
-                parameters=params,
                 cwd=str(out_dir),
                 progress_bar=False,
                 kernel_name="python3",

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..generators.bundle import MINI_ENV
 from .cli import add_run_arguments, experiment_and_config
-from .notebook import notebook_parameters, read_notebook
+from .notebook import injected_notebook
 from .registry import Experiment, load_scale, needed_assets, work_path
 
 
@@ -36,16 +36,10 @@ class Prepared:
 def prepare_notebook(experiment: Experiment, scale: str, folder: Path, config: Mapping[str, Any]) -> Prepared:
     """Write ``folder/<id>.ipynb`` with the parameters of ``scale`` injected; its outputs go to ``folder/<id>/``."""
     import nbformat
-    from papermill.parameterize import parameterize_notebook
 
     folder = Path(folder).resolve()
     out_dir = folder / experiment.id
-    notebook = read_notebook(experiment.notebook)
-    # what papermill's own runner sets up before it injects: a metadata slot and a tag list on every cell
-    notebook.metadata.setdefault("papermill", {})
-    for cell in notebook.cells:
-        cell.metadata.setdefault("tags", [])
-    notebook = parameterize_notebook(notebook, notebook_parameters(experiment, scale, out_dir, config))
+    notebook = injected_notebook(experiment, scale, out_dir, config)
     spec = load_scale(experiment.root / "config", scale)
     work = Path(config.get("work_dir", "work")).resolve() / scale
     if "mini_generator" in spec:
