@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
             continue
         # FLOPs of one eager step of 2 images: the count scales with the batch
         probe = build(replace(settings, batch_size=2), 8, None, device)
-        flops = counted_flops(lambda: probe.train_step(FIRST_STEP, TOTAL)) / 2
+        flops = counted_flops(partial(probe.train_step, FIRST_STEP, TOTAL)) / 2
         del probe
         for batch in batches:
             reset_memory(device)
