@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 from ..errors import ReproError
-from ..paths import REPO_ROOT
+from ..paths import REPO_ROOT, data_root
 
 CONFIG_DIR = REPO_ROOT / "config"
 SCALES = ("smoke", "mini", "paper")
@@ -53,6 +53,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, path: Path = CONFIG_
     config = yaml.safe_load(path.read_text()) or {}
     config.update(overrides or {})
     validate(config, "config", f"workflow configuration ({path.name} and --config)")
+    data_root(config["data_root"])  # a data folder that does not exist stops the DAG, not its first job
     return config
 
 
