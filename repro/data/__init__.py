@@ -7,8 +7,9 @@ sources: ``repro.data.registry`` (``repro data list``).
 """
 
 from .images import resize
-from .imageset import ImageSet
+from .imageset import ImageSet, requested
 from .load import load_split
 from .registry import DATASETS, MINI_WORLD_SPLITS, POOL_CLASSES, dataset_spec
 
-__all__ = ["DATASETS", "ImageSet", "MINI_WORLD_SPLITS", "POOL_CLASSES", "dataset_spec", "load_split", "resize"]
+__all__ = ["DATASETS", "ImageSet", "MINI_WORLD_SPLITS", "POOL_CLASSES", "dataset_spec", "load_split", "requested",
+           "resize"]

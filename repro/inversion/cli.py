@@ -96,7 +96,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..data import dataset_spec, load_split
+    from ..data import dataset_spec, load_split, requested
     from ..files import output_folder
     from ..generators import load_generator
     from .config import InversionConfig
@@ -114,7 +114,7 @@ def run(args) -> int:
     spec = dataset_spec(args.dataset)
     split = args.split or ("target" if "target" in spec.splits else "train")
     images = load_split(args.dataset, split, root=args.data_root, size=args.image_size)
-    images = chosen_images(images, args.per_class, args.subset_seed, args.limit)
+    images = requested(images, args.per_class, args.subset_seed, args.limit)
     bundle = load_generator(args.generator, dtype=dtype, device=device, resolution=args.resolution,
                             unet_weights=args.unet_weights)
     resolution = args.resolution or bundle.resolution
@@ -129,21 +129,3 @@ def run(args) -> int:
     else:
         print("\n".join(str(f) for f in files))
     return 0
-
-
-def chosen_images(images, per_class: int | None, seed: int, limit: int | None):
-    """The split reduced by --per-class and --limit; asking for more images than it holds is an error."""
-    from ..errors import ReproError
-
-    if per_class is not None:
-        largest = int(images.class_counts().max())
-        if per_class > largest:
-            raise ReproError(f"--per-class {per_class} asks for more than {images.name} holds: its largest class "
-                             f"has {largest} images; give --per-class {largest} or fewer")
-        images = images.per_class(per_class, seed=seed)
-    if limit is not None:
-        if limit > len(images):
-            raise ReproError(f"--limit {limit} asks for more than the {len(images)} images of {images.name}; give "
-                             f"--limit {len(images)} or fewer")
-        images = images.subset(list(range(limit)))
-    return images
