@@ -58,8 +58,12 @@ def output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     """Check that the file ``path`` can be written later (its folder is created and proved writable now)."""
     path = Path(path).expanduser()
     if path.is_dir():
-        raise ReproError(f"{option} {path} is a folder; give a file name inside it, e.g. {path / 'results.csv'}")
-    output_folder(path.parent, option=f"the folder of {option}")
+        raise ReproError(f"{option} {path} is a folder; give a file name inside it")
+    blocker = _file_in_the_way(path.parent)
+    if blocker is not None:
+        raise ReproError(f"{option} {path}: its folder {blocker} is a file; choose another {option} or move the "
+                         "file away")
+    output_folder(path.parent, option)
     return path
 
 

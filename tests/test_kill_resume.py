@@ -86,7 +86,8 @@ def test_invert_killed_inside_a_group_resumes_to_the_same_embeddings(world, tmp_
 
 def test_invert_killed_before_its_first_save_leaves_nothing_that_blocks_a_changed_rerun(world, tmp_path):
     out = str(tmp_path / "emb")
-    first = relaunch(*invert_args(world), "--out", out, "--lr", "0.5", kill="repro.inversion.trainer:GroupTrainer.step:1")
+    first = relaunch(*invert_args(world), "--out", out, "--lr", "0.5",
+                     kill="repro.inversion.trainer:GroupTrainer.step:1")
     assert first.returncode == KILLED and (tmp_path / "emb" / "run.json").exists()
     assert main([*invert_args(world), "--out", out]) == 0
 

@@ -220,7 +220,8 @@ def _finished_seeds(results: Path, config_hash: str, seeds, columns: list[str], 
     finished = {}
     for seed in seeds:
         rows = mine[mine["seed"] == seed]
-        if sorted(rows["column"]) == sorted(columns) and (weights is None or (weights / f"model-seed{seed}.pt").is_file()):
+        saved = weights is None or (weights / f"model-seed{seed}.pt").is_file()
+        if sorted(rows["column"]) == sorted(columns) and saved:
             finished[seed] = rows.to_dict("records")
     return finished
 

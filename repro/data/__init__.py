@@ -3,7 +3,8 @@
 ``load_split(dataset, split, root=None, size=None)`` returns an ``ImageSet`` (uint8 images, int64 labels,
 class names, stable ids; captions and domains for the pool). ``resize(images, size)`` is the one bicubic
 resize. GPU-resident training batches: ``repro.data.gpu.GpuBatches``. The datasets, their splits and
-sources: ``repro.data.registry`` (``repro data list``).
+sources: ``repro.data.registry`` (``repro data list``); your own data (a folder of class subfolders or an .npz,
+named by its path wherever a dataset name goes): ``repro.data.own``.
 """
 
 from .images import resize

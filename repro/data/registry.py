@@ -164,7 +164,11 @@ def _imagenet_names(located: Path) -> dict[str, str]:
     if (folder / "meta.bin").is_file():
         import torch
 
-        wnid_to_classes = torch.load(folder / "meta.bin", weights_only=False)[0]
+        from ..files import read_damageable
+
+        meta = read_damageable(folder / "meta.bin", lambda p: torch.load(p, weights_only=False), "ImageNet class "
+                               "names", "delete it and let torchvision.datasets.ImageNet write it again")
+        wnid_to_classes = meta[0]
         return {wnid: names[0] for wnid, names in wnid_to_classes.items()}
     if (folder / "LOC_synset_mapping.txt").is_file():
         lines = (folder / "LOC_synset_mapping.txt").read_text().splitlines()
