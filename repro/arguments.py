@@ -66,6 +66,23 @@ def listed(item: Callable[[str], float]) -> Callable[[str], tuple]:
     return parse
 
 
+def device(text: str) -> str:
+    """auto, cpu, cuda or cuda:N; a GPU that is not there is refused before any work, not at its first use."""
+    kind, colon, index = text.partition(":")
+    if text in ("auto", "cpu"):
+        return text
+    if kind != "cuda" or (colon and not index.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; give auto, cpu, cuda or cuda:N")
+    import torch
+
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if int(index or 0) >= visible:
+        seen = f"only {visible} GPU(s) are visible (cuda:0 to cuda:{visible - 1})" if visible else \
+            "no CUDA GPU is visible"
+        raise argparse.ArgumentTypeError(f"{text} was asked but {seen}; give cpu or auto")
+    return text
+
+
 #: the types most options use: sizes and step counts, seeds and optional counts, rates and shares
 POSITIVE = count(1)
 NONNEGATIVE = count(0)

@@ -222,6 +222,8 @@ CASES = {
     "train damaged results": lambda k, t: (
         train(k, "--out", str(Path(damaged(t / "o" / "results.csv", b"experiment,seed\n\"cut")).parent)),
         ["results file", "results.csv is damaged", "delete it to train every seed again"]),
+    "train unknown device": lambda k, t: (train(k, "--device", "gpu", "--out", str(t / "o")),
+                                          ["argument --device: 'gpu' is not a device", "give auto, cpu, cuda"]),
     "train out is a file": lambda k, t: (train(k, "--out", str(k["file"])), ["must be a folder, but it is a file"]),
     "train holdout of a whole class": lambda k, t: (
         train(k, "--holdout-per-class", "100", "--out", str(t / "o")),
@@ -263,11 +265,13 @@ CASES = {
     "deepinversion zero per class": lambda k, t: (
         ["ddis", "deepinversion", "--teacher", k["clf"], "--classes", "a,b", "--per-class", "0", "--out", str(t / "o")],
         ["argument --per-class: 0 is out of range", ">= 1"]),
-    # --- repro pretrain and repro data
+    # --- repro pretrain, repro run and repro data
     "pretrain zero steps": lambda k, t: (["pretrain", "vae", "--steps", "0", "--work", str(t / "w")],
                                          ["argument --steps: 0 is out of range", ">= 1"]),
     "pretrain work is a file": lambda k, t: (["pretrain", "vae", "--scale", "smoke", "--work", str(k["file"])],
                                              ["--work", "must be a folder, but it is a file"]),
+    "run seeds not numbers": lambda k, t: (["run", "di_fig6_real_scaling", "--seeds", "0,one"],
+                                           ["argument --seeds: 'one' is not a whole number", "give one >= 0"]),
     "data export into a full folder": lambda k, t: (["data", "export", f"{k['digits']}:all", "--out", k["digits"]],
                                                     ["is not empty", "export into a new folder"]),
     "data export of no split": lambda k, t: (["data", "export", k["digits"], "--out", str(t / "x")],

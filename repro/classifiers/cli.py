@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, number
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, device, number
 from ..errors import ReproError
 
 
@@ -73,7 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--scale", default="adhoc", help="provenance: scale")
     o.add_argument("--table", default="", help="result rows' table label")
     o.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
-    o.add_argument("--device", default="auto", help="auto, cuda or cpu")
+    o.add_argument("--device", type=device, default="auto", help="auto, cuda or cpu")
     o.add_argument("--plain", action="store_true", help="plain eager fp32 loop (no bf16, compile, CUDA graph)")
     o.add_argument("--compile-mode", default="default",
                    help="torch.compile mode of the fast path: default or max-autotune-no-cudagraphs")

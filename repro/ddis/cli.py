@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, number
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, device, number
 from ..errors import ReproError
 from ..files import output_file, output_folder
 from .sampler import SAMPLE_BATCH
@@ -71,7 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     kd.add_argument("--temperature", type=RATE, default=4.0)
     kd.add_argument("--data-root", default=None)
     kd.add_argument("--seed", type=NONNEGATIVE, default=0)
-    kd.add_argument("--device", default="auto")
+    kd.add_argument("--device", type=device, default="auto")
     kd.add_argument("--experiment", default="ddis_kd")
     kd.add_argument("--scale", default="adhoc")
     kd.add_argument("--out", required=True, help="result CSV")
@@ -83,7 +83,7 @@ def _common_args(p: argparse.ArgumentParser) -> None:
                    help="take the class names from this dataset (repro.data; your own data's folder or .npz too)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--seed", type=NONNEGATIVE, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device, default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..arguments import NONNEGATIVE, POSITIVE, RATE, listed, number
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, device, listed, number
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -26,7 +26,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """Where and how fast the model runs (shared by `repro invert` and `repro sample`)."""
     g = parser.add_argument_group("runtime")
-    g.add_argument("--device", default="auto", help="cuda, cpu or auto (cuda when available)")
+    g.add_argument("--device", type=device, default="auto", help="cuda, cpu or auto (cuda when available)")
     g.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="model weights and autocast precision; auto: bf16 on GPU, fp32 on CPU")
     g.add_argument("--compile", action="store_true", help="torch.compile the UNet (pays off on long GPU runs)")

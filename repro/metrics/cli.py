@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..arguments import NONNEGATIVE, POSITIVE
+from ..arguments import NONNEGATIVE, POSITIVE, device
 from ..errors import ReproError
 from ..files import output_file
 from ..provenance import Provenance, timed, write_rows
@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download-weights", action="store_true",
                         help="fetch missing standard weights from their official URL (needs internet)")
     parser.add_argument("--data-root", default=None, help="offline data folder for DATASET:SPLIT (default $REPRO_DATA)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--batch-size", type=POSITIVE, default=256)
     defaults = MetricSettings()
     parser.add_argument("--is-splits", type=POSITIVE, default=defaults.is_splits)

@@ -12,7 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..arguments import NONNEGATIVE, POSITIVE, RATE
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, device
 from ..errors import ReproError
 from ..files import output_file, output_folder
 
@@ -39,7 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=RATE, help="stop cleanly after this many minutes (exit status 3)")
     parser.add_argument("--chunk-steps", type=POSITIVE, help="stop cleanly after this many steps (exit status 3)")
     parser.add_argument("--seed", type=NONNEGATIVE, help="seed of the split, initialisation and batches (default 0)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
     parser.add_argument("--no-compile", action="store_true", help="train without torch.compile")
     parser.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     parser.add_argument("--archive", help="pack: the tar file to write")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..arguments import NONNEGATIVE, listed
 from .notebook import run_notebook
 from .registry import load_config, load_registry, select
 
@@ -17,7 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--failed", default=None, help="where a failing run's executed copy goes")
     parser.add_argument("--data-root", default=None, help="offline data folder (default: $REPRO_DATA)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds overriding the registry's")
+    parser.add_argument("--seeds", type=listed(NONNEGATIVE), default=None,
+                        help="comma-separated seeds overriding the registry's")
     parser.add_argument("--work-dir", default=None, help="folder of the shared assets, per scale (default: work)")
 
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     given = {"scale": args.scale, "data_root": args.data_root, "device": args.device, "work_dir": args.work_dir}
     overrides = {k: v for k, v in given.items() if v}
     if args.seeds:
-        overrides["seeds"] = [int(s) for s in args.seeds.split(",")]
+        overrides["seeds"] = list(args.seeds)
     config = load_config(overrides)
     (experiment,) = select(load_registry(), [args.experiment])
     scale = config["scale"]
