@@ -86,6 +86,12 @@ def folder_of(tmp: Path, layout: dict[str, list[int]]) -> str:
     return str(tmp / "own")
 
 
+def folder_with_a_damaged_image(tmp: Path) -> str:
+    folder = folder_of(tmp, {"a": [8], "b": [8]})
+    damaged(Path(folder) / "b" / "1.png", b"\x89PNG")
+    return folder
+
+
 def npz(tmp: Path, **arrays) -> str:
     np.savez(tmp / "own.npz", **arrays)
     return str(tmp / "own.npz")
@@ -171,6 +177,9 @@ CASES = {
     "own data of two sizes": lambda k, t: (
         ["invert", "--dataset", folder_of(t, {"a": [8, 8, 8, 8, 8], "b": [10, 10, 10, 10, 10]}), "--out", str(t / "o")],
         ["is 10x10 px, but a/0.png is 8x8 px", "pass --image-size N"]),
+    "own data with a damaged image": lambda k, t: (
+        ["invert", "--dataset", folder_with_a_damaged_image(t), "--out", str(t / "o")],
+        ["cannot decode b/1.png in", "the file is damaged or truncated: copy it again"]),
     "own npz damaged": lambda k, t: (["invert", "--dataset", damaged(t / "own.npz", b"PK\x03\x04cut"), "--out",
                                       str(t / "o")], ["own.npz is not a readable .npz file", "numpy.savez"]),
     "own npz without labels": lambda k, t: (

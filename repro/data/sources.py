@@ -141,8 +141,8 @@ def decode_tree(files: list[tuple[str, str]], read: Callable[[str, str], bytes],
         try:
             image = decode_image(read(cls, name), size)
         except Exception as err:  # any unreadable member: a damaged archive or a file that is not an image
-            raise ReproError(f"cannot decode {cls}/{name} in {where} ({type(err).__name__}: {err}); the file is "
-                             "damaged or truncated: copy it again") from err
+            raise ReproError(f"cannot decode {cls}/{name} in {where} ({problem(err)}); the file is damaged or "
+                             "truncated: copy it again") from err
         if images is None:
             images = np.empty((len(files), *image.shape), dtype=np.uint8)
         if image.shape != images.shape[1:] or image.shape[0] != image.shape[1]:

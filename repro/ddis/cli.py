@@ -181,7 +181,7 @@ def _run_token(args) -> int:
                                              use_dag=not args.no_dag, seed=args.seed, progress=not args.quiet,
                                              state_path=resume_path(out))
     tokens.save(out)
-    resume_path(out).unlink()
+    resume_path(out).unlink(missing_ok=True)
     total = seconds()
     print(f"learned {len(classes)} class tokens in {total:.1f} s ({total / len(classes):.1f} s per class) "
           f"-> {args.out}")
