@@ -5,6 +5,8 @@ of class subfolders (the layout of your own data, ``repro.data.own``)."""
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import textwrap
 import time
 
@@ -203,9 +205,15 @@ def export(args: argparse.Namespace) -> int:
     if any(out.iterdir()):
         raise ReproError(f"--out {out} is not empty; export into a new folder")
     images = requested(Loader(args.root).load(dataset, split), args.per_class, args.seed)
+    # written beside --out and renamed into place: a killed export leaves no partial dataset behind
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
     for number, (image, label) in enumerate(zip(images.images, images.labels)):
-        folder = out / images.classes[label].replace("/", "-")
+        folder = stage / images.classes[label].replace("/", "-")
         folder.mkdir(exist_ok=True)
         Image.fromarray(image).save(folder / f"{number:05d}.png")
+    out.rmdir()
+    stage.rename(out)
     print(f"{len(images)} images of {len(images.classes)} classes at {images.resolution} px -> {out}")
     return 0
