@@ -288,9 +288,8 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_exits_2_with_one_line_naming_the_thing_and_the_fix(case, kit, tmp_path, capsys):
-    argv, fragments = CASES[case](kit, tmp_path)
+def refusal(argv: list[str], capsys) -> str:
+    """The one error line of a command that must exit with status 2 and no traceback."""
     capsys.readouterr()
     try:
         code = main(argv)
@@ -301,8 +300,33 @@ def test_bad_input_exits_2_with_one_line_naming_the_thing_and_the_fix(case, kit,
     assert "Traceback" not in err
     lines = err.rstrip("\n").splitlines()
     assert ": error: " in lines[-1] and sum(": error: " in line for line in lines) == 1, err
+    return lines[-1]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_exits_2_with_one_line_naming_the_thing_and_the_fix(case, kit, tmp_path, capsys):
+    argv, fragments = CASES[case](kit, tmp_path)
+    line = refusal(argv, capsys)
     for fragment in fragments:
-        assert fragment in lines[-1], f"{fragment!r} not in {lines[-1]!r}"
+        assert fragment in line, f"{fragment!r} not in {line!r}"
+
+
+@pytest.mark.parametrize("command", ["train", "metrics"])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_work(command, kit, tmp_path, capsys,
+                                                                           monkeypatch):
+    """Root may write anywhere, so the refusal of the write test (a read-only disk, no permission) is simulated."""
+    write_bytes = Path.write_bytes
+
+    def refused(path, data):
+        if path.name.startswith(".write-test"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", refused)
+    out = str(tmp_path / "out" / "m.csv") if command == "metrics" else str(tmp_path / "out")
+    line = refusal({"train": train, "metrics": metrics}[command](kit, "--out", out), capsys)
+    assert f"--out {tmp_path / 'out'} cannot be written (Permission denied)" in line
+    assert "choose a folder you can write to" in line
 
 
 def test_the_console_command_exits_2_without_a_traceback_and_the_corrected_rerun_works(kit, tmp_path):
