@@ -62,6 +62,23 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def changed_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The settings whose values differ between two JSON records (nested dicts flattened with dots), each with
+    both values: what a resume refusal names."""
+    def flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        for key, value in json.loads(json.dumps(record, default=str)).items():
+            if isinstance(value, dict):
+                items.update(flat(value, f"{prefix}{key}."))
+            else:
+                items[f"{prefix}{key}"] = value
+        return items
+
+    before, after = flat(old), flat(new)
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return "; ".join(f"{k}: {before.get(k)!r} there, {after.get(k)!r} now" for k in keys)
+
+
 def device_name() -> str:
     """The accelerator the run used (GPU model), else the CPU."""
     try:

@@ -14,12 +14,12 @@ with ``seed: s``) with seed s, from the same embeddings; :meth:`Assets.for_seed`
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ReproError
+from ..files import read_json
 
 #: a default the command derives itself (the generator's resolution, the preset's lr): not compared when absent
 OWN = "the command's own"
@@ -186,10 +186,11 @@ def _recorded(folder: Path, kind: str) -> dict | None:
     """The settings an asset wrote beside its output, under the CLI's argument names (None: it records none
     that :data:`SAME` compares, e.g. a teacher checkpoint)."""
     if kind == "inversion":
-        run = json.loads((folder / "run.json").read_text())
+        run = read_json(folder / "run.json", "inversion record", "delete the asset's folder to build it again")
         return {**run["config"], "generator": run["generator"], "weights": run.get("weights")}
     if kind in ("synthetic", "ddis", "deepinversion"):
-        index = json.loads((folder / "index.json").read_text())
+        index = read_json(folder / "index.json", "synthetic dataset index", "delete the asset's folder to build "
+                          "it again")
         config = dict(index["config"])
         if kind == "synthetic":  # repro.sampling.run.sample_dataset's record
             config["weights"] = index.get("weights")
