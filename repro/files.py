@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -67,13 +69,40 @@ def output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
+@contextmanager
+def replaced_atomically(path: str | os.PathLike):
+    """``with replaced_atomically(path) as tmp:`` write a file or a folder at ``tmp``; when the block succeeds it
+    takes the place of ``path`` by renaming, so a killed job leaves the old one or the new, never half of one
+    (a folder that is replaced is moved aside first, so readers may briefly find none). On failure the
+    temporary is removed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+    try:
+        yield tmp
+        if tmp.is_dir() and path.is_dir():  # a rename cannot replace a folder that has files
+            old = tmp.with_name(tmp.name + ".old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write a text file via a temporary file and a rename: a killed job leaves the old file or the new."""
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
 def write_json_atomic(data: Any, path: str | os.PathLike) -> Path:
     """Write JSON via a temporary file and a rename: a killed job leaves the old file or the new, never half."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(json.dumps(data, indent=2, sort_keys=True, default=str), path)
 
 
 def read_damageable(path: str | os.PathLike, read: Callable[[Path], T], what: str, fix: str) -> T:

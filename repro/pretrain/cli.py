@@ -43,6 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vae-steps", type=POSITIVE, help="all: total autoencoder steps")
     parser.add_argument("--unet-steps", type=POSITIVE, help="all: total UNet steps")
     parser.add_argument("--max-minutes", type=RATE, help="stop cleanly after this many minutes (exit status 3)")
+    parser.add_argument("--checkpoint-minutes", type=RATE, help="minutes between checkpoints, what a killed job "
+                        "loses at most (default 3)")
     parser.add_argument("--chunk-steps", type=POSITIVE, help="stop cleanly after this many steps (exit status 3)")
     parser.add_argument("--seed", type=NONNEGATIVE, help="seed of the split, initialisation and batches (default 0)")
     parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if not single and (args.steps is not None or args.budget_minutes is not None):
         raise ReproError("--steps and --budget-minutes size one stage (vae or unet); with `all` use "
                          "--vae-steps and --unet-steps")
-    scale = scale_settings(args.scale, seed=args.seed)
+    scale = scale_settings(args.scale, seed=args.seed, checkpoint_minutes=args.checkpoint_minutes)
     if args.no_compile:
         scale = replace(scale, compile=None)
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes
