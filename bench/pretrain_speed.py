@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
             continue
         # FLOPs of one eager step of 2 images: the count scales with the batch
         probe = build(replace(settings, batch_size=2), 8, None, device)
-        flops = counted_flops(lambda: probe.train_step(FIRST_STEP, TOTAL)) / 2
+        flops = counted_flops(partial(probe.train_step, FIRST_STEP, TOTAL)) / 2
         del probe
         for batch in batches:
             reset_memory(device)
@@ -126,10 +127,10 @@ def main(argv=None) -> int:
                                  timed_steps=steps))
             print(f"{name} batch {batch}: {rate:,.0f} images/s, {rate * flops / 1e12:.1f} TFLOP/s "
                   f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s", flush=True)
+            write_rows(rows, out / "pretrain_speed.csv")  # after every case: a run cut short keeps what it timed
             if args.profile and name == "unet" and batch == unet_batches[-1] and device.type == "cuda":
                 profile(stage, 5, out / "pretrain_speed_profile.txt")
             del stage
-    write_rows(rows, out / "pretrain_speed.csv")
     return 0
 
 

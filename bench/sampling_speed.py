@@ -34,7 +34,9 @@ SAVE_RESOLUTION = {128: 32, 256: 96, 64: 32, 16: 8, 32: 16}  # CIFAR and STL-10 
 
 def flops_per_image(sampler: Sampler, plan, steps: int) -> float:
     """UNet FLOPs of ``steps`` guided steps plus one decode, per image (counted on 2 images, one step)."""
-    probe = Sampler(sampler.bundle, sampler.tables, SamplingConfig(**{**sampler.config.as_dict(), "steps": 1}))
+    # eager: compiling under the flop counter's module hooks would specialise the compiled UNet to them
+    probe = Sampler(sampler.bundle, sampler.tables,
+                    SamplingConfig(**{**sampler.config.as_dict(), "steps": 1, "compile": False}))
     latent = sampler.bundle.latent_size(sampler.resolution)
     latents = torch.zeros(2, sampler.bundle.latent_channels, latent, latent, device=sampler.device)
     with torch.no_grad():

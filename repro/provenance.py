@@ -56,26 +56,27 @@ def git_commit(root: Path = PACKAGE_DIR) -> str:
         return "unknown"
 
 
-#: the options a ``repro`` command ran with, beside its output (``repro.experiments.assets`` compares them)
-ARGUMENTS_FILE = "arguments.json"
-
-
-def write_arguments(folder: str | os.PathLike, args, **measured: Any) -> Path:
-    """Record the options a ``repro`` command ran with (``args``, its parsed command line) in
-    ``folder/arguments.json``, under their names, which are the registry's parameter names, with what the run
-    measured (``weights``: the generator's fingerprint): an experiment that reads the output compares its own
-    parameters with this record."""
-    record = {**vars(args), **measured}
-    path = Path(folder) / ARGUMENTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
-    return path
-
-
 def config_hash(config: Mapping[str, Any]) -> str:
     """A short, order-independent hash of a JSON-serialisable configuration."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def changed_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The settings whose values differ between two JSON records (nested dicts flattened with dots), each with
+    both values: what a resume refusal names."""
+    def flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        for key, value in json.loads(json.dumps(record, default=str)).items():
+            if isinstance(value, dict):
+                items.update(flat(value, f"{prefix}{key}."))
+            else:
+                items[f"{prefix}{key}"] = value
+        return items
+
+    before, after = flat(old), flat(new)
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return "; ".join(f"{k}: {before.get(k)!r} there, {after.get(k)!r} now" for k in keys)
 
 
 def device_name() -> str:

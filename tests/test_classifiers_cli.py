@@ -11,7 +11,8 @@ import pytest
 
 from repro.cli import main
 from repro.classifiers import build_model, evaluate, load_classifier
-from repro.provenance import ARGUMENTS_FILE, PROVENANCE_COLUMNS
+from repro.files import ARGUMENTS_FILE
+from repro.provenance import PROVENANCE_COLUMNS
 from repro.sampling.dataset import PROVENANCE_FIELDS, SyntheticWriter
 
 from .test_classifiers_support import bars_dataset
@@ -67,7 +68,7 @@ def test_bad_requests_end_with_one_clear_message(tmp_path, capsys):
     assert "give both --train and --synthetic" in capsys.readouterr().err
     assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--synthetic", test, "--test", "nowhere",
                  "--out", str(tmp_path), "--device", "cpu"]) == 2
-    assert "neither a folder nor DATASET:SPLIT" in capsys.readouterr().err
+    assert "unknown dataset 'nowhere'" in capsys.readouterr().err
     assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--test", test, "--out", str(tmp_path)]) == 2
     assert "no training data" in capsys.readouterr().err
 
@@ -105,7 +106,7 @@ def test_holdout_per_class_tests_on_images_kept_out_of_training(tmp_path, monkey
 
         return TrainReport(steps=recipe.steps, seconds=0.0, images_per_second=0.0, timed_from=0)
 
-    monkeypatch.setattr(repro.data, "load_split", lambda dataset, name, root=None: split)
+    monkeypatch.setattr(repro.data, "load_split", lambda dataset, name, root=None, size=None: split)
     monkeypatch.setattr("repro.classifiers.train.train_classifier", fake_train)
     code = main(["train", "--arch", "cifar_resnet20", "--train", "pool:train", "--holdout-per-class", "2",
                  "--train-steps", "3", "--batch-size", "4", "--out", str(tmp_path), "--device", "cpu", "--quiet"])

@@ -301,6 +301,7 @@ def test_download_is_staged_and_lands_whole(offline, monkeypatch):
         raise ReproError("connection lost")
 
     monkeypatch.setattr(download, "_fetch", failing)
+    (offline / "nothing").mkdir()  # a data folder without the dataset
     with pytest.raises(ReproError, match="connection lost"):
         load_split("cifar10", "test", root=offline / "nothing")
     downloads = offline / "cache" / "downloads"

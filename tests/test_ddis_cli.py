@@ -10,7 +10,7 @@ from repro.sampling.datafree import read_dataset
 from repro.ddis.tokens import ClassTokens
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
-from repro.provenance import ARGUMENTS_FILE
+from repro.files import ARGUMENTS_FILE
 from repro.sampling.dataset import SyntheticDataset
 
 CLASSES = "cat,dog,airplane"

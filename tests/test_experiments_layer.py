@@ -16,7 +16,7 @@ from repro.experiments.classify import fitted_batch, recipe_for
 from repro.experiments.plots import bars, curves
 from repro.experiments.run import PARTIAL_CSV
 from repro.generators.bundle import MINI_ENV, mini_checkpoint, mini_dir
-from repro.provenance import ARGUMENTS_FILE
+from repro.files import ARGUMENTS_FILE
 from repro.sampling import SyntheticWriter
 from tests.conftest import CONFIG_DIR
 
@@ -72,6 +72,9 @@ def test_checked_asset_compares_the_recorded_settings(tmp_path):
     agreeing = {"generator": "mini", "inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64,
                 "checkpoints": [2, 4]}
     with pytest.raises(ReproError, match=r"inversion_cifar10.* has no arguments.json.*rebuild it"):
+        assets.checked("inversion_cifar10", agreeing)
+    (folder / ARGUMENTS_FILE).write_text('{"inversion_steps": 4, "checkp')  # cut short
+    with pytest.raises(ReproError, match=r"asset record .*arguments.json is damaged.*rebuild the asset"):
         assets.checked("inversion_cifar10", agreeing)
     (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": "mini", "inversion_steps": 4, "checkpoints": [2, 4],
                                                      "inversion_lr": 0.03, "resolution": 64, "seed": 0}))

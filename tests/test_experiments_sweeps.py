@@ -10,7 +10,7 @@ from repro.errors import ReproError
 from repro.experiments import ExperimentRun
 from repro.experiments.quality import record_metrics
 from repro.experiments.sweeps import expand
-from repro.provenance import ARGUMENTS_FILE
+from repro.files import ARGUMENTS_FILE
 
 BASE = {"generator": "mini", "dtype": "fp32", "per_image": 1, "guidance": [2], "noise": 0.1, "interpolation": 0.1,
         "checkpoints": [4], "scheduler": "ddim", "inference_steps": 2, "uncond": "mean", "arch": "resnet18"}

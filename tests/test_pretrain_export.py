@@ -108,6 +108,19 @@ def test_cli_export_and_unfinished_work(exported, tmp_path, capsys):
     assert "has not finished" in capsys.readouterr().err
 
 
+def test_a_damaged_latent_cache_is_encoded_again(exported, capsys):
+    from repro.pretrain.autoencoder import LATENTS_FILE, pool_latents
+
+    root, _ = exported
+    work = root / "work"
+    train, _ = split_pool(fake_pool(14), holdout_images=2, seed=0)
+    good = pool_latents(work, train.images, CPU)
+    (work / LATENTS_FILE).write_bytes(b"cut short")
+    again = pool_latents(work, train.images, CPU)
+    assert "cannot be read" in capsys.readouterr().out
+    assert torch.allclose(good, again) and torch.equal(torch.load(work / LATENTS_FILE)["latents"], again)
+
+
 def test_packed_work_resumes_on_a_fresh_machine(tmp_path):
     work = tmp_path / "work"
     settings = dict(snapshot_fractions=(0.25,))

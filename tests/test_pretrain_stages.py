@@ -172,6 +172,17 @@ def test_settings_change_is_refused_on_resume(tmp_path):
         run_stage(tiny_autoencoder_stage(images, lr=1e-4), tmp_path, steps=4, budget_minutes=None)
 
 
+def test_damaged_checkpoint_and_record_are_named_with_their_fix(tmp_path):
+    images = fake_pool(24, size=32).images
+    run_stage(tiny_autoencoder_stage(images), tmp_path, steps=4, budget_minutes=None, chunk_steps=1)
+    (tmp_path / "state.pt").write_bytes(b"cut short")
+    with pytest.raises(ReproError, match=r"training checkpoint .*state.pt is damaged .* delete it to train"):
+        run_stage(tiny_autoencoder_stage(images), tmp_path, steps=4, budget_minutes=None)
+    (tmp_path / "done.json").write_text('{"steps": 4')
+    with pytest.raises(ReproError, match=r"stage record .*done.json is damaged"):
+        run_stage(tiny_autoencoder_stage(images), tmp_path, steps=4, budget_minutes=None)
+
+
 def test_budget_sizes_the_run(tmp_path, monkeypatch):
     import repro.pretrain.loop as loop
 

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +24,8 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    # a dry run reads no data, but DDIS assets name a file of the data folder: any folder will do for it
-    env = {"REPRO_DATA": os.environ.get("REPRO_DATA") or str(cwd / "no-data"), **os.environ, "HF_HUB_OFFLINE": "1"}
+    # a dry run reads no data, but DDIS assets name a file of the data folder: any existing folder will do for it
+    env = {"REPRO_DATA": os.environ.get("REPRO_DATA") or tempfile.gettempdir(), **os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=3600, env=env)
 
 
@@ -56,6 +57,18 @@ def test_an_asset_that_needs_the_data_folder_stops_the_dag_when_none_is_set():
                          capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode != 0
     assert "from the data folder, but none is set: set $REPRO_DATA" in run.stderr + run.stdout
+
+
+def test_a_data_folder_that_does_not_exist_stops_the_dry_run_with_the_commands_message(tmp_path):
+    missing = tmp_path / "nonexistent"
+    run = snakemake("-n", "--config", f"data_root={missing}")
+    assert run.returncode != 0
+    dry = run.stderr + run.stdout
+    code = subprocess.run([sys.executable, "-m", "repro.cli", "invert", "--dataset", "cifar10", "--data-root",
+                           str(missing), "--out", str(tmp_path / "emb")], capture_output=True, text=True, timeout=300)
+    (message,) = [line for line in code.stderr.splitlines() if "error:" in line]
+    assert code.returncode == 2 and message.split("error: ", 1)[1] in dry
+    assert f"the data folder {missing} named by data_root" in message and "../shared/data" in message
 
 
 def test_unknown_experiment_id_stops_the_workflow():

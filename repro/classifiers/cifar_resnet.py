@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ReproError
+from ..files import read_damageable
 from .models import IMAGENET_MEAN, IMAGENET_STD, Classifier, load_state
 
 
@@ -84,13 +84,8 @@ def load_cifar_resnet(path: str | os.PathLike, arch: str | None = None) -> Class
     Depth and number of classes are read from the weights; ``arch`` (e.g. ``cifar_resnet56``), when given, must
     match. A checkpoint of any other architecture raises :class:`ReproError`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ReproError(f"CIFAR ResNet checkpoint {path} does not exist")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ReproError(f"cannot read CIFAR ResNet checkpoint {path}: {err}") from err
+    blob = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                           "CIFAR ResNet checkpoint", "copy it again from the data folder")
     state = blob.get("state_dict", blob) if isinstance(blob, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ReproError(f"{path} holds no state dict of tensors; expected akamaster's {{'state_dict': ...}}")

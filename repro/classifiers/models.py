@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import ReproError
+from ..files import check_finite, read_damageable
 from ..fingerprint import file_hash
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -220,12 +221,8 @@ def load_classifier(path: str | os.PathLike, arch: str | None = None) -> Classif
 
 
 def _load_file(path: Path, arch: str | None) -> Classifier:
-    if not path.is_file():
-        raise ReproError(f"classifier checkpoint {path} does not exist")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file: say which file, not a pickle traceback
-        raise ReproError(f"cannot read classifier checkpoint {path}: {err}") from err
+    blob = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                           "classifier checkpoint", "save it again with `repro train --save`, or copy it again")
     if not isinstance(blob, dict) or "state_dict" not in blob:
         raise ReproError(f"{path} is not a classifier checkpoint (no state_dict); save one with `repro train --save`")
     if blob.get("format") != CHECKPOINT_FORMAT:
@@ -252,4 +249,7 @@ def load_state(model: nn.Module, state: dict, source: str | os.PathLike) -> None
             f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}, "
             f"{len(wrong)} of another shape {wrong[:3]}; check --arch and the checkpoint"
         )
+    for key, tensor in state.items():
+        check_finite(tensor, f"{source} (tensor {key})", "the training diverged or the file was altered; use "
+                     "another checkpoint")
     model.load_state_dict(state, strict=False)

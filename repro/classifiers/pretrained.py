@@ -14,6 +14,7 @@ import torch
 
 from ..data.download import reachable
 from ..errors import ReproError
+from ..files import read_damageable
 from ..fingerprint import file_hash
 from .models import IMAGENET_MEAN, IMAGENET_STD, Classifier, build_model, load_state
 
@@ -47,7 +48,8 @@ def load_pretrained(spec: str) -> Classifier:
             raise ReproError(f"the ImageNet weights of {arch} ({path.name}) are not in {path.parent} and "
                              f"{weights.url} cannot be reached; run once online or copy the file there")
         torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                            "ImageNet weights file", "delete it so that it is downloaded again")
     mapped = {("head." + k.removeprefix("fc.")) if k.startswith("fc.") else "body." + k: v for k, v in state.items()}
     model = build_model(arch, len(weights.meta["categories"]), RESOLUTION, IMAGENET_MEAN, IMAGENET_STD)
     load_state(model, mapped, path)

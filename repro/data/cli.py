@@ -1,12 +1,16 @@
-"""``repro data list | prepare NAME... | verify [NAME...]``: what datasets exist, decode them into the cache,
-and check archives (sha256), split sizes and per-class counts."""
+"""``repro data list | prepare NAME... | verify [NAME...] | export DATASET:SPLIT``: what datasets exist, decode
+them into the cache, check archives (sha256), split sizes and per-class counts, and write a split as a folder
+of class subfolders (the layout of your own data, ``repro.data.own``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import textwrap
 import time
 
+from ..arguments import NONNEGATIVE, POSITIVE
 from ..errors import ReproError
 from ..paths import DATA_ENV
 from .load import Loader
@@ -25,6 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    f"DATASET/SPLIT, or '{MINI}' for the mini world's splits",
         "verify": "check the known archives' sha256, and print every split's size and per-class counts "
                   "(default: every dataset present in the data folder)",
+        "export": "write a split as PNG files in one subfolder per class: the layout of your own data",
     }
     for action, help_text in commands.items():
         p = sub.add_parser(action, help=help_text, description=help_text)
@@ -32,14 +37,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help=f"data folder with the offline archives (default: ${DATA_ENV})")
         if action == "prepare":
             p.add_argument("names", nargs="+", metavar="NAME")
-            p.add_argument("--size", type=int, default=None, help="image size in pixels (default: the dataset's)")
+            p.add_argument("--size", type=POSITIVE, default=None, help="image size in pixels (default: the dataset's)")
             p.add_argument("--no-download", action="store_true", help="only read files that are already there")
         if action == "verify":
             p.add_argument("names", nargs="*", metavar="NAME")
+        if action == "export":
+            p.add_argument("split", metavar="DATASET:SPLIT", help="e.g. cifar10:test")
+            p.add_argument("--out", required=True, help="a new folder: OUT/<class>/<number>.png")
+            p.add_argument("--per-class", type=POSITIVE, default=None, help="only N seeded images of each class")
+            p.add_argument("--seed", type=NONNEGATIVE, default=0, help="seed of the --per-class subset")
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"list": list_datasets, "prepare": prepare, "verify": verify}[args.action](args)
+    return {"list": list_datasets, "prepare": prepare, "verify": verify, "export": export}[args.action](args)
 
 
 def list_datasets(args: argparse.Namespace) -> int:
@@ -66,7 +76,7 @@ def _targets(names: list[str]) -> list[tuple[str, str]]:
         if name == MINI:
             targets += [*MINI_WORLD_SPLITS, *((f"pacs_{d}", s) for d in ("art_painting", "cartoon", "photo")
                                                for s in ("train", "test"))]
-        elif "/" in name:
+        elif "/" in name and name.split("/", 1)[0] in DATASETS:
             dataset, split = name.split("/", 1)
             dataset_spec(dataset).split(split)
             targets.append((dataset, split))
@@ -180,3 +190,30 @@ def verify(args: argparse.Namespace) -> int:
         good &= _check_pool_disjoint(loader, sets)
     print("\nverify: " + ("all checks passed" if good else "SOME CHECKS FAILED"))
     return 0 if good else 1
+
+
+def export(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from ..files import output_folder
+    from .imageset import requested
+
+    dataset, colon, split = args.split.rpartition(":")
+    if not colon or not dataset:
+        raise ReproError(f"{args.split!r} names no split; give DATASET:SPLIT, e.g. cifar10:test")
+    out = output_folder(args.out)
+    if any(out.iterdir()):
+        raise ReproError(f"--out {out} is not empty; export into a new folder")
+    images = requested(Loader(args.root).load(dataset, split), args.per_class, args.seed)
+    # written beside --out and renamed into place: a killed export leaves no partial dataset behind
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    for number, (image, label) in enumerate(zip(images.images, images.labels)):
+        folder = stage / images.classes[label].replace("/", "-")
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(image).save(folder / f"{number:05d}.png")
+    out.rmdir()
+    stage.rename(out)
+    print(f"{len(images)} images of {len(images.classes)} classes at {images.resolution} px -> {out}")
+    return 0

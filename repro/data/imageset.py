@@ -112,6 +112,23 @@ class ImageSet:
         return self.subset(chosen, f"{self.name}:{tag}")
 
 
+def requested(images: ImageSet, per_class: int | None = None, seed: int = 0, limit: int | None = None) -> ImageSet:
+    """The set reduced as a command's ``--per-class`` (seeded) and ``--limit`` (the first N) ask; asking for more
+    images than the set holds is an error that says how many it has."""
+    if per_class is not None:
+        largest = int(images.class_counts().max())
+        if per_class > largest:
+            raise ReproError(f"--per-class {per_class} asks for more than {images.name} holds: its largest class "
+                             f"has {largest} images; give --per-class {largest} or fewer")
+        images = images.per_class(per_class, seed=seed)
+    if limit is not None:
+        if limit > len(images):
+            raise ReproError(f"--limit {limit} asks for more than the {len(images)} images of {images.name}; give "
+                             f"--limit {len(images)} or fewer")
+        images = images.subset(list(range(limit)))
+    return images
+
+
 def stratified_quotas(counts: np.ndarray, n: int) -> np.ndarray:
     """Split ``n`` over classes in proportion to ``counts`` (floors, then the largest remainders, ties to the
     lower class index), so quotas sum to ``n`` and never exceed a class's count."""

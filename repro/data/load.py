@@ -27,6 +27,8 @@ class Loader:
         self.allow_download = allow_download
 
     def folders(self, spec: DatasetSpec) -> list[Path]:
+        if spec.location is not None:
+            return [spec.location.parent]
         return ([self.root] if self.root else []) + [downloads_folder(spec), *spec.extra_folders]
 
     def load(self, dataset: str, split: str, size: int | None = None) -> ImageSet:
@@ -79,7 +81,7 @@ class Loader:
         download(spec.fetches, downloads_folder(spec))
 
 
-def _size(size: int | None, spec: DatasetSpec) -> int:
+def _size(size: int | None, spec: DatasetSpec) -> int | None:
     if size is None:
         return spec.size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:

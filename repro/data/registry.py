@@ -41,7 +41,8 @@ from .sources import CifarBatches, FolderTree, IdxFiles, MedMnistNpz, Stl10Binar
 class DatasetSpec:
     name: str
     title: str
-    size: int
+    #: default image side in pixels; None keeps the images' own size (your own data)
+    size: int | None
     splits: Mapping[str, object]
     #: the class keys (folder names, or the official label names) in label order; None: as the files say
     classes: tuple[str, ...] | None = None
@@ -57,6 +58,8 @@ class DatasetSpec:
     extra_folders: tuple[Path, ...] = ()
     #: split -> image count that ``repro data verify`` checks
     expected: Mapping[str, int] = field(default_factory=dict)
+    #: your own data (``repro.data.own``): the folder or file itself, the only place it is read from
+    location: Path | None = None
 
     def split(self, split: str):
         if split not in self.splits:
@@ -167,7 +170,11 @@ def _imagenet_names(located: Path) -> dict[str, str]:
     if (folder / "meta.bin").is_file():
         import torch
 
-        wnid_to_classes = torch.load(folder / "meta.bin", weights_only=False)[0]
+        from ..files import read_damageable
+
+        meta = read_damageable(folder / "meta.bin", lambda p: torch.load(p, weights_only=False), "ImageNet class "
+                               "names", "delete it and let torchvision.datasets.ImageNet write it again")
+        wnid_to_classes = meta[0]
         return {wnid: names[0] for wnid, names in wnid_to_classes.items()}
     if (folder / "LOC_synset_mapping.txt").is_file():
         lines = (folder / "LOC_synset_mapping.txt").read_text().splitlines()
@@ -279,11 +286,17 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    """The registry entry for ``name``; an unknown name is an error that lists the known ones."""
-    if name not in DATASETS:
-        import difflib
+    """The registry entry for ``name``, or your own data when ``name`` is a path (``repro.data.own``); an
+    unknown name is an error that lists the known ones."""
+    if name in DATASETS:
+        return DATASETS[name]
+    from .own import LAYOUT, is_own_data, own_dataset
 
-        close = difflib.get_close_matches(name, DATASETS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ReproError(f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}")
-    return DATASETS[name]
+    if is_own_data(name):
+        return own_dataset(name)
+    import difflib
+
+    close = difflib.get_close_matches(name, DATASETS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ReproError(f"unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}; or your own data: "
+                     f"{LAYOUT}")

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ReproError
+from ..files import problem
 from .images import decode_image, resize
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
@@ -113,9 +114,11 @@ class Source:
 # ----------------------------------------------------------------------------------------------- image trees
 
 
-def decode_tree(files: list[tuple[str, str]], read: Callable[[str, str], bytes], size: int,
+def decode_tree(files: list[tuple[str, str]], read: Callable[[str, str], bytes], size: int | None,
                 classes: tuple[str, ...] | None, where: str, id_prefix: str) -> Decoded:
-    """Decode ``(class folder, file name)`` entries, sorted by class then name, checking the class folders."""
+    """Decode ``(class folder, file name)`` entries, sorted by class then name, checking the class folders.
+
+    ``size=None`` keeps the images' own size, which must then be one square size for all (your own data)."""
     if not files:
         raise ReproError(f"{where} holds no images; expected the layout {{class}}/{{file}}.jpg under it")
     found = sorted({cls for cls, _ in files})
@@ -130,16 +133,25 @@ def decode_tree(files: list[tuple[str, str]], read: Callable[[str, str], bytes],
     order = list(classes) if classes is not None else found
     position = {c: i for i, c in enumerate(order)}
     files = sorted(files, key=lambda f: (position[f[0]], f[1]))
-    images = np.empty((len(files), size, size, 3), dtype=np.uint8)
+    images = None
     from tqdm.auto import tqdm
 
     for i, (cls, name) in enumerate(tqdm(files, desc=f"decoding {where}", unit="img", disable=None,
                                          leave=False, mininterval=2.0)):
         try:
-            images[i] = decode_image(read(cls, name), size)
+            image = decode_image(read(cls, name), size)
         except Exception as err:  # any unreadable member: a damaged archive or a file that is not an image
-            raise ReproError(f"cannot decode {cls}/{name} in {where} ({type(err).__name__}: {err}); the file is "
-                             "damaged or truncated: copy it again") from err
+            raise ReproError(f"cannot decode {cls}/{name} in {where} ({problem(err)}); the file is damaged or "
+                             "truncated: copy it again") from err
+        if images is None:
+            images = np.empty((len(files), *image.shape), dtype=np.uint8)
+        if image.shape != images.shape[1:] or image.shape[0] != image.shape[1]:
+            other = "not square" if image.shape[0] != image.shape[1] else \
+                f"but {files[0][0]}/{files[0][1]} is {images.shape[2]}x{images.shape[1]} px"
+            raise ReproError(f"{where}: {cls}/{name} is {image.shape[1]}x{image.shape[0]} px, {other}; images keep "
+                             "their own size, which must be one square size for all: pass --image-size N to "
+                             "centre-crop and resize every image to N px, or resize them yourself")
+        images[i] = image
     labels = np.array([position[cls] for cls, _ in files], dtype=np.int64)
     ids = [f"{id_prefix}/{cls}/{name}" for cls, name in files]
     return Decoded(images, labels, order, ids)
@@ -233,11 +245,13 @@ class FolderTree(Source):
 
 
 def _array_decoded(images: np.ndarray, labels: np.ndarray, classes: list[str], id_prefix: str,
-                   size: int) -> Decoded:
-    """Arrays in their native size -> ``Decoded`` at ``size`` (grayscale replicated into RGB, then resized)."""
+                   size: int | None) -> Decoded:
+    """Arrays in their native size -> ``Decoded`` at ``size`` (grayscale replicated into RGB, then resized;
+    ``size=None`` keeps the native size)."""
     if images.ndim == 3:
         images = np.repeat(images[..., None], 3, axis=-1)
-    images = resize(np.ascontiguousarray(images, dtype=np.uint8), size)
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    images = images if size is None else resize(images, size)
     ids = [f"{id_prefix}/{i:05d}" for i in range(len(images))]
     return Decoded(images, np.asarray(labels, dtype=np.int64).reshape(-1), classes, ids)
 
@@ -388,3 +402,58 @@ class IdxFiles(Source):
     @property
     def cache_stem(self) -> str:
         return self.id_prefix.replace("/", "-") + "-idx"
+
+
+# ------------------------------------------------------------------------------------------- your own data
+
+NPZ_LAYOUT = "numpy.savez(path, images=uint8 [N, H, W, 3] or [N, H, W], labels=[N] integers, classes=[K] names)"
+
+
+@dataclass(frozen=True)
+class LabelledNpz(Source):
+    """Your own images in one ``.npz``: ``images`` uint8 ``[N, H, W, 3]`` (or ``[N, H, W]`` grayscale, made RGB),
+    ``labels`` ``[N]`` integers indexing the classes, optionally ``classes`` ``[K]`` names (else "0".."K-1")."""
+
+    filename: str
+    id_prefix: str
+
+    def locate(self, folder: Path) -> Path | None:
+        path = folder / self.filename
+        return path if path.is_file() else None
+
+    def fingerprint(self, path: Path) -> str:
+        return stat_fingerprint([path])
+
+    def decode(self, path: Path, size: int | None) -> Decoded:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except Exception as err:  # a cut-short zip, a pickled object array, not an .npz at all
+            raise ReproError(f"{path} is not a readable .npz file ({problem(err)}); write it again with "
+                             f"{NPZ_LAYOUT}") from err
+        missing = [key for key in ("images", "labels") if key not in arrays]
+        if missing:
+            raise ReproError(f"{path} lacks the array(s) {missing} (it holds {sorted(arrays)}); write it with "
+                             f"{NPZ_LAYOUT}")
+        images, labels = arrays["images"], arrays["labels"]
+        if images.dtype != np.uint8 or images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+            raise ReproError(f"{path}: images are {images.dtype} {list(images.shape)}; write them as {NPZ_LAYOUT}")
+        if images.shape[1] != images.shape[2]:
+            raise ReproError(f"{path}: images are {images.shape[2]}x{images.shape[1]} px, not square; crop them to "
+                             "squares before saving")
+        if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ReproError(f"{path}: {len(images)} images need {len(images)} integer labels, got {labels.dtype} "
+                             f"{list(labels.shape)}; write them as {NPZ_LAYOUT}")
+        classes = ([str(c) for c in arrays["classes"]] if "classes" in arrays
+                   else [str(c) for c in range(int(labels.max(initial=0)) + 1)])
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise ReproError(f"{path}: labels run from {labels.min()} to {labels.max()}, but there are "
+                             f"{len(classes)} classes; labels must index the classes array (0..{len(classes) - 1})")
+        return _array_decoded(images, labels, classes, self.id_prefix, size)
+
+    def describe(self) -> str:
+        return f"{self.filename} (images, labels[, classes])"
+
+    @property
+    def cache_stem(self) -> str:
+        return f"own-{self.id_prefix}"

@@ -7,6 +7,7 @@ without decoding anything: the cache key) and ``describe()`` (for ``repro data l
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,11 @@ class Stored:
 
     def load(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> ImageSet:
         source, path = loader.find(spec, split, self.sources)
-        arrays, _ = cached(f"{source.cache_stem}-{size}px", self.key(loader, spec, split, size),
+        arrays, _ = cached(f"{source.cache_stem}-{size or 'own'}px", self.key(loader, spec, split, size),
                            lambda: source.decode(path, size).arrays())
+        if spec.location is not None and size is not None:
+            print(f"repro data: every image of {path} centre-cropped and resized to {size} px, as --image-size "
+                  "asked (they are used at their own size otherwise)", file=sys.stderr)
         keys = [str(c) for c in arrays["classes"]]
         if spec.classes is not None and keys != list(spec.classes):
             raise ReproError(f"{path} labels the classes {keys}, but {spec.name} has {list(spec.classes)}; "

@@ -26,6 +26,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ReproError
+from ..files import read_damageable
+from ..provenance import changed_settings
 from .sampler import DDISSampler, SamplerConfig
 from ..classifiers.teacher import mixed_precision, teacher_view
 from .tokens import ClassTokens, TokenSplice
@@ -56,11 +58,14 @@ def learn_class_tokens(
     teacher_labels: Sequence[int] | None = None,
     seed: int = 0,
     progress: bool = True,
+    state_path: str | Path | None = None,
 ) -> tuple[ClassTokens, list[dict]]:
     """Learn one token per class; returns the tokens and one history row per (epoch, class).
 
     ``teacher_labels[i]`` is the teacher's output index of ``classes[i]`` (default: i). Each class keeps the
     vector with the highest share classified as its class among the vectors it was evaluated with.
+    ``state_path``: after every epoch the whole state is saved there, and a call with the same settings resumes
+    from it and ends with the tokens of an uninterrupted run.
     """
     config = config or CATConfig()
     sampler_config = sampler_config or SamplerConfig()
@@ -78,9 +83,14 @@ def learn_class_tokens(
         active = list(range(len(classes)))
         generator = torch.Generator(device=device).manual_seed(seed)
         history: list[dict] = []
+        resume = _EpochState(state_path, token_settings(sampler_config, config, use_dag, seed, bundle, teacher),
+                             classes)
+        first_epoch = resume.load(splice, optimizer, generator, best_share, best, active, history)
         start = time.perf_counter()
-        bar = tqdm(range(config.epochs), desc="class tokens", disable=not progress)
+        bar = tqdm(range(first_epoch, config.epochs), desc="class tokens", disable=not progress)
         for epoch in bar:
+            if not active:
+                break
             # classes interleaved, so every micro-batch mixes classes
             order = torch.tensor(active).repeat(per_class)
             correct = torch.zeros(len(classes))
@@ -116,9 +126,8 @@ def learn_class_tokens(
                 splice.vectors[c].grad = None
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            resume.save(epoch + 1, splice, optimizer, generator, best_share, best, active, history)
             bar.set_postfix(active=len(active), share=float(correct.sum()) / len(order))
-            if not active:
-                break
     finally:
         splice.remove()
     learned = ClassTokens(classes, best, tokens.tokens,
@@ -128,6 +137,44 @@ def learn_class_tokens(
                                                                teacher)})
     learned.install(bundle)
     return learned, history
+
+
+class _EpochState:
+    """The resumable state of :func:`learn_class_tokens` after an epoch, in one file written atomically."""
+
+    def __init__(self, path: str | Path | None, settings: dict, classes: list[str]):
+        self.path = None if path is None else Path(path)
+        self.settings = {"settings": settings, "classes": classes}
+
+    def load(self, splice, optimizer, generator, best_share, best, active, history) -> int:
+        """Restore the saved state into the given objects (in place); returns the epoch to continue with."""
+        if self.path is None or not self.path.exists():
+            return 0
+        state = read_damageable(self.path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                                "class-token resume state", "delete it to learn the tokens from the start")
+        if state["settings"] != self.settings:
+            raise ReproError(f"{self.path} resumes class tokens learned with other settings "
+                             f"({changed_settings(state['settings'], self.settings)}); rerun with its settings, or "
+                             "delete it to start over")
+        with torch.no_grad():
+            for vector, saved in zip(splice.vectors, state["vectors"]):
+                vector.copy_(saved)
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        best_share[:] = state["best_share"]
+        best.copy_(state["best"])
+        active[:] = state["active"]
+        history[:] = state["history"]
+        return int(state["epoch"])
+
+    def save(self, epoch: int, splice, optimizer, generator, best_share, best, active, history) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        torch.save({"settings": self.settings, "epoch": epoch, "vectors": splice.table(),
+                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                    "best_share": list(best_share), "best": best, "active": list(active), "history": history}, tmp)
+        tmp.replace(self.path)
 
 
 def token_settings(sampler_config: SamplerConfig, config: CATConfig, use_dag: bool, seed: int, bundle=None,
@@ -166,7 +213,15 @@ def cached_class_tokens(
                              "again, or ask for the settings it was learned with")
         tokens.install(bundle)
         return tokens
+    state = resume_path(path)
     tokens, _ = learn_class_tokens(bundle, teacher, classes, sampler_config, config, use_dag=use_dag, seed=seed,
-                                   progress=progress)
+                                   progress=progress, state_path=state)
     tokens.save(path)
+    state.unlink(missing_ok=True)
     return tokens
+
+
+def resume_path(tokens_path: str | Path) -> Path:
+    """Where the learning of the tokens file ``tokens_path`` keeps its resumable state until the file is written."""
+    tokens_path = Path(tokens_path)
+    return tokens_path.with_name(tokens_path.name + ".resume.pt")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, device, number
 from ..errors import ReproError
+from ..files import output_file, output_folder
 from .sampler import SAMPLE_BATCH
 
 
@@ -26,14 +28,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _generator_args(token)
     _sampler_args(token)
     token.add_argument("--no-dag", action="store_true", help="learn the tokens without DAG (the +CAT ablation)")
-    token.add_argument("--cat-lr", type=float, default=0.005, help="Adam learning rate of the tokens")
-    token.add_argument("--cat-max-epochs", type=int, default=30, help="epochs at most")
-    token.add_argument("--cat-grad-accumulation", type=int, default=20, help="accumulated steps per epoch")
-    token.add_argument("--cat-batch", type=int, default=1, help="images per class per accumulated step")
-    token.add_argument("--cat-stop-accuracy", type=float, default=0.7, help="stop a class above this share correct")
-    token.add_argument("--micro-batch", type=int, default=200, help="images per generator call (memory)")
-    token.add_argument("--out", required=True, help="tokens file (.safetensors: class -> vector); the command's "
-                       "options are recorded beside it (arguments.json)")
+    token.add_argument("--cat-lr", type=RATE, default=0.005, help="Adam learning rate of the tokens")
+    token.add_argument("--cat-max-epochs", type=POSITIVE, default=30, help="epochs at most")
+    token.add_argument("--cat-grad-accumulation", type=POSITIVE, default=20, help="accumulated steps per epoch")
+    token.add_argument("--cat-batch", type=POSITIVE, default=1, help="images per class per accumulated step")
+    token.add_argument("--cat-stop-accuracy", type=SHARE, default=0.7, help="stop a class above this share correct")
+    token.add_argument("--micro-batch", type=POSITIVE, default=200, help="images per generator call (memory)")
+    token.add_argument("--out", required=True, help="tokens file (.safetensors: class -> vector); until it is "
+                       "written, OUT.resume.pt keeps the state of the last epoch and a rerun resumes there; the "
+                       "command's options are recorded beside it (arguments.json)")
     token.add_argument("--history", default=None, help="CSV of the share correct per epoch and class")
 
     sample = sub.add_parser("sample", help="sample a synthetic dataset: vanilla, +CAT, +DAG or DDIS")
@@ -42,21 +45,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _generator_args(sample)
     _sampler_args(sample)
     sample.add_argument("--tokens", default=None, help="tokens file from `repro ddis token` (modes cat, ddis)")
-    sample.add_argument("--images-per-class", type=int, required=True)
-    sample.add_argument("--batch-size", type=int, default=SAMPLE_BATCH, help="images per generation batch (DAG's "
-                        "batch statistics)")
+    sample.add_argument("--images-per-class", type=POSITIVE, required=True)
+    sample.add_argument("--batch-size", type=POSITIVE, default=SAMPLE_BATCH, help="images per generation batch "
+                        "(DAG's batch statistics)")
     sample.add_argument("--out", required=True, help="synthetic dataset folder")
 
     di = sub.add_parser("deepinversion", help="the DeepInversion baseline: optimise pixels against the teacher")
     _teacher_args(di)
     _common_args(di)
     di.add_argument("--preset", default=None, help="imagenet | imagenet-multires | cifar10 (default: by resolution)")
-    di.add_argument("--deepinversion-iterations", type=int, default=None, help="override the preset's iterations")
-    di.add_argument("--deepinversion-batch", type=int, default=None, help="override the preset's batch size")
-    di.add_argument("--deepinversion-lr", type=float, default=None, help="override the preset's input learning rate")
-    di.add_argument("--deepinversion-r-feature", type=float, default=None,
+    di.add_argument("--deepinversion-iterations", type=POSITIVE, default=None,
+                    help="override the preset's iterations")
+    di.add_argument("--deepinversion-batch", type=POSITIVE, default=None, help="override the preset's batch size")
+    di.add_argument("--deepinversion-lr", type=RATE, default=None, help="override the preset's input learning rate")
+    di.add_argument("--deepinversion-r-feature", type=number(at_least=0), default=None,
                     help="override the preset's BatchNorm-loss weight")
-    di.add_argument("--images-per-class", type=int, required=True)
+    di.add_argument("--images-per-class", type=POSITIVE, required=True)
     di.add_argument("--out", required=True, help="synthetic dataset folder")
 
     kd = sub.add_parser("distill", help="data-free distillation of the teacher into a student, real test set")
@@ -64,12 +68,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     kd.add_argument("--synthetic", required=True, help="synthetic dataset folder")
     kd.add_argument("--dataset", required=True, help="the teacher's dataset; its test split scores the student")
     kd.add_argument("--student", default="resnet18")
-    kd.add_argument("--steps", type=int, default=2000)
-    kd.add_argument("--batch-size", type=int, default=128)
-    kd.add_argument("--temperature", type=float, default=4.0)
+    kd.add_argument("--steps", type=POSITIVE, default=2000)
+    kd.add_argument("--batch-size", type=POSITIVE, default=128)
+    kd.add_argument("--temperature", type=RATE, default=4.0)
     kd.add_argument("--data-root", default=None)
-    kd.add_argument("--seed", type=int, default=0)
-    kd.add_argument("--device", default="auto")
+    kd.add_argument("--seed", type=NONNEGATIVE, default=0)
+    kd.add_argument("--device", type=device, default="auto")
     kd.add_argument("--experiment", default="ddis_kd")
     kd.add_argument("--scale", default="adhoc")
     kd.add_argument("--out", required=True, help="result CSV")
@@ -77,16 +81,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", default=None, help="comma-separated class names, in the teacher's label order")
-    p.add_argument("--dataset", default=None, help="take the class names from this dataset (repro.data)")
+    p.add_argument("--dataset", default=None,
+                   help="take the class names from this dataset (repro.data; your own data's folder or .npz too)")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=NONNEGATIVE, default=0)
+    p.add_argument("--device", type=device, default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _teacher_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--teacher", required=required, help="teacher checkpoint (repro classifier or akamaster .th)")
-    p.add_argument("--teacher-resolution", type=int, default=None,
+    p.add_argument("--teacher-resolution", type=POSITIVE, default=None,
                    help="the teacher's input size (default: the checkpoint's, else the image size)")
 
 
@@ -94,29 +99,29 @@ def _generator_args(p: argparse.ArgumentParser) -> None:
     _common_args(p)
     p.add_argument("--generator", default="mini", help="mini | sd14 | sd21 | hub id | diffusers folder")
     p.add_argument("--dtype", default="fp32", help="generator weights: fp32 | bf16 (GPU math is bf16 autocast)")
-    p.add_argument("--resolution", type=int, default=None, help="generation resolution (default: native)")
+    p.add_argument("--resolution", type=POSITIVE, default=None, help="generation resolution (default: native)")
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--inference-steps", type=int, default=30, help="DDIM steps")
-    p.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
+    p.add_argument("--inference-steps", type=POSITIVE, default=30, help="DDIM steps")
+    p.add_argument("--guidance", type=number(at_least=0), default=7.5, help="classifier-free guidance scale")
     p.add_argument("--cat-prompt", default="{a} {token} {cls}", help="prompt template ({a} article, {token}, {cls})")
-    p.add_argument("--eta", type=float, default=1.0,
+    p.add_argument("--eta", type=number(at_least=0), default=1.0,
                    help="DAG step size (the paper gives none); ignored with --dag-step-rms")
-    p.add_argument("--dag-step-rms", type=float, default=None,
+    p.add_argument("--dag-step-rms", type=RATE, default=None,
                    help="calibrate eta per batch, label-free: the first DAG step moves the pure-noise latent by "
                         "this share of its unit std (RMS), e.g. 0.03")
-    p.add_argument("--dag-start", type=int, default=0, help="first DDIM step index with DAG")
-    p.add_argument("--dag-stop", type=int, default=None, help="one past the last DDIM step index with DAG")
+    p.add_argument("--dag-start", type=NONNEGATIVE, default=0, help="first DDIM step index with DAG")
+    p.add_argument("--dag-stop", type=NONNEGATIVE, default=None, help="one past the last DDIM step index with DAG")
     p.add_argument("--dag-decode", choices=["zt", "x0"], default="zt", help="decode z_t (paper) or predicted x0")
     p.add_argument("--bn-norm", choices=["squared", "l2"], default="squared",
                    help="BatchNorm distance: squared L2 (paper) or L2 (DeepInversion)")
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    from ..classifiers.train import resolve_device
+
+    return resolve_device(name)
 
 
 def _classes(args) -> list[str]:
@@ -161,9 +166,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_token(args) -> int:
-    from ..provenance import Provenance, timed, write_arguments, write_rows
-    from .cat import CATConfig, learn_class_tokens
+    from ..files import write_arguments
+    from ..provenance import Provenance, timed, write_rows
+    from .cat import CATConfig, learn_class_tokens, resume_path
 
+    out = output_file(args.out)
+    if args.history:
+        output_file(args.history, "--history")
     device = _device(args.device)
     classes = _classes(args)
     teacher = _teacher(args, device)
@@ -172,9 +181,11 @@ def _run_token(args) -> int:
                        images_per_step=args.cat_batch, stop_share=args.cat_stop_accuracy, micro_batch=args.micro_batch)
     with timed() as seconds:
         tokens, history = learn_class_tokens(bundle, teacher, classes, _sampler_config(args), config,
-                                             use_dag=not args.no_dag, seed=args.seed, progress=not args.quiet)
-    tokens.save(args.out)
-    write_arguments(Path(args.out).parent, args, weights=bundle.fingerprint)
+                                             use_dag=not args.no_dag, seed=args.seed, progress=not args.quiet,
+                                             state_path=resume_path(out))
+    tokens.save(out)
+    resume_path(out).unlink(missing_ok=True)
+    write_arguments(out.parent, args, weights=bundle.fingerprint)
     total = seconds()
     print(f"learned {len(classes)} class tokens in {total:.1f} s ({total / len(classes):.1f} s per class) "
           f"-> {args.out}")
@@ -185,10 +196,11 @@ def _run_token(args) -> int:
 
 
 def _run_sample(args) -> int:
-    from ..provenance import write_arguments
+    from ..files import write_arguments
     from .sampler import DDISSampler, check_mode, sample_dataset
     from .tokens import ClassTokens
 
+    output_folder(args.out)
     device = _device(args.device)
     uses_cat, uses_dag = check_mode(args.mode)
     classes = _classes(args)
@@ -210,8 +222,9 @@ def _run_deepinversion(args) -> int:
     from dataclasses import replace
 
     from ..baselines.deepinversion import deepinversion_dataset, preset_for
-    from ..provenance import write_arguments
+    from ..files import write_arguments
 
+    output_folder(args.out)
     device = _device(args.device)
     classes = _classes(args)
     teacher = _teacher(args, device)
@@ -236,6 +249,7 @@ def _run_distill(args) -> int:
     from .distill import distill
     from ..classifiers.teacher import load_teacher
 
+    output_file(args.out)
     device = _device(args.device)
     teacher = load_teacher(args.teacher, device)
     test = load_split(args.dataset, "test", root=args.data_root)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import ReproError
+from ..files import check_finite, read_damageable
 from .prompts import class_phrase, token_string
 
 
@@ -100,16 +101,19 @@ class ClassTokens:
     def load(cls, path: str | Path) -> "ClassTokens":
         from safetensors import safe_open
 
-        path = Path(path)
-        if not path.is_file():
-            raise ReproError(f"class-token file {path} does not exist; learn the tokens with `repro ddis token`")
-        with safe_open(str(path), framework="pt") as f:
-            header = dict(f.metadata() or {})
-            order = json.loads(header.pop("order", "null")) or list(f.keys())
-            tokens = json.loads(header.pop("tokens", "{}"))
-            vectors = torch.stack([f.get_tensor(name) for name in order])
-        metadata = {k: json.loads(v) for k, v in header.items()}
-        return cls(order, vectors, [tokens.get(c, token_string(c)) for c in order], metadata)
+        def read(p: Path) -> "ClassTokens":
+            with safe_open(str(p), framework="pt") as f:
+                header = dict(f.metadata() or {})
+                order = json.loads(header.pop("order", "null")) or list(f.keys())
+                tokens = json.loads(header.pop("tokens", "{}"))
+                vectors = torch.stack([f.get_tensor(name) for name in order])
+            metadata = {k: json.loads(v) for k, v in header.items()}
+            return cls(order, vectors, [tokens.get(c, token_string(c)) for c in order], metadata)
+
+        fix = "learn the tokens again with `repro ddis token`"
+        loaded = read_damageable(path, read, "class-token file", fix)
+        check_finite(loaded.vectors, f"class-token file {path}", fix)
+        return loaded
 
 
 class TokenSplice(nn.Module):

@@ -16,13 +16,12 @@ with ``seed: s``) with seed s, from the same embeddings; :meth:`Assets.for_seed`
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ReproError
-from ..provenance import ARGUMENTS_FILE
+from ..files import ARGUMENTS_FILE, read_json
 
 #: the settings an asset of each kind is built with that an experiment reading it states too, by their one name.
 #: The kind is the asset name's first word (``inversion_cifar10``: an inversion of cifar10), its dataset the rest.
@@ -155,7 +154,7 @@ class Assets:
         if not record.exists():
             raise ReproError(f"asset {name!r} ({folder}) has no {ARGUMENTS_FILE}, the record of the options it was "
                              f"built with (it predates the record): rebuild it (delete {folder} and rerun)")
-        recorded = json.loads(record.read_text())
+        recorded = read_json(record, "asset record", f"rebuild the asset (delete {folder} and rerun)")
         found = disagreements(kind, params, dataset, recorded)
         if kind in RESAMPLED and int(recorded.get("seed") or 0) != asset_seed(name):
             found.append(f"it was sampled with seed {recorded.get('seed')}, its name says seed {asset_seed(name)}")

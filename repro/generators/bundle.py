@@ -260,7 +260,12 @@ def load_generator(
     if unet_weights is not None:
         from safetensors.torch import load_file
 
-        state = load_file(str(unet_weights))
+        from ..files import check_finite, read_damageable
+
+        fix = "use a UNet checkpoint of this generator (safetensors), e.g. from repro/generators/weights"
+        state = read_damageable(unet_weights, lambda p: load_file(str(p)), "UNet weights file", fix)
+        for key, tensor in state.items():
+            check_finite(tensor, f"UNet weights {unet_weights} (tensor {key})", fix)
         missing, unexpected = parts["unet"].load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ReproError(f"UNet weights {unet_weights} do not fit generator {name!r}: "

@@ -53,6 +53,8 @@ class InversionConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch < 1:
             raise ReproError(f"steps ({self.steps}) and batch ({self.batch}) must be positive")
+        if not self.lr > 0 or not self.weight_decay >= 0:
+            raise ReproError(f"lr ({self.lr}) must be > 0 and weight_decay ({self.weight_decay}) >= 0")
         given = range(1000, self.steps, 1000) if self.checkpoints is None else self.checkpoints
         checkpoints = tuple(sorted({int(c) for c in given} | {self.steps}))
         if checkpoints[0] < 1 or checkpoints[-1] > self.steps:

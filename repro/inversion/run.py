@@ -22,8 +22,9 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..errors import ReproError
-from ..provenance import config_hash
+from ..files import read_damageable, read_json, write_json_atomic
 from ..generators.pixels import to_model_pixels
+from ..provenance import changed_settings, config_hash
 from .config import InversionConfig
 from .fastpath import FastPath
 from .store import EmbeddingTable, checkpoint_filename, save_table
@@ -41,28 +42,30 @@ def shard_groups(num_images: int, batch: int, shard: tuple[int, int]) -> range:
     return range(i * groups // n, (i + 1) * groups // n)
 
 
-def _write_json_atomic(data: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+def _holds_work(out: Path) -> bool:
+    """Whether ``out`` holds anything a rerun would continue from (finished checkpoints, groups, group states)."""
+    return any(out.glob("step*.safetensors")) or any(p.suffix in (".safetensors", ".pt")
+                                                    for p in (out / ".work").glob("group*"))
 
 
-def _check_or_write_run(out: Path, run: dict) -> None:
-    """Refuse to mix two configurations in one output folder (a resume must continue the same run)."""
+def _check_or_write_run(out: Path, run: dict, speed_only: tuple[str, ...]) -> None:
+    """Refuse to mix two configurations in one output folder (a resume must continue the same run); a folder
+    whose run failed before saving anything is simply taken over."""
     path = out / "run.json"
-    if path.exists():
-        old = json.loads(path.read_text())
+    run = json.loads(json.dumps(run, default=str))  # as stored: tuples become lists, so equal values compare equal
+    if path.exists() and _holds_work(out):
+        old = read_json(path, "the inversion record", f"delete {out} (or choose a new --out) to start over")
         if old.get("config_hash") != run["config_hash"]:
-            keys = sorted(k for k in set(old["config"]) | set(run["config"])
-                          if old["config"].get(k) != run["config"].get(k))
-            other = sorted(k for k in ("generator", "weights", "dataset", "split", "num_images", "ids_hash")
-                           if old.get(k) != run.get(k))
-            raise ReproError(
-                f"{out} holds an inversion run with a different configuration (differs in {keys + other}); "
-                "rerun with the original settings to resume, or choose a new --out"
-            )
+            def decisive(record: dict) -> dict:
+                config = {k: v for k, v in record.get("config", {}).items() if k not in speed_only}
+                keys = ("generator", "weights", "dataset", "split", "num_images", "ids_hash")
+                return {"config": config, **{k: record.get(k) for k in keys}}
+
+            changed = changed_settings(decisive(old), decisive(run))
+            raise ReproError(f"{out} holds part of an inversion run with other settings ({changed}); rerun with its "
+                             "settings to resume it, or choose a new --out")
         return
-    _write_json_atomic(run, path)
+    write_json_atomic(run, path)
 
 
 def invert(
@@ -103,7 +106,7 @@ def invert(
         "config": config.as_dict(), "config_hash": run_hash, **context, "classes": list(classes),
         "resolution": config.resolution, "source_resolution": int(images.shape[1]),
         "tokens": config.tokens, "text_width": bundle.text_width, "prediction_type": bundle.prediction_type,
-    })
+    }, config.speed_only)
     meta = {"config": config.as_dict(), "config_hash": run_hash, "generator": bundle.name, "dataset": dataset,
             "split": split, "classes": list(classes), "resolution": config.resolution,
             "source_resolution": int(images.shape[1]), "shard": list(shard)}
@@ -128,7 +131,8 @@ def invert(
             return None
     bar.close()
 
-    snapshots = [load_file(str(group_file(g))) for g in groups]
+    snapshots = [read_damageable(group_file(g), lambda p: load_file(str(p)), "finished group",
+                                 "delete it to train that group again") for g in groups]
     rows = slice(groups.start * config.batch, min(len(ids), groups.stop * config.batch))
     for step, path in zip(config.checkpoints, outputs):
         embeddings = [s[f"step{step}"] for s in snapshots]
@@ -157,7 +161,8 @@ def _train_group(bundle, config: InversionConfig, fast: FastPath, unet_fn, image
     state_path = work / f"{name}.state.pt"
     snapshots: dict[int, torch.Tensor] = {}
     if state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        state = read_damageable(state_path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                                "resume state", "delete it to train that group from its start")
         if state["config_hash"] != run_hash:
             raise ReproError(f"{state_path} belongs to another configuration; delete it or use a new --out")
         trainer.load_state_dict(state["trainer"])

@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import ReproError
+from ..files import check_finite, read_damageable
 
 FORMAT = "repro-embeddings-v1"
 
@@ -75,17 +76,23 @@ def save_table(table: EmbeddingTable, path: str | Path) -> Path:
 
 
 def load_table(path: str | Path) -> EmbeddingTable:
+    """One embeddings file; a damaged file, another format or a non-finite embedding is an error naming it."""
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
+
+    def read(p: Path) -> EmbeddingTable:
+        with safe_open(str(p), framework="pt") as f:
             header = f.metadata() or {}
             if header.get("format") != FORMAT:
-                raise ReproError(f"{path} is not an embeddings file written by `repro invert` "
-                                 f"(format {header.get('format')!r})")
+                raise ReproError(f"{p} is not an embeddings file written by `repro invert` "
+                                 f"(format {header.get('format')!r}); pass the files of an inversion output folder")
             tensors = {k: f.get_tensor(k) for k in ("embeddings", "labels", "index")}
-    except (OSError, ValueError, KeyError) as err:
-        raise ReproError(f"cannot read embeddings file {path}: {err}; rerun `repro invert` to rewrite it") from err
-    return EmbeddingTable(ids=json.loads(header["ids"]), meta=json.loads(header["meta"]), **tensors)
+        return EmbeddingTable(ids=json.loads(header["ids"]), meta=json.loads(header["meta"]), **tensors)
+
+    table = read_damageable(path, read, "embeddings file", "it was cut short or altered after `repro invert` "
+                            "wrote it; invert again into a new --out")
+    check_finite(table.embeddings, f"embeddings file {path}", "a NaN would make every image sampled with the "
+                 "mean embedding black; invert those images again into a new --out")
+    return table
 
 
 def _files(paths: Iterable[str | Path]) -> list[Path]:

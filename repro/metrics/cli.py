@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 
+from ..arguments import NONNEGATIVE, POSITIVE, device
 from ..errors import ReproError
+from ..files import output_file
 from ..provenance import Provenance, timed, write_rows
 from .features import ALL_METRICS, ClassifierFeatures, FeatureNet, InceptionFeatures, VGG16Features, default_device
 from .sources import open_source
@@ -39,21 +41,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="CSV file to write (one row)")
     parser.add_argument("--feature-layer", default=None,
                         help="classifier layer whose output is the feature (default: the input of the last Linear)")
-    parser.add_argument("--resolution", type=int, default=None,
+    parser.add_argument("--resolution", type=POSITIVE, default=None,
                         help="size classifier inputs are resized to (default: the classifier's training resolution)")
     parser.add_argument("--download-weights", action="store_true",
                         help="fetch missing standard weights from their official URL (needs internet)")
     parser.add_argument("--data-root", default=None, help="offline data folder for DATASET:SPLIT (default $REPRO_DATA)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda[:N]")
+    parser.add_argument("--batch-size", type=POSITIVE, default=256)
     defaults = MetricSettings()
-    parser.add_argument("--is-splits", type=int, default=defaults.is_splits)
-    parser.add_argument("--kid-subsets", type=int, default=defaults.kid_subsets)
-    parser.add_argument("--kid-subset-size", type=int, default=defaults.kid_subset_size,
+    parser.add_argument("--is-splits", type=POSITIVE, default=defaults.is_splits)
+    parser.add_argument("--kid-subsets", type=POSITIVE, default=defaults.kid_subsets)
+    parser.add_argument("--kid-subset-size", type=POSITIVE, default=defaults.kid_subset_size,
                         help="capped at the smaller set's size")
-    parser.add_argument("--pr-k", type=int, default=defaults.pr_k, help="neighbourhood of precision/recall")
-    parser.add_argument("--dc-k", type=int, default=defaults.dc_k, help="neighbourhood of density/coverage")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of IS shuffling and KID subsets")
+    parser.add_argument("--pr-k", type=POSITIVE, default=defaults.pr_k, help="neighbourhood of precision/recall")
+    parser.add_argument("--dc-k", type=POSITIVE, default=defaults.dc_k, help="neighbourhood of density/coverage")
+    parser.add_argument("--seed", type=NONNEGATIVE, default=defaults.seed,
+                        help="seed of IS shuffling and KID subsets")
     parser.add_argument("--experiment", default="metrics", help="provenance: experiment id")
     parser.add_argument("--scale", default="adhoc", help="provenance: scale")
     parser.add_argument("--generator", default="", help="provenance: generator of the fake set")
@@ -77,7 +80,8 @@ def build_net(spec: str, args: argparse.Namespace, device: torch.device) -> Feat
 def run(args: argparse.Namespace) -> int:
     device = default_device() if args.device == "auto" else torch.device(args.device)
     settings = MetricSettings(args.is_splits, args.kid_subsets, args.kid_subset_size, args.pr_k, args.dc_k, args.seed)
-    # Open the image sets and load every network before the long part, so bad input fails at once.
+    # Check the output, open the image sets and load every network before the long part: bad input fails at once.
+    output_file(args.out)
     real = open_source(args.real, args.data_root)
     fake = open_source(args.fake, args.data_root)
     nets = [build_net(spec, args, device) for spec in args.features]

@@ -2,7 +2,8 @@
 
 ``open_source(spec)`` understands:
 
-- a dataset split ``DATASET:SPLIT`` (e.g. ``cifar10:test``, ``pool:train``), read with ``repro.data.load_split``;
+- a dataset split ``DATASET:SPLIT`` (e.g. ``cifar10:test``, ``pool:train``, ``my_data:test`` for your own
+  data, see ``repro.data.own``), read with ``repro.data.load_split``;
 - a folder of images (``.png .jpg .jpeg .bmp .webp``, searched recursively, sorted by path);
 - an array file: ``.npy`` (memory-mapped) or ``.npz`` (key ``images``, else its only array), uint8 [N, H, W, 3];
 - a folder with an ``index.json`` (synthetic shards): ``repro sample`` datasets (``"format":
@@ -17,7 +18,6 @@ From Python, any ``ImageSource(name, batches)`` works too: ``batches(batch_size)
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ReproError
+from ..files import read_damageable, read_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 INDEX_FILE = "index.json"
@@ -73,8 +74,11 @@ def rebatch(arrays: Iterable[np.ndarray], size: int, name: str) -> Iterator[np.n
 
 
 def _read_image(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    def read(p: Path) -> np.ndarray:
+        with Image.open(p) as image:
+            return np.asarray(image.convert("RGB"))
+
+    return read_damageable(path, read, "image", "replace or delete it")
 
 
 def image_folder(folder: Path) -> ImageSource:
@@ -96,15 +100,19 @@ def image_folder(folder: Path) -> ImageSource:
     return ImageSource(str(folder), batches, len(files))
 
 
-def array_file(path: Path) -> ImageSource:
+def _read_array(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
-        images = np.load(path, mmap_mode="r")
-    else:
-        with np.load(path) as archive:
-            keys = list(archive.keys())
-            if "images" not in keys and len(keys) != 1:
-                raise ReproError(f"{path} has arrays {keys}; store the images under the key 'images'")
-            images = archive["images" if "images" in keys else keys[0]]
+        return np.load(path, mmap_mode="r")
+    with np.load(path) as archive:
+        keys = list(archive.keys())
+        if "images" not in keys and len(keys) != 1:
+            raise ReproError(f"{path} has arrays {keys}; store the images under the key 'images'")
+        return archive["images" if "images" in keys else keys[0]]
+
+
+def array_file(path: Path) -> ImageSource:
+    images = read_damageable(path, _read_array, "image array file", "write it again with numpy.save or "
+                             "numpy.savez(path, images=uint8 [N, H, W, 3])")
     return ImageSource.from_array(images, str(path))
 
 
@@ -115,7 +123,7 @@ def _synthetic_dataset(folder: Path) -> Iterator[np.ndarray]:
 
 
 def shard_folder(folder: Path) -> ImageSource:
-    index = json.loads((folder / INDEX_FILE).read_text())
+    index = read_json(folder / INDEX_FILE, "shard index", "write the folder again")
     target = index.get("reader")
     if target is None and str(index.get("format", "")).startswith("repro-synthetic"):
         # SyntheticDataset checks the version and refuses an incomplete dataset.
@@ -138,12 +146,11 @@ def shard_folder(folder: Path) -> ImageSource:
     return ImageSource(name, lambda size: rebatch(reader(folder), size, name), length)
 
 
-def dataset_split(spec: str, data_root: str | Path | None) -> ImageSource:
+def dataset_split(dataset: str, split: str, data_root: str | Path | None) -> ImageSource:
     from ..data import load_split
 
-    dataset, split = spec.split(":", 1)
     image_set = load_split(dataset, split, root=data_root)
-    return ImageSource.from_array(image_set.images, spec)
+    return ImageSource.from_array(image_set.images, f"{dataset}:{split}")
 
 
 def open_source(spec: str, data_root: str | Path | None = None) -> ImageSource:
@@ -155,8 +162,9 @@ def open_source(spec: str, data_root: str | Path | None = None) -> ImageSource:
         if path.suffix not in (".npy", ".npz"):
             raise ReproError(f"{spec}: a file image set must be .npy or .npz (uint8 [N, H, W, 3])")
         return array_file(path)
-    if ":" in spec and "/" not in spec:
-        return dataset_split(spec, data_root)
+    dataset, colon, split = spec.rpartition(":")
+    if colon and dataset and split and "/" not in split:
+        return dataset_split(dataset, split, data_root)
     raise ReproError(
         f"image set {spec!r} is neither a folder, an .npy/.npz file nor a dataset split such as cifar10:test"
     )

@@ -7,7 +7,6 @@ as Stable Diffusion's 0.18215 was chosen, and is stored in the VAE config (``sca
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import numpy as np
 import torch
 
 from ..errors import ReproError
-from .loop import StepRandom, StepSampler, bf16_autocast, compiled, lr_factor, read_done, run_stage
+from ..files import problem, read_json, replaced_atomically
+from .loop import StepRandom, StepSampler, atomic_save, bf16_autocast, compiled, lr_factor, read_done, run_stage
 from .settings import AutoencoderSettings
 
 FINAL_DIR = "final"
@@ -94,9 +94,10 @@ class AutoencoderStage:
         latents = encode_latents(self.vae, self.images, self.device)
         scaling_factor = float(1.0 / latents[0].std())
         self.vae.register_to_config(scaling_factor=scaling_factor)
-        self.vae.to(memory_format=torch.contiguous_format).save_pretrained(folder / FINAL_DIR)
-        torch.save({"latents": (latents * scaling_factor).cpu(), "count": len(self.images)},
-                   folder.parent / LATENTS_FILE)
+        with replaced_atomically(folder / FINAL_DIR) as tmp:
+            self.vae.to(memory_format=torch.contiguous_format).save_pretrained(tmp)
+        atomic_save({"latents": (latents * scaling_factor).cpu(), "count": len(self.images)},
+                    folder.parent / LATENTS_FILE)
         return {"scaling_factor": scaling_factor, "final_loss": progress.log[-1] if progress.log else None}
 
 
@@ -131,12 +132,15 @@ def pool_latents(work: Path, images: np.ndarray, device: torch.device) -> torch.
     """
     path = Path(work) / LATENTS_FILE
     if path.exists():
-        cached = torch.load(path, map_location="cpu")
-        if cached["count"] == len(images):
-            return cached["latents"].to(device)
+        try:
+            cached = torch.load(path, map_location="cpu")
+            if cached["count"] == len(images):
+                return cached["latents"].to(device)
+        except Exception as err:  # a cache cut short by a killed job is encoded again, not trusted
+            print(f"the latent cache {path} cannot be read ({problem(err)}); encoding the pool again", flush=True)
     vae = load_final_vae(work).to(device).eval()
     latents = encode_latents(vae, images, device) * vae.config.scaling_factor
-    torch.save({"latents": latents.cpu(), "count": len(images)}, path)
+    atomic_save({"latents": latents.cpu(), "count": len(images)}, path)
     return latents
 
 
@@ -164,13 +168,15 @@ def adopt_autoencoder(work: Path, model: Path) -> dict:
     if missing:
         raise ReproError(f"{model} is not an exported mini model (missing {', '.join(missing)}); adopt from a "
                          "folder written by `repro pretrain export`")
-    if json.loads((training / SPLIT_FILE).read_text()) != json.loads((work / SPLIT_FILE).read_text()):
+    fix = "adopt from a folder written by `repro pretrain export`"
+    if read_json(training / SPLIT_FILE, "pool split", fix) != read_json(work / SPLIT_FILE, "pool split", fix):
         raise ReproError(f"{model} was trained on another pool split than {work / SPLIT_FILE} (other data, seed or "
                          "scale); adopt only from a model of the same split, or train the autoencoder")
     folder.mkdir(parents=True, exist_ok=True)
-    AutoencoderKL.from_pretrained(model / "vae", torch_dtype=torch.float32).save_pretrained(folder / FINAL_DIR)
+    with replaced_atomically(folder / FINAL_DIR) as tmp:
+        AutoencoderKL.from_pretrained(model / "vae", torch_dtype=torch.float32).save_pretrained(tmp)
     shutil.copy(training / "autoencoder_log.csv", folder / LOG_FILE)
-    record = json.loads((training / "autoencoder.json").read_text())
+    record = read_json(training / "autoencoder.json", "autoencoder record", fix)
     record["adopted"] = {"from": str(model), "fingerprint": folder_fingerprint(model / "vae")}
     write_done(folder, record)
     return record

@@ -14,7 +14,6 @@ guidance), as the DDIS sampler does; Diffusion Inversion's paper writes the same
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -24,11 +23,14 @@ import pandas as pd
 import torch
 
 from ..errors import ReproError
+from ..files import read_json, write_json_atomic, write_text_atomic
 from ..provenance import device_name, git_commit
 from .export import TRAINING_DIR
 from .settings import CardSettings
 
 PHOTO_PREFIX = "a photo of"
+#: what to do about a damaged training record of an exported model
+EXPORT_AGAIN = "export the model again with `repro pretrain export --work WORK`"
 #: the name of the pool classifier's features in the card (not Inception: no FID)
 POOL_FEATURES = "pool-resnet18"
 
@@ -114,7 +116,7 @@ def loss_curves(training: Path, path: Path) -> None:
     axes[0].set(title="autoencoder", xlabel="step", yscale="log")
     unet = pd.read_csv(training / "diffusion_log.csv")
     axes[1].plot(unet["step"], unet["loss"], label="noise MSE")
-    text_steps = json.loads((training / "diffusion.json").read_text())["text_encoder_steps"]
+    text_steps = read_json(training / "diffusion.json", "UNet stage record", EXPORT_AGAIN)["text_encoder_steps"]
     axes[1].axvline(text_steps, color="grey", linestyle=":", label="text encoder fixed")
     axes[1].set(title="UNet + text encoder", xlabel="step", yscale="log")
     for ax in axes:
@@ -228,8 +230,9 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
 
     folder = Path(folder)
     training = folder / TRAINING_DIR
-    records = {s: json.loads((training / f"{s}.json").read_text()) for s in ("autoencoder", "diffusion")}
-    split = json.loads((training / "split.json").read_text())
+    records = {s: read_json(training / f"{s}.json", f"{s} stage record", EXPORT_AGAIN)
+               for s in ("autoencoder", "diffusion")}
+    split = read_json(training / "split.json", "pool split", EXPORT_AGAIN)
     if list(holdout.ids) != split["holdout_ids"]:
         raise ReproError(f"the held-out images differ from those of training ({training / 'split.json'}); "
                          "build the card with the scale, seed and data that trained the model")
@@ -314,8 +317,8 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
                   "sample_steps": settings.sample_steps},
         "provenance": {"git_commit": git_commit(), "device": device_name(), "seed": seed},
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (folder / "README.md").write_text(render_card(metrics))
+    write_json_atomic(metrics, folder / "metrics.json")
+    write_text_atomic(render_card(metrics), folder / "README.md")
     return metrics
 
 

@@ -15,7 +15,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, device
 from ..errors import ReproError
+from ..files import output_file, output_folder
 
 ACTIONS = ("vae", "adopt-vae", "unet", "export", "card", "all", "pack")
 #: the third-party CIFAR-10 classifier in the data folder that judges the card's CIFAR-10 samples
@@ -35,15 +37,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
                         help="folder that receives mini/ and mini_checkpoints/ (export, card, all); adopt-vae "
                         "reads the autoencoder of its mini/")
-    parser.add_argument("--steps", type=int, help="vae/unet: total optimisation steps (default: the scale's, "
+    parser.add_argument("--steps", type=POSITIVE, help="vae/unet: total optimisation steps (default: the scale's, "
                         "else sized to --budget-minutes)")
-    parser.add_argument("--budget-minutes", type=float, help="vae/unet: training time that sizes the step count")
-    parser.add_argument("--vae-steps", type=int, help="all: total autoencoder steps")
-    parser.add_argument("--unet-steps", type=int, help="all: total UNet steps")
-    parser.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes (exit status 3)")
-    parser.add_argument("--chunk-steps", type=int, help="stop cleanly after this many steps (exit status 3)")
-    parser.add_argument("--seed", type=int, help="seed of the split, initialisation and batches (default 0)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--budget-minutes", type=RATE, help="vae/unet: training time that sizes the step count")
+    parser.add_argument("--vae-steps", type=POSITIVE, help="all: total autoencoder steps")
+    parser.add_argument("--unet-steps", type=POSITIVE, help="all: total UNet steps")
+    parser.add_argument("--max-minutes", type=RATE, help="stop cleanly after this many minutes (exit status 3)")
+    parser.add_argument("--checkpoint-minutes", type=RATE, help="minutes between checkpoints, what a killed job "
+                        "loses at most (default 3)")
+    parser.add_argument("--chunk-steps", type=POSITIVE, help="stop cleanly after this many steps (exit status 3)")
+    parser.add_argument("--seed", type=NONNEGATIVE, help="seed of the split, initialisation and batches (default 0)")
+    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
     parser.add_argument("--no-compile", action="store_true", help="train without torch.compile")
     parser.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     parser.add_argument("--cifar-judge", help=f"card: CIFAR-10 classifier that judges the CIFAR-10 samples "
@@ -93,16 +97,20 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "pack":
         if not args.archive:
             raise ReproError("pack needs --archive FILE.tar")
+        output_file(args.archive, "--archive")
         print(f"packed {work} into {pack_work(work, args.archive)}")
         return 0
+    if args.action in ("export", "card", "all"):
+        output_folder(args.weights, "--weights")
     if args.action == "export":
         print(f"exported {export_mini(work, args.weights)}")
         return 0
+    output_folder(work, "--work")
     single = args.action in ("vae", "unet")
     if not single and (args.steps is not None or args.budget_minutes is not None):
         raise ReproError("--steps and --budget-minutes size one stage (vae or unet); with `all` use "
                          "--vae-steps and --unet-steps")
-    scale = scale_settings(args.scale, seed=args.seed)
+    scale = scale_settings(args.scale, seed=args.seed, checkpoint_minutes=args.checkpoint_minutes)
     if args.no_compile:
         scale = replace(scale, compile=None)
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ReproError
+from ..files import replaced_atomically
 from .loop import StepRandom, bf16_autocast, compiled, lr_factor, read_done, run_stage
 from .pool import caption_table
 from .settings import DiffusionSettings
@@ -201,16 +202,19 @@ class DiffusionStage:
                 folder = self.folder / SNAPSHOT_DIR
                 folder.mkdir(parents=True, exist_ok=True)
                 state = {k: v.to(torch.float16).cpu() for k, v in self.ema_state().items()}
-                save_file(state, str(folder / snapshot_name(fraction)),
-                          metadata={"step": str(at), "total_steps": str(total_steps), "fraction": str(fraction)})
+                with replaced_atomically(folder / snapshot_name(fraction)) as tmp:
+                    save_file(state, str(tmp), metadata={"step": str(at), "total_steps": str(total_steps),
+                                                         "fraction": str(fraction)})
 
     def finish(self, folder: Path, progress) -> dict:
         from safetensors.torch import save_file
 
         final = folder / FINAL_DIR
         final.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.float().cpu() for k, v in self.ema_state().items()}, str(final / EMA_UNET_FILE))
-        self.text_encoder.save_pretrained(final / "text_encoder")
+        with replaced_atomically(final / EMA_UNET_FILE) as tmp:
+            save_file({k: v.float().cpu() for k, v in self.ema_state().items()}, str(tmp))
+        with replaced_atomically(final / "text_encoder") as tmp:
+            self.text_encoder.save_pretrained(tmp)
         return {"text_encoder_steps": self.text_encoder_steps(progress.total_steps),
                 "snapshots": {snapshot_name(f): max(1, round(f * progress.total_steps))
                               for f in self.settings.snapshot_fractions},
@@ -228,7 +232,9 @@ def load_or_build_tokenizer(folder: Path, train_set):
         tokenizer = AutoTokenizer.from_pretrained(path)
     else:
         tokenizer = build_tokenizer([*train_set.captions, *train_set.classes])
-        tokenizer.save_pretrained(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replaced_atomically(path) as tmp:  # a half-saved tokenizer would load as a whole one
+            tokenizer.save_pretrained(tmp)
     missing = unknown_words(tokenizer, train_set.captions)
     if missing:
         raise ReproError(f"the tokenizer in {path} lacks the caption words {missing}; start a new --work folder")

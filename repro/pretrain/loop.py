@@ -9,7 +9,6 @@ supplies the bookkeeping: learning-rate schedule, step budget, checkpoints, loss
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import time
@@ -21,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import ReproError
+from ..files import read_damageable, read_json, replaced_atomically, write_json_atomic
 from ..provenance import device_name
 
 STATE_FILE = "state.pt"
@@ -111,39 +111,37 @@ def synchronize(device: torch.device) -> None:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replaced_atomically(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def write_log(log: list[dict], path: Path) -> None:
     if not log:
         return
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with replaced_atomically(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(log[0]))
         writer.writeheader()
         writer.writerows(log)
-    os.replace(tmp, path)
 
 
 def read_done(folder: Path) -> dict | None:
     path = Path(folder) / DONE_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    return read_json(path, "stage record", "delete it and run the stage again, which finishes it from its checkpoint")
 
 
 def write_done(folder: Path, record: dict) -> None:
     """The stage's ``done`` record, written atomically: a half-written one would read as finished."""
-    tmp = Path(folder) / (DONE_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, Path(folder) / DONE_FILE)
+    write_json_atomic(record, Path(folder) / DONE_FILE)
 
 
 def _resume(stage: Stage, folder: Path) -> Progress:
     path = folder / STATE_FILE
     if not path.exists():
         return Progress()
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    blob = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=False),
+                           "training checkpoint", f"delete it to train the {stage.name} stage from its start")
     if blob["settings"] != stage.settings_dict():
         changed = sorted(k for k in {**blob["settings"], **stage.settings_dict()}
                          if blob["settings"].get(k) != stage.settings_dict().get(k))

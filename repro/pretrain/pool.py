@@ -6,13 +6,13 @@ the autoencoder's reconstruction on them. Their ids are written to ``split.json`
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ReproError
+from ..files import read_json, write_json_atomic
 from ..generators.mini_config import RESOLUTION
 
 SPLIT_FILE = "split.json"
@@ -59,19 +59,12 @@ def record_split(work: Path, train, holdout) -> None:
     path = Path(work) / SPLIT_FILE
     record = {"train_images": len(train), "holdout_ids": list(holdout.ids)}
     if path.exists():
-        if json.loads(path.read_text()) != record:
+        if read_json(path, "pool split", "delete the work folder's split.json to split again") != record:
             raise ReproError(f"{path} records another pool split (different data, seed or scale); use the "
                              "same settings or start a new --work folder")
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1))
-
-
-def holdout_ids(work: Path) -> list[str]:
-    path = Path(work) / SPLIT_FILE
-    if not path.exists():
-        raise ReproError(f"{path} is missing; it is written by `repro pretrain vae`")
-    return json.loads(path.read_text())["holdout_ids"]
+    write_json_atomic(record, path)
 
 
 def caption_table(captions: list[str]) -> tuple[list[str], np.ndarray]:

@@ -13,7 +13,6 @@ can fill one folder (``--shard i/n``), and a reader can tell a finished dataset 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import ReproError
+from ..files import read_damageable, read_json, write_json_atomic
+from ..provenance import changed_settings
 
 FORMAT = "repro-synthetic-v1"
 INDEX = "index.json"
@@ -42,16 +43,17 @@ class SyntheticWriter:
         index = {"format": FORMAT, **meta, "num_images": int(sum(shard_counts)),
                  "shards": [{"file": shard_name(k), "count": int(c)} for k, c in enumerate(shard_counts)]}
         path = self.out / INDEX
-        if path.exists():
-            old = json.loads(path.read_text())
+        # a folder without a finished shard holds no work: a run that failed before its first shard is taken over
+        if path.exists() and any(self.out.glob("shard*.npz")):
+            old = read_json(path, "synthetic dataset index", f"delete {self.out} (or choose a new --out) to start "
+                            "over")
             if old.get("config_hash") != index["config_hash"]:
-                raise ReproError(f"{self.out} holds a synthetic dataset of another configuration "
-                                 f"({old.get('config_hash')} vs {index['config_hash']}); rerun with the original "
-                                 "settings to finish it, or choose a new --out")
+                keys = ("config", "generator", "weights", "classes", "resolution", "num_images")
+                changed = changed_settings({k: old.get(k) for k in keys}, {k: index.get(k) for k in keys})
+                raise ReproError(f"{self.out} holds part of a synthetic dataset made with other settings ({changed}); "
+                                 "rerun with its settings to finish it, or choose a new --out")
         else:
-            tmp = path.with_name(INDEX + ".tmp")
-            tmp.write_text(json.dumps(index, indent=2, default=str))
-            os.replace(tmp, path)
+            write_json_atomic(index, path)
         self.counts = list(shard_counts)
 
     def done(self, k: int) -> bool:
@@ -66,6 +68,11 @@ class SyntheticWriter:
             np.savez(f, images=images, labels=labels.astype(np.int64), **provenance)
         os.replace(tmp, path)
         return path
+
+
+def _read_shard(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
 
 
 @dataclass
@@ -83,7 +90,8 @@ class SyntheticDataset:
         index_path = self.path / INDEX
         if not index_path.exists():
             raise ReproError(f"{self.path} is not a synthetic dataset (no {INDEX}); create it with `repro sample`")
-        self.index = json.loads(index_path.read_text())
+        self.index = read_json(index_path, "synthetic dataset index", "rerun the command that wrote the dataset "
+                               "into a new folder")
         if self.index.get("format") != FORMAT:
             raise ReproError(f"{index_path} has format {self.index.get('format')!r}, expected {FORMAT!r}")
 
@@ -113,8 +121,8 @@ class SyntheticDataset:
                              f"{len(self.index['shards'])} shards missing); rerun the same `repro sample` "
                              "command to finish it")
         for shard in self.index["shards"]:
-            with np.load(self.path / shard["file"]) as data:
-                yield {k: data[k] for k in data.files}
+            yield read_damageable(self.path / shard["file"], _read_shard, "synthetic shard",
+                                  "delete it and rerun the command that wrote the dataset: it writes missing shards")
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         return self.shards()

@@ -48,7 +48,10 @@ class Sampler:
         self.fast.check_model_dtype(bundle.dtype)
         self.unet_fn = self.fast.unet_fn(bundle.unet)
         build_scheduler(config.scheduler, bundle)  # fail on a bad name before any work
-        self.uncond = {step: self._unconditional(t) for step, t in tables.items()}
+        #: the checkpoints, sorted, and the unconditional input u of each (row k for ``self.steps[k]``), on the
+        #: device: a batch gathers its rows there instead of copying one [tokens, width] tensor per sample
+        self.steps = sorted(tables)
+        self.uncond = torch.stack([self._unconditional(tables[s]) for s in self.steps]).to(self.device)
 
     def _unconditional(self, table: EmbeddingTable) -> torch.Tensor:
         """u: the mean of the learned embeddings (the paper's choice) or the empty prompt's encoding."""
@@ -58,7 +61,8 @@ class Sampler:
             return self.bundle.encode_text([""])[0, : self.tokens].float().cpu()
 
     def conditions(self, plan: SamplePlan, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, list]:
-        """Conditioning c_hat and unconditional u for plan entries ``rows`` (CPU, fp32), and their generators.
+        """Conditioning c_hat of plan entries ``rows`` (CPU, fp32), the row of each entry's unconditional input
+        in :attr:`uncond` (on the device), and their generators.
 
         Each sample's generator draws, in order: the perturbation noise, the initial latent, then (DDIM with
         eta > 0 only) the per-step noise.
@@ -68,33 +72,41 @@ class Sampler:
         noise = torch.stack([torch.randn(shape, generator=g) for g in generators])
         # A sample without a partner has alpha = 0, so pairing it with itself changes nothing.
         partners = np.where(plan.partner[rows] >= 0, plan.partner[rows], plan.source[rows])
-        source = self._rows(plan.checkpoint[rows], plan.source[rows])
-        partner = self._rows(plan.checkpoint[rows], partners)
+        checkpoints = plan.checkpoint[rows]
+        source = self._rows(checkpoints, plan.source[rows])
+        partner = self._rows(checkpoints, partners)
         cond = perturbed_condition(source, partner, torch.as_tensor(plan.alpha[rows]),
                                    torch.as_tensor(plan.lam[rows]), noise)
-        uncond = torch.stack([self.uncond[int(plan.checkpoint[r])] for r in rows])
-        return cond, uncond, generators
+        uncond_rows = torch.as_tensor(np.searchsorted(self.steps, checkpoints), device=self.device)
+        return cond, uncond_rows, generators
 
     def _rows(self, checkpoints: np.ndarray, rows: np.ndarray) -> torch.Tensor:
-        return torch.stack([self.tables[int(c)].embeddings[int(r)] for c, r in zip(checkpoints, rows)]).float()
+        """fp32 embeddings of table rows ``rows`` at their ``checkpoints``: one gather per checkpoint."""
+        out = torch.empty((len(rows), *next(iter(self.tables.values())).embeddings.shape[1:]))
+        for step in np.unique(checkpoints):
+            picked = checkpoints == step
+            out[torch.from_numpy(picked)] = self.tables[int(step)].embeddings[torch.from_numpy(rows[picked])].float()
+        return out
 
     @torch.no_grad()
     def generate(self, plan: SamplePlan, rows: np.ndarray) -> np.ndarray:
         """uint8 ``[len(rows), S, S, 3]`` images at the save resolution."""
-        cond, uncond, generators = self.conditions(plan, rows)
+        cond, uncond_rows, generators = self.conditions(plan, rows)
         latent = self.bundle.latent_size(self.resolution)
         shape = (self.bundle.latent_channels, latent, latent)
         latents = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(self.device)
         scheduler = build_scheduler(self.config.scheduler, self.bundle)
-        scheduler.set_timesteps(self.config.steps, device=self.device)
+        # the schedule stays on the CPU: the scheduler's per-step arithmetic reads it without waiting for the GPU
+        scheduler.set_timesteps(self.config.steps)
+        unet_timesteps = scheduler.timesteps.to(self.device)
         latents = latents * scheduler.init_noise_sigma
-        conditioning = torch.cat([cond, uncond]).to(self.device)
+        conditioning = torch.cat([cond.to(self.device), self.uncond[uncond_rows]])
         w = torch.as_tensor(plan.w[rows], device=self.device)
         step_kwargs = {"eta": self.config.eta} if self.config.scheduler == "ddim" else {}
-        for t in scheduler.timesteps:
+        for t, unet_t in zip(scheduler.timesteps, unet_timesteps):
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]), t)
             with self.fast.autocast(self.device):
-                output = self.unet_fn(model_input, t.expand(model_input.shape[0]), conditioning)
+                output = self.unet_fn(model_input, unet_t.expand(model_input.shape[0]), conditioning)
             eps_cond, eps_uncond = output.float().chunk(2)
             guided = guided_prediction(eps_cond, eps_uncond, w)
             if step_kwargs and self.config.eta > 0:

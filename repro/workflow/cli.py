@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..arguments import NONNEGATIVE, listed
 from .notebook import run_notebook
 from .registry import Experiment, load_config, load_registry, select
 
@@ -16,7 +17,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", default=None, help="smoke | mini | paper (default: config.yaml's)")
     parser.add_argument("--data-root", default=None, help="offline data folder (default: $REPRO_DATA)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds overriding the registry's")
+    parser.add_argument("--seeds", type=listed(NONNEGATIVE), default=None,
+                        help="comma-separated seeds overriding the registry's")
     parser.add_argument("--work-dir", default=None, help="folder of the shared assets, per scale (default: work)")
 
 
@@ -25,7 +27,7 @@ def experiment_and_config(args: argparse.Namespace) -> tuple[Experiment, dict]:
     given = {"scale": args.scale, "data_root": args.data_root, "device": args.device, "work_dir": args.work_dir}
     overrides = {k: v for k, v in given.items() if v}
     if args.seeds:
-        overrides["seeds"] = [int(s) for s in args.seeds.split(",")]
+        overrides["seeds"] = list(args.seeds)
     config_dir = Path(args.config_dir)
     config = load_config(config_dir, overrides)
     (experiment,) = select(load_registry(config_dir), [args.experiment])

@@ -23,6 +23,7 @@ import jsonschema
 import yaml
 
 from ..errors import ReproError
+from ..paths import data_root
 
 SCALES = ("smoke", "mini", "paper")
 #: the groups of defaults the experiment files build on, beside them in config/experiments/
@@ -69,6 +70,7 @@ def load_config(config_dir: Path, overrides: Mapping[str, Any] | None = None) ->
     config = yaml.safe_load(path.read_text()) or {}
     config.update(overrides or {})
     validate(config_dir, config, "config", f"workflow configuration ({path.name} and --config)")
+    data_root(config["data_root"])  # a data folder that does not exist stops the DAG, not its first job
     return config
 
 
