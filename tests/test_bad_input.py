@@ -62,8 +62,8 @@ def sample(kit, *extra) -> list[str]:
 
 
 def train(kit, *extra) -> list[str]:
-    return ["train", "--arch", "cifar_resnet20", "--train", kit["digits"], "--test", kit["digits"], "--train-steps", "2",
-            "--batch-size", "4", "--device", "cpu", "--quiet", *extra]
+    return ["train", "--arch", "cifar_resnet20", "--train", kit["digits"], "--test", kit["digits"], "--train-steps",
+            "2", "--batch-size", "4", "--device", "cpu", "--quiet", *extra]
 
 
 def metrics(kit, *extra, fake: str | None = None, features: str | None = None) -> list[str]:
@@ -72,8 +72,8 @@ def metrics(kit, *extra, fake: str | None = None, features: str | None = None) -
 
 
 def synthetic_train(kit, synthetic: str, out: Path) -> list[str]:
-    return ["train", "--arch", "cifar_resnet20", "--synthetic", synthetic, "--test", kit["digits"], "--train-steps", "1",
-            "--device", "cpu", "--quiet", "--out", str(out)]
+    return ["train", "--arch", "cifar_resnet20", "--synthetic", synthetic, "--test", kit["digits"], "--train-steps",
+            "1", "--device", "cpu", "--quiet", "--out", str(out)]
 
 
 def folder_of(tmp: Path, layout: dict[str, list[int]]) -> str:
@@ -267,8 +267,8 @@ CASES = {
          "--images-per-class", "1", "--generator", k["generator"], "--out", str(t / "o")],
         ["class-token file", "t.safetensors is damaged", "learn the tokens again with `repro ddis token`"]),
     "ddis NaN tokens": lambda k, t: (
-        ["ddis", "sample", "--mode", "cat", "--classes", "zero,one", "--tokens", nan_tokens(t), "--images-per-class", "1",
-         "--generator", k["generator"], "--out", str(t / "o")],
+        ["ddis", "sample", "--mode", "cat", "--classes", "zero,one", "--tokens", nan_tokens(t), "--images-per-class",
+         "1", "--generator", k["generator"], "--out", str(t / "o")],
         ["holds 1 NaN or infinite value(s)", "learn the tokens again"]),
     "ddis tokens out is a folder": lambda k, t: (
         ["ddis", "token", "--teacher", k["clf"], "--classes", "a,b", "--out", str(t)],

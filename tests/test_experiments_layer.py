@@ -15,8 +15,8 @@ from repro.experiments.assets import Assets
 from repro.experiments.classify import fitted_batch, recipe_for
 from repro.experiments.plots import bars, curves
 from repro.experiments.run import PARTIAL_CSV
-from repro.generators.bundle import MINI_ENV, mini_checkpoint, mini_dir
 from repro.files import ARGUMENTS_FILE
+from repro.generators.bundle import MINI_ENV, mini_checkpoint, mini_dir
 from repro.sampling import SyntheticWriter
 from tests.conftest import CONFIG_DIR
 

@@ -15,10 +15,10 @@ from repro.errors import ReproError
 from repro.experiments import ExperimentRun
 from repro.experiments.generate import sample_set
 from repro.experiments.protocol import variants_of
+from repro.files import ARGUMENTS_FILE
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
 from repro.inversion.store import EmbeddingTable, save_table
-from repro.files import ARGUMENTS_FILE
 
 LABELS = np.array([0, 1, 0, 1, 0, 1, 0, 1])
 SUBSET = ["img0", "img1", "img2", "img3"]  # two images of each class; img4..img7 lie outside

@@ -115,8 +115,8 @@ def test_sample_killed_inside_a_shard_resumes_to_the_same_images(embeddings, tmp
 
 
 def test_train_killed_in_its_second_seed_resumes_to_the_same_weights_and_scores(world, tmp_path):
-    args = ["train", "--arch", "cifar_resnet20", "--train", world["digits"], "--test", world["digits"], "--train-steps", "4",
-            "--batch-size", "4", "--seed", "0", "1", "--save", "--device", "cpu", "--quiet"]
+    args = ["train", "--arch", "cifar_resnet20", "--train", world["digits"], "--test", world["digits"],
+            "--train-steps", "4", "--batch-size", "4", "--seed", "0", "1", "--save", "--device", "cpu", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     out = tmp_path / "killed"
     first = relaunch(*args, "--out", str(out), kill="repro.classifiers.train:TrainStep.__call__:6")

@@ -97,9 +97,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..data import dataset_spec, load_split, requested
-    from ..files import output_folder
+    from ..files import output_folder, write_arguments
     from ..generators import load_generator
-    from ..files import write_arguments
     from .config import InversionConfig
     from .run import invert
 

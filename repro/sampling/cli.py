@@ -52,10 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..files import output_folder
+    from ..files import output_folder, write_arguments
     from ..generators import load_generator
     from ..inversion.store import load_checkpoints
-    from ..files import write_arguments
     from .config import SamplingConfig
     from .run import sample_dataset
 
