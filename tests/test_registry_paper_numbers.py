@@ -7,11 +7,10 @@ import re
 from collections import Counter
 
 import pytest
-import yaml
 
-from tests.conftest import REPO
+from repro.workflow.registry import load_registry
+from tests.conftest import CONFIG_DIR, REPO
 
-REGISTRY = REPO / "config" / "experiments"
 PAPERS = REPO.parent / "shared" / "papers"
 PAPER_FILES = {"diffusion_inversion": "diffusion-inversion.txt", "ddis": "ddis.txt"}
 WHERE = re.compile(r"^(?P<file>[a-z-]+\.txt) lines? (?P<first>\d+)(?:-(?P<last>\d+))?$")
@@ -37,7 +36,7 @@ WORDS = {"twice": 2.0, "three": 3.0}
 SUFFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6}
 NUMBER = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)([kKM](?![A-Za-z]))?")
 
-SPECS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(REGISTRY.glob("*.yaml"))}
+SPECS = {e.id: e.spec for e in load_registry(CONFIG_DIR).values()}
 NUMBERS = [(name, i, n) for name, spec in SPECS.items() for i, n in enumerate(spec["paper_numbers"])]
 
 
