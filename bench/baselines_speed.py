@@ -49,8 +49,15 @@ def mini_bundle(tiny: bool, device: torch.device):
         from repro.generators import mini_config as mc
 
         tokenizer = mc.build_tokenizer()
-        bundle = GeneratorBundle("mini-random", mc.build_vae(), mc.build_unet(), mc.build_text_encoder(tokenizer),
-                                 tokenizer, mc.build_scheduler(), mc.RESOLUTION)
+        bundle = GeneratorBundle(
+            "mini-random",
+            mc.build_vae(),
+            mc.build_unet(),
+            mc.build_text_encoder(tokenizer),
+            tokenizer,
+            mc.build_scheduler(),
+            mc.RESOLUTION,
+        )
         return bundle.to(device=device, dtype=torch.bfloat16).freeze()
 
 
@@ -74,8 +81,17 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     nearest_neighbours(q, p, k)
     sync(device)
-    rows.append(provenance.row(seed=0, wall_seconds=time.perf_counter() - start, measure="knn_search_seconds",
-                               queries=queries, pool=pool_size, dim=dim, k=k))
+    rows.append(
+        provenance.row(
+            seed=0,
+            wall_seconds=time.perf_counter() - start,
+            measure="knn_search_seconds",
+            queries=queries,
+            pool=pool_size,
+            dim=dim,
+            k=k,
+        )
+    )
 
     # pool features through a ResNet-18 (the pool-resnet18 stand-in, random weights)
     from repro.data import ImageSet
@@ -90,15 +106,23 @@ def main(argv=None) -> int:
     KnnRetriever(pool, classifier, name="pool-resnet18")
     sync(device)
     seconds = time.perf_counter() - start
-    rows.append(provenance.row(seed=0, wall_seconds=seconds, measure="pool_features_images_per_second",
-                               value=feature_images / seconds))
+    rows.append(
+        provenance.row(
+            seed=0, wall_seconds=seconds, measure="pool_features_images_per_second", value=feature_images / seconds
+        )
+    )
 
     # LECF attempts: generate + filter
     bundle = mini_bundle(args.tiny, device)
     classes = ["cat", "dog", "ship"] if args.tiny else list(IMAGENETTE_CLASSES)
     image_filter = ClassifierFilter(classifier, pool_classes, name="pool-resnet18")
-    config = LECFConfig(steps=steps, batch=batch, guidance=(2.0,), save_resolution=bundle.resolution,
-                        precision="fp32" if bundle.dtype == torch.float32 else "bf16")
+    config = LECFConfig(
+        steps=steps,
+        batch=batch,
+        guidance=(2.0,),
+        save_resolution=bundle.resolution,
+        precision="fp32" if bundle.dtype == torch.float32 else "bf16",
+    )
     lecf = LECF(bundle, classes, image_filter, config, progress=False)
     lecf.select(0.0, 1)  # warm-up: one attempt per class
     per_class = lecf_images // len(classes)
@@ -107,9 +131,17 @@ def main(argv=None) -> int:
     kept = lecf.select(0.0, per_class + 1)
     sync(device)
     seconds = time.perf_counter() - start
-    rows.append(provenance.row(seed=0, wall_seconds=seconds, measure="lecf_attempts_per_second",
-                               value=per_class * len(classes) / seconds, steps=steps, batch=batch,
-                               generator=bundle.name))
+    rows.append(
+        provenance.row(
+            seed=0,
+            wall_seconds=seconds,
+            measure="lecf_attempts_per_second",
+            value=per_class * len(classes) / seconds,
+            steps=steps,
+            batch=batch,
+            generator=bundle.name,
+        )
+    )
     write_rows(rows, Path(args.out) / "baselines_speed.csv")
     for row in rows:
         print(row["measure"], round(row.get("value", row["wall_seconds"]), 3))

@@ -47,15 +47,27 @@ def main() -> None:
         with timed() as wall:
             report = train_classifier(model, data, recipe, seed=seed)
         accuracy = evaluate(model, test.images, test.labels)
-        rows.append(prov.row(
-            seed=seed, wall_seconds=wall(), arch="resnet18", steps=recipe.steps, epochs=round(
-                recipe.steps * recipe.batch_size / len(train.labels), 1), batch_size=recipe.batch_size,
-            test_top1=round(accuracy, 2), target=TARGET_ACCURACY, meets_target=accuracy >= TARGET_ACCURACY,
-            train_seconds=round(report.seconds, 1), images_per_second=round(report.images_per_second),
-            final_loss=round(report.final_loss, 4)))
+        rows.append(
+            prov.row(
+                seed=seed,
+                wall_seconds=wall(),
+                arch="resnet18",
+                steps=recipe.steps,
+                epochs=round(recipe.steps * recipe.batch_size / len(train.labels), 1),
+                batch_size=recipe.batch_size,
+                test_top1=round(accuracy, 2),
+                target=TARGET_ACCURACY,
+                meets_target=accuracy >= TARGET_ACCURACY,
+                train_seconds=round(report.seconds, 1),
+                images_per_second=round(report.images_per_second),
+                final_loss=round(report.final_loss, 4),
+            )
+        )
         write_rows(rows, f"{args.out}/classifier_cifar10.csv")
-        print(f"seed {seed}: {accuracy:.2f} % top-1 after {recipe.steps} steps, {report.seconds:.0f} s training "
-              f"({report.images_per_second:,.0f} img/s steady)")
+        print(
+            f"seed {seed}: {accuracy:.2f} % top-1 after {recipe.steps} steps, {report.seconds:.0f} s training "
+            f"({report.images_per_second:,.0f} img/s steady)"
+        )
         if args.save:
             save_classifier(model, f"{args.out}/cifar10-resnet18-seed{seed}.pt", seed=seed, steps=recipe.steps)
 

@@ -79,8 +79,14 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     n = 50_000 if not args.tiny else 512
-    data = TrainingData(real=Pool(rng.integers(0, 256, (n, args.resolution, args.resolution, 3), dtype=np.uint8),
-                                  rng.integers(0, 10, n), [str(c) for c in range(10)], "random-cifar"))
+    data = TrainingData(
+        real=Pool(
+            rng.integers(0, 256, (n, args.resolution, args.resolution, 3), dtype=np.uint8),
+            rng.integers(0, 10, n),
+            [str(c) for c in range(10)],
+            "random-cifar",
+        )
+    )
     flops = train_flops_per_image(args.arch, args.resolution, device)
     prov = Provenance("bench_classifier_speed", "bench", vars(args), dataset="random uint8, 10 classes")
     rows = []
@@ -92,13 +98,22 @@ def main() -> None:
                 torch.cuda.reset_peak_memory_stats()
             torch.manual_seed(0)
             model = build_model(args.arch, 10, args.resolution)
-            report = train_classifier(model, data, Recipe.sgd(args.steps, batch_size=batch), speed=speed,
-                                      device=device, progress=False)
+            report = train_classifier(
+                model, data, Recipe.sgd(args.steps, batch_size=batch), speed=speed, device=device, progress=False
+            )
             steady = (args.steps - report.timed_from) * batch / report.images_per_second
             row = prov.row(
-                seed=0, wall_seconds=report.seconds, arch=args.arch, resolution=args.resolution, batch_size=batch,
-                mode=name, bf16=speed.bf16, channels_last=speed.channels_last, compile=speed.compile or "",
-                cuda_graph=speed.cuda_graph and device.type == "cuda", steps=args.steps,
+                seed=0,
+                wall_seconds=report.seconds,
+                arch=args.arch,
+                resolution=args.resolution,
+                batch_size=batch,
+                mode=name,
+                bf16=speed.bf16,
+                channels_last=speed.channels_last,
+                compile=speed.compile or "",
+                cuda_graph=speed.cuda_graph and device.type == "cuda",
+                steps=args.steps,
                 images_per_second=round(report.images_per_second),
                 ms_per_step=round(1000 * batch / report.images_per_second, 3),
                 warmup_seconds=round(report.seconds - steady, 2),
@@ -109,8 +124,10 @@ def main() -> None:
                 final_loss=round(report.final_loss, 4),
             )
             rows.append(row)
-            print(f"{args.arch} {args.resolution}px batch {batch:4d} {name:8s}: {row['images_per_second']:>8,} img/s "
-                  f"({row['ms_per_step']} ms/step, {row['achieved_tflops']} TFLOP/s, warm-up {row['warmup_seconds']} s)")
+            print(
+                f"{args.arch} {args.resolution}px batch {batch:4d} {name:8s}: {row['images_per_second']:>8,} img/s "
+                f"({row['ms_per_step']} ms/step, {row['achieved_tflops']} TFLOP/s, warm-up {row['warmup_seconds']} s)"
+            )
             write_rows(rows, f"{args.out}/classifier_speed.csv")
             del model
     best_128 = max((r["images_per_second"] for r in rows if r["batch_size"] == 128), default=0)

@@ -62,13 +62,21 @@ def measure(args: argparse.Namespace, size: int, batch_size: int, crop_pad: int,
     labels = rng.integers(0, 10, args.images)
     batches = GpuBatches(images, labels, batch_size, device, crop_pad=crop_pad, flip=flip, seed=args.seed)
     elapsed_seconds(batches, args.warmup, device)
-    rates = [args.batches * batch_size / elapsed_seconds(batches, args.batches, device)
-             for _ in range(args.repeats)]
+    rates = [args.batches * batch_size / elapsed_seconds(batches, args.batches, device) for _ in range(args.repeats)]
     median = statistics.median(rates)
-    return {"resolution": size, "batch_size": batch_size, "crop_pad": crop_pad, "flip": flip,
-            "images_per_s": round(median), "images_per_s_min": round(min(rates)),
-            "images_per_s_max": round(max(rates)), "ms_per_batch": round(1000 * batch_size / median, 4),
-            "device_images": args.images, "batches_timed": args.batches, "repeats": args.repeats}
+    return {
+        "resolution": size,
+        "batch_size": batch_size,
+        "crop_pad": crop_pad,
+        "flip": flip,
+        "images_per_s": round(median),
+        "images_per_s_min": round(min(rates)),
+        "images_per_s_max": round(max(rates)),
+        "ms_per_batch": round(1000 * batch_size / median, 4),
+        "device_images": args.images,
+        "batches_timed": args.batches,
+        "repeats": args.repeats,
+    }
 
 
 def main() -> None:
@@ -81,8 +89,10 @@ def main() -> None:
                 with timed() as wall:
                     fields = measure(args, size, batch_size, crop_pad, flip)
                 rows.append(prov.row(seed=args.seed, wall_seconds=wall(), **fields))
-                print(f"{size:3d} px  batch {batch_size:4d}  crop_pad {crop_pad} flip {flip!s:5s}  "
-                      f"{fields['images_per_s']:>12,} images/s  ({fields['ms_per_batch']:.3f} ms/batch)")
+                print(
+                    f"{size:3d} px  batch {batch_size:4d}  crop_pad {crop_pad} flip {flip!s:5s}  "
+                    f"{fields['images_per_s']:>12,} images/s  ({fields['ms_per_batch']:.3f} ms/batch)"
+                )
     path = Path(args.out) / "data_throughput.csv"
     write_rows(rows, path)
     print(path)

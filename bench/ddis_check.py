@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from repro.classifiers.batchnorm import BatchNormAlignment
+from repro.classifiers.teacher import load_teacher, mixed_precision, teacher_view
 from repro.ddis.cat import CATConfig, learn_class_tokens
 from repro.ddis.dag import DAGConfig
 from repro.ddis.sampler import MODES, DDISSampler, SamplerConfig
-from repro.classifiers.teacher import load_teacher, mixed_precision, teacher_view
 from repro.generators import load_generator
 from repro.provenance import Provenance, write_rows
 
@@ -45,12 +45,18 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="results/bench/ddis_check")
     p.add_argument("--per-class", type=int, default=100, help="images per class and mode")
     p.add_argument("--batch-size", type=int, default=200, help="images per sampling batch (DAG's batch)")
-    p.add_argument("--prompt", default="a photo of {a} {token} {cls}",
-                   help="template; the mini model was pretrained on 'a photo of a {class}' captions")
+    p.add_argument(
+        "--prompt",
+        default="a photo of {a} {token} {cls}",
+        help="template; the mini model was pretrained on 'a photo of a {class}' captions",
+    )
     p.add_argument("--guidance", type=float, default=7.5)
     p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--step-rms", default="auto",
-                   help="DAG's first-step RMS (repro.ddis.dag), or 'auto': the candidate with the lowest final L_BN")
+    p.add_argument(
+        "--step-rms",
+        default="auto",
+        help="DAG's first-step RMS (repro.ddis.dag), or 'auto': the candidate with the lowest final L_BN",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--accumulation", type=int, default=20)
     p.add_argument("--images-per-step", type=int, default=1)
@@ -106,8 +112,13 @@ def main(argv=None) -> int:
     bundle = load_generator(args.generator, dtype="fp32", device=device)
 
     def config(step_rms: float) -> SamplerConfig:
-        return SamplerConfig(steps=args.steps, guidance_scale=args.guidance, prompt=args.prompt,
-                             teacher_resolution=32, dag=DAGConfig(step_rms=step_rms))
+        return SamplerConfig(
+            steps=args.steps,
+            guidance_scale=args.guidance,
+            prompt=args.prompt,
+            teacher_resolution=32,
+            dag=DAGConfig(step_rms=step_rms),
+        )
 
     # 1. DAG step size (repro.ddis.dag's step_rms): the candidate whose +DAG images end nearest the BatchNorm
     # statistics, judged on one probe batch without labels
@@ -115,17 +126,29 @@ def main(argv=None) -> int:
         probe = torch.arange(len(CIFAR10)).repeat(args.batch_size // len(CIFAR10)).tolist()
         scores = {}
         vanilla = DDISSampler(bundle, CIFAR10, "vanilla", teacher, None, config(1.0))
-        baseline = final_bn_loss(teacher, vanilla.sample(
-            probe, torch.Generator(device=device).manual_seed(args.seed + 777)))
+        baseline = final_bn_loss(
+            teacher, vanilla.sample(probe, torch.Generator(device=device).manual_seed(args.seed + 777))
+        )
         rows.append(prov.row(seed=args.seed, section="eta_search", step_rms=0.0, eta=0.0, final_bn_loss=baseline))
         for candidate in STEP_RMS_CANDIDATES:
             sampler = DDISSampler(bundle, CIFAR10, "dag", teacher, None, config(candidate))
-            scores[candidate] = final_bn_loss(teacher, sampler.sample(
-                probe, torch.Generator(device=device).manual_seed(args.seed + 777)))
-            rows.append(prov.row(seed=args.seed, section="eta_search", step_rms=candidate, eta=sampler.dag_eta,
-                                 final_bn_loss=scores[candidate]))
-            print(f"step RMS {candidate:g} (eta {sampler.dag_eta:.4g}): final L_BN {scores[candidate]:.1f} "
-                  f"(vanilla {baseline:.1f})", flush=True)
+            scores[candidate] = final_bn_loss(
+                teacher, sampler.sample(probe, torch.Generator(device=device).manual_seed(args.seed + 777))
+            )
+            rows.append(
+                prov.row(
+                    seed=args.seed,
+                    section="eta_search",
+                    step_rms=candidate,
+                    eta=sampler.dag_eta,
+                    final_bn_loss=scores[candidate],
+                )
+            )
+            print(
+                f"step RMS {candidate:g} (eta {sampler.dag_eta:.4g}): final L_BN {scores[candidate]:.1f} "
+                f"(vanilla {baseline:.1f})",
+                flush=True,
+            )
         step_rms = min(scores, key=scores.get)
     else:
         step_rms = float(args.step_rms)
@@ -135,22 +158,44 @@ def main(argv=None) -> int:
     sync()
     start = time.perf_counter()
     tokens, history = learn_class_tokens(
-        bundle, teacher, CIFAR10, config(step_rms),
-        CATConfig(epochs=args.epochs, accumulation=args.accumulation, images_per_step=args.images_per_step,
-                  micro_batch=args.batch_size), use_dag=True, seed=args.seed)
+        bundle,
+        teacher,
+        CIFAR10,
+        config(step_rms),
+        CATConfig(
+            epochs=args.epochs,
+            accumulation=args.accumulation,
+            images_per_step=args.images_per_step,
+            micro_batch=args.batch_size,
+        ),
+        use_dag=True,
+        seed=args.seed,
+    )
     sync()
     token_seconds = time.perf_counter() - start
     tokens.save(out / "tokens.safetensors")
     per_class_seconds = token_seconds / len(CIFAR10)
     for name in CIFAR10:
         mine = [h for h in history if h["class"] == name]
-        rows.append(prov.row(seed=args.seed, wall_seconds=token_seconds, section="tokens", cls=name,
-                             epochs=len(mine), stopped=mine[-1]["stopped"], last_share=mine[-1]["share_correct"],
-                             best_share=tokens.metadata["best_share"][name], seconds_per_class=per_class_seconds,
-                             paper_seconds_per_class=PAPER_SECONDS_PER_CLASS))
-    print(f"class tokens: {token_seconds:.1f} s for {len(CIFAR10)} classes learned together = "
-          f"{per_class_seconds:.1f} s per class (paper: {PAPER_SECONDS_PER_CLASS:.0f} s per class on SD 2.1)",
-          flush=True)
+        rows.append(
+            prov.row(
+                seed=args.seed,
+                wall_seconds=token_seconds,
+                section="tokens",
+                cls=name,
+                epochs=len(mine),
+                stopped=mine[-1]["stopped"],
+                last_share=mine[-1]["share_correct"],
+                best_share=tokens.metadata["best_share"][name],
+                seconds_per_class=per_class_seconds,
+                paper_seconds_per_class=PAPER_SECONDS_PER_CLASS,
+            )
+        )
+    print(
+        f"class tokens: {token_seconds:.1f} s for {len(CIFAR10)} classes learned together = "
+        f"{per_class_seconds:.1f} s per class (paper: {PAPER_SECONDS_PER_CLASS:.0f} s per class on SD 2.1)",
+        flush=True,
+    )
 
     # 3. the four modes on the same noise
     shares = {}
@@ -159,21 +204,47 @@ def main(argv=None) -> int:
         per_class, bn_loss, seconds, grid = run_mode(sampler, teacher, args.per_class, args.batch_size, args.seed)
         shares[mode] = float(per_class.mean())
         save_image(grid, out / f"grid_{mode}.png", nrow=len(CIFAR10))
-        rows.append(prov.row(seed=args.seed, wall_seconds=seconds, section="modes", mode=mode, step_rms=step_rms,
-                             share_correct=shares[mode], final_bn_loss=bn_loss,
-                             images=args.per_class * len(CIFAR10), prompt_example=sampler.prompts([3])[0]))
+        rows.append(
+            prov.row(
+                seed=args.seed,
+                wall_seconds=seconds,
+                section="modes",
+                mode=mode,
+                step_rms=step_rms,
+                share_correct=shares[mode],
+                final_bn_loss=bn_loss,
+                images=args.per_class * len(CIFAR10),
+                prompt_example=sampler.prompts([3])[0],
+            )
+        )
         for i, name in enumerate(CIFAR10):
-            rows.append(prov.row(seed=args.seed, section="modes_per_class", mode=mode, cls=name,
-                                 share_correct=float(per_class[i])))
-        print(f"{mode:8s} share classified as intended: {100 * shares[mode]:5.1f} %   final L_BN {bn_loss:9.1f}   "
-              f"{seconds:6.1f} s", flush=True)
+            rows.append(
+                prov.row(
+                    seed=args.seed, section="modes_per_class", mode=mode, cls=name, share_correct=float(per_class[i])
+                )
+            )
+        print(
+            f"{mode:8s} share classified as intended: {100 * shares[mode]:5.1f} %   final L_BN {bn_loss:9.1f}   "
+            f"{seconds:6.1f} s",
+            flush=True,
+        )
 
     holds = shares["ddis"] > shares["vanilla"]
-    rows.append(prov.row(seed=args.seed, section="claim", claim="ddis_share > vanilla_share", holds=holds,
-                         share_correct=shares["ddis"], baseline=shares["vanilla"]))
+    rows.append(
+        prov.row(
+            seed=args.seed,
+            section="claim",
+            claim="ddis_share > vanilla_share",
+            holds=holds,
+            share_correct=shares["ddis"],
+            baseline=shares["vanilla"],
+        )
+    )
     write_rows(rows, out / "ddis_check.csv")
-    print(f"DDIS {100 * shares['ddis']:.1f} % vs vanilla {100 * shares['vanilla']:.1f} %: "
-          f"{'holds' if holds else 'does NOT hold'}; rows -> {out / 'ddis_check.csv'}")
+    print(
+        f"DDIS {100 * shares['ddis']:.1f} % vs vanilla {100 * shares['vanilla']:.1f} %: "
+        f"{'holds' if holds else 'does NOT hold'}; rows -> {out / 'ddis_check.csv'}"
+    )
     return 0
 
 

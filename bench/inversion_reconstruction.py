@@ -44,8 +44,11 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--judge", default=None, help="classifier checkpoint (default: $REPRO_DATA's akamaster ResNet-56)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="results/bench/inversion_reconstruction", help="the CSV and the grid")
-    p.add_argument("--work", default="work/bench/inversion_reconstruction",
-                   help="embeddings and sampled sets (resumed by a rerun; not committed)")
+    p.add_argument(
+        "--work",
+        default="work/bench/inversion_reconstruction",
+        help="embeddings and sampled sets (resumed by a rerun; not committed)",
+    )
     return p.parse_args(argv)
 
 
@@ -66,54 +69,110 @@ def main(argv=None) -> int:
     from repro.sampling import SamplingConfig, sample_dataset, vae_roundtrip
 
     args = parse(argv)
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
-        ("cpu" if args.device == "auto" else args.device)
+    device = (
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     dtype = "bf16" if device == "cuda" else "fp32"
     images = training_set("cifar10", max(1, args.images // 10), "mini")
     bundle = load_generator(args.generator, dtype=dtype, device=device, resolution=args.resolution)
-    prov = Provenance("inversion_reconstruction", "bench", vars(args), generator=f"{bundle.name} ({bundle.fingerprint})",
-                      dataset="cifar10")
+    prov = Provenance(
+        "inversion_reconstruction",
+        "bench",
+        vars(args),
+        generator=f"{bundle.name} ({bundle.fingerprint})",
+        dataset="cifar10",
+    )
     rows = []
 
     start = time.perf_counter()
     config = InversionConfig(steps=args.steps, batch=args.batch, resolution=args.resolution, precision=dtype)
-    invert(bundle, images.images, images.labels, images.ids, images.classes, work / "embeddings", config,
-           dataset="cifar10", split="target")
-    rows.append(prov.row(wall_seconds=time.perf_counter() - start, measure="stage 1", images=len(images),
-                         steps=args.steps, value=None))
+    invert(
+        bundle,
+        images.images,
+        images.labels,
+        images.ids,
+        images.classes,
+        work / "embeddings",
+        config,
+        dataset="cifar10",
+        split="target",
+    )
+    rows.append(
+        prov.row(
+            wall_seconds=time.perf_counter() - start,
+            measure="stage 1",
+            images=len(images),
+            steps=args.steps,
+            value=None,
+        )
+    )
     tables = load_checkpoints([work / "embeddings"])
 
     ceiling = psnr(vae_roundtrip(bundle, images.images), images.images)
     rows.append(prov.row(measure="VAE round trip PSNR (ceiling)", value=float(ceiling.mean()), unit="dB"))
 
-    exact = SamplingConfig(per_image=1, guidance=(args.recon_guidance,), noise=(0.0,), interpolate=(0.0,),
-                           steps=args.sample_steps, precision=dtype)
+    exact = SamplingConfig(
+        per_image=1,
+        guidance=(args.recon_guidance,),
+        noise=(0.0,),
+        interpolate=(0.0,),
+        steps=args.sample_steps,
+        precision=dtype,
+    )
     rec = sample_dataset(bundle, tables, work / "reconstructions", exact, progress=False).load()  # resumes
     order = np.argsort(rec.provenance["source_index"], kind="stable")
     recon_psnr = psnr(rec.images[order], images.images)
-    rows.append(prov.row(measure="reconstruction PSNR", value=float(recon_psnr.mean()), unit="dB",
-                         guidance=args.recon_guidance, sample_steps=args.sample_steps))
+    rows.append(
+        prov.row(
+            measure="reconstruction PSNR",
+            value=float(recon_psnr.mean()),
+            unit="dB",
+            guidance=args.recon_guidance,
+            sample_steps=args.sample_steps,
+        )
+    )
 
-    defaults = SamplingConfig(per_image=args.variants, guidance=(2.0, 3.0, 4.0), noise=(0.1,), interpolate=(0.1,),
-                              steps=args.sample_steps, precision=dtype)
+    defaults = SamplingConfig(
+        per_image=args.variants,
+        guidance=(2.0, 3.0, 4.0),
+        noise=(0.1,),
+        interpolate=(0.1,),
+        steps=args.sample_steps,
+        precision=dtype,
+    )
     variants = sample_dataset(bundle, tables, work / "variants", defaults, progress=False).load()
     judge_path = args.judge or Path(os.environ["REPRO_DATA"]) / "models" / "akamaster-cifar10-resnet56-4bfd9763.th"
     judge = load_classifier(judge_path).to(device).eval()
-    judged = {"originals": (images.images, images.labels), "reconstructions": (rec.images, rec.labels),
-              "variants": (variants.images, variants.labels)}
+    judged = {
+        "originals": (images.images, images.labels),
+        "reconstructions": (rec.images, rec.labels),
+        "variants": (variants.images, variants.labels),
+    }
     for name, (pixels, labels) in judged.items():
         share = float((predict(judge, pixels, device=device).numpy() == np.asarray(labels)).mean() * 100)
-        rows.append(prov.row(measure=f"{name} recognised as their class", value=share, unit="%",
-                             judge=Path(judge_path).name, count=len(labels)))
+        rows.append(
+            prov.row(
+                measure=f"{name} recognised as their class",
+                value=share,
+                unit="%",
+                judge=Path(judge_path).name,
+                count=len(labels),
+            )
+        )
     write_rows(rows, out / "inversion_reconstruction.csv")
 
     first = [int(np.flatnonzero(images.labels == c)[0]) for c in np.unique(images.labels)]  # one image per class
-    variant0 = variants.images[variants.provenance["variant"] == 0][np.argsort(
-        variants.provenance["source_index"][variants.provenance["variant"] == 0], kind="stable")]
-    grid = [torch.from_numpy(x[first]).permute(0, 3, 1, 2).float() / 255
-            for x in (images.images, rec.images[order], variant0)]
+    variant0 = variants.images[variants.provenance["variant"] == 0][
+        np.argsort(variants.provenance["source_index"][variants.provenance["variant"] == 0], kind="stable")
+    ]
+    grid = [
+        torch.from_numpy(x[first]).permute(0, 3, 1, 2).float() / 255
+        for x in (images.images, rec.images[order], variant0)
+    ]
     save_image(torch.cat(grid), out / "inversion_reconstruction.png", nrow=len(first))
     for row in rows:
         if row.get("value") is not None:

@@ -33,7 +33,7 @@ STEPS_PER_EMBEDDING = 3000
 
 @dataclass
 class Case:
-    path: str           # "ours" or "authors"
+    path: str  # "ours" or "authors"
     resolution: int
     batch: int
     config: InversionConfig
@@ -41,8 +41,10 @@ class Case:
     @property
     def label(self) -> str:
         c = self.config
-        return (f"{self.path} {self.resolution}px B={self.batch} {c.precision} tokens={c.tokens} "
-                f"reencode={c.reencode_every_step} compile={c.compile}")
+        return (
+            f"{self.path} {self.resolution}px B={self.batch} {c.precision} tokens={c.tokens} "
+            f"reencode={c.reencode_every_step} compile={c.compile}"
+        )
 
 
 def flops_per_image_step(bundle, case: Case) -> float:
@@ -55,21 +57,34 @@ def flops_per_image_step(bundle, case: Case) -> float:
 def time_case(bundle, case: Case, warmup: int, timed: int) -> dict:
     """Seconds per step after warm-up (compilation, if any, happens in the warm-up and is reported)."""
     timing = time_inversion(bundle, case.config, case.batch, timed, warmup=warmup)
-    return {"sec_per_step": timing["sec_per_step"], "warmup_seconds": timing["warmup_seconds"],
-            "peak_mem_gib": timing["peak_mem_gib"]}
+    return {
+        "sec_per_step": timing["sec_per_step"],
+        "warmup_seconds": timing["warmup_seconds"],
+        "peak_mem_gib": timing["peak_mem_gib"],
+    }
 
 
-def cases(resolutions, batches: dict[int, list[int]], compile_batch: dict[int, int], tokens: int,
-          authors_batch: int) -> list[Case]:
+def cases(
+    resolutions, batches: dict[int, list[int]], compile_batch: dict[int, int], tokens: int, authors_batch: int
+) -> list[Case]:
     ours = InversionConfig(steps=STEPS_PER_EMBEDDING, tokens=tokens, precision="bf16")
-    authors = InversionConfig(steps=STEPS_PER_EMBEDDING, tokens=5, batch=authors_batch, precision="fp32",
-                              reencode_every_step=True, channels_last=False)
+    authors = InversionConfig(
+        steps=STEPS_PER_EMBEDDING,
+        tokens=5,
+        batch=authors_batch,
+        precision="fp32",
+        reencode_every_step=True,
+        channels_last=False,
+    )
     out = []
     for r in resolutions:
         out.append(Case("authors", r, authors_batch, replace(authors, resolution=r)))
         out += [Case("ours", r, b, replace(ours, resolution=r, batch=b)) for b in batches[r]]
-    out += [Case("ours", r, compile_batch[r], replace(ours, resolution=r, batch=compile_batch[r], compile=True))
-            for r in resolutions if compile_batch.get(r)]
+    out += [
+        Case("ours", r, compile_batch[r], replace(ours, resolution=r, batch=compile_batch[r], compile=True))
+        for r in resolutions
+        if compile_batch.get(r)
+    ]
     return out
 
 
@@ -102,21 +117,31 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--timed", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=77, help="tokens per embedding on our path")
-    parser.add_argument("--generator", default="sd14", choices=("sd14", "sd21", "mini"),
-                        help="an SD-shaped generator with random weights, or the committed mini model")
-    parser.add_argument("--budget-seconds", type=float, default=330.0,
-                        help="skip remaining cases (compiled ones last) once this much time has passed")
+    parser.add_argument(
+        "--generator",
+        default="sd14",
+        choices=("sd14", "sd21", "mini"),
+        help="an SD-shaped generator with random weights, or the committed mini model",
+    )
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=330.0,
+        help="skip remaining cases (compiled ones last) once this much time has passed",
+    )
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolutions, batches, compile_batch, authors_batch = CASES["tiny" if args.tiny else
-                                                               "mini" if args.generator == "mini" else "sd14"]
+    resolutions, batches, compile_batch, authors_batch = CASES[
+        "tiny" if args.tiny else "mini" if args.generator == "mini" else "sd14"
+    ]
     if args.tiny:
         args.tokens = min(args.tokens, 8)
     began = time.perf_counter()
     bundle = build_generator(args.tiny, device, args.generator)
     peak = matmul_tflops(device)
-    provenance = Provenance("bench_inversion_speed", "bench", config=vars(args), generator=bundle.name,
-                            dataset="random pixels")
+    provenance = Provenance(
+        "bench_inversion_speed", "bench", config=vars(args), generator=bundle.name, dataset="random pixels"
+    )
     flops: dict[tuple, float] = {}
     rows = []
     for case in cases(resolutions, batches, compile_batch, args.tokens, authors_batch):
@@ -125,11 +150,18 @@ def main(argv=None) -> int:
             bundle.to(dtype=dtype)
         if not case.config.channels_last:
             bundle.unet.to(memory_format=torch.contiguous_format)
-        row = {"path": case.path, "resolution": case.resolution, "batch": case.batch, "tokens": case.config.tokens,
-               "precision": case.config.precision, "reencode_every_step": case.config.reencode_every_step,
-               "channels_last": case.config.channels_last and device.type == "cuda",
-               "compile": case.config.compile, "timed_steps": args.timed,
-               "paper_a40_sec_per_embedding": PAPER_SECONDS_PER_EMBEDDING.get(case.resolution)}
+        row = {
+            "path": case.path,
+            "resolution": case.resolution,
+            "batch": case.batch,
+            "tokens": case.config.tokens,
+            "precision": case.config.precision,
+            "reencode_every_step": case.config.reencode_every_step,
+            "channels_last": case.config.channels_last and device.type == "cuda",
+            "compile": case.config.compile,
+            "timed_steps": args.timed,
+            "paper_a40_sec_per_embedding": PAPER_SECONDS_PER_EMBEDDING.get(case.resolution),
+        }
         if time.perf_counter() - began > args.budget_seconds:
             rows.append(provenance.row(**row, status="skipped: time budget"))
             continue
@@ -137,8 +169,7 @@ def main(argv=None) -> int:
         try:
             if key not in flops:
                 flops[key] = flops_per_image_step(bundle, case)
-            with_time = time_case(bundle, case, args.warmup if not case.config.compile else args.warmup + 2,
-                                  args.timed)
+            with_time = time_case(bundle, case, args.warmup if not case.config.compile else args.warmup + 2, args.timed)
         except torch.OutOfMemoryError:
             rows.append(provenance.row(**row, status="out of memory"))
             print(f"{case.label}: out of memory", flush=True)
@@ -146,16 +177,26 @@ def main(argv=None) -> int:
             continue
         step = with_time["sec_per_step"]
         tflops = flops[key] * case.batch / step / 1e12
-        row.update(status="ok", **with_time, gflop_per_image_step=flops[key] / 1e9,
-                   image_steps_per_second=case.batch / step,
-                   sec_per_embedding=step * STEPS_PER_EMBEDDING / case.batch, achieved_tflops=tflops,
-                   peak_tflops=round(peak, 1), share_of_peak=tflops / peak if device.type == "cuda" else None)
+        row.update(
+            status="ok",
+            **with_time,
+            gflop_per_image_step=flops[key] / 1e9,
+            image_steps_per_second=case.batch / step,
+            sec_per_embedding=step * STEPS_PER_EMBEDDING / case.batch,
+            achieved_tflops=tflops,
+            peak_tflops=round(peak, 1),
+            share_of_peak=tflops / peak if device.type == "cuda" else None,
+        )
         rows.append(provenance.row(wall_seconds=with_time["warmup_seconds"] + step * args.timed, **row))
-        print(f"{case.label}: {step:.4f} s/step, {case.batch / step:,.0f} image-steps/s, "
-              f"{row['sec_per_embedding']:.3f} s/embedding "
-              f"({tflops:.1f} TFLOP/s, peak mem {with_time['peak_mem_gib']})", flush=True)
-    path = Path(args.out) / ("inversion_speed_mini.csv" if args.generator == "mini" and not args.tiny
-                             else "inversion_speed.csv")
+        print(
+            f"{case.label}: {step:.4f} s/step, {case.batch / step:,.0f} image-steps/s, "
+            f"{row['sec_per_embedding']:.3f} s/embedding "
+            f"({tflops:.1f} TFLOP/s, peak mem {with_time['peak_mem_gib']})",
+            flush=True,
+        )
+    path = Path(args.out) / (
+        "inversion_speed_mini.csv" if args.generator == "mini" and not args.tiny else "inversion_speed.csv"
+    )
     write_rows(rows, path)
     print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
     return 0

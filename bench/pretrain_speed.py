@@ -40,14 +40,25 @@ def diffusion_stage(settings, images: int, compile: str | None, device, seed: in
     tokenizer = mini_config.build_tokenizer(captions)
     latents = torch.randn(2, images, 4, mini_config.LATENT_SIZE, mini_config.LATENT_SIZE)
     torch.manual_seed(seed)
-    return DiffusionStage(mini_config.build_unet(), mini_config.build_text_encoder(tokenizer), tokenizer,
-                          mini_config.build_scheduler(), latents, captions, settings, seed, device,
-                          folder=Path("/tmp/pretrain_speed"), compile=compile)
+    return DiffusionStage(
+        mini_config.build_unet(),
+        mini_config.build_text_encoder(tokenizer),
+        tokenizer,
+        mini_config.build_scheduler(),
+        latents,
+        captions,
+        settings,
+        seed,
+        device,
+        folder=Path("/tmp/pretrain_speed"),
+        compile=compile,
+    )
 
 
 def autoencoder_stage(settings, images: int, compile: str | None, device, seed: int = 0) -> AutoencoderStage:
-    pixels = np.random.default_rng(seed).integers(0, 256, (images, mini_config.RESOLUTION, mini_config.RESOLUTION,
-                                                             3), dtype=np.uint8)
+    pixels = np.random.default_rng(seed).integers(
+        0, 256, (images, mini_config.RESOLUTION, mini_config.RESOLUTION, 3), dtype=np.uint8
+    )
     torch.manual_seed(seed)
     return AutoencoderStage(mini_config.build_vae(), pixels, settings, seed, device, compile=compile)
 
@@ -104,8 +115,10 @@ def main(argv=None) -> int:
     prov = Provenance("pretrain_speed", "bench", vars(args), generator="mini architecture", dataset="random")
     print(f"device {prov.device}: bf16 matrix products at {peak:.0f} TFLOP/s", flush=True)
 
-    stages = {"unet": (diffusion_stage, scale.diffusion, unet_batches),
-              "autoencoder": (autoencoder_stage, scale.autoencoder, vae_batches)}
+    stages = {
+        "unet": (diffusion_stage, scale.diffusion, unet_batches),
+        "autoencoder": (autoencoder_stage, scale.autoencoder, vae_batches),
+    }
     rows = []
     for name, (build, settings, batches) in stages.items():
         if not batches:
@@ -119,14 +132,27 @@ def main(argv=None) -> int:
             stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device)
             timing = time_steps(stage, warmup, steps)
             rate = batch / timing["step_seconds"]
-            rows.append(prov.row(stage=name, batch=batch, compile=compile or "eager", images_per_second=round(rate),
-                                 step_seconds=round(timing["step_seconds"], 5), flops_per_image=flops,
-                                 tflops=round(rate * flops / 1e12, 2), peak_tflops=round(peak, 1),
-                                 share_of_peak=round(rate * flops / 1e12 / peak, 4),
-                                 warmup_seconds=timing["warmup_seconds"], peak_mem_gib=peak_memory_gib(device),
-                                 timed_steps=steps))
-            print(f"{name} batch {batch}: {rate:,.0f} images/s, {rate * flops / 1e12:.1f} TFLOP/s "
-                  f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s", flush=True)
+            rows.append(
+                prov.row(
+                    stage=name,
+                    batch=batch,
+                    compile=compile or "eager",
+                    images_per_second=round(rate),
+                    step_seconds=round(timing["step_seconds"], 5),
+                    flops_per_image=flops,
+                    tflops=round(rate * flops / 1e12, 2),
+                    peak_tflops=round(peak, 1),
+                    share_of_peak=round(rate * flops / 1e12 / peak, 4),
+                    warmup_seconds=timing["warmup_seconds"],
+                    peak_mem_gib=peak_memory_gib(device),
+                    timed_steps=steps,
+                )
+            )
+            print(
+                f"{name} batch {batch}: {rate:,.0f} images/s, {rate * flops / 1e12:.1f} TFLOP/s "
+                f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s",
+                flush=True,
+            )
             write_rows(rows, out / "pretrain_speed.csv")  # after every case: a run cut short keeps what it timed
             if args.profile and name == "unet" and batch == unet_batches[-1] and device.type == "cuda":
                 profile(stage, 5, out / "pretrain_speed_profile.txt")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from inversion_speed import build_generator
+
 from repro.errors import ReproError
 from repro.experiments.timing import counted_flops, matmul_tflops, random_table, reset_memory, time_sampling
 from repro.provenance import Provenance, write_rows
@@ -35,8 +35,9 @@ SAVE_RESOLUTION = {128: 32, 256: 96, 64: 32, 16: 8, 32: 16}  # CIFAR and STL-10 
 def flops_per_image(sampler: Sampler, plan, steps: int) -> float:
     """UNet FLOPs of ``steps`` guided steps plus one decode, per image (counted on 2 images, one step)."""
     # eager: compiling under the flop counter's module hooks would specialise the compiled UNet to them
-    probe = Sampler(sampler.bundle, sampler.tables,
-                    SamplingConfig(**{**sampler.config.as_dict(), "steps": 1, "compile": False}))
+    probe = Sampler(
+        sampler.bundle, sampler.tables, SamplingConfig(**{**sampler.config.as_dict(), "steps": 1, "compile": False})
+    )
     latent = sampler.bundle.latent_size(sampler.resolution)
     latents = torch.zeros(2, sampler.bundle.latent_channels, latent, latent, device=sampler.device)
     with torch.no_grad():
@@ -51,8 +52,12 @@ def main(argv=None) -> int:
     parser.add_argument("--tiny", action="store_true", help="tiny random generator (CPU smoke run)")
     parser.add_argument("--batch", type=int, default=256, help="images per batch (x2 UNet rows with guidance)")
     parser.add_argument("--tokens", type=int, default=77)
-    parser.add_argument("--generator", default="sd14", choices=("sd14", "sd21", "mini"),
-                        help="an SD-shaped generator with random weights, or the committed mini model")
+    parser.add_argument(
+        "--generator",
+        default="sd14",
+        choices=("sd14", "sd21", "mini"),
+        help="an SD-shaped generator with random weights, or the committed mini model",
+    )
     parser.add_argument("--compile", action="store_true", help="compile the UNet (torch.compile)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -63,29 +68,51 @@ def main(argv=None) -> int:
     bundle = build_generator(args.tiny, device, args.generator)
     bundle.to(dtype=torch.bfloat16)
     peak = matmul_tflops(device)
-    provenance = Provenance("bench_sampling_speed", "bench", config=vars(args), generator=bundle.name,
-                            dataset="random embeddings")
+    provenance = Provenance(
+        "bench_sampling_speed", "bench", config=vars(args), generator=bundle.name, dataset="random embeddings"
+    )
     rows = []
     for resolution in resolutions:
-        table = random_table(bundle, args.batch, resolution, args.tokens,
-                             source_resolution=SAVE_RESOLUTION[resolution])
+        table = random_table(bundle, args.batch, resolution, args.tokens, source_resolution=SAVE_RESOLUTION[resolution])
         for scheduler, steps in (("ddim", 100), ("dpm++", 20)):
-            config = SamplingConfig(scheduler=scheduler, steps=steps, guidance=(2.0,), noise=(0.1,),
-                                    interpolate=(0.1,), batch=args.batch, precision="bf16", compile=args.compile,
-                                    decode_batch=args.batch)
+            config = SamplingConfig(
+                scheduler=scheduler,
+                steps=steps,
+                guidance=(2.0,),
+                noise=(0.1,),
+                interpolate=(0.1,),
+                batch=args.batch,
+                precision="bf16",
+                compile=args.compile,
+                decode_batch=args.batch,
+            )
             plan = make_plan(table.labels.numpy(), table.index.numpy(), (3000,), config)
-            row = {"resolution": resolution, "save_resolution": SAVE_RESOLUTION[resolution], "scheduler": scheduler,
-                   "steps": steps, "batch": args.batch, "tokens": args.tokens, "precision": "bf16",
-                   "compile": args.compile,
-                   "guidance": "cfg, one call",
-                   "paper_a40_sec_per_image_100_steps": PAPER_SECONDS_PER_IMAGE.get(resolution)}
+            row = {
+                "resolution": resolution,
+                "save_resolution": SAVE_RESOLUTION[resolution],
+                "scheduler": scheduler,
+                "steps": steps,
+                "batch": args.batch,
+                "tokens": args.tokens,
+                "precision": "bf16",
+                "compile": args.compile,
+                "guidance": "cfg, one call",
+                "paper_a40_sec_per_image_100_steps": PAPER_SECONDS_PER_IMAGE.get(resolution),
+            }
             reset_memory(device)
             try:
                 sampler = Sampler(bundle, {3000: table}, config)
                 gflop = flops_per_image(sampler, plan, steps) / 1e9
                 # after a 2-step warm-up run (kernel selection, allocator)
-                timing = time_sampling(bundle, config, args.batch, resolution, warmup_steps=2, tokens=args.tokens,
-                                       source_resolution=SAVE_RESOLUTION[resolution])
+                timing = time_sampling(
+                    bundle,
+                    config,
+                    args.batch,
+                    resolution,
+                    warmup_steps=2,
+                    tokens=args.tokens,
+                    source_resolution=SAVE_RESOLUTION[resolution],
+                )
                 seconds = timing["generate_seconds"]
             except torch.OutOfMemoryError:
                 rows.append(provenance.row(**row, status="out of memory"))
@@ -95,17 +122,28 @@ def main(argv=None) -> int:
                 continue
             tflops = gflop * args.batch / seconds / 1e3
             denoise = seconds - timing["decode_seconds"]
-            row.update(status="ok", sec_per_image=seconds / args.batch, sec_per_batch=seconds,
-                       unet_evaluations_per_second=2 * args.batch * steps / seconds,
-                       unet_evaluations_per_second_denoising=2 * args.batch * steps / denoise,
-                       gflop_per_image=gflop, achieved_tflops=tflops, peak_mem_gib=timing["peak_mem_gib"],
-                       peak_tflops=round(peak, 1), share_of_peak=tflops / peak if device.type == "cuda" else None)
+            row.update(
+                status="ok",
+                sec_per_image=seconds / args.batch,
+                sec_per_batch=seconds,
+                unet_evaluations_per_second=2 * args.batch * steps / seconds,
+                unet_evaluations_per_second_denoising=2 * args.batch * steps / denoise,
+                gflop_per_image=gflop,
+                achieved_tflops=tflops,
+                peak_mem_gib=timing["peak_mem_gib"],
+                peak_tflops=round(peak, 1),
+                share_of_peak=tflops / peak if device.type == "cuda" else None,
+            )
             rows.append(provenance.row(wall_seconds=seconds, **row))
-            print(f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image, "
-                  f"{row['unet_evaluations_per_second']:,.0f} UNet evaluations/s "
-                  f"({tflops:.1f} TFLOP/s, peak mem {row['peak_mem_gib']})", flush=True)
-    path = Path(args.out) / ("sampling_speed_mini.csv" if args.generator == "mini" and not args.tiny
-                             else "sampling_speed.csv")
+            print(
+                f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image, "
+                f"{row['unet_evaluations_per_second']:,.0f} UNet evaluations/s "
+                f"({tflops:.1f} TFLOP/s, peak mem {row['peak_mem_gib']})",
+                flush=True,
+            )
+    path = Path(args.out) / (
+        "sampling_speed_mini.csv" if args.generator == "mini" and not args.tiny else "sampling_speed.csv"
+    )
     write_rows(rows, path)
     print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
     return 0

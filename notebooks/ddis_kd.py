@@ -47,25 +47,53 @@ for dataset, arch in teachers.items():
     teacher = load_teacher(teacher_checkpoint(run, dataset, arch), run.device, arch=arch)
     test = test_set(dataset, test_per_class, data_root)
     run.assets.checked(f"tokens_{dataset}", run.params)  # DDIS's class tokens: their settings are this file's
-    run.record(table=TABLE, row=row, column="Teacher (reference)", unit="%", dataset=dataset, teacher=arch,
-               student=student, method="teacher", value=evaluate(teacher, test.images, test.labels, device=run.device))
+    run.record(
+        table=TABLE,
+        row=row,
+        column="Teacher (reference)",
+        unit="%",
+        dataset=dataset,
+        teacher=arch,
+        student=student,
+        method="teacher",
+        value=evaluate(teacher, test.images, test.labels, device=run.device),
+    )
     for method in methods:
         if method == "plug_in_inversion":
             print(f"{row}: skipped. {PLUG_IN_INVERSION_NOT_RUN}")
             continue
         for seed in seeds:
             folder = run.assets.for_seed(f"{method}_{dataset}", run.params, seed)  # the seed's own synthetic set
-            result = distill(teacher, folder, test, student, train_steps, batch_size, seed=seed, device=run.device,
-                             progress=False)
-            run.record(table=TABLE, row=row, column=method_column(method), value=result["student_accuracy"],
-                       unit="%", seed=seed, wall_seconds=result["train_seconds"], dataset=dataset, teacher=arch,
-                       student=student, method=method, synthetic_images=result["synthetic_images"],
-                       train_steps=result["train_steps"], batch_size=batch_size)
+            result = distill(
+                teacher, folder, test, student, train_steps, batch_size, seed=seed, device=run.device, progress=False
+            )
+            run.record(
+                table=TABLE,
+                row=row,
+                column=method_column(method),
+                value=result["student_accuracy"],
+                unit="%",
+                seed=seed,
+                wall_seconds=result["train_seconds"],
+                dataset=dataset,
+                teacher=arch,
+                student=student,
+                method=method,
+                synthetic_images=result["synthetic_images"],
+                train_steps=result["train_steps"],
+                batch_size=batch_size,
+            )
 summary_table(run, TABLE)
 
 # %%
-bars(run, table=TABLE, group="row", series="column", name="kd",
-     title="student top-1 on the real test set after distillation on synthetic images only")
+bars(
+    run,
+    table=TABLE,
+    group="row",
+    series="column",
+    name="kd",
+    title="student top-1 on the real test set after distillation on synthetic images only",
+)
 
 # %% [markdown]
 # ## Claims
@@ -75,9 +103,18 @@ bars(run, table=TABLE, group="row", series="column", name="kd",
 
 # %%
 top1 = claims.cells(run.frame().query("table == @TABLE"), ["row", "column"])
-run.judge("ddis_distils_better_student", claims.everywhere(
-    top1, [pair_row(d, a, students[d]) for d, a in teachers.items()], method_column("ddis"),
-    method_column("deepinversion")))
-run.claim("ddis_distils_better_student_than_plug_in_inversion", None,
-          f"undecided: no Plug-In Inversion images to distil on. {PLUG_IN_INVERSION_NOT_RUN}")
+run.judge(
+    "ddis_distils_better_student",
+    claims.everywhere(
+        top1,
+        [pair_row(d, a, students[d]) for d, a in teachers.items()],
+        method_column("ddis"),
+        method_column("deepinversion"),
+    ),
+)
+run.claim(
+    "ddis_distils_better_student_than_plug_in_inversion",
+    None,
+    f"undecided: no Plug-In Inversion images to distil on. {PLUG_IN_INVERSION_NOT_RUN}",
+)
 run.save()

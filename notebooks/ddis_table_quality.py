@@ -56,37 +56,80 @@ for dataset, arch in teachers.items():
             synthetic = Synthetic(run.assets.for_seed(f"{method}_{dataset}", run.params, seed))  # the seed's sample
             fake = synthetic.subset(resolution=real.resolution).images
             with timed() as wall:
-                scores = image_metrics(run, real.images, fake, features=features, convention=metric_convention,
-                                       metrics=metrics, samples=metric_samples, seed=seed)
-            record_metrics(run, scores, tables={TABLE: metrics}, row=domain_row(dataset),
-                           column=f"{method_column(method)} {{metric}}", seed=seed, wall_seconds=wall(),
-                           dataset=dataset, teacher=arch, method=method)
+                scores = image_metrics(
+                    run,
+                    real.images,
+                    fake,
+                    features=features,
+                    convention=metric_convention,
+                    metrics=metrics,
+                    samples=metric_samples,
+                    seed=seed,
+                )
+            record_metrics(
+                run,
+                scores,
+                tables={TABLE: metrics},
+                row=domain_row(dataset),
+                column=f"{method_column(method)} {{metric}}",
+                seed=seed,
+                wall_seconds=wall(),
+                dataset=dataset,
+                teacher=arch,
+                method=method,
+            )
 summary_table(run, TABLE)
 
 # %%
 for metric in metrics:  # one panel per metric: their scales differ by orders of magnitude
-    bars(run, table=TABLE, where={"metric": metric}, group="row", series="method", ylabel=f"{metric}@{features}",
-         name=f"quality_{metric}",
-         title=f"{metric} of each synthetic set against the domain's training images")
+    bars(
+        run,
+        table=TABLE,
+        where={"metric": metric},
+        group="row",
+        series="method",
+        ylabel=f"{metric}@{features}",
+        name=f"quality_{metric}",
+        title=f"{metric} of each synthetic set against the domain's training images",
+    )
 
 # %% [markdown]
 # ## FID improvement over DeepInversion, and the claims
 
 # %%
 ran = [m for m in ("ddis", "deepinversion") if m in methods]
-cell = {(d, m, metric): run.mean(TABLE, domain_row(d), method_column(m, metric))
-        for d in teachers for m in ran for metric in ("is", "fid")}
+cell = {
+    (d, m, metric): run.mean(TABLE, domain_row(d), method_column(m, metric))
+    for d in teachers
+    for m in ran
+    for metric in ("is", "fid")
+}
 if len(ran) == 2:
     ratios = {domain_row(d): cell[(d, "deepinversion", "fid")] / cell[(d, "ddis", "fid")] for d in teachers}
-    for column, value in {**ratios, "lower bound": min(ratios.values()),
-                          "upper bound": max(ratios.values())}.items():
-        run.record(table="text, Limitations & Future Work", row="FID improvement over DeepInversion", column=column,
-                   value=value, unit="x", method="ddis/deepinversion", metric="fid")
+    for column, value in {**ratios, "lower bound": min(ratios.values()), "upper bound": max(ratios.values())}.items():
+        run.record(
+            table="text, Limitations & Future Work",
+            row="FID improvement over DeepInversion",
+            column=column,
+            value=value,
+            unit="x",
+            method="ddis/deepinversion",
+            metric="fid",
+        )
 
 # %%
 quality = claims.cells(run.frame().query("table == @TABLE"), ["row", "method", "metric"])
-run.judge("ddis_beats_deepinversion", claims.all_of(
-    [claims.better_on_metrics(quality, (domain_row(d), "ddis"), [(domain_row(d), "deepinversion")], ["fid", "is"])
-     for d in teachers]), note=f"{features} features, {metric_convention}")
+run.judge(
+    "ddis_beats_deepinversion",
+    claims.all_of(
+        [
+            claims.better_on_metrics(
+                quality, (domain_row(d), "ddis"), [(domain_row(d), "deepinversion")], ["fid", "is"]
+            )
+            for d in teachers
+        ]
+    ),
+    note=f"{features} features, {metric_convention}",
+)
 run.claim("ddis_beats_plug_in_inversion", None, f"undecided: no Plug-In Inversion images. {PLUG_IN_INVERSION_NOT_RUN}")
 run.save()

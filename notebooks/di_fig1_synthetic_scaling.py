@@ -48,17 +48,33 @@ smallest = min(synthetic_sizes)
 sensitivity = expand({**run.params, "per_image": smallest, "sweep": {"guidance": guidance_sensitivity}}, dataset)
 for seed in seeds:
     sets = {(REAL, 1, "full real set"): TrainingData(real=train)}
-    sets.update({(DI, k, f"{k}x the real set"): TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=k))
-                 for k in sorted(synthetic_sizes)})
+    sets.update(
+        {
+            (DI, k, f"{k}x the real set"): TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=k))
+            for k in sorted(synthetic_sizes)
+        }
+    )
     for setting in sensitivity:
         label = guidance_label(setting.point["guidance"])
         variants = sample(run, inversion, setting, ids=train.ids, seed=seed, prefix="guidance")
         sets[(f"{DI}, {label}", smallest, f"{smallest}x the real set, {label}")] = TrainingData(
-            synthetic=variants.subset(train.ids, variants=smallest))
+            synthetic=variants.subset(train.ids, variants=smallest)
+        )
     for (method, multiple, row), data in sets.items():
-        train_and_test(run, table=TABLE, row=f"{row} ({len(data.sources[0].labels)} images)", data=data,
-                       tests={method: test}, dataset=dataset, arch=arch, steps=train_steps, batch_size=batch_size,
-                       seed=seed, method=method, multiple=multiple)
+        train_and_test(
+            run,
+            table=TABLE,
+            row=f"{row} ({len(data.sources[0].labels)} images)",
+            data=data,
+            tests={method: test},
+            dataset=dataset,
+            arch=arch,
+            steps=train_steps,
+            batch_size=batch_size,
+            seed=seed,
+            method=method,
+            multiple=multiple,
+        )
 summary_table(run, TABLE)
 
 # %%
@@ -66,9 +82,17 @@ frame = run.frame()
 frame = frame[frame["table"] == TABLE]
 di = claims.cells(frame[frame["method"] == DI], "multiple")  # multiple -> the seeds' values
 real = run.cell(TABLE, method=REAL)
-curves(run, table=TABLE, x="multiple", series="method", where={"method": DI},
-       reference={f"{REAL} (full set)": real.mean}, xlabel="synthetic set size (multiples of the real set)",
-       title=dataset, name="figure1_right")
+curves(
+    run,
+    table=TABLE,
+    x="multiple",
+    series="method",
+    where={"method": DI},
+    reference={f"{REAL} (full set)": real.mean},
+    xlabel="synthetic set size (multiples of the real set)",
+    title=dataset,
+    name="figure1_right",
+)
 
 # %% [markdown]
 # ## Claims
@@ -79,10 +103,19 @@ curves(run, table=TABLE, x="multiple", series="method", where={"method": DI},
 # %%
 m_star = claims.first_reaching(di, real.mean)
 if m_star is not None:  # the text's number: the size at which synthetic data surpasses the full real set
-    run.record(table="text, section 4.1", row="synthetic set size at which it surpasses the full real set",
-               column="multiple of the real set size", value=m_star, unit="x", dataset=dataset)
-run.judge("matches_real_at_about_3x", claims.matches_real_at_about(real, di),
-          note=(f"m* = {m_star:g}x from the means" if m_star is not None else "no tested size reaches real")
-          + " (paper: about 3x)")
+    run.record(
+        table="text, section 4.1",
+        row="synthetic set size at which it surpasses the full real set",
+        column="multiple of the real set size",
+        value=m_star,
+        unit="x",
+        dataset=dataset,
+    )
+run.judge(
+    "matches_real_at_about_3x",
+    claims.matches_real_at_about(real, di),
+    note=(f"m* = {m_star:g}x from the means" if m_star is not None else "no tested size reaches real")
+    + " (paper: about 3x)",
+)
 run.judge("accuracy_grows_with_synthetic_size", claims.grows_steadily(di))
 run.save()

@@ -34,10 +34,9 @@ device = "auto"
 config_dir = ""
 
 # %%
-from dataclasses import replace
+from functools import partial
 
-from repro.experiments import ExperimentRun, claims
-from repro.experiments import timing
+from repro.experiments import ExperimentRun, claims, timing
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import bars, summary_table
 from repro.inversion import InversionConfig
@@ -78,34 +77,74 @@ for case in grid:
     inversion = InversionConfig(steps=inversion_steps, resolution=case.resolution, precision=dtype)
     for seed in seeds:
         for repeat in range(repeats):
-            fields = dict(seed=seed, generator=case.generator, resolution=case.resolution,
-                          text_encoder=case.text_encoder, role=case.role, repeat=repeat, dtype=dtype)
+            fields = dict(
+                seed=seed,
+                generator=case.generator,
+                resolution=case.resolution,
+                text_encoder=case.text_encoder,
+                role=case.role,
+                repeat=repeat,
+                dtype=dtype,
+            )
             sampled, batch = timing.fit_batch(
-                lambda b: timing.time_sampling(bundle, replace(sampling, batch=b), b, case.resolution,
-                                               case.text_encoder, seed=seed), sampling_batch, run.device)
+                partial(
+                    timing.time_sampling,
+                    bundle,
+                    sampling,
+                    resolution=case.resolution,
+                    text_encoder=case.text_encoder,
+                    seed=seed,
+                ),
+                sampling_batch,
+                run.device,
+            )
             image = timing.image_cost(sampled)
-            one = dict(value=image.at(inference_steps), unit="s", wall_seconds=sampled["generate_seconds"],
-                       projected=image.projected(inference_steps), projection=image.projection(inference_steps),
-                       batch=batch, seconds_per_step=image.per_step, **fields)
+            one = dict(
+                value=image.at(inference_steps),
+                unit="s",
+                wall_seconds=sampled["generate_seconds"],
+                projected=image.projected(inference_steps),
+                projection=image.projection(inference_steps),
+                batch=batch,
+                seconds_per_step=image.per_step,
+                **fields,
+            )
             encoder = "with" if case.text_encoder else "without"
-            run.record(table=table_of(case), row=f"one image, {inference_steps} steps",
-                       column=f"({latent}, {latent}, {bundle.latent_channels}) {encoder} text encoder", **one)
+            run.record(
+                table=table_of(case),
+                row=f"one image, {inference_steps} steps",
+                column=f"({latent}, {latent}, {bundle.latent_channels}) {encoder} text encoder",
+                **one,
+            )
             if case.role != timing.NO_TEXT_ENCODER:
                 kind = "standard" if case.role == timing.STANDARD else "learned embedding"
-                run.record(table=table_of(case), row=f"sampling one image, {inference_steps} steps",
-                           column=f"{px(case.resolution)} {kind}", **one)
+                run.record(
+                    table=table_of(case),
+                    row=f"sampling one image, {inference_steps} steps",
+                    column=f"{px(case.resolution)} {kind}",
+                    **one,
+                )
             embedding = None
             if case.learns_embedding:
                 learned, ebatch = timing.fit_batch(
-                    lambda b: timing.time_inversion(bundle, replace(inversion, batch=b), b, timed_steps, seed=seed),
-                    embedding_batch, run.device)
+                    partial(timing.time_inversion, bundle, inversion, steps=timed_steps, seed=seed),
+                    embedding_batch,
+                    run.device,
+                )
                 embedding = timing.embedding_cost(learned)
-                run.record(table=table_of(case), row=f"embedding learning, {inversion_steps} steps",
-                           column=px(case.resolution), value=embedding.at(inversion_steps), unit="s",
-                           wall_seconds=learned["sec_per_step"] * timed_steps, batch=ebatch,
-                           projected=embedding.projected(inversion_steps),
-                           projection=embedding.projection(inversion_steps), seconds_per_step=embedding.per_step,
-                           **fields)
+                run.record(
+                    table=table_of(case),
+                    row=f"embedding learning, {inversion_steps} steps",
+                    column=px(case.resolution),
+                    value=embedding.at(inversion_steps),
+                    unit="s",
+                    wall_seconds=learned["sec_per_step"] * timed_steps,
+                    batch=ebatch,
+                    projected=embedding.projected(inversion_steps),
+                    projection=embedding.projection(inversion_steps),
+                    seconds_per_step=embedding.per_step,
+                    **fields,
+                )
             measured[(case, seed, repeat)] = {"image": image, "embedding": embedding}
 summary_table(run, table_of(grid[0]))
 
@@ -125,18 +164,39 @@ for (case, seed, repeat), cost in measured.items():
     if case.role == timing.STANDARD:
         label = "Stable Diffusion" if case.generator in timing.SD14_SHAPED else case.generator
         note = f"{per_image} x one image ({steps_note})"
-        run.record(table=table_of(case), row=f"standard {label} sampling of {per_image} images",
-                   column=px(case.resolution), value=samples, unit="s", projection=note, **fields)
-        run.record(table=FIGURE, row=case.label, column=f"{per_image} samples", value=samples, unit="s",
-                   projection=note, **fields)
+        run.record(
+            table=table_of(case),
+            row=f"standard {label} sampling of {per_image} images",
+            column=px(case.resolution),
+            value=samples,
+            unit="s",
+            projection=note,
+            **fields,
+        )
+        run.record(
+            table=FIGURE,
+            row=case.label,
+            column=f"{per_image} samples",
+            value=samples,
+            unit="s",
+            projection=note,
+            **fields,
+        )
         run.record(table=FIGURE, row=case.label, column="total", value=samples, unit="s", projection=note, **fields)
     if not case.learns_embedding:
         continue
     embedding = cost["embedding"].at(inversion_steps)
-    note = (f"embedding: {cost['embedding'].projection(inversion_steps)}; {per_image} x one image ({steps_note})")
+    note = f"embedding: {cost['embedding'].projection(inversion_steps)}; {per_image} x one image ({steps_note})"
     total = embedding + samples
-    run.record(table=table_of(case), row=f"embedding learning + {per_image} samples", column=dataset_label(case),
-               value=total, unit="s", projection=note, **fields)
+    run.record(
+        table=table_of(case),
+        row=f"embedding learning + {per_image} samples",
+        column=dataset_label(case),
+        value=total,
+        unit="s",
+        projection=note,
+        **fields,
+    )
     for column, value in (("embedding learning", embedding), (f"{per_image} samples", samples), ("total", total)):
         run.record(table=FIGURE, row=case.label, column=column, value=value, unit="s", projection=note, **fields)
     standard = timing.standard_for(case, grid)
@@ -144,19 +204,46 @@ for (case, seed, repeat), cost in measured.items():
         continue  # no standard sampling of this generator to compare with
     reference = measured[(standard, seed, repeat)]["image"].at(inference_steps)
     speedup = reference / image
-    run.record(table=table_of(case), row=f"speed-up over {px(standard.resolution)}", column=px(case.resolution),
-               value=speedup, unit="x", projection=f"ratio of one image each ({steps_note})", **fields)
+    run.record(
+        table=table_of(case),
+        row=f"speed-up over {px(standard.resolution)}",
+        column=px(case.resolution),
+        value=speedup,
+        unit="x",
+        projection=f"ratio of one image each ({steps_note})",
+        **fields,
+    )
     if case.generator in timing.SD14_SHAPED:
-        run.record(table="text, section 4", row="image generation time reduction", column=px(case.resolution),
-                   value=speedup, unit="x", projection=f"ratio of one image each ({steps_note})", **fields)
-    run.record(table=table_of(case), row="speed-up of the total over standard sampling",
-               column=dataset_label(case, with_px=False), value=per_image * reference / total, unit="x",
-               projection=note, **fields)
+        run.record(
+            table="text, section 4",
+            row="image generation time reduction",
+            column=px(case.resolution),
+            value=speedup,
+            unit="x",
+            projection=f"ratio of one image each ({steps_note})",
+            **fields,
+        )
+    run.record(
+        table=table_of(case),
+        row="speed-up of the total over standard sampling",
+        column=dataset_label(case, with_px=False),
+        value=per_image * reference / total,
+        unit="x",
+        projection=note,
+        **fields,
+    )
 summary_table(run, FIGURE)
 
 # %%
-bars(run, table=FIGURE, group="row", series="column", ylabel=f"seconds per embedding ({per_image} images)",
-     name="figure4", title=f"time to make {per_image} images: learned embedding vs standard sampling")
+bars(
+    run,
+    table=FIGURE,
+    group="row",
+    series="column",
+    ylabel=f"seconds per embedding ({per_image} images)",
+    name="figure4",
+    title=f"time to make {per_image} images: learned embedding vs standard sampling",
+)
 
 # %% [markdown]
 # ## Claims
@@ -181,15 +268,35 @@ def standard_total(standard):
 
 
 if compared:
-    run.judge("target_resolution_sampling_faster", claims.all_of([
-        claims.less(per_image_time(case), per_image_time(standard),
-                    f"{case.generator} {px(case.resolution)} - {px(standard.resolution)} standard (s per image)")
-        for case, standard in compared]), note=where)
-    run.judge("total_time_below_standard_sampling", claims.all_of([
-        claims.less(run.cell(table_of(case), f"embedding learning + {per_image} samples", dataset_label(case)),
+    run.judge(
+        "target_resolution_sampling_faster",
+        claims.all_of(
+            [
+                claims.less(
+                    per_image_time(case),
+                    per_image_time(standard),
+                    f"{case.generator} {px(case.resolution)} - {px(standard.resolution)} standard (s per image)",
+                )
+                for case, standard in compared
+            ]
+        ),
+        note=where,
+    )
+    run.judge(
+        "total_time_below_standard_sampling",
+        claims.all_of(
+            [
+                claims.less(
+                    run.cell(table_of(case), f"embedding learning + {per_image} samples", dataset_label(case)),
                     standard_total(standard),
                     f"{case.generator} {px(case.resolution)}: embedding + {per_image} samples - {per_image} "
-                    "standard samples (s)") for case, standard in compared]), note=where)
+                    "standard samples (s)",
+                )
+                for case, standard in compared
+            ]
+        ),
+        note=where,
+    )
 else:
     why = claims.Unmeasured("no learned-embedding case has a standard (text-encoder) case of its generator in `cases`")
     run.judge("target_resolution_sampling_faster", why)

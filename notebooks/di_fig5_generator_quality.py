@@ -44,13 +44,16 @@ REAL = "Real"
 PAPER_ONLY = {"biggan_random": "BigGAN (random latents)", "gan_inversion": "GAN Inversion"}
 unknown = sorted(set(methods) - {"real", "diffusion_inversion"} - set(PAPER_ONLY))
 if unknown:
-    raise ReproError(f"unknown Figure 5 methods {unknown}; choose among real, diffusion_inversion, "
-                     f"{', '.join(PAPER_ONLY)}")
+    raise ReproError(
+        f"unknown Figure 5 methods {unknown}; choose among real, diffusion_inversion, {', '.join(PAPER_ONLY)}"
+    )
 for method in methods:
     if method in PAPER_ONLY:
-        print(f"skipped {PAPER_ONLY[method]}: repro has no BigGAN generator or GAN inversion (it needs the "
-              f"pre-trained CIFAR BigGAN of Zhao and Bilen, gan = {gan}, pixel-loss weight "
-              f"{gan_inversion_lambda_pixel}, not obtainable offline)")
+        print(
+            f"skipped {PAPER_ONLY[method]}: repro has no BigGAN generator or GAN inversion (it needs the "
+            f"pre-trained CIFAR BigGAN of Zhao and Bilen, gan = {gan}, pixel-loss weight "
+            f"{gan_inversion_lambda_pixel}, not obtainable offline)"
+        )
 
 
 def di_label(fraction):
@@ -67,18 +70,36 @@ for dataset in datasets:
     for seed in seeds:
         sets = {(REAL, None): TrainingData(real=train)} if "real" in methods else {}
         for fraction, (inversion, unet) in inversions.items():
-            synthetic = sample(run, inversion, setting, ids=train.ids, seed=seed, prefix=f"sample-{dataset}",
-                               unet_weights=unet)
+            synthetic = sample(
+                run, inversion, setting, ids=train.ids, seed=seed, prefix=f"sample-{dataset}", unet_weights=unet
+            )
             sets[(di_label(fraction), fraction)] = TrainingData(synthetic=synthetic.subset(train.ids, per_image))
         for (method, fraction), data in sets.items():
-            train_and_test(run, table=TABLE, row=dataset, data=data, tests={method: test}, dataset=dataset,
-                           arch=arch, steps=train_steps, batch_size=batch_size, seed=seed, method=method,
-                           pretrain_fraction=fraction)
+            train_and_test(
+                run,
+                table=TABLE,
+                row=dataset,
+                data=data,
+                tests={method: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                method=method,
+                pretrain_fraction=fraction,
+            )
 summary_table(run, TABLE)
 
 # %%
-bars(run, table=TABLE, group="row", series="column", name="figure5",
-     title="equal-size training sets: real vs DI with generators of growing quality")
+bars(
+    run,
+    table=TABLE,
+    group="row",
+    series="column",
+    name="figure5",
+    title="equal-size training sets: real vs DI with generators of growing quality",
+)
 
 # %% [markdown]
 # ## Claims
@@ -93,8 +114,13 @@ acc = claims.cells(frame[frame["table"] == TABLE], ["dataset", "column"])
 ladder = [di_label(f) for f in fractions]
 gans = [label for label in PAPER_ONLY.values() if label in set(frame["column"])]
 run.judge("generator_quality_matters", claims.ladder_rises(acc, datasets, ladder, gans))
-run.judge("gan_inversion_beats_random_biggan",
-          claims.everywhere(acc, datasets, PAPER_ONLY["gan_inversion"], PAPER_ONLY["biggan_random"]))
-run.judge("real_denser_than_equal_size_synthetic", claims.everywhere(acc, datasets, REAL, di_label(1.0)),
-          note=f"equal sizes: {per_image} variant per real image")
+run.judge(
+    "gan_inversion_beats_random_biggan",
+    claims.everywhere(acc, datasets, PAPER_ONLY["gan_inversion"], PAPER_ONLY["biggan_random"]),
+)
+run.judge(
+    "real_denser_than_equal_size_synthetic",
+    claims.everywhere(acc, datasets, REAL, di_label(1.0)),
+    note=f"equal sizes: {per_image} variant per real image",
+)
 run.save()

@@ -49,18 +49,44 @@ for dataset in datasets:
             synthetic = variants_of(run, dataset, real.ids, seed)  # learned and planned from these images alone
             sets = {REAL: TrainingData(real=real), DI: TrainingData(synthetic=synthetic.subset(real.ids, per_image))}
             for method, data in sets.items():
-                scores = train_and_test(run, table=TABLE, row=f"{dataset}, {len(real)} real images", data=data,
-                                        tests={method: test}, dataset=dataset, arch=arch, steps=train_steps,
-                                        batch_size=batch_size, seed=seed, method=method, real_images=len(real),
-                                        fraction=fraction)
+                scores = train_and_test(
+                    run,
+                    table=TABLE,
+                    row=f"{dataset}, {len(real)} real images",
+                    data=data,
+                    tests={method: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    method=method,
+                    real_images=len(real),
+                    fraction=fraction,
+                )
                 if fraction == 1.0 and dataset in PAPER_TEXT:  # the cell the paper's text reports
-                    run.record(table="text, section 4.1", row=PAPER_TEXT[dataset], column=method,
-                               value=scores[method], unit="%", seed=seed, dataset=dataset)
+                    run.record(
+                        table="text, section 4.1",
+                        row=PAPER_TEXT[dataset],
+                        column=method,
+                        value=scores[method],
+                        unit="%",
+                        seed=seed,
+                        dataset=dataset,
+                    )
 summary_table(run, TABLE)
 
 # %%
-curves(run, table=TABLE, x="real_images", series="method", panel="dataset", xlabel="real training images",
-       logx=True, name="figure6")
+curves(
+    run,
+    table=TABLE,
+    x="real_images",
+    series="method",
+    panel="dataset",
+    xlabel="real training images",
+    logx=True,
+    name="figure6",
+)
 
 # %% [markdown]
 # ## Claims
@@ -76,19 +102,29 @@ for d in datasets:
     (sizes, real_curve), (_, di_curve) = claims.curve(acc, d, REAL), claims.curve(acc, d, DI)
     up_to = claims.leading_up_to(sizes, real_curve, di_curve)
     if d in PAPER_ROWS and up_to is not None:
-        run.record(table="text, section 4.1", row=PAPER_ROWS[d], column="real-set size up to which DI beats real",
-                   value=up_to, unit="images", dataset=d)
+        run.record(
+            table="text, section 4.1",
+            row=PAPER_ROWS[d],
+            column="real-set size up to which DI beats real",
+            value=up_to,
+            unit="images",
+            dataset=d,
+        )
     factors += claims.matching_factors(sizes, real_curve, di_curve)
 span = claims.factor_range(factors)
 if span:  # the range of the factors the real curve measures, beside the text's 2-3x
     for column, value in zip(("lower bound", "upper bound"), span):
-        run.record(table="text, section 4.1", row="less real data for the same accuracy", column=column,
-                   value=value, unit="x")
+        run.record(
+            table="text, section 4.1", row="less real data for the same accuracy", column=column, value=value, unit="x"
+        )
 
 run.judge("beats_real_low_data", claims.beats_at_sizes(acc, datasets, DI, REAL, smallest_only=True))
-run.judge("beats_real_high_resolution",
-          claims.beats_at_sizes(acc, [d for d in datasets if d in HIGH_RESOLUTION], DI, REAL))
-run.judge("sample_complexity_2_3x", claims.less_data_for_the_same_accuracy(acc, datasets, DI, REAL),
-          note="factors from the means: " + ", ".join(f"{f.factor:.2f}x from {f.size}" for f in factors)
-          + " (paper: 2-3x)")
+run.judge(
+    "beats_real_high_resolution", claims.beats_at_sizes(acc, [d for d in datasets if d in HIGH_RESOLUTION], DI, REAL)
+)
+run.judge(
+    "sample_complexity_2_3x",
+    claims.less_data_for_the_same_accuracy(acc, datasets, DI, REAL),
+    note="factors from the means: " + ", ".join(f"{f.factor:.2f}x from {f.size}" for f in factors) + " (paper: 2-3x)",
+)
 run.save()

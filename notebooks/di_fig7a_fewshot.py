@@ -40,8 +40,16 @@ from repro.baselines.params import build_lecf, knn_retriever, lecf_set
 from repro.classifiers.probe import check_learner, fit_linear_probe
 from repro.data import load_split
 from repro.errors import ReproError
-from repro.experiments import (ExperimentRun, Synthetic, claims, per_dataset, recipe_for, test_set, training_set,
-                               variants_of)
+from repro.experiments import (
+    ExperimentRun,
+    Synthetic,
+    claims,
+    per_dataset,
+    recipe_for,
+    test_set,
+    training_set,
+    variants_of,
+)
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import curves, summary_table
 from repro.experiments.quality import POOL_FEATURES, feature_networks
@@ -56,8 +64,9 @@ for method in methods:
     if method in PAPER_ONLY:
         print(f"skipping {method}: {PAPER_ONLY[method]}, and CLIP weights are not available offline")
     elif method not in LABELS and method != "knn":
-        raise ReproError(f"method {method!r} has no Figure 7a row; use {sorted(LABELS) + ['knn']} "
-                         f"(paper only: {sorted(PAPER_ONLY)})")
+        raise ReproError(
+            f"method {method!r} has no Figure 7a row; use {sorted(LABELS) + ['knn']} (paper only: {sorted(PAPER_ONLY)})"
+        )
 check_learner(backbone, tuning)
 
 # %%
@@ -67,17 +76,31 @@ test = test_set(dataset, test_per_class, data_root)
 test_features = embed(net, test.images, "test")
 recipe = recipe_for(dataset, train_steps, batch_size)
 if "lecf" in methods:
-    lecf = build_lecf(load_bundle(run, generator, dtype), train.classes, prompts=lecf_prompts, filter=lecf_filter,
-                      guidance=guidance, scheduler=scheduler, steps=inference_steps,
-                      resolution=per_dataset(resolution, dataset), save_resolution=train.resolution, precision=dtype,
-                      max_attempts=lecf_max_attempts,
-                      pool_classifier=lambda: feature_networks(run, POOL_FEATURES)[0].model)
+    lecf = build_lecf(
+        load_bundle(run, generator, dtype),
+        train.classes,
+        prompts=lecf_prompts,
+        filter=lecf_filter,
+        guidance=guidance,
+        scheduler=scheduler,
+        steps=inference_steps,
+        resolution=per_dataset(resolution, dataset),
+        save_resolution=train.resolution,
+        precision=dtype,
+        max_attempts=lecf_max_attempts,
+        pool_classifier=lambda: feature_networks(run, POOL_FEATURES)[0].model,
+    )
     lecf_features = {}  # images per class -> (features, labels, kept): one LECF set serves every seed
 if "knn" in methods:
     check_retrieval_source(knn_source, knn_features)
     pool = load_split("pool", "train", root=data_root or None)
-    retriever = knn_retriever(pool, feature_networks(run, knn_features)[0], source=knn_source, features=knn_features,
-                              corpus_per_class=knn_corpus_per_class)
+    retriever = knn_retriever(
+        pool,
+        feature_networks(run, knn_features)[0],
+        source=knn_source,
+        features=knn_features,
+        corpus_per_class=knn_corpus_per_class,
+    )
 
 
 def additions(shot_set, seed: int) -> dict[str, tuple[torch.Tensor, object] | None]:
@@ -93,8 +116,11 @@ def additions(shot_set, seed: int) -> dict[str, tuple[torch.Tensor, object] | No
         if wanted not in lecf_features:
             kept = lecf_set(lecf, run.scratch("lecf"), lecf_threshold, wanted, dataset)
             images = Synthetic(kept.path).subset() if len(kept) else None
-            lecf_features[wanted] = (None if images is None else embed(net, images.images, "LECF"),
-                                     None if images is None else images.labels, len(kept))
+            lecf_features[wanted] = (
+                None if images is None else embed(net, images.images, "LECF"),
+                None if images is None else images.labels,
+                len(kept),
+            )
         features, labels, count = lecf_features[wanted]
         if count:
             added[LABELS["lecf"]] = (features, labels)
@@ -112,18 +138,42 @@ for k in sorted(shots):
         shot_features = embed(net, shot_set.images, "shots")
         for column, extra in additions(shot_set, seed).items():
             features = shot_features if extra is None else torch.cat([shot_features, extra[0]])
-            labels = shot_set.labels if extra is None else torch.cat([torch.as_tensor(shot_set.labels),
-                                                                      torch.as_tensor(extra[1])])
+            labels = (
+                shot_set.labels
+                if extra is None
+                else torch.cat([torch.as_tensor(shot_set.labels), torch.as_tensor(extra[1])])
+            )
             with timed() as wall:
                 probe = fit_linear_probe(features, labels, len(train.classes), recipe, seed=seed, device=run.device)
-            run.record(table=TABLE, row=f"{k}-shot", column=column, value=probe.accuracy(test_features, test.labels),
-                       unit="%", seed=seed, wall_seconds=wall(), dataset=dataset, shots=k, method=column,
-                       train_images=len(labels), backbone=backbone, tuning=tuning, steps=recipe.steps)
+            run.record(
+                table=TABLE,
+                row=f"{k}-shot",
+                column=column,
+                value=probe.accuracy(test_features, test.labels),
+                unit="%",
+                seed=seed,
+                wall_seconds=wall(),
+                dataset=dataset,
+                shots=k,
+                method=column,
+                train_images=len(labels),
+                backbone=backbone,
+                tuning=tuning,
+                steps=recipe.steps,
+            )
 summary_table(run, TABLE)
 
 # %%
-curves(run, table=TABLE, x="shots", series="method", xlabel="real shots per class", logx=True, name="figure7a",
-       title=f"{dataset}: linear probe on {backbone}" if tuning == "linear" else dataset)
+curves(
+    run,
+    table=TABLE,
+    x="shots",
+    series="method",
+    xlabel="real shots per class",
+    logx=True,
+    name="figure7a",
+    title=f"{dataset}: linear probe on {backbone}" if tuning == "linear" else dataset,
+)
 
 # %% [markdown]
 # ## Claims

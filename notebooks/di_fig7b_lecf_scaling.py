@@ -35,8 +35,15 @@ config_dir = ""
 from repro.baselines.params import build_lecf, lecf_set
 from repro.classifiers import TrainingData
 from repro.errors import ReproError
-from repro.experiments import (ExperimentRun, Synthetic, claims, per_dataset, shared_sets, train_and_test,
-                               validation_split)
+from repro.experiments import (
+    ExperimentRun,
+    Synthetic,
+    claims,
+    per_dataset,
+    shared_sets,
+    train_and_test,
+    validation_split,
+)
 from repro.experiments.classify import validation_table
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import curves
@@ -58,10 +65,21 @@ pool_model = lambda: feature_networks(run, POOL_FEATURES)[0].model  # noqa: E731
 
 def fit(dataset, data, test, seed, method, size, **fields):
     """One classifier on generated images; its accuracy recorded as the curve's cell."""
-    return train_and_test(run, table=TABLE, row=f"{NAMES.get(dataset, dataset)}, {size}x the real set", data=data,
-                          tests={{"diffusion_inversion": DI, "lecf": LECF}[method]: test}, dataset=dataset,
-                          arch=arch, steps=train_steps, batch_size=batch_size, seed=seed, method=method, size=size,
-                          **fields)
+    return train_and_test(
+        run,
+        table=TABLE,
+        row=f"{NAMES.get(dataset, dataset)}, {size}x the real set",
+        data=data,
+        tests={{"diffusion_inversion": DI, "lecf": LECF}[method]: test},
+        dataset=dataset,
+        arch=arch,
+        steps=train_steps,
+        batch_size=batch_size,
+        seed=seed,
+        method=method,
+        size=size,
+        **fields,
+    )
 
 
 # %%
@@ -73,52 +91,123 @@ for dataset in datasets:
     per_class_at = {size: max(1, round(size * len(train) / len(train.classes))) for size in synthetic_sizes}
     smallest, first_seed = min(synthetic_sizes), seeds[0]
     if "lecf" in methods:
-        lecf = build_lecf(bundle, train.classes, prompts=lecf_prompts, filter=lecf_filter, guidance=guidance,
-                          scheduler=scheduler, steps=inference_steps, resolution=per_dataset(resolution, dataset),
-                          save_resolution=train.resolution, precision=dtype, max_attempts=lecf_max_attempts,
-                          pool_classifier=pool_model)
+        lecf = build_lecf(
+            bundle,
+            train.classes,
+            prompts=lecf_prompts,
+            filter=lecf_filter,
+            guidance=guidance,
+            scheduler=scheduler,
+            steps=inference_steps,
+            resolution=per_dataset(resolution, dataset),
+            save_resolution=train.resolution,
+            precision=dtype,
+            max_attempts=lecf_max_attempts,
+            pool_classifier=pool_model,
+        )
         candidates = []  # thresholds whose set is not empty, each scored at the smallest size, first seed
         for threshold in sorted(lecf_thresholds):
             kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), threshold, per_class_at[smallest], dataset)
-            run.record(table="LECF acceptance", row=f"{name}, threshold {float(threshold)}", column="acceptance rate",
-                       value=100 * kept.index["acceptance"]["acceptance_rate"], unit="%", dataset=dataset,
-                       threshold=threshold, images=len(kept), size=smallest)
+            run.record(
+                table="LECF acceptance",
+                row=f"{name}, threshold {float(threshold)}",
+                column="acceptance rate",
+                value=100 * kept.index["acceptance"]["acceptance_rate"],
+                unit="%",
+                dataset=dataset,
+                threshold=threshold,
+                images=len(kept),
+                size=smallest,
+            )
             if not len(kept):
-                print(f"{name}: LECF at threshold {threshold} kept no image within its attempts budget; "
-                      "not a candidate")
+                print(
+                    f"{name}: LECF at threshold {threshold} kept no image within its attempts budget; not a candidate"
+                )
                 continue
-            train_and_test(run, table=SELECTION, row=name, data=TrainingData(synthetic=Synthetic(kept.path).subset()),
-                           tests={f"threshold {float(threshold)}": test}, dataset=dataset, arch=arch,
-                           steps=train_steps, batch_size=batch_size, seed=first_seed, threshold=threshold,
-                           size=smallest, images=len(kept), validation=validation)
+            train_and_test(
+                run,
+                table=SELECTION,
+                row=name,
+                data=TrainingData(synthetic=Synthetic(kept.path).subset()),
+                tests={f"threshold {float(threshold)}": test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=first_seed,
+                threshold=threshold,
+                size=smallest,
+                images=len(kept),
+                validation=validation,
+            )
             candidates.append(threshold)
         if candidates:
             # chosen on the validation split (ties: the lower threshold), never on the test set
-            chosen[dataset] = claims.best({t: run.cell(validation_table(SELECTION), row=name, threshold=t)
-                                           for t in candidates})
-            run.record(table="text, section 4.2", row="LECF" if dataset == PAPER_DATASET else f"LECF on {name}",
-                       column=f"best {filter_label}-filter threshold", value=chosen[dataset], dataset=dataset,
-                       size=smallest, seed=first_seed)
+            chosen[dataset] = claims.best(
+                {t: run.cell(validation_table(SELECTION), row=name, threshold=t) for t in candidates}
+            )
+            run.record(
+                table="text, section 4.2",
+                row="LECF" if dataset == PAPER_DATASET else f"LECF on {name}",
+                column=f"best {filter_label}-filter threshold",
+                value=chosen[dataset],
+                dataset=dataset,
+                size=smallest,
+                seed=first_seed,
+            )
             # the selection run at the chosen threshold is the curve's cell (smallest size, first seed)
-            run.record(table=TABLE, row=f"{name}, {smallest}x the real set", column=LECF,
-                       value=run.mean(SELECTION, row=name, threshold=chosen[dataset]), unit="%", seed=first_seed,
-                       dataset=dataset, arch=arch, method="lecf", size=smallest, threshold=chosen[dataset],
-                       from_selection=True)
+            run.record(
+                table=TABLE,
+                row=f"{name}, {smallest}x the real set",
+                column=LECF,
+                value=run.mean(SELECTION, row=name, threshold=chosen[dataset]),
+                unit="%",
+                seed=first_seed,
+                dataset=dataset,
+                arch=arch,
+                method="lecf",
+                size=smallest,
+                threshold=chosen[dataset],
+                from_selection=True,
+            )
         else:
             print(f"{name}: LECF kept no image at any threshold; no LECF curve")
     for size in sorted(synthetic_sizes):
         for seed in seeds:
             if "diffusion_inversion" in methods:
-                fit(dataset, TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=size)), test, seed,
-                    "diffusion_inversion", size, images=size * len(train))
+                fit(
+                    dataset,
+                    TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=size)),
+                    test,
+                    seed,
+                    "diffusion_inversion",
+                    size,
+                    images=size * len(train),
+                )
             if dataset in chosen and (size, seed) != (smallest, first_seed):
                 kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), chosen[dataset], per_class_at[size], dataset)
-                fit(dataset, TrainingData(synthetic=Synthetic(kept.path).subset()), test, seed, "lecf", size,
-                    threshold=chosen[dataset], images=len(kept))
+                fit(
+                    dataset,
+                    TrainingData(synthetic=Synthetic(kept.path).subset()),
+                    test,
+                    seed,
+                    "lecf",
+                    size,
+                    threshold=chosen[dataset],
+                    images=len(kept),
+                )
 
 # %%
-curves(run, table=TABLE, x="size", series="method", panel="dataset", logx=True,
-       xlabel="generated images (multiples of the real set)", name="figure7b")
+curves(
+    run,
+    table=TABLE,
+    x="size",
+    series="method",
+    panel="dataset",
+    logx=True,
+    xlabel="generated images (multiples of the real set)",
+    name="figure7b",
+)
 
 # %% [markdown]
 # ## Claims
@@ -131,9 +220,16 @@ curves(run, table=TABLE, x="size", series="method", panel="dataset", logx=True,
 frame = run.frame()
 acc = claims.cells(frame[frame["table"] == TABLE], ["dataset", "size", "column"])
 threshold_note = "LECF threshold chosen on the validation split: " + (
-    ", ".join(f"{NAMES.get(d, d)} {t}" for d, t in chosen.items()) or "none")
-run.judge("beats_lecf_scaling", claims.gap_grows(acc, [d for d in datasets if d in WELL_REPRESENTED], DI, LECF),
-          note=threshold_note)
-run.judge("beats_lecf_under_shift", claims.beats_at_sizes(acc, [d for d in datasets if d in SHIFTED], DI, LECF),
-          note=threshold_note)
+    ", ".join(f"{NAMES.get(d, d)} {t}" for d, t in chosen.items()) or "none"
+)
+run.judge(
+    "beats_lecf_scaling",
+    claims.gap_grows(acc, [d for d in datasets if d in WELL_REPRESENTED], DI, LECF),
+    note=threshold_note,
+)
+run.judge(
+    "beats_lecf_under_shift",
+    claims.beats_at_sizes(acc, [d for d in datasets if d in SHIFTED], DI, LECF),
+    note=threshold_note,
+)
 run.save()

@@ -37,8 +37,13 @@ run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 7c"
 REAL, DI = "Real", "Diffusion Inversion"
 #: the figure's names of the architectures (others keep their repro.classifiers name)
-NAMES = {"resnet18": "ResNet18", "vgg16_bn": "VGG16", "mobilenet_v2": "MobileNetV2", "shufflenet_v2": "ShuffleNetV2",
-         "efficientnet_b0": "EfficientNetB0"}
+NAMES = {
+    "resnet18": "ResNet18",
+    "vgg16_bn": "VGG16",
+    "mobilenet_v2": "MobileNetV2",
+    "shufflenet_v2": "ShuffleNetV2",
+    "efficientnet_b0": "EfficientNetB0",
+}
 unknown = [a for a in archs if a not in ARCHS]
 if unknown:
     raise ReproError(f"archs {unknown} are not architectures of repro.classifiers; choose from {', '.join(ARCHS)}")
@@ -50,9 +55,19 @@ for arch in archs:
         variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
         sets = {REAL: TrainingData(real=train), DI: TrainingData(synthetic=variants)}
         for method, data in sets.items():
-            train_and_test(run, table=TABLE, row=NAMES.get(arch, arch), data=data, tests={method: test},
-                           dataset=dataset, arch=arch, steps=train_steps, batch_size=batch_size, seed=seed,
-                           method=method)
+            train_and_test(
+                run,
+                table=TABLE,
+                row=NAMES.get(arch, arch),
+                data=data,
+                tests={method: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                method=method,
+            )
 summary_table(run, TABLE)
 
 # %%

@@ -44,8 +44,15 @@ train_sweep(run, inversion, train, test, table=TABLE, row="checkpoint {checkpoin
 summary_table(run, TABLE)
 
 # %%
-curves(run, table=TABLE, x="guidance", series="checkpoints", xlabel="classifier-free guidance strength w",
-       name="figure8a", title=f"{dataset}, series: embedding checkpoint (steps)")
+curves(
+    run,
+    table=TABLE,
+    x="guidance",
+    series="checkpoints",
+    xlabel="classifier-free guidance strength w",
+    name="figure8a",
+    title=f"{dataset}, series: embedding checkpoint (steps)",
+)
 
 # %% [markdown]
 # ## Claims
@@ -58,8 +65,12 @@ curves(run, table=TABLE, x="guidance", series="checkpoints", xlabel="classifier-
 frame = run.frame()
 acc = claims.cells(frame[frame["table"] == TABLE], ["checkpoints", "guidance"])
 steps, strengths = sorted(sweep["checkpoints"]), sorted(sweep["guidance"])
-run.judge("inversion_steps_saturate", claims.saturates(acc, steps, strengths, inversion_steps),
-          note="paper: marginal beyond 1K of 3K steps")
-run.judge("high_guidance_hurts", claims.everywhere(acc, steps, max(strengths), guidance[0], check=claims.less,
-                                                   what="w = "))
+run.judge(
+    "inversion_steps_saturate",
+    claims.saturates(acc, steps, strengths, inversion_steps),
+    note="paper: marginal beyond 1K of 3K steps",
+)
+run.judge(
+    "high_guidance_hurts", claims.everywhere(acc, steps, max(strengths), guidance[0], check=claims.less, what="w = ")
+)
 run.save()

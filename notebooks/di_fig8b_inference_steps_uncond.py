@@ -40,13 +40,22 @@ TABLE = "Figure 8b"
 train = training_set(dataset, per_class, scale, data_root)
 test = test_set(dataset, test_per_class, data_root)
 inversion = run.assets.checked(f"inversion_{dataset}", run.params)
-train_sweep(run, inversion, train, test, table=TABLE, row="{inference_steps} inference steps",
-            column="uncond = {uncond}")
+train_sweep(
+    run, inversion, train, test, table=TABLE, row="{inference_steps} inference steps", column="uncond = {uncond}"
+)
 summary_table(run, TABLE)
 
 # %%
-curves(run, table=TABLE, x="inference_steps", series="uncond", xlabel="denoising steps", logx=True,
-       name="figure8b", title=f"{dataset}, series: unconditional embedding")
+curves(
+    run,
+    table=TABLE,
+    x="inference_steps",
+    series="uncond",
+    xlabel="denoising steps",
+    logx=True,
+    name="figure8b",
+    title=f"{dataset}, series: unconditional embedding",
+)
 
 # %% [markdown]
 # ## Claims
@@ -58,9 +67,15 @@ curves(run, table=TABLE, x="inference_steps", series="uncond", xlabel="denoising
 frame = run.frame()
 frame = frame[frame["table"] == TABLE]
 steps = sorted(sweep["inference_steps"])
-run.judge("mean_uncond_beats_empty",
-          claims.everywhere(claims.cells(frame, ["inference_steps", "uncond"]), steps, "mean", "empty"))
-run.judge("default_steps_sufficient",
-          claims.no_setting_beats(claims.cells(frame[frame["uncond"] == "mean"], "inference_steps"), steps,
-                                  inference_steps, "steps"), note="mean embedding; paper: 100 steps")
+run.judge(
+    "mean_uncond_beats_empty",
+    claims.everywhere(claims.cells(frame, ["inference_steps", "uncond"]), steps, "mean", "empty"),
+)
+run.judge(
+    "default_steps_sufficient",
+    claims.no_setting_beats(
+        claims.cells(frame[frame["uncond"] == "mean"], "inference_steps"), steps, inference_steps, "steps"
+    ),
+    note="mean embedding; paper: 100 steps",
+)
 run.save()

@@ -46,16 +46,42 @@ SHOWN = ["fid", "precision", "recall", "density", "coverage"]
 fit, validation = validation_split(training_set(dataset, per_class, scale, data_root), validation_fraction)
 test = test_set(dataset, test_per_class, data_root)
 inversion = run.assets.checked(f"inversion_{dataset}", run.params)
-train_sweep(run, inversion, fit, test, table=TABLE, row="{size}x the real set", column="lambda = {noise:.2f}",
-            sizes=sorted(synthetic_sizes), metric_tables={METRICS: SHOWN}, metric_row="{noise:.2f}",
-            validation=validation)
+train_sweep(
+    run,
+    inversion,
+    fit,
+    test,
+    table=TABLE,
+    row="{size}x the real set",
+    column="lambda = {noise:.2f}",
+    sizes=sorted(synthetic_sizes),
+    metric_tables={METRICS: SHOWN},
+    metric_row="{noise:.2f}",
+    validation=validation,
+)
 summary_table(run, TABLE)
 
 # %%
-curves(run, table=TABLE, x="synthetic_size", series="noise", xlabel="synthetic set size (multiples of the real set)",
-       logx=True, name="figure8c", title=f"{dataset}, series: noise strength lambda")
-curves(run, table=METRICS, x="noise", series="unit", panel="column", xlabel="noise strength lambda",
-       ylabel=f"value ({features} features)", name="table9_metrics")
+curves(
+    run,
+    table=TABLE,
+    x="synthetic_size",
+    series="noise",
+    xlabel="synthetic set size (multiples of the real set)",
+    logx=True,
+    name="figure8c",
+    title=f"{dataset}, series: noise strength lambda",
+)
+curves(
+    run,
+    table=METRICS,
+    x="noise",
+    series="unit",
+    panel="column",
+    xlabel="noise strength lambda",
+    ylabel=f"value ({features} features)",
+    name="table9_metrics",
+)
 summary_table(run, METRICS)
 
 # %% [markdown]
@@ -69,13 +95,30 @@ frame = run.frame()
 strengths, sizes = sorted(sweep["noise"]), sorted(synthetic_sizes)
 largest = frame[frame["synthetic_size"] == sizes[-1]]
 top = claims.best(claims.cells(largest[largest["table"] == validation_table(TABLE)], "noise"))
-run.record(table="text, section 5.3", row="noise strength to start from when sampling more", column="lambda",
-           value=top, unit="", dataset=dataset,
-           note=f"best lambda on the validation split at {sizes[-1]}x the real set")
+run.record(
+    table="text, section 5.3",
+    row="noise strength to start from when sampling more",
+    column="lambda",
+    value=top,
+    unit="",
+    dataset=dataset,
+    note=f"best lambda on the validation split at {sizes[-1]}x the real set",
+)
 accuracy = claims.cells(frame[frame["table"] == TABLE], ["synthetic_size", "noise"])
-run.judge("noise_helps_as_data_grows", claims.best_at_first_then_some_beats(accuracy, sizes, strengths, "lambda"),
-          note="paper: no noise at 1x, from lambda 0.2 when sampling more")
-run.judge("noise_degrades_image_metrics",
-          claims.degrades(claims.cells(frame[frame["table"] == METRICS], ["noise", "metric"]), SHOWN,
-                          strengths[0], strengths[-1], "lambda"), note=f"{features} features, {metric_convention}")
+run.judge(
+    "noise_helps_as_data_grows",
+    claims.best_at_first_then_some_beats(accuracy, sizes, strengths, "lambda"),
+    note="paper: no noise at 1x, from lambda 0.2 when sampling more",
+)
+run.judge(
+    "noise_degrades_image_metrics",
+    claims.degrades(
+        claims.cells(frame[frame["table"] == METRICS], ["noise", "metric"]),
+        SHOWN,
+        strengths[0],
+        strengths[-1],
+        "lambda",
+    ),
+    note=f"{features} features, {metric_convention}",
+)
 run.save()

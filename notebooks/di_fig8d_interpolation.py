@@ -40,24 +40,51 @@ from repro.experiments.sweeps import train_sweep
 
 run = ExperimentRun.from_globals(globals())
 TABLE = "Figure 8d"
-METRIC_TABLES = {"Table 8": ["fid", "precision", "recall", "density", "coverage"],
-                 "Table 5": ["fid", "precision", "recall", "coverage"]}
+METRIC_TABLES = {
+    "Table 8": ["fid", "precision", "recall", "density", "coverage"],
+    "Table 5": ["fid", "precision", "recall", "coverage"],
+}
 
 # %%
 fit, validation = validation_split(training_set(dataset, per_class, scale, data_root), validation_fraction)
 test = test_set(dataset, test_per_class, data_root)
 inversion = run.assets.checked(f"inversion_{dataset}", run.params)
-train_sweep(run, inversion, fit, test, table=TABLE, row="{size}x the real set",
-            column="alpha = {interpolation:.2f}", sizes=sorted(synthetic_sizes), metric_tables=METRIC_TABLES,
-            metric_row="{interpolation:.2f}", validation=validation)
+train_sweep(
+    run,
+    inversion,
+    fit,
+    test,
+    table=TABLE,
+    row="{size}x the real set",
+    column="alpha = {interpolation:.2f}",
+    sizes=sorted(synthetic_sizes),
+    metric_tables=METRIC_TABLES,
+    metric_row="{interpolation:.2f}",
+    validation=validation,
+)
 summary_table(run, TABLE)
 
 # %%
-curves(run, table=TABLE, x="synthetic_size", series="interpolation", logx=True,
-       xlabel="synthetic set size (multiples of the real set)", name="figure8d",
-       title=f"{dataset}, series: interpolation strength alpha")
-curves(run, table="Table 8", x="interpolation", series="unit", panel="column", xlabel="interpolation strength alpha",
-       ylabel=f"value ({features} features)", name="table8_metrics")
+curves(
+    run,
+    table=TABLE,
+    x="synthetic_size",
+    series="interpolation",
+    logx=True,
+    xlabel="synthetic set size (multiples of the real set)",
+    name="figure8d",
+    title=f"{dataset}, series: interpolation strength alpha",
+)
+curves(
+    run,
+    table="Table 8",
+    x="interpolation",
+    series="unit",
+    panel="column",
+    xlabel="interpolation strength alpha",
+    ylabel=f"value ({features} features)",
+    name="table8_metrics",
+)
 summary_table(run, "Table 8")
 
 # %% [markdown]
@@ -72,13 +99,24 @@ frame = run.frame()
 sizes = sorted(synthetic_sizes)
 largest = frame[frame["synthetic_size"] == sizes[-1]]
 top = claims.best(claims.cells(largest[largest["table"] == validation_table(TABLE)], "interpolation"))
-run.record(table="text, section 5.3", row="optimal interpolation strength",
-           column="best at the largest synthetic size", value=top, dataset=dataset,
-           note=f"best alpha on the validation split at {sizes[-1]}x the real set")
+run.record(
+    table="text, section 5.3",
+    row="optimal interpolation strength",
+    column="best at the largest synthetic size",
+    value=top,
+    dataset=dataset,
+    note=f"best alpha on the validation split at {sizes[-1]}x the real set",
+)
 accuracy = claims.cells(frame[frame["table"] == TABLE], ["synthetic_size", "interpolation"])
 quality = claims.cells(frame[frame["table"] == "Table 8"], ["interpolation", "metric"])
-run.judge("interpolation_helps_as_data_grows", claims.interpolation_helps(accuracy, sizes),
-          note="paper: optimal strength 0.1 to 0.15")
-run.judge("interpolation_quality_diversity_tradeoff", claims.quality_diversity_tradeoff(quality),
-          note=f"{features} features, {metric_convention}")
+run.judge(
+    "interpolation_helps_as_data_grows",
+    claims.interpolation_helps(accuracy, sizes),
+    note="paper: optimal strength 0.1 to 0.15",
+)
+run.judge(
+    "interpolation_quality_diversity_tradeoff",
+    claims.quality_diversity_tradeoff(quality),
+    note=f"{features} features, {metric_convention}",
+)
 run.save()

@@ -35,8 +35,7 @@ from dataclasses import replace
 
 from repro.classifiers import TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, claims, per_dataset, shared_sets, train_and_test
-from repro.experiments import generate
+from repro.experiments import ExperimentRun, claims, generate, per_dataset, shared_sets, train_and_test
 from repro.experiments.plots import bars, summary_table
 from repro.sampling import vae_roundtrip
 
@@ -47,8 +46,10 @@ COLUMNS = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 sizes = sorted(int(r) for r in vae_resolutions)
 for dataset in datasets:
     if per_dataset(resolution, dataset) not in sizes:
-        raise ReproError(f"resolution {per_dataset(resolution, dataset)} (the generator's, for {dataset}) is not in "
-                         f"vae_resolutions {sizes}; di_beats_vae_roundtrip compares with that row, so add it")
+        raise ReproError(
+            f"resolution {per_dataset(resolution, dataset)} (the generator's, for {dataset}) is not in "
+            f"vae_resolutions {sizes}; di_beats_vae_roundtrip compares with that row, so add it"
+        )
 bundle = generate.generator(run, generator, dtype)
 
 # %%
@@ -59,15 +60,29 @@ for dataset in datasets:
     vae_rows[dataset] = {r: f"Real ({train.resolution} -> {r})" for r in sizes}
     sets = {ORIGINAL: (TrainingData(real=train), None)}
     for r, row in vae_rows[dataset].items():
-        processed = replace(train, images=vae_roundtrip(bundle, train.images, resolution=r, precision=dtype),
-                            name=f"{train.name}:vae{r}")
+        processed = replace(
+            train,
+            images=vae_roundtrip(bundle, train.images, resolution=r, precision=dtype),
+            name=f"{train.name}:vae{r}",
+        )
         sets[row] = (TrainingData(real=processed), r)
     for seed in seeds:
         variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
         sets[DI] = (TrainingData(synthetic=variants), per_dataset(resolution, dataset))
         for row, (data, size) in sets.items():
-            train_and_test(run, table=TABLE, row=row, data=data, tests={column: test}, dataset=dataset, arch=arch,
-                           steps=train_steps, batch_size=batch_size, seed=seed, generator_resolution=size or "")
+            train_and_test(
+                run,
+                table=TABLE,
+                row=row,
+                data=data,
+                tests={column: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                generator_resolution=size or "",
+            )
 summary_table(run, TABLE)
 
 # %%

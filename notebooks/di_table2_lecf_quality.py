@@ -61,32 +61,84 @@ bundle = load_bundle(run, generator, dtype)
 pool_model = lambda: feature_networks(run, POOL_FEATURES)[0].model  # noqa: E731  (only the pool filter loads it)
 per_class_synthetic = max(1, round(per_image * len(train) / len(train.classes)))  # LECF images per class = DI's
 for seed in seeds:
-    di = sample_set(run, inversion, f"di_seed{seed}", generator_source=generator, dtype=dtype, ids=train.ids,
-                    per_image=per_image, guidance=guidance, noise=noise, interpolation=interpolation,
-                    checkpoints=checkpoints, scheduler=scheduler, inference_steps=inference_steps, uncond=uncond,
-                    seed=seed)
-    scores = image_metrics(run, train.images, di.arrays.images, features=features, convention=metric_convention,
-                           metrics=metrics, samples=metric_samples, seed=seed)
+    di = sample_set(
+        run,
+        inversion,
+        f"di_seed{seed}",
+        generator_source=generator,
+        dtype=dtype,
+        ids=train.ids,
+        per_image=per_image,
+        guidance=guidance,
+        noise=noise,
+        interpolation=interpolation,
+        checkpoints=checkpoints,
+        scheduler=scheduler,
+        inference_steps=inference_steps,
+        uncond=uncond,
+        seed=seed,
+    )
+    scores = image_metrics(
+        run,
+        train.images,
+        di.arrays.images,
+        features=features,
+        convention=metric_convention,
+        metrics=metrics,
+        samples=metric_samples,
+        seed=seed,
+    )
     record_scores(scores, {"Table 10": "Diffusion Inversion (Ours)", "Table 2": "DI (Ours)"}, seed, method=DI)
 
-    lecf = build_lecf(bundle, train.classes, prompts=lecf_prompts, filter=lecf_filter, guidance=guidance,
-                      scheduler=scheduler, steps=inference_steps, resolution=per_dataset(resolution, dataset),
-                      save_resolution=train.resolution, precision=dtype, seed=seed, max_attempts=lecf_max_attempts,
-                      pool_classifier=pool_model)
+    lecf = build_lecf(
+        bundle,
+        train.classes,
+        prompts=lecf_prompts,
+        filter=lecf_filter,
+        guidance=guidance,
+        scheduler=scheduler,
+        steps=inference_steps,
+        resolution=per_dataset(resolution, dataset),
+        save_resolution=train.resolution,
+        precision=dtype,
+        seed=seed,
+        max_attempts=lecf_max_attempts,
+        pool_classifier=pool_model,
+    )
     for threshold in sorted(lecf_thresholds):
         kept = lecf_set(lecf, run.scratch(f"lecf_seed{seed}"), threshold, per_class_synthetic, dataset)
         acceptance = kept.index["acceptance"]
-        for name, value, unit in (("acceptance rate", 100 * acceptance["acceptance_rate"], "%"),
-                                  ("kept images", len(kept), "images")):
-            run.record(table="LECF acceptance", row=f"threshold {float(threshold)}", column=name, value=value,
-                       unit=unit, seed=seed, dataset=dataset, threshold=threshold,
-                       wanted=per_class_synthetic * len(train.classes))
+        for name, value, unit in (
+            ("acceptance rate", 100 * acceptance["acceptance_rate"], "%"),
+            ("kept images", len(kept), "images"),
+        ):
+            run.record(
+                table="LECF acceptance",
+                row=f"threshold {float(threshold)}",
+                column=name,
+                value=value,
+                unit=unit,
+                seed=seed,
+                dataset=dataset,
+                threshold=threshold,
+                wanted=per_class_synthetic * len(train.classes),
+            )
         if len(kept) < FEWEST:
-            print(f"LECF at threshold {threshold}: kept {len(kept)} images within its attempts budget, fewer than "
-                  f"the {FEWEST} the metrics need; not measured")
+            print(
+                f"LECF at threshold {threshold}: kept {len(kept)} images within its attempts budget, fewer than "
+                f"the {FEWEST} the metrics need; not measured"
+            )
             continue
-        scores = image_metrics(run, train.images, Synthetic(kept.path).arrays.images, features=features,
-                               convention=metric_convention, metrics=metrics, samples=metric_samples, seed=seed)
+        scores = image_metrics(
+            run,
+            train.images,
+            Synthetic(kept.path).arrays.images,
+            features=features,
+            convention=metric_convention,
+            metrics=metrics,
+            samples=metric_samples,
+            seed=seed,
+        )
         rows = {"Table 10": f"LECF (threshold={float(threshold)})"}
         if threshold == TABLE2_THRESHOLD:
             rows["Table 2"] = f"LECF_{float(threshold)}"
@@ -119,7 +171,9 @@ run.figure(fig, "table10_metrics_vs_threshold")
 # %%
 quality = claims.cells(frame, ["row", "metric"])
 lecf_rows = [f"LECF (threshold={float(t)})" for t in sorted(lecf_thresholds)]
-run.judge("di_beats_lecf_quality", claims.better_on_metrics(quality, "Diffusion Inversion (Ours)", lecf_rows,
-                                                            [m for m in metrics if m != "density"]),
-          note=f"{features} features, {metric_convention}")
+run.judge(
+    "di_beats_lecf_quality",
+    claims.better_on_metrics(quality, "Diffusion Inversion (Ours)", lecf_rows, [m for m in metrics if m != "density"]),
+    note=f"{features} features, {metric_convention}",
+)
 run.save()

@@ -42,9 +42,14 @@ from repro.experiments.quality import feature_networks
 run = ExperimentRun.from_globals(globals())
 # where each dataset's row sits: the paper's Table 3 (MedMNIST) or its section 4.2 text (STL-10); the mini world's
 # datasets sit beside the paper's dataset they stand in for, under their own names
-PLACES = {"pathmnist": ("Table 3", "PathMNIST"), "dermamnist": ("Table 3", "DermaMNIST"),
-          "bloodmnist": ("Table 3", "BloodMNIST"), "pacs_sketch": ("Table 3", "PACS sketch"),
-          "stl10": ("text, section 4.2", "STL10"), "imagenette": ("text, section 4.2", "ImageNette")}
+PLACES = {
+    "pathmnist": ("Table 3", "PathMNIST"),
+    "dermamnist": ("Table 3", "DermaMNIST"),
+    "bloodmnist": ("Table 3", "BloodMNIST"),
+    "pacs_sketch": ("Table 3", "PACS sketch"),
+    "stl10": ("text, section 4.2", "STL10"),
+    "imagenette": ("text, section 4.2", "ImageNette"),
+}
 SHIFTED = ("pathmnist", "dermamnist", "bloodmnist", "pacs_sketch")  # classes or domain the corpus lacks
 WELL_REPRESENTED = ("stl10", "imagenette")  # classes the corpus holds
 
@@ -56,8 +61,13 @@ def di_column(table: str) -> str:
 # %%
 check_retrieval_source(knn_source, knn_features)
 pool = load_split("pool", "train", root=data_root or None)
-retriever = knn_retriever(pool, feature_networks(run, knn_features)[0], source=knn_source, features=knn_features,
-                          corpus_per_class=knn_corpus_per_class)
+retriever = knn_retriever(
+    pool,
+    feature_networks(run, knn_features)[0],
+    source=knn_source,
+    features=knn_features,
+    corpus_per_class=knn_corpus_per_class,
+)
 print(f"retrieval corpus: {len(retriever.pool)} of the pool's {len(pool)} images")
 for dataset in datasets:
     table, row = PLACES[dataset]
@@ -65,15 +75,35 @@ for dataset in datasets:
     retrieved = retrieval_sets(retriever, train, knn_k)
     sets = {f"K={k}": (TrainingData(real=r.image_set), k) for k, r in retrieved.items()}
     for k, r in retrieved.items():  # how often a neighbour is of the query's own class (by name)
-        run.record(table="KNN retrieval: neighbours of the query's class", row=row, column=f"K={k}",
-                   value=100 * r.agreement(), unit="%", dataset=dataset, k=k, corpus=len(retriever.pool))
+        run.record(
+            table="KNN retrieval: neighbours of the query's class",
+            row=row,
+            column=f"K={k}",
+            value=100 * r.agreement(),
+            unit="%",
+            dataset=dataset,
+            k=k,
+            corpus=len(retriever.pool),
+        )
     for seed in seeds:
         variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
         sets[di_column(table)] = (TrainingData(synthetic=variants), None)
         for column, (data, k) in sets.items():
-            train_and_test(run, table=table, row=row, data=data, tests={column: test}, dataset=dataset, arch=arch,
-                           steps=train_steps, batch_size=batch_size, seed=seed,
-                           method="KNN retrieval" if k else "Diffusion Inversion", k=k, queries=len(train))
+            train_and_test(
+                run,
+                table=table,
+                row=row,
+                data=data,
+                tests={column: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                method="KNN retrieval" if k else "Diffusion Inversion",
+                k=k,
+                queries=len(train),
+            )
 
 # %%
 for table in dict.fromkeys(PLACES[d][0] for d in datasets):
@@ -88,11 +118,28 @@ for table in dict.fromkeys(PLACES[d][0] for d in datasets):
 # %%
 acc = claims.cells(run.frame().query("table in ['Table 3', 'text, section 4.2']"), ["dataset", "column"])
 largest = max(knn_k)
-run.judge("beats_knn_under_shift", claims.all_of(
-    [claims.everywhere(acc, [d], di_column(PLACES[d][0]), f"K={k}") for d in datasets if d in SHIFTED for k in knn_k],
-    empty=f"no distribution-shift dataset among {datasets}"))
-run.judge("knn_strong_when_well_represented", claims.all_of(
-    [claims.everywhere(acc, [d], f"K={largest}", di_column(PLACES[d][0]), check=claims.at_least)
-     for d in datasets if d in WELL_REPRESENTED], empty=f"no well-represented dataset among {datasets}"),
-          note=f"k={largest}: the largest k of this scale; the paper compares at k=50")
+run.judge(
+    "beats_knn_under_shift",
+    claims.all_of(
+        [
+            claims.everywhere(acc, [d], di_column(PLACES[d][0]), f"K={k}")
+            for d in datasets
+            if d in SHIFTED
+            for k in knn_k
+        ],
+        empty=f"no distribution-shift dataset among {datasets}",
+    ),
+)
+run.judge(
+    "knn_strong_when_well_represented",
+    claims.all_of(
+        [
+            claims.everywhere(acc, [d], f"K={largest}", di_column(PLACES[d][0]), check=claims.at_least)
+            for d in datasets
+            if d in WELL_REPRESENTED
+        ],
+        empty=f"no well-represented dataset among {datasets}",
+    ),
+    note=f"k={largest}: the largest k of this scale; the paper compares at k=50",
+)
 run.save()

@@ -38,14 +38,23 @@ run = ExperimentRun.from_globals(globals())
 TABLE = "Table 4"
 REAL, DI = "Original Dataset", "Synthetic (Ours)"  # the table's rows
 #: the registry's augmentation name -> (its name in repro.classifiers.AUGMENTATIONS, the table's column)
-AUGMENT = {"default": ("default", "Default"), "autoaugment": ("autoaugment", "AutoAug"),
-           "randaugment": ("randaugment", "RandAug"), "cutout": ("cutout", "CutOut"), "mixup": ("mixup", "MixUp"),
-           "cutmix": ("cutmix", "CutMix"), "augmix": ("augmix", "AugMix"), "me_ada": ("meada", "ME-ADA")}
+AUGMENT = {
+    "default": ("default", "Default"),
+    "autoaugment": ("autoaugment", "AutoAug"),
+    "randaugment": ("randaugment", "RandAug"),
+    "cutout": ("cutout", "CutOut"),
+    "mixup": ("mixup", "MixUp"),
+    "cutmix": ("cutmix", "CutMix"),
+    "augmix": ("augmix", "AugMix"),
+    "me_ada": ("meada", "ME-ADA"),
+}
 assert {name for name, _ in AUGMENT.values()} <= set(AUGMENTATIONS)
 unknown = [a for a in augmentations if a not in AUGMENT]
 if unknown or "default" not in augmentations:
-    raise ReproError(f"augmentations must include 'default' (every claim compares with it) and name only "
-                     f"{', '.join(AUGMENT)}; got {list(augmentations)}")
+    raise ReproError(
+        f"augmentations must include 'default' (every claim compares with it) and name only "
+        f"{', '.join(AUGMENT)}; got {list(augmentations)}"
+    )
 
 # %%
 train, test, synthetic = shared_sets(run, dataset)
@@ -54,8 +63,19 @@ for augmentation in augmentations:
     for seed in seeds:
         variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
         for row, data in {REAL: TrainingData(real=train), DI: TrainingData(synthetic=variants)}.items():
-            train_and_test(run, table=TABLE, row=row, data=data, tests={column: test}, dataset=dataset, arch=arch,
-                           steps=train_steps, batch_size=batch_size, seed=seed, augment=augment)
+            train_and_test(
+                run,
+                table=TABLE,
+                row=row,
+                data=data,
+                tests={column: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                augment=augment,
+            )
 summary_table(run, TABLE)
 
 # %%
@@ -70,10 +90,26 @@ bars(run, table=TABLE, group="column", series="row", name="table4", title=f"{dat
 # %%
 acc = claims.cells(run.frame().query("table == @TABLE"), ["column", "row"])  # (augmentation, training set)
 columns = [AUGMENT[a][1] for a in augmentations]
-run.judge("synthetic_beats_real_augmentations", claims.all_of(
-    [claims.greater(acc[("Default", DI)], acc[(c, REAL)], f"{DI} + Default - {REAL} + {c}") for c in columns]))
-run.judge("combines_with_augmentations", claims.all_of([
-    claims.everywhere(acc, columns, DI, REAL),
-    claims.any_of([claims.greater(acc[(c, DI)], acc[("Default", DI)], f"{DI} + {c} - {DI} + Default")
-                   for c in columns if c != "Default"], empty="no augmentation other than the default tested")]))
+run.judge(
+    "synthetic_beats_real_augmentations",
+    claims.all_of(
+        [claims.greater(acc[("Default", DI)], acc[(c, REAL)], f"{DI} + Default - {REAL} + {c}") for c in columns]
+    ),
+)
+run.judge(
+    "combines_with_augmentations",
+    claims.all_of(
+        [
+            claims.everywhere(acc, columns, DI, REAL),
+            claims.any_of(
+                [
+                    claims.greater(acc[(c, DI)], acc[("Default", DI)], f"{DI} + {c} - {DI} + Default")
+                    for c in columns
+                    if c != "Default"
+                ],
+                empty="no augmentation other than the default tested",
+            ),
+        ]
+    ),
+)
 run.save()

@@ -33,8 +33,7 @@ config_dir = ""
 from dataclasses import replace
 
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, claims, per_dataset, shared_sets, train_and_test
-from repro.experiments import generate
+from repro.experiments import ExperimentRun, claims, generate, per_dataset, shared_sets, train_and_test
 from repro.experiments.plots import bars, summary_table
 from repro.sampling import vae_roundtrip
 
@@ -42,24 +41,38 @@ run = ExperimentRun.from_globals(globals())
 TABLE = "Table 6"
 ROWS = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL-10", "imagenette": "ImageNette"}
 #: training set -> the columns of (original test set, VAE-processed test set)
-COLUMNS = {"Real Data": ("Real Data", "Real Data, VAE-Processed"),
-           "Synthetic Data": ("Synthetic Data, Original", "Synthetic Data, VAE-Processed")}
+COLUMNS = {
+    "Real Data": ("Real Data", "Real Data, VAE-Processed"),
+    "Synthetic Data": ("Synthetic Data, Original", "Synthetic Data, VAE-Processed"),
+}
 bundle = generate.generator(run, generator, dtype)
 
 # %%
 for dataset in datasets:
     train, test, synthetic = shared_sets(run, dataset)
     size = per_dataset(resolution, dataset)
-    vae_test = replace(test, images=vae_roundtrip(bundle, test.images, resolution=size, precision=dtype),
-                       name=f"{test.name}:vae{size}")
+    vae_test = replace(
+        test, images=vae_roundtrip(bundle, test.images, resolution=size, precision=dtype), name=f"{test.name}:vae{size}"
+    )
     for seed in seeds:
         variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
         sets = {"Real Data": TrainingData(real=train), "Synthetic Data": TrainingData(synthetic=variants)}
         for method, data in sets.items():
             original, processed = COLUMNS[method]
-            train_and_test(run, table=TABLE, row=ROWS.get(dataset, dataset), data=data,
-                           tests={original: test, processed: vae_test}, dataset=dataset, arch=arch,
-                           steps=train_steps, batch_size=batch_size, seed=seed, method=method, vae_resolution=size)
+            train_and_test(
+                run,
+                table=TABLE,
+                row=ROWS.get(dataset, dataset),
+                data=data,
+                tests={original: test, processed: vae_test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                method=method,
+                vae_resolution=size,
+            )
 summary_table(run, TABLE)
 
 # %%
@@ -74,6 +87,8 @@ bars(run, table=TABLE, group="row", series="column", name="table6", title="origi
 # %%
 original, processed = COLUMNS["Synthetic Data"]
 acc = claims.cells(run.frame().query("table == @TABLE"), ["row", "column"])
-run.judge("vae_test_helps_synthetic", claims.at_least_half(
-    [claims.everywhere(acc, [ROWS.get(d, d)], processed, original) for d in datasets]))
+run.judge(
+    "vae_test_helps_synthetic",
+    claims.at_least_half([claims.everywhere(acc, [ROWS.get(d, d)], processed, original) for d in datasets]),
+)
 run.save()

@@ -42,9 +42,16 @@ run = ExperimentRun.from_globals(globals())
 TABLE, BY_RATIO = "Table 7", "Table 7 (every ratio)"
 REAL, GENERATED, MIXED = "Real Only", "Generated Only", "Real + Generated"  # the table's rows
 #: the table's dataset columns (PACS sketch stands in for MedMNIST: no paper column)
-COLUMNS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL10", "imagenette": "ImageNette",
-           "pathmnist": "PathMNIST", "dermamnist": "DermaMNIST", "bloodmnist": "BloodMNIST",
-           "pacs_sketch": "PACS sketch"}
+COLUMNS = {
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "stl10": "STL10",
+    "imagenette": "ImageNette",
+    "pathmnist": "PathMNIST",
+    "dermamnist": "DermaMNIST",
+    "bloodmnist": "BloodMNIST",
+    "pacs_sketch": "PACS sketch",
+}
 mixes = {ratio: parse_ratio(ratio) for ratio in ratios}
 for mix in mixes.values():
     split_batch(batch_size, mix)  # every ratio must split the batch into whole images: fail before training
@@ -58,21 +65,50 @@ for dataset in datasets:
     mixed = {ratio: {} for ratio in ratios}  # ratio -> seed -> top-1 on the test set
     for seed in seeds:
         generated = synthetic(seed).subset(fit.ids, per_image)  # the seed's sample, without the held-out images
-        sets = {(TABLE, REAL, None): TrainingData(real=fit),
-                (TABLE, GENERATED, None): TrainingData(synthetic=generated)}
-        sets.update({(BY_RATIO, f"{MIXED} ({ratio})", ratio): TrainingData(real=fit, synthetic=generated, ratio=mix)
-                     for ratio, mix in mixes.items()})
+        sets = {
+            (TABLE, REAL, None): TrainingData(real=fit),
+            (TABLE, GENERATED, None): TrainingData(synthetic=generated),
+        }
+        sets.update(
+            {
+                (BY_RATIO, f"{MIXED} ({ratio})", ratio): TrainingData(real=fit, synthetic=generated, ratio=mix)
+                for ratio, mix in mixes.items()
+            }
+        )
         for (table, row, ratio), data in sets.items():
-            scores = train_and_test(run, table=table, row=row, data=data, tests={column: test}, dataset=dataset,
-                                    arch=arch, steps=train_steps, batch_size=batch_size, seed=seed,
-                                    ratio=ratio or "", validation=validation if ratio else None)
+            scores = train_and_test(
+                run,
+                table=table,
+                row=row,
+                data=data,
+                tests={column: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                ratio=ratio or "",
+                validation=validation if ratio else None,
+            )
             if ratio:
                 mixed[ratio][seed] = scores[column]
-    best[dataset] = claims.best({r: run.cell(validation_table(BY_RATIO), row=f"{MIXED} ({r})", column=column)
-                                 for r in ratios})
+    best[dataset] = claims.best(
+        {r: run.cell(validation_table(BY_RATIO), row=f"{MIXED} ({r})", column=column) for r in ratios}
+    )
     for seed, value in mixed[best[dataset]].items():  # the paper's row: the chosen ratio's test accuracies
-        run.record(table=TABLE, row=MIXED, column=column, value=value, unit="%", seed=seed, dataset=dataset,
-                   arch=arch, ratio=best[dataset], best_of=", ".join(ratios), chosen_on="validation split")
+        run.record(
+            table=TABLE,
+            row=MIXED,
+            column=column,
+            value=value,
+            unit="%",
+            seed=seed,
+            dataset=dataset,
+            arch=arch,
+            ratio=best[dataset],
+            best_of=", ".join(ratios),
+            chosen_on="validation split",
+        )
 summary_table(run, TABLE)
 
 # %%
@@ -88,10 +124,14 @@ bars(run, table=BY_RATIO, group="column", series="row", name="table7_every_ratio
 # %%
 if "cifar10" in datasets:  # the low-resolution dataset the claim is about
     cell = {row: run.cell(TABLE, row=row, column=COLUMNS["cifar10"]) for row in (REAL, GENERATED, MIXED)}
-    run.judge("real_plus_synthetic_low_res",
-              claims.mixing_helps_where_generated_underperforms(cell[REAL], cell[GENERATED], cell[MIXED], "CIFAR-10"),
-              note=f"ratio {best['cifar10']}, chosen on the validation split")
+    run.judge(
+        "real_plus_synthetic_low_res",
+        claims.mixing_helps_where_generated_underperforms(cell[REAL], cell[GENERATED], cell[MIXED], "CIFAR-10"),
+        note=f"ratio {best['cifar10']}, chosen on the validation split",
+    )
 else:
-    run.judge("real_plus_synthetic_low_res",
-              claims.Unmeasured("the claim is about CIFAR-10, which `datasets` does not include"))
+    run.judge(
+        "real_plus_synthetic_low_res",
+        claims.Unmeasured("the claim is about CIFAR-10, which `datasets` does not include"),
+    )
 run.save()

@@ -7,12 +7,16 @@ exits with status 2, like every other bad input.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 
 def _bounds(at_least: float | None, above: float | None, at_most: float | None, below: float | None) -> str:
-    parts = [f">= {at_least:g}" if at_least is not None else "", f"> {above:g}" if above is not None else "",
-             f"<= {at_most:g}" if at_most is not None else "", f"< {below:g}" if below is not None else ""]
+    parts = [
+        f">= {at_least:g}" if at_least is not None else "",
+        f"> {above:g}" if above is not None else "",
+        f"<= {at_most:g}" if at_most is not None else "",
+        f"< {below:g}" if below is not None else "",
+    ]
     return " and ".join(p for p in parts if p)
 
 
@@ -32,8 +36,13 @@ def count(minimum: int = 1) -> Callable[[str], int]:
     return parse
 
 
-def number(*, at_least: float | None = None, above: float | None = None, at_most: float | None = None,
-           below: float | None = None) -> Callable[[str], float]:
+def number(
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    below: float | None = None,
+) -> Callable[[str], float]:
     """A finite number within the given bounds (``above``/``below`` exclude the bound itself)."""
     allowed = _bounds(at_least, above, at_most, below) or "finite"
 
@@ -42,9 +51,14 @@ def number(*, at_least: float | None = None, above: float | None = None, at_most
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a number {allowed}") from None
-        inside = (value == value and abs(value) != float("inf")
-                  and (at_least is None or value >= at_least) and (above is None or value > above)
-                  and (at_most is None or value <= at_most) and (below is None or value < below))
+        inside = (
+            value == value
+            and abs(value) != float("inf")
+            and (at_least is None or value >= at_least)
+            and (above is None or value > above)
+            and (at_most is None or value <= at_most)
+            and (below is None or value < below)
+        )
         if not inside:
             raise argparse.ArgumentTypeError(f"{text} is out of range: give a number {allowed}")
         return value
@@ -77,8 +91,9 @@ def device(text: str) -> str:
 
     visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if int(index or 0) >= visible:
-        seen = f"only {visible} GPU(s) are visible (cuda:0 to cuda:{visible - 1})" if visible else \
-            "no CUDA GPU is visible"
+        seen = (
+            f"only {visible} GPU(s) are visible (cuda:0 to cuda:{visible - 1})" if visible else "no CUDA GPU is visible"
+        )
         raise argparse.ArgumentTypeError(f"{text} was asked but {seen}; give cpu or auto")
     return text
 

@@ -11,9 +11,10 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .errors import ReproError
 
@@ -43,16 +44,18 @@ def output_folder(path: str | os.PathLike, option: str = "--out") -> Path:
     blocker = _file_in_the_way(path)
     if blocker is not None:
         where = "it" if blocker == path else f"{blocker}"
-        raise ReproError(f"{option} {path} must be a folder, but {where} is a file; choose another {option} or move "
-                         "the file away")
+        raise ReproError(
+            f"{option} {path} must be a folder, but {where} is a file; choose another {option} or move the file away"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}-{secrets.token_hex(4)}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise ReproError(f"{option} {path} cannot be written ({err.strerror or problem(err)}); choose a folder you "
-                         "can write to") from err
+        raise ReproError(
+            f"{option} {path} cannot be written ({err.strerror or problem(err)}); choose a folder you can write to"
+        ) from err
     return path
 
 
@@ -63,8 +66,9 @@ def output_file(path: str | os.PathLike, option: str = "--out") -> Path:
         raise ReproError(f"{option} {path} is a folder; give a file name inside it")
     blocker = _file_in_the_way(path.parent)
     if blocker is not None:
-        raise ReproError(f"{option} {path}: its folder {blocker} is a file; choose another {option} or move the "
-                         "file away")
+        raise ReproError(
+            f"{option} {path}: its folder {blocker} is a file; choose another {option} or move the file away"
+        )
     output_folder(path.parent, option)
     return path
 

@@ -10,8 +10,8 @@ commit instead, which names its content without reading gigabytes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 #: files whose content makes a model (weights and the configs that shape them)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".th", ".json")

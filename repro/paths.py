@@ -24,9 +24,11 @@ def data_root(override: str | os.PathLike | None = None) -> Path | None:
         from .errors import ReproError
 
         named = "data_root (--config data_root=..., --data-root)" if given else f"${DATA_ENV}"
-        raise ReproError(f"the data folder {path} named by {named} is not an existing folder; point it at the "
-                         f"folder of offline datasets (e.g. ../shared/data), or leave it empty and unset ${DATA_ENV} "
-                         "to download the datasets into $REPRO_CACHE")
+        raise ReproError(
+            f"the data folder {path} named by {named} is not an existing folder; point it at the "
+            f"folder of offline datasets (e.g. ../shared/data), or leave it empty and unset ${DATA_ENV} "
+            "to download the datasets into $REPRO_CACHE"
+        )
     return path
 
 

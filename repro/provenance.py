@@ -12,10 +12,11 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -65,6 +66,7 @@ def config_hash(config: Mapping[str, Any]) -> str:
 def changed_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """The settings whose values differ between two JSON records (nested dicts flattened with dots), each with
     both values: what a resume refusal names."""
+
     def flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         items: dict[str, Any] = {}
         for key, value in json.loads(json.dumps(record, default=str)).items():

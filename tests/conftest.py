@@ -30,7 +30,8 @@ def one_thread():
     yield
     torch.set_num_threads(before)
 
-DEMO_NOTEBOOK = '''\
+
+DEMO_NOTEBOOK = """\
 # %% tags=["parameters"]
 experiment = "di_demo"
 scale = "smoke"
@@ -52,7 +53,7 @@ write_rows(rows, f"{out_dir}/results.csv")
 holds = rows[-1]["value"] > rows[0]["value"]
 write_rows([prov.row(claim="grows", holds=holds, evidence=f"{rows[0]['value']} -> {rows[-1]['value']}")],
            f"{out_dir}/claims.csv")
-'''
+"""
 
 
 def demo_spec(**scales) -> dict:
@@ -64,13 +65,23 @@ def demo_spec(**scales) -> dict:
         "notebook": "di_demo",
         "protocol": "A demo: accuracy grows with the data.",
         "claims": [{"id": "grows", "text": "accuracy grows with data", "check": "largest > smallest"}],
-        "scales": scales or {
+        "scales": scales
+        or {
             "smoke": {"params": {"sizes": [1, 2], "seeds": [0], "fail": False}},
             "mini": {"params": {"sizes": [1, 2, 4], "seeds": [0, 1, 2], "fail": False}},
             "paper": {"skip": "needs Stable Diffusion weights"},
         },
-        "paper_numbers": [{"table": "Table 9", "row": 2, "column": "accuracy", "value": 25.0, "std": 0.5,
-                           "unit": "%", "where": "demo line 1"}],
+        "paper_numbers": [
+            {
+                "table": "Table 9",
+                "row": 2,
+                "column": "accuracy",
+                "value": 25.0,
+                "std": 0.5,
+                "unit": "%",
+                "where": "demo line 1",
+            }
+        ],
     }
 
 

@@ -7,11 +7,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from repro.baselines import deepinversion as di
-from repro.baselines.deepinversion import (DeepInversionConfig, deepinversion_dataset, input_normalization,
-                                           invert_batch, preset_for, total_variation)
+from repro.baselines.deepinversion import (
+    DeepInversionConfig,
+    deepinversion_dataset,
+    input_normalization,
+    invert_batch,
+    preset_for,
+    total_variation,
+)
 from repro.classifiers.batchnorm import BatchNormAlignment
-from repro.sampling.datafree import read_dataset
 from repro.errors import ReproError
+from repro.sampling.datafree import read_dataset
 
 from .test_classifiers_batchnorm import tiny_bn_teacher
 
@@ -86,12 +92,19 @@ def test_normalization_is_read_from_the_teacher():
 def test_inversion_makes_the_teacher_see_its_targets(preset):
     teacher = Normalized(tiny_bn_teacher(num_classes=3))
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
-    config = DeepInversionConfig(**{**vars(preset_for(16, preset)), "iterations": 60,
-                                    "low_res_iterations": 20 if preset != "cifar10" else 0, "warmup": 10})
+    config = DeepInversionConfig(
+        **{
+            **vars(preset_for(16, preset)),
+            "iterations": 60,
+            "low_res_iterations": 20 if preset != "cifar10" else 0,
+            "warmup": 10,
+        }
+    )
     images = invert_batch(teacher, labels, 16, config, seed=0)
     assert images.shape == (6, 3, 16, 16) and images.min() >= 0 and images.max() <= 1
-    start = (torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * teacher.std
-             + teacher.mean).clamp(0, 1)
+    start = (torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * teacher.std + teacher.mean).clamp(
+        0, 1
+    )
     with torch.no_grad():
         assert F.cross_entropy(teacher(images), labels) < F.cross_entropy(teacher(start), labels)
         with BatchNormAlignment(teacher, norm="l2") as bn:

@@ -66,8 +66,15 @@ def colour_set(n: int, size: int, seed: int, name: str, classes: list[str]) -> I
     colours = rng.integers(20, 236, (n, 1, 1, 3))
     images = np.clip(colours + rng.integers(-10, 11, (n, size, size, 3)), 0, 255).astype(np.uint8)
     labels = np.arange(n) % len(classes)
-    return ImageSet(images, labels, classes, [f"{name}/{i:03d}.png" for i in range(n)], name,
-                    captions=[f"a photo of a {classes[y]}" for y in labels], domains=["photo"] * n)
+    return ImageSet(
+        images,
+        labels,
+        classes,
+        [f"{name}/{i:03d}.png" for i in range(n)],
+        name,
+        captions=[f"a photo of a {classes[y]}" for y in labels],
+        domains=["photo"] * n,
+    )
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ class ContentFilter:
 
     def __call__(self, images):
         self.calls += 1
-        raw = np.stack([np.random.default_rng(zlib.crc32(image.tobytes())).random(len(self.classes)) + 1e-3
-                        for image in images])
+        raw = np.stack(
+            [np.random.default_rng(zlib.crc32(image.tobytes())).random(len(self.classes)) + 1e-3 for image in images]
+        )
         for name in self.zero:
             raw[:, self.classes.index(name)] = 0.0
         return torch.from_numpy(raw / raw.sum(axis=1, keepdims=True)).float()
@@ -65,7 +66,8 @@ def swept(bundle):
 def test_prompts_are_the_pools_caption_templates(swept):
     assert POOL_TEMPLATES == ("a photo of a {}", "an art painting of a {}", "a cartoon of a {}")
     assert template_prompts(["chain_saw"]) == {
-        "chain_saw": ["a photo of a chain saw", "an art painting of a chain saw", "a cartoon of a chain saw"]}
+        "chain_saw": ["a photo of a chain saw", "an art painting of a chain saw", "a cartoon of a chain saw"]
+    }
     lecf, _, kept = swept
     # attempt j of a class is generated from its template j mod 3
     for label, attempt, prompt in zip(kept.labels, kept.attempts, kept.prompts):
@@ -154,8 +156,9 @@ def test_written_set_is_the_sampling_layers_shard_format_with_provenance(bundle,
 
 def test_classifier_filter_is_the_classifiers_softmax():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16 * 3, 6), torch.nn.ReLU(),
-                                torch.nn.Linear(6, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(16 * 16 * 3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)
+    )
     image_filter = ClassifierFilter(model, ["cat", "dog", "ship"], name="pool-mlp", batch_size=4)
     images = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
     expected = model(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255).softmax(dim=1)
@@ -173,11 +176,27 @@ def test_clip_filter_runs_with_local_weights_and_explains_missing_ones(tmp_path,
 
     tokenizer = build_word_tokenizer(["a photo of a cat dog ship ."], model_max_length=12)
     config = CLIPConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=12, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=8), projection_dim=8)
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=12,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ),
+        vision_config=dict(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
+        projection_dim=8,
+    )
     CLIPModel(config).save_pretrained(tmp_path / "clip")
     tokenizer.save_pretrained(tmp_path / "clip")
     image_filter = ClipZeroShotFilter(CLASSES, source=str(tmp_path / "clip"))
@@ -197,9 +216,17 @@ def test_language_enhancement_writes_distinct_sentences_per_class(tmp_path):
     from repro.generators.tokenizer import build_word_tokenizer
 
     tokenizer = build_word_tokenizer(["a cat dog sits on the mat runs in water"], model_max_length=16)
-    config = T5Config(vocab_size=len(tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
-                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                      decoder_start_token_id=tokenizer.pad_token_id)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=16,
+        d_kv=8,
+        d_ff=32,
+        num_layers=1,
+        num_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+    )
     T5ForConditionalGeneration(config).save_pretrained(tmp_path / "t5")
     tokenizer.save_pretrained(tmp_path / "t5")
     sentences = language_enhancement(["cat"], per_class=3, source=str(tmp_path / "t5"), batch=53)

@@ -52,9 +52,19 @@ def bundle():
 def test_lecf_sets_are_written_once_under_a_folder_named_by_their_settings(bundle, tmp_path):
     torch.manual_seed(0)
     net = PoolNet()
-    make = lambda steps: build_lecf(bundle, CLASSES, prompts="templates", filter="pool-resnet18",  # noqa: E731
-                                    guidance=[2, 3], scheduler="ddim", steps=steps, resolution=None,
-                                    save_resolution=8, precision="fp32", pool_classifier=lambda: net)
+    make = lambda steps: build_lecf(  # noqa: E731 (a short factory, called with two budgets below)
+        bundle,
+        CLASSES,
+        prompts="templates",
+        filter="pool-resnet18",  # noqa: E731
+        guidance=[2, 3],
+        scheduler="ddim",
+        steps=steps,
+        resolution=None,
+        save_resolution=8,
+        precision="fp32",
+        pool_classifier=lambda: net,
+    )
     lecf = make(1)
     assert lecf.config.guidance == (2.0, 3.0) and lecf.config.steps == 1 and lecf.save_resolution == 8
     assert lecf.config.max_attempts == 20.0  # the layer's default budget
@@ -67,9 +77,20 @@ def test_lecf_sets_are_written_once_under_a_folder_named_by_their_settings(bundl
     assert other.path != first.path and other.path.name.startswith("threshold0-per_class2-")
     np.testing.assert_array_equal(first.load().labels, [0, 1, 0, 1])
     # a threshold no image reaches: the budget (max_attempts x per_class attempts per class) is spent, none kept
-    short = build_lecf(bundle, CLASSES, prompts="templates", filter="pool-resnet18", guidance=[2], scheduler="ddim",
-                       steps=1, resolution=None, save_resolution=8, precision="fp32", max_attempts=1.5,
-                       pool_classifier=lambda: net)
+    short = build_lecf(
+        bundle,
+        CLASSES,
+        prompts="templates",
+        filter="pool-resnet18",
+        guidance=[2],
+        scheduler="ddim",
+        steps=1,
+        resolution=None,
+        save_resolution=8,
+        precision="fp32",
+        max_attempts=1.5,
+        pool_classifier=lambda: net,
+    )
     with pytest.warns(UserWarning, match="kept fewer"):
         empty = lecf_set(short, tmp_path, 1.0, 2)
     assert len(empty) == 0 and short.attempts_made(0) == short.attempts_made(1) == 3
@@ -83,8 +104,13 @@ class PoolColour(MeanColour):
 def test_the_knn_corpus_is_capped_per_pool_class_and_checked():
     rng = np.random.default_rng(0)
     labels = np.arange(30) % 3
-    pool = ImageSet(rng.integers(0, 256, (30, 8, 8, 3), dtype=np.uint8), labels, ["a", "b", "c"],
-                    [f"p{i}" for i in range(30)], "pool")
+    pool = ImageSet(
+        rng.integers(0, 256, (30, 8, 8, 3), dtype=np.uint8),
+        labels,
+        ["a", "b", "c"],
+        [f"p{i}" for i in range(30)],
+        "pool",
+    )
     whole = knn_retriever(pool, PoolColour(), source="pool", features="pool-resnet18")
     assert whole.pool is pool and len(whole.pool_features) == 30
     capped = knn_retriever(pool, PoolColour(), source="pool", features="pool-resnet18", corpus_per_class=4)

@@ -14,10 +14,19 @@ from repro.classifiers.policies import GEOMETRIC, Stage, apply_op, apply_stage
 from repro.errors import ReproError
 
 OPS = {
-    "ShearX": [0.3, -0.2, 0.1], "ShearY": [-0.3, 0.2, 0.05], "TranslateX": [5.5, -7.9, 1.2],
-    "TranslateY": [-5.5, 7.9, 0.0], "Rotate": [30.0, -30.0, 12.3], "Brightness": [0.9, -0.9, 0.3],
-    "Color": [0.9, -0.9, -0.3], "Contrast": [0.9, -0.9, 0.3], "Sharpness": [0.9, -0.9, 0.5],
-    "Posterize": [8, 6, 4], "Solarize": [255.0, 170.0, 0.0], "AutoContrast": [0, 0, 0], "Equalize": [0, 0, 0],
+    "ShearX": [0.3, -0.2, 0.1],
+    "ShearY": [-0.3, 0.2, 0.05],
+    "TranslateX": [5.5, -7.9, 1.2],
+    "TranslateY": [-5.5, 7.9, 0.0],
+    "Rotate": [30.0, -30.0, 12.3],
+    "Brightness": [0.9, -0.9, 0.3],
+    "Color": [0.9, -0.9, -0.3],
+    "Contrast": [0.9, -0.9, 0.3],
+    "Sharpness": [0.9, -0.9, 0.5],
+    "Posterize": [8, 6, 4],
+    "Solarize": [255.0, 170.0, 0.0],
+    "AutoContrast": [0, 0, 0],
+    "Equalize": [0, 0, 0],
     "Invert": [0, 0, 0],
 }
 
@@ -34,10 +43,12 @@ def test_batched_ops_with_per_image_magnitudes_equal_torchvision_image_by_image(
     images = _images()
     for name, magnitudes in OPS.items():
         ours = apply_op(images, name, magnitudes, interpolation)
-        reference = torch.cat([
-            _apply_op(images[i:i + 1], name, float(m), interpolation=InterpolationMode(interpolation), fill=None)
-            for i, m in enumerate(magnitudes)
-        ])
+        reference = torch.cat(
+            [
+                _apply_op(images[i : i + 1], name, float(m), interpolation=InterpolationMode(interpolation), fill=None)
+                for i, m in enumerate(magnitudes)
+            ]
+        )
         assert torch.equal(ours, reference), name
 
 
@@ -58,8 +69,10 @@ def test_autoaugment_draws_one_imagenet_subpolicy_per_image():
     first, second = policy.plan(4000, (32, 32))
     allowed = {(a[0], b[0]) for a, b in subpolicies}
     for slot, stage in enumerate((first, second)):
-        allowed_ops = {(p[slot][0], round(float(space[p[slot][0]][0][p[slot][2]]) if p[slot][2] is not None else 0.0, 5))
-                       for p in subpolicies}
+        allowed_ops = {
+            (p[slot][0], round(float(space[p[slot][0]][0][p[slot][2]]) if p[slot][2] is not None else 0.0, 5))
+            for p in subpolicies
+        }
         drawn = {(n, round(abs(m), 5)) for n, m in zip(stage.names, stage.magnitudes) if n is not None}
         assert drawn <= allowed_ops
     pairs = {(a, b) for a, b in zip(first.names, second.names) if a is not None and b is not None}
@@ -94,7 +107,7 @@ def test_augmix_mixes_the_original_with_three_chains_per_image():
     expected = torch.as_tensor(plan.original_weight, dtype=torch.float32).view(6, 1, 1, 1) * images
     for c in range(3):
         weight = torch.as_tensor(plan.chain_weights[:, c], dtype=torch.float32).view(6, 1, 1, 1)
-        expected = expected + weight * chains[6 * c:6 * (c + 1)]
+        expected = expected + weight * chains[6 * c : 6 * (c + 1)]
     assert torch.equal(policy.apply(images, plan), expected.to(torch.uint8))
     plan.stages = []  # no operations: the mix gives the image back (up to the float truncation)
     assert (policy.apply(images, plan).int() - images.int()).abs().max() <= 1
@@ -126,7 +139,7 @@ def test_cutout_zeroes_exactly_one_square_of_one_eighth_of_the_side():
     tops = [int((img == 0).all(0).any(1).nonzero()[0]) for img in out]
     assert len(set(tops)) > 10 and min(tops) >= 0 and max(tops) <= 96 - 12
     assert CutOut(seed=0).side(32, 32) == 4
-    assert CutOut(8 ** -0.5).side(96, 96) == 34  # the other reading: 1/8 of the area
+    assert CutOut(8**-0.5).side(96, 96) == 34  # the other reading: 1/8 of the area
 
 
 def test_mixup_blends_a_permuted_batch_and_its_labels_with_one_lambda():

@@ -13,9 +13,15 @@ def tiny_bn_teacher(num_classes: int = 3, seed: int = 0, dtype=torch.float32) ->
     (SiLU, not ReLU: smooth, so finite differences have no kinks to trip on)."""
     torch.manual_seed(seed)
     model = nn.Sequential(
-        nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.SiLU(),
-        nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.SiLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes),
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.SiLU(),
+        nn.Conv2d(6, 8, 3, stride=2, padding=1),
+        nn.BatchNorm2d(8),
+        nn.SiLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, num_classes),
     ).to(dtype)
     for bn in (model[1], model[4]):
         bn.running_mean.uniform_(-0.5, 0.5)
@@ -56,6 +62,7 @@ def test_gradient_matches_finite_differences(norm):
     teacher = tiny_bn_teacher(dtype=torch.float64)
     x = torch.rand(4, 3, 10, 10, dtype=torch.float64, requires_grad=True)
     with BatchNormAlignment(teacher, norm=norm, layer_weights=[3.0, 1.0]) as bn:
+
         def loss(inp):
             teacher(inp)
             return bn.loss()
@@ -75,16 +82,21 @@ def test_squared_norm_is_the_papers_formula():
     teacher = tiny_bn_teacher(dtype=torch.float64)
     x = torch.rand(3, 3, 8, 8, dtype=torch.float64)
     inputs = []
-    hooks = [m.register_forward_hook(lambda m, i, o: inputs.append((m, i[0])))
-             for m in teacher.modules() if isinstance(m, nn.BatchNorm2d)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: inputs.append((m, i[0])))
+        for m in teacher.modules()
+        if isinstance(m, nn.BatchNorm2d)
+    ]
     with BatchNormAlignment(teacher) as bn:
         teacher(x)
         got = bn.loss().item()
     for h in hooks:
         h.remove()
-    expected = sum(((f.mean((0, 2, 3)) - m.running_mean) ** 2).sum()
-                   + ((f.permute(1, 0, 2, 3).reshape(f.shape[1], -1).var(1, unbiased=False) - m.running_var) ** 2).sum()
-                   for m, f in inputs).item()
+    expected = sum(
+        ((f.mean((0, 2, 3)) - m.running_mean) ** 2).sum()
+        + ((f.permute(1, 0, 2, 3).reshape(f.shape[1], -1).var(1, unbiased=False) - m.running_var) ** 2).sum()
+        for m, f in inputs
+    ).item()
     assert got == pytest.approx(expected, rel=1e-12)
 
 

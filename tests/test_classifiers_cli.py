@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro.cli import main
 from repro.classifiers import build_model, evaluate, load_classifier
+from repro.cli import main
 from repro.files import ARGUMENTS_FILE
 from repro.provenance import PROVENANCE_COLUMNS
 from repro.sampling.dataset import PROVENANCE_FIELDS, SyntheticWriter
@@ -31,9 +31,34 @@ def test_train_writes_rows_and_weights_then_the_checkpoint_evaluates_the_same(tm
     test_set = bars_dataset(8, seed=1)
     test = _folder(tmp_path / "test", test_set)
     out = tmp_path / "out"
-    code = main(["train", "--arch", "cifar_resnet20", "--synthetic", train, "--test", test, "--train-steps", "15",
-                 "--batch-size", "32", "--seed", "0", "1", "--out", str(out), "--save", "--device", "cpu",
-                 "--quiet", "--experiment", "demo", "--scale", "smoke"])
+    code = main(
+        [
+            "train",
+            "--arch",
+            "cifar_resnet20",
+            "--synthetic",
+            train,
+            "--test",
+            test,
+            "--train-steps",
+            "15",
+            "--batch-size",
+            "32",
+            "--seed",
+            "0",
+            "1",
+            "--out",
+            str(out),
+            "--save",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--experiment",
+            "demo",
+            "--scale",
+            "smoke",
+        ]
+    )
     assert code == 0
     rows = pd.read_csv(out / "results.csv")
     assert len(rows) == 2 and list(rows["seed"]) == [0, 1]
@@ -47,8 +72,24 @@ def test_train_writes_rows_and_weights_then_the_checkpoint_evaluates_the_same(tm
     model = load_classifier(saved)
     accuracy = evaluate(model, test_set.images, test_set.labels)
     assert accuracy == pytest.approx(rows["value"].iloc[1])
-    assert main(["train", "--eval-checkpoint", str(saved), "--arch", "cifar_resnet20", "--test", test,
-                 "--out", str(tmp_path / "eval"), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--eval-checkpoint",
+                str(saved),
+                "--arch",
+                "cifar_resnet20",
+                "--test",
+                test,
+                "--out",
+                str(tmp_path / "eval"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     again = pd.read_csv(tmp_path / "eval" / "results.csv")
     assert again["value"].iloc[0] == pytest.approx(accuracy)
 
@@ -59,15 +100,66 @@ def test_bad_requests_end_with_one_clear_message(tmp_path, capsys):
 
     save_classifier(build_model("cifar_resnet20", 4, 16), saved)
     test = _folder(tmp_path / "test", bars_dataset(4, seed=1))
-    code = main(["train", "--eval-checkpoint", str(saved), "--arch", "resnet18", "--test", test,
-                 "--out", str(tmp_path / "o"), "--device", "cpu"])
+    code = main(
+        [
+            "train",
+            "--eval-checkpoint",
+            str(saved),
+            "--arch",
+            "resnet18",
+            "--test",
+            test,
+            "--out",
+            str(tmp_path / "o"),
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 2
     assert "holds a cifar_resnet20 but --arch resnet18" in capsys.readouterr().err
-    assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--test", test, "--ratio", "1:1",
-                 "--synthetic", test, "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "resnet18",
+                "--train-steps",
+                "5",
+                "--test",
+                test,
+                "--ratio",
+                "1:1",
+                "--synthetic",
+                test,
+                "--out",
+                str(tmp_path / "o"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "give both --train and --synthetic" in capsys.readouterr().err
-    assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--synthetic", test, "--test", "nowhere",
-                 "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "resnet18",
+                "--train-steps",
+                "5",
+                "--synthetic",
+                test,
+                "--test",
+                "nowhere",
+                "--out",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "unknown dataset 'nowhere'" in capsys.readouterr().err
     assert main(["train", "--arch", "resnet18", "--train-steps", "5", "--test", test, "--out", str(tmp_path)]) == 2
     assert "no training data" in capsys.readouterr().err
@@ -108,8 +200,26 @@ def test_holdout_per_class_tests_on_images_kept_out_of_training(tmp_path, monkey
 
     monkeypatch.setattr(repro.data, "load_split", lambda dataset, name, root=None, size=None: split)
     monkeypatch.setattr("repro.classifiers.train.train_classifier", fake_train)
-    code = main(["train", "--arch", "cifar_resnet20", "--train", "pool:train", "--holdout-per-class", "2",
-                 "--train-steps", "3", "--batch-size", "4", "--out", str(tmp_path), "--device", "cpu", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--arch",
+            "cifar_resnet20",
+            "--train",
+            "pool:train",
+            "--holdout-per-class",
+            "2",
+            "--train-steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--out",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert code == 0
     rows = pd.read_csv(tmp_path / "results.csv")
     assert rows["column"].tolist() == ["holdout"]

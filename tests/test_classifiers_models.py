@@ -18,7 +18,7 @@ def test_every_arch_gives_logits_at_32_64_128_px(arch):
         grids = []
         if isinstance(model.body, torch.nn.Sequential):  # the fitted torchvision nets: grid before pooling
             pool = next(i for i, m in enumerate(model.body) if isinstance(m, torch.nn.AdaptiveAvgPool2d))
-            model.body[pool - 1].register_forward_hook(lambda m, i, o: grids.append(o.shape[-1]))
+            model.body[pool - 1].register_forward_hook(lambda m, i, o, grids=grids: grids.append(o.shape[-1]))
         with torch.no_grad():
             logits = model(torch.rand(1, 3, resolution, resolution))
         assert logits.shape == (1, 7) and torch.isfinite(logits).all()
@@ -64,8 +64,10 @@ def _akamaster_file(tmp_path, depth=20, classes=10):
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.normal_()
             module.running_var.uniform_(0.5, 1.5)
-    state = {**{f"module.{k}": v for k, v in body.state_dict().items() if "num_batches" not in k},
-             **{f"module.linear.{k}": v for k, v in head.state_dict().items()}}
+    state = {
+        **{f"module.{k}": v for k, v in body.state_dict().items() if "num_batches" not in k},
+        **{f"module.linear.{k}": v for k, v in head.state_dict().items()},
+    }
     path = tmp_path / f"resnet{depth}.th"
     torch.save({"state_dict": state, "best_prec1": 91.0}, path)
     return path, body, head

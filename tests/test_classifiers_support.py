@@ -17,8 +17,8 @@ def bars_dataset(n_per_class: int = 64, size: int = 16, seed: int = 0, name: str
         row = rng.integers(1, size // 2 - 2) + (size // 2 if label == 1 else 0)
         col = rng.integers(2, size - 4)
         if label in (0, 1, 3):
-            img[row:row + 2, 2:-2] = 230
+            img[row : row + 2, 2:-2] = 230
         if label in (2, 3):
-            img[2:-2, col:col + 2] = 230
+            img[2:-2, col : col + 2] = 230
     order = rng.permutation(len(labels))
     return Pool(images.astype(np.uint8)[order], labels[order], ["bar-top", "bar-bottom", "vertical", "cross"], name)

@@ -10,14 +10,17 @@ from repro.errors import ReproError
 
 
 def fake_run(tmp_path):
-    return SimpleNamespace(data_file=lambda relative: tmp_path / "data" / relative,
-                           assets=SimpleNamespace(classifier=lambda name: tmp_path / name / "model-seed0.pt"))
+    return SimpleNamespace(
+        data_file=lambda relative: tmp_path / "data" / relative,
+        assets=SimpleNamespace(classifier=lambda name: tmp_path / name / "model-seed0.pt"),
+    )
 
 
 def test_published_teachers_come_from_the_data_folder_or_torchvision_and_the_rest_from_assets(tmp_path):
     run = fake_run(tmp_path)
     assert teacher_checkpoint(run, "cifar10", "cifar_resnet56") == (
-        tmp_path / "data" / "models/akamaster-cifar10-resnet56-4bfd9763.th")
+        tmp_path / "data" / "models/akamaster-cifar10-resnet56-4bfd9763.th"
+    )
     assert teacher_checkpoint(run, "imagenet", "resnet34") == "torchvision:resnet34"
     assert teacher_checkpoint(run, "pacs_cartoon", "resnet34") == tmp_path / "teacher_pacs_cartoon" / "model-seed0.pt"
     with pytest.raises(ReproError, match="fix `teachers`"):

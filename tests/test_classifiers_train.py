@@ -9,8 +9,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from repro.classifiers import (MeAda, Pool, Recipe, Speed, TrainingData, TrainStep, build_model, distil, evaluate,
-                               kd_loss, mean_std, parse_ratio, soft_cross_entropy, split_batch, train_classifier)
+from repro.classifiers import (
+    MeAda,
+    Pool,
+    Recipe,
+    Speed,
+    TrainingData,
+    TrainStep,
+    build_model,
+    distil,
+    evaluate,
+    kd_loss,
+    mean_std,
+    parse_ratio,
+    soft_cross_entropy,
+    split_batch,
+    train_classifier,
+)
 from repro.errors import ReproError
 
 from .test_classifiers_support import bars_dataset
@@ -23,8 +38,9 @@ def _constant_set(value: int, n: int, classes=("a", "b"), size=8, name="set") ->
     return Pool(images, np.arange(n) % len(classes), list(classes), name)
 
 
-@pytest.mark.parametrize("ratio,counts", [("1:7", (16, 112)), ("1:3", (32, 96)), ("1:1", (64, 64)),
-                                          ("3:1", (96, 32)), ("7:1", (112, 16))])
+@pytest.mark.parametrize(
+    "ratio,counts", [("1:7", (16, 112)), ("1:3", (32, 96)), ("1:1", (64, 64)), ("3:1", (96, 32)), ("7:1", (112, 16))]
+)
 def test_every_batch_holds_the_exact_real_synthetic_counts(ratio, counts):
     real, synthetic = _constant_set(255, 150, name="real"), _constant_set(0, 300, name="synthetic")
     data = TrainingData(real, synthetic, parse_ratio(ratio))
@@ -34,7 +50,7 @@ def test_every_batch_holds_the_exact_real_synthetic_counts(ratio, counts):
         assert images.shape == (128, 3, 8, 8) and labels.shape == (128,)
         is_real = images.flatten(1).mean(1) == 1.0
         assert int(is_real.sum()) == counts[0] and int((~is_real).sum()) == counts[1]
-        assert is_real[:counts[0]].all()
+        assert is_real[: counts[0]].all()
 
 
 def test_ratio_and_label_mismatches_are_clear_errors():
@@ -68,7 +84,9 @@ def test_recipe_schedule_warms_up_then_follows_the_cosine():
     assert (recipe.batch_size, recipe.momentum, recipe.weight_decay, recipe.nesterov) == (128, 0.9, 5e-4, False)
     assert recipe.warmup == 20 and recipe.padding(32) == 4 and recipe.padding(96) == 12
     assert recipe.lr_at(0) == pytest.approx(0.1 * 1e-3, rel=1e-2)
-    assert recipe.lr_at(10) == pytest.approx(0.1 * (1e-3 + 0.999 * 0.5) * (1e-3 + 0.999 * 0.5 * (1 + math.cos(math.pi * 0.01))))
+    assert recipe.lr_at(10) == pytest.approx(
+        0.1 * (1e-3 + 0.999 * 0.5) * (1e-3 + 0.999 * 0.5 * (1 + math.cos(math.pi * 0.01)))
+    )
     assert recipe.lr_at(20) == pytest.approx(0.1 * (1e-3 + 0.999 * 0.5 * (1 + math.cos(math.pi * 0.02))))
     assert recipe.lr_at(500) == pytest.approx(0.1 * (1e-3 + 0.999 * 0.5))
     assert recipe.lr_at(999) < 1e-3 * 0.1 * 1.01
@@ -85,8 +103,15 @@ def test_training_learns_an_easy_task():
     torch.manual_seed(0)
     model = build_model("cifar_resnet20", 4, 16)
     # 60 short steps: enough for the BatchNorm running statistics to catch up with the weights
-    report = train_classifier(model, TrainingData(real=train), Recipe.sgd(60, batch_size=32, lr=0.05), seed=0,
-                              device="cpu", progress=False, log_every=10)
+    report = train_classifier(
+        model,
+        TrainingData(real=train),
+        Recipe.sgd(60, batch_size=32, lr=0.05),
+        seed=0,
+        device="cpu",
+        progress=False,
+        log_every=10,
+    )
     assert report.losses[-1][1] < 0.5 * report.losses[0][1]
     assert evaluate(model, test.images, test.labels) >= 90.0
     assert not model.training
@@ -127,8 +152,11 @@ def test_meada_ascent_raises_its_objective_and_the_set_doubles_per_phase():
         logits = model(images)
         log_p = F.log_softmax(logits, 1)
         entropy = -(log_p.exp() * log_p).sum(1).mean()
-        return F.cross_entropy(logits, y) + meada.eta * entropy - meada.gamma * F.mse_loss(
-            model.features(images), model.features(x))
+        return (
+            F.cross_entropy(logits, y)
+            + meada.eta * entropy
+            - meada.gamma * F.mse_loss(model.features(images), model.features(x))
+        )
 
     adversarial = meada.ascend(model, x, y)
     assert 0 <= adversarial.min() and adversarial.max() <= 1 and not torch.equal(adversarial, x)
@@ -144,8 +172,15 @@ def test_meada_ascent_raises_its_objective_and_the_set_doubles_per_phase():
     with pytest.raises(ReproError, match="single training set"):
         TrainingData(train, train, (1, 1)).extended(images, labels)
     model = build_model("cifar_resnet20", 4, 16)
-    train_classifier(model, data, Recipe.sgd(10, batch_size=32), augment="meada",
-                     meada=MeAda(interval=0.3, ascent_steps=1), device="cpu", progress=False)
+    train_classifier(
+        model,
+        data,
+        Recipe.sgd(10, batch_size=32),
+        augment="meada",
+        meada=MeAda(interval=0.3, ascent_steps=1),
+        device="cpu",
+        progress=False,
+    )
 
 
 def test_kd_loss_matches_a_hand_computation():
@@ -186,8 +221,9 @@ def test_distillation_moves_the_student_towards_the_teacher():
             return kd_loss(student.eval()(x), teacher(x), 4.0).item()
 
     before = gap()
-    distil(teacher, student, data, Recipe.sgd(30, batch_size=32, lr=0.05), temperature=4.0, device="cpu",
-           progress=False)
+    distil(
+        teacher, student, data, Recipe.sgd(30, batch_size=32, lr=0.05), temperature=4.0, device="cpu", progress=False
+    )
     assert gap() < 0.5 * before
     with pytest.raises(ReproError, match="classes"):
         distil(teacher, build_model("cifar_resnet20", 3, 16), data, Recipe.sgd(1), device="cpu")

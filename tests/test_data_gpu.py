@@ -99,12 +99,32 @@ def test_throughput_script_writes_a_csv_with_provenance(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from tests.conftest import REPO
     from repro.provenance import PROVENANCE_COLUMNS
+    from tests.conftest import REPO
 
-    monkeypatch.setattr(sys, "argv", ["data_throughput.py", "--out", str(tmp_path), "--device", "cpu", "--sizes",
-                                      "8", "--batch-sizes", "4", "--images", "16", "--batches", "2", "--warmup",
-                                      "1", "--repeats", "2"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "data_throughput.py",
+            "--out",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "--sizes",
+            "8",
+            "--batch-sizes",
+            "4",
+            "--images",
+            "16",
+            "--batches",
+            "2",
+            "--warmup",
+            "1",
+            "--repeats",
+            "2",
+        ],
+    )
     runpy.run_path(str(REPO / "bench" / "data_throughput.py"), run_name="__main__")
     table = pd.read_csv(tmp_path / "data_throughput.csv")
     assert set(PROVENANCE_COLUMNS) <= set(table.columns)

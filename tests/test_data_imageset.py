@@ -17,8 +17,15 @@ def make_set(counts=(30, 20, 10, 4)) -> ImageSet:
     images = np.zeros((len(labels), 4, 4, 3), np.uint8)
     images[:, 0, 0, 0] = np.arange(len(labels)) % 256
     ids = [f"set/{i:03d}" for i in range(len(labels))]
-    return ImageSet(images, labels, [f"c{c}" for c in range(len(counts))], ids, "set",
-                    captions=[f"caption {i}" for i in range(len(labels))], domains=["d"] * len(labels))
+    return ImageSet(
+        images,
+        labels,
+        [f"c{c}" for c in range(len(counts))],
+        ids,
+        "set",
+        captions=[f"caption {i}" for i in range(len(labels))],
+        domains=["d"] * len(labels),
+    )
 
 
 def test_subset_keeps_everything_aligned():

@@ -18,7 +18,6 @@ from repro.data import load_split, registry, sources
 from repro.data.images import decode_image, resize, to_rgb
 from repro.errors import ReproError
 
-
 # ------------------------------------------------------------------ helpers shared with test_data_world.py
 
 
@@ -53,8 +52,12 @@ def offline(monkeypatch, tmp_path):
 
 
 def pacs_members(per_class: int = 2, size: int = 64, domains=registry.PACS_DOMAINS) -> dict[str, bytes]:
-    return {f"pacs/{d}/{c}/pic_{i:03d}.jpg": flat(size, (10 * k, 5 * i, 100))
-            for d in domains for k, c in enumerate(registry.PACS_CLASSES) for i in range(per_class)}
+    return {
+        f"pacs/{d}/{c}/pic_{i:03d}.jpg": flat(size, (10 * k, 5 * i, 100))
+        for d in domains
+        for k, c in enumerate(registry.PACS_CLASSES)
+        for i in range(per_class)
+    }
 
 
 @pytest.fixture
@@ -76,8 +79,11 @@ def test_tree_is_read_in_class_then_name_order_with_ids(pacs_zip):
     assert photo.classes == list(registry.PACS_CLASSES)
     assert photo.images.shape == (14, 64, 64, 3) and photo.images.dtype == np.uint8
     assert photo.labels.tolist() == [k for k in range(7) for _ in range(2)]
-    assert photo.ids[:3] == ["pacs/photo/dog/pic_000.jpg", "pacs/photo/dog/pic_001.jpg",
-                             "pacs/photo/elephant/pic_000.jpg"]
+    assert photo.ids[:3] == [
+        "pacs/photo/dog/pic_000.jpg",
+        "pacs/photo/dog/pic_001.jpg",
+        "pacs/photo/elephant/pic_000.jpg",
+    ]
     red = photo.images[:, 32, 32, 0].astype(int)
     assert np.all(np.abs(red - 10 * photo.labels) <= 2)
 
@@ -156,8 +162,15 @@ def test_missing_archive_offline_names_dataset_folders_and_both_fixes(offline, m
     with pytest.raises(ReproError) as err:
         load_split("cifar10", "test", root=empty)
     message = str(err.value)
-    for part in ("'cifar10'", str(empty), "cifar10-test-jpeg.zip", "$REPRO_DATA", "data_root", "REPRO_OFFLINE",
-                 "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"):
+    for part in (
+        "'cifar10'",
+        str(empty),
+        "cifar10-test-jpeg.zip",
+        "$REPRO_DATA",
+        "data_root",
+        "REPRO_OFFLINE",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    ):
         assert part in message
     # downloads allowed, but no network: still one clear error, without waiting on the network
     monkeypatch.delenv("REPRO_OFFLINE")
@@ -250,8 +263,11 @@ def test_medmnist_npz_and_fashion_idx(offline):
     data = offline / "data"
     data.mkdir()
     images = np.arange(2 * 28 * 28 * 3, dtype=np.uint8).reshape(2, 28, 28, 3)
-    splits = {f"{s}_{k}": v for s in ("train", "val", "test")
-              for k, v in (("images", images), ("labels", np.array([[1], [8]])))}
+    splits = {
+        f"{s}_{k}": v
+        for s in ("train", "val", "test")
+        for k, v in (("images", images), ("labels", np.array([[1], [8]])))
+    }
     np.savez(data / "pathmnist.npz", **splits)
     path = load_split("pathmnist", "val", root=data)
     np.testing.assert_array_equal(path.images, images)

@@ -53,15 +53,21 @@ class World:
 def world_files(tmp_path_factory) -> World:
     data = tmp_path_factory.mktemp("data")
     rng = random.Random(0)
-    nette_names = [f"{'ILSVRC2012_val' if rng.random() < 0.3 else 'n0000'}_{rng.randrange(10**8):08d}.jpg"
-                   for _ in range(NETTE_TRAIN + NETTE_VAL)]
+    nette_names = [
+        f"{'ILSVRC2012_val' if rng.random() < 0.3 else 'n0000'}_{rng.randrange(10**8):08d}.jpg"
+        for _ in range(NETTE_TRAIN + NETTE_VAL)
+    ]
     archives = {
-        "cifar10-train-jpeg.zip": tree("cifar10/train", registry.CIFAR10_CLASSES,
-                                       [f"{i:04d}.jpg" for i in range(CIFAR_TRAIN)], 32),
-        "cifar10-test-jpeg.zip": tree("cifar10/test", registry.CIFAR10_CLASSES,
-                                      [f"{i:04d}.jpg" for i in range(CIFAR_TEST)], 32),
-        "imagenette-64.zip": {**tree("imagenette/train", registry.IMAGENETTE_NAMES, nette_names[:NETTE_TRAIN], 64),
-                              **tree("imagenette/val", registry.IMAGENETTE_NAMES, nette_names[NETTE_TRAIN:], 64)},
+        "cifar10-train-jpeg.zip": tree(
+            "cifar10/train", registry.CIFAR10_CLASSES, [f"{i:04d}.jpg" for i in range(CIFAR_TRAIN)], 32
+        ),
+        "cifar10-test-jpeg.zip": tree(
+            "cifar10/test", registry.CIFAR10_CLASSES, [f"{i:04d}.jpg" for i in range(CIFAR_TEST)], 32
+        ),
+        "imagenette-64.zip": {
+            **tree("imagenette/train", registry.IMAGENETTE_NAMES, nette_names[:NETTE_TRAIN], 64),
+            **tree("imagenette/val", registry.IMAGENETTE_NAMES, nette_names[NETTE_TRAIN:], 64),
+        },
         "pacs-64.zip": pacs_members(PACS_PER_CLASS),
     }
     checksums = {name: sources.file_sha256(write_zip(data / name, members)) for name, members in archives.items()}
@@ -123,12 +129,25 @@ def test_pool_composition_captions_and_labels(world):
     assert pool.images.shape[1:] == (64, 64, 3)
     assert pool.classes == list(POOL_CLASSES) and len(POOL_CLASSES) == 25
     assert POOL_CLASSES[:10] == registry.CIFAR10_CLASSES and POOL_CLASSES[20:] == (
-        "elephant", "giraffe", "guitar", "house", "person")
-    expected_domains = ["cifar10"] * 20 + ["imagenette"] * 20 + [
-        f"pacs_{d}" for d in ("photo", "art_painting", "cartoon") for _ in range(pacs_each)]
+        "elephant",
+        "giraffe",
+        "guitar",
+        "house",
+        "person",
+    )
+    expected_domains = (
+        ["cifar10"] * 20
+        + ["imagenette"] * 20
+        + [f"pacs_{d}" for d in ("photo", "art_painting", "cartoon") for _ in range(pacs_each)]
+    )
     assert pool.domains == expected_domains
-    templates = {"cifar10": "a photo of a {}", "imagenette": "a photo of a {}", "pacs_photo": "a photo of a {}",
-                 "pacs_art_painting": "an art painting of a {}", "pacs_cartoon": "a cartoon of a {}"}
+    templates = {
+        "cifar10": "a photo of a {}",
+        "imagenette": "a photo of a {}",
+        "pacs_photo": "a photo of a {}",
+        "pacs_art_painting": "an art painting of a {}",
+        "pacs_cartoon": "a cartoon of a {}",
+    }
     for caption, domain, label in zip(pool.captions, pool.domains, pool.labels):
         assert caption == templates[domain].format(pool.classes[label])
     assert "a photo of a English springer" in pool.captions

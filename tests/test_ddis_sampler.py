@@ -7,10 +7,10 @@ import torch
 from repro.ddis import dag as dag_module
 from repro.ddis.dag import DAGConfig, DomainAlignmentGuidance
 from repro.ddis.sampler import DDISSampler, SamplerConfig, sample_dataset
-from repro.sampling.datafree import read_dataset
 from repro.ddis.tokens import ClassTokens
 from repro.errors import ReproError
 from repro.generators.tiny import tiny_generator
+from repro.sampling.datafree import read_dataset
 
 from .test_classifiers_batchnorm import tiny_bn_teacher
 
@@ -29,8 +29,13 @@ def teacher():
 
 @pytest.mark.parametrize("decode", ["zt", "x0"])
 def test_a_dag_step_lowers_the_batchnorm_loss(bundle, teacher, decode):
-    sampler = DDISSampler(bundle, CLASSES, "dag", teacher, config=SamplerConfig(
-        steps=4, teacher_resolution=16, dag=DAGConfig(decode=decode)))
+    sampler = DDISSampler(
+        bundle,
+        CLASSES,
+        "dag",
+        teacher,
+        config=SamplerConfig(steps=4, teacher_resolution=16, dag=DAGConfig(decode=decode)),
+    )
     z = sampler.noise(6, torch.Generator().manual_seed(0))
     t = sampler.scheduler.timesteps[2]
     cond, uncond = sampler.conditioning([0, 1, 2, 0, 1, 2])
@@ -49,8 +54,13 @@ def test_a_dag_step_lowers_the_batchnorm_loss(bundle, teacher, decode):
 
 
 def test_calibrated_step_moves_pure_noise_by_the_asked_rms_then_stays_fixed(bundle, teacher):
-    sampler = DDISSampler(bundle, CLASSES, "dag", teacher, config=SamplerConfig(
-        steps=3, teacher_resolution=16, dag=DAGConfig(eta=123.0, step_rms=0.05)))
+    sampler = DDISSampler(
+        bundle,
+        CLASSES,
+        "dag",
+        teacher,
+        config=SamplerConfig(steps=3, teacher_resolution=16, dag=DAGConfig(eta=123.0, step_rms=0.05)),
+    )
     z = sampler.noise(6, torch.Generator().manual_seed(0))
     corrected, _, eta = sampler.dag.correct(z)
     assert float((corrected - z).pow(2).mean().sqrt()) == pytest.approx(0.05, rel=1e-4)
@@ -70,8 +80,10 @@ def test_dag_config_rejects_bad_values():
         DAGConfig(step_rms=0.0)
 
 
-@pytest.mark.parametrize("mode, uses_token, uses_dag", [
-    ("vanilla", False, False), ("cat", True, False), ("dag", False, True), ("ddis", True, True)])
+@pytest.mark.parametrize(
+    "mode, uses_token, uses_dag",
+    [("vanilla", False, False), ("cat", True, False), ("dag", False, True), ("ddis", True, True)],
+)
 def test_ablation_switches_route_prompts_and_guidance(bundle, teacher, monkeypatch, mode, uses_token, uses_dag):
     calls = []
     original = dag_module.DomainAlignmentGuidance.correct

@@ -68,8 +68,9 @@ def test_training_changes_only_the_new_rows(tmp_path):
     initial = ClassTokens.initial(bundle, CLASSES)
     teacher = tiny_bn_teacher(num_classes=3)
     teacher_before = snapshot(teacher)
-    tokens, history = learn_class_tokens(bundle, teacher, CLASSES, SAMPLING,
-                                         CATConfig(epochs=2, accumulation=2, stop_share=1.0), progress=False)
+    tokens, history = learn_class_tokens(
+        bundle, teacher, CLASSES, SAMPLING, CATConfig(epochs=2, accumulation=2, stop_share=1.0), progress=False
+    )
     for part in ("unet", "vae"):
         after = snapshot(getattr(bundle, part))
         assert all(torch.equal(before[part][k], after[k]) for k in after), part
@@ -94,8 +95,9 @@ def test_early_stopping_fires_and_a_stopped_token_stays_put():
     bundle = tiny_generator()
     initial = ClassTokens.initial(bundle, CLASSES[:2])
     teacher = AlwaysPredicts(0, 2)
-    tokens, history = learn_class_tokens(bundle, teacher, CLASSES[:2], SAMPLING,
-                                         CATConfig(epochs=3, accumulation=2), progress=False)
+    tokens, history = learn_class_tokens(
+        bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=3, accumulation=2), progress=False
+    )
     cat = [h for h in history if h["class"] == "cat"]
     dog = [h for h in history if h["class"] == "dog"]
     assert len(cat) == 1 and cat[0]["stopped"] and cat[0]["share_correct"] == 1.0
@@ -132,8 +134,9 @@ def clip_bpe_tokenizer(folder):
     words = list(letters) + [c + "</w>" for c in letters] + ["ca", "cat</w>", "<|startoftext|>", "<|endoftext|>"]
     (folder / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(words)}))
     (folder / "merges.txt").write_text("#version: 0.2\nc a\nca t</w>\n")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>",
-                         model_max_length=8)
+    return CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>", model_max_length=8
+    )
 
 
 def test_tokens_work_with_clip_bpe_tokenizer_and_a_1024_wide_text_encoder(tmp_path):
@@ -166,10 +169,12 @@ def test_cached_tokens_are_learned_once_and_refused_for_other_settings(tmp_path,
     again = cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, config, use_dag=False)
     assert torch.equal(again.vectors, learned.vectors)
     # memory-only settings do not count; anything that changes the tokens does
-    cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=1, accumulation=1,
-                                                                                 micro_batch=7), use_dag=False)
+    cached_class_tokens(
+        path, bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=1, accumulation=1, micro_batch=7), use_dag=False
+    )
     with pytest.raises(ReproError, match="other settings"):
         cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, config, use_dag=True)
     with pytest.raises(ReproError, match="other settings"):
-        cached_class_tokens(path, bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=2, accumulation=1),
-                            use_dag=False)
+        cached_class_tokens(
+            path, bundle, teacher, CLASSES[:2], SAMPLING, CATConfig(epochs=2, accumulation=1), use_dag=False
+        )

@@ -10,8 +10,26 @@ from scipy import stats
 from repro.errors import ReproError
 from repro.experiments import claims
 from repro.experiments.claims import (
-    Cell, Check, Contrast, all_of, any_of, at_least, at_least_half, best, better, cells, decide, difference,
-    first_reaching, greater, leading_up_to, less, matching_factors, no_gain, size_to_reach)
+    Cell,
+    Check,
+    Contrast,
+    all_of,
+    any_of,
+    at_least,
+    at_least_half,
+    best,
+    better,
+    cells,
+    decide,
+    difference,
+    first_reaching,
+    greater,
+    leading_up_to,
+    less,
+    matching_factors,
+    no_gain,
+    size_to_reach,
+)
 
 LOW = Cell((60.0, 60.5, 59.5))
 HIGH = Cell((64.0, 64.5, 63.5))
@@ -136,8 +154,14 @@ def test_figure1_about_3x_and_steady_growth():
 
 
 def test_figure6_comparisons_by_size():
-    acc = {("cifar10", 50, "DI"): c(40), ("cifar10", 50, "Real"): c(30), ("cifar10", 100, "DI"): c(45),
-           ("cifar10", 100, "Real"): c(39.5), ("cifar10", 200, "DI"): c(50), ("cifar10", 200, "Real"): c(45)}
+    acc = {
+        ("cifar10", 50, "DI"): c(40),
+        ("cifar10", 50, "Real"): c(30),
+        ("cifar10", 100, "DI"): c(45),
+        ("cifar10", 100, "Real"): c(39.5),
+        ("cifar10", 200, "DI"): c(50),
+        ("cifar10", 200, "Real"): c(45),
+    }
     assert claims.beats_at_sizes(acc, ["cifar10"], "DI", "Real", smallest_only=True).verdict() is True
     assert claims.beats_at_sizes(acc, ["cifar10"], "DI", "Real").verdict() is True
     # DI from 50 (40) vs real from 100 (39.5): as good; DI from 100 (45) vs real from 200 (45): as good
@@ -150,7 +174,12 @@ def test_figure6_comparisons_by_size():
 
 
 def test_a_growing_gap():
-    acc = {("stl10", 1, "DI"): c(50), ("stl10", 1, "LECF"): c(45), ("stl10", 10, "DI"): c(70), ("stl10", 10, "LECF"): c(50)}
+    acc = {
+        ("stl10", 1, "DI"): c(50),
+        ("stl10", 1, "LECF"): c(45),
+        ("stl10", 10, "DI"): c(70),
+        ("stl10", 10, "LECF"): c(50),
+    }
     assert claims.gap_grows(acc, ["stl10"], "DI", "LECF").verdict() is True
     acc[("stl10", 10, "LECF")] = c(67)  # DI still ahead, by less
     assert claims.gap_grows(acc, ["stl10"], "DI", "LECF").verdict() is False
@@ -169,25 +198,50 @@ def test_figure8_judgements():
     assert claims.no_setting_beats(steps, [10, 100], 25, "steps").verdict() is None
     noise = {(1, 0.0): c(60), (1, 0.2): c(60.1), (3, 0.0): c(62), (3, 0.2): c(66)}
     assert claims.best_at_first_then_some_beats(noise, [1, 3], [0.0, 0.2], "lambda").verdict() is True
-    assert claims.best_at_first_then_some_beats({**noise, (1, 0.2): c(65)}, [1, 3], [0.0, 0.2],
-                                                "lambda").verdict() is False
+    assert (
+        claims.best_at_first_then_some_beats({**noise, (1, 0.2): c(65)}, [1, 3], [0.0, 0.2], "lambda").verdict()
+        is False
+    )
     assert claims.best_at_first_then_some_beats(noise, [3], [0.0, 0.2], "lambda").verdict() is None
 
 
 def test_image_metric_judgements():
-    quality = {(0.0, "fid"): c(10, 0.1), (0.4, "fid"): c(14, 0.1), (0.0, "recall"): c(0.5, 0.01),
-               (0.4, "recall"): c(0.4, 0.01), (0.1, "fid"): c(11, 0.1), (0.1, "recall"): c(0.45, 0.01)}
+    quality = {
+        (0.0, "fid"): c(10, 0.1),
+        (0.4, "fid"): c(14, 0.1),
+        (0.0, "recall"): c(0.5, 0.01),
+        (0.4, "recall"): c(0.4, 0.01),
+        (0.1, "fid"): c(11, 0.1),
+        (0.1, "recall"): c(0.45, 0.01),
+    }
     assert claims.degrades(quality, ["fid", "recall"], 0.0, 0.4, "lambda").verdict() is True
     assert claims.degrades(quality, ["fid"], 0.4, 0.0, "lambda").verdict() is False
-    tradeoff = {(a, m): c(v, 0.01) for (a, m), v in {
-        (0.0, "fid"): 10, (0.1, "fid"): 9, (0.4, "fid"): 12, (0.0, "precision"): 0.7, (0.1, "precision"): 0.72,
-        (0.4, "precision"): 0.6, (0.0, "recall"): 0.3, (0.1, "recall"): 0.35, (0.4, "recall"): 0.5,
-        (0.0, "coverage"): 0.5, (0.1, "coverage"): 0.6, (0.4, "coverage"): 0.55}.items()}
+    tradeoff = {
+        (a, m): c(v, 0.01)
+        for (a, m), v in {
+            (0.0, "fid"): 10,
+            (0.1, "fid"): 9,
+            (0.4, "fid"): 12,
+            (0.0, "precision"): 0.7,
+            (0.1, "precision"): 0.72,
+            (0.4, "precision"): 0.6,
+            (0.0, "recall"): 0.3,
+            (0.1, "recall"): 0.35,
+            (0.4, "recall"): 0.5,
+            (0.0, "coverage"): 0.5,
+            (0.1, "coverage"): 0.6,
+            (0.4, "coverage"): 0.55,
+        }.items()
+    }
     assert claims.quality_diversity_tradeoff(tradeoff).verdict() is True
     assert claims.quality_diversity_tradeoff({**tradeoff, (0.4, "coverage"): c(0.7, 0.01)}).verdict() is False
     assert claims.quality_diversity_tradeoff({k: v for k, v in tradeoff.items() if k[0] != 0.4}).verdict() is None
-    table = {("DI", "fid"): c(10), ("LECF 0.5", "fid"): c(15), ("DI", "recall"): c(0.6, 0.01),
-             ("LECF 0.5", "recall"): c(0.5, 0.01)}
+    table = {
+        ("DI", "fid"): c(10),
+        ("LECF 0.5", "fid"): c(15),
+        ("DI", "recall"): c(0.6, 0.01),
+        ("LECF 0.5", "recall"): c(0.5, 0.01),
+    }
     assert claims.better_on_metrics(table, "DI", ["LECF 0.5"], ["fid", "recall"]).verdict() is True
     unmeasured = claims.better_on_metrics(table, "DI", ["LECF 0.5", "LECF 0.97"], ["fid"])
     assert unmeasured.verdict() is None and "LECF 0.97 or DI lacks ['fid']" in unmeasured.evidence()
@@ -195,8 +249,10 @@ def test_image_metric_judgements():
 
 
 def test_interpolation_and_tables():
-    acc = {(k, a): c(v) for (k, a), v in {(1, 0.0): 60, (1, 0.1): 61, (1, 0.4): 55, (5, 0.0): 62, (5, 0.1): 66,
-                                         (5, 0.4): 60}.items()}
+    acc = {
+        (k, a): c(v)
+        for (k, a), v in {(1, 0.0): 60, (1, 0.1): 61, (1, 0.4): 55, (5, 0.0): 62, (5, 0.1): 66, (5, 0.4): 60}.items()
+    }
     assert claims.interpolation_helps(acc, [1, 5]).verdict() is True
     assert claims.interpolation_helps({**acc, (1, 0.4): c(65)}, [1, 5]).verdict() is False
     assert claims.interpolation_helps({k: v for k, v in acc.items() if k[1] != 0.4}, [1, 5]).verdict() is None
@@ -220,5 +276,9 @@ def test_ladders_retrieval_and_at_least_half():
     assert claims.retrieval_adds_nothing(shots, [1, 2], [], "real", "DI").verdict() is None
     four = [greater(HIGH, LOW, "a"), greater(HIGH, LOW, "b"), greater(LOW, LOW, "c"), greater(LOW, LOW, "d")]
     assert at_least_half(four).verdict() is True
-    assert at_least_half([greater(LOW, HIGH, "a"), greater(LOW, HIGH, "b"), greater(LOW, HIGH, "c"),
-                          greater(HIGH, LOW, "d")]).verdict() is False
+    assert (
+        at_least_half(
+            [greater(LOW, HIGH, "a"), greater(LOW, HIGH, "b"), greater(LOW, HIGH, "c"), greater(HIGH, LOW, "d")]
+        ).verdict()
+        is False
+    )

@@ -22,23 +22,41 @@ from tests.conftest import CONFIG_DIR
 
 
 def make_run(tmp_path, **params) -> ExperimentRun:
-    return ExperimentRun("di_fig6_real_scaling", "smoke", tmp_path / "out", params, device="cpu",
-                         work_dir=tmp_path / "work", config_dir=CONFIG_DIR)
+    return ExperimentRun(
+        "di_fig6_real_scaling",
+        "smoke",
+        tmp_path / "out",
+        params,
+        device="cpu",
+        work_dir=tmp_path / "work",
+        config_dir=CONFIG_DIR,
+    )
 
 
 def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path):
     from repro.workflow.registry import load_registry
 
     params = load_registry(CONFIG_DIR)["di_fig6_real_scaling"].params("smoke")
-    namespace = {"experiment": "di_fig6_real_scaling", "scale": "smoke", "out_dir": str(tmp_path), "data_root": "",
-                 "work_dir": str(tmp_path / "work"), "device": "cpu", "config_dir": str(CONFIG_DIR), **params,
-                 "unrelated": 1}
+    namespace = {
+        "experiment": "di_fig6_real_scaling",
+        "scale": "smoke",
+        "out_dir": str(tmp_path),
+        "data_root": "",
+        "work_dir": str(tmp_path / "work"),
+        "device": "cpu",
+        "config_dir": str(CONFIG_DIR),
+        **params,
+        "unrelated": 1,
+    }
     run = ExperimentRun.from_globals(namespace, dataset_param="per_image")
     assert run.params == params and run.work_dir == tmp_path / "work"
     assert run.record(table="t", row="r", column="c", value=1.0)["dataset"] == str(params["per_image"])
     del namespace["per_image"]
-    with pytest.raises(ReproError, match=r"gives \['per_image'\] at scale smoke, which were not injected: run it "
-                                         r"with `repro run di_fig6_real_scaling --scale smoke`"):
+    with pytest.raises(
+        ReproError,
+        match=r"gives \['per_image'\] at scale smoke, which were not injected: run it "
+        r"with `repro run di_fig6_real_scaling --scale smoke`",
+    ):
         ExperimentRun.from_globals(namespace)
     bare = {**namespace, "config_dir": ""}  # the parameters cell alone: a notebook opened without its runner
     with pytest.raises(ReproError, match=r"not given its parameters .*`repro notebook di_fig6_real_scaling --scale"):
@@ -69,15 +87,30 @@ def test_checked_asset_compares_the_recorded_settings(tmp_path):
     folder = tmp_path / "assets" / "inversion_cifar10"
     folder.mkdir(parents=True)
     assets = Assets(tmp_path, "smoke")
-    agreeing = {"generator": "mini", "inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64,
-                "checkpoints": [2, 4]}
+    agreeing = {
+        "generator": "mini",
+        "inversion_steps": 4,
+        "inversion_lr": 0.03,
+        "resolution": 64,
+        "checkpoints": [2, 4],
+    }
     with pytest.raises(ReproError, match=r"inversion_cifar10.* has no arguments.json.*rebuild it"):
         assets.checked("inversion_cifar10", agreeing)
     (folder / ARGUMENTS_FILE).write_text('{"inversion_steps": 4, "checkp')  # cut short
     with pytest.raises(ReproError, match=r"asset record .*arguments.json is damaged.*rebuild the asset"):
         assets.checked("inversion_cifar10", agreeing)
-    (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": "mini", "inversion_steps": 4, "checkpoints": [2, 4],
-                                                     "inversion_lr": 0.03, "resolution": 64, "seed": 0}))
+    (folder / ARGUMENTS_FILE).write_text(
+        json.dumps(
+            {
+                "generator": "mini",
+                "inversion_steps": 4,
+                "checkpoints": [2, 4],
+                "inversion_lr": 0.03,
+                "resolution": 64,
+                "seed": 0,
+            }
+        )
+    )
     assert assets.checked("inversion_cifar10", agreeing) == folder
     with pytest.raises(ReproError, match=r"inversion_steps = 8 but the asset has inversion_steps = 4.*rebuild the"):
         assets.checked("inversion_cifar10", {**agreeing, "inversion_steps": 8})
@@ -87,15 +120,28 @@ def test_checked_asset_compares_the_recorded_settings(tmp_path):
 
 def write_synthetic(folder, per_image=3, sources=("a", "b", "c")) -> Synthetic:
     n = per_image * len(sources)
-    writer = SyntheticWriter(folder, {"classes": ["x", "y"], "resolution": 4, "config": {"per_image": per_image},
-                                      "config_hash": "h"}, [n])
+    writer = SyntheticWriter(
+        folder, {"classes": ["x", "y"], "resolution": 4, "config": {"per_image": per_image}, "config_hash": "h"}, [n]
+    )
     source = np.repeat(np.arange(len(sources)), per_image)
     images = np.zeros((n, 4, 4, 3), np.uint8)
     images[:, 0, 0, 0] = np.arange(n)
-    writer.write(0, images, source % 2, {
-        "source_index": source, "source_id": np.array(sources)[source], "partner_index": np.full(n, -1),
-        "variant": np.tile(np.arange(per_image), len(sources)), "w": np.ones(n), "lam": np.zeros(n),
-        "alpha": np.zeros(n), "checkpoint": np.ones(n, np.int64), "seed": np.arange(n)})
+    writer.write(
+        0,
+        images,
+        source % 2,
+        {
+            "source_index": source,
+            "source_id": np.array(sources)[source],
+            "partner_index": np.full(n, -1),
+            "variant": np.tile(np.arange(per_image), len(sources)),
+            "w": np.ones(n),
+            "lam": np.zeros(n),
+            "alpha": np.zeros(n),
+            "checkpoint": np.ones(n, np.int64),
+            "seed": np.arange(n),
+        },
+    )
     return Synthetic(folder)
 
 
@@ -174,11 +220,24 @@ def test_report_rows_keep_the_recorded_order_then_the_papers():
     from repro.results.tables import beside_paper, summarise
     from repro.workflow.registry import Experiment
 
-    spec = {"paper_numbers": [{"table": "T", "row": "z", "column": "c", "value": 1.0, "where": "x"},
-                              {"table": "T", "row": "b", "column": "c", "value": 2.0, "where": "x"},
-                              {"table": "T", "row": "a", "column": "c", "value": 3.0, "where": "x"}]}
-    ours = summarise(pd.DataFrame({"table": ["T"] * 3, "row": ["r64", "r128", "b"], "column": ["c"] * 3,
-                                   "value": [1.0, 2.0, 3.0], "unit": ["%"] * 3}))
+    spec = {
+        "paper_numbers": [
+            {"table": "T", "row": "z", "column": "c", "value": 1.0, "where": "x"},
+            {"table": "T", "row": "b", "column": "c", "value": 2.0, "where": "x"},
+            {"table": "T", "row": "a", "column": "c", "value": 3.0, "where": "x"},
+        ]
+    }
+    ours = summarise(
+        pd.DataFrame(
+            {
+                "table": ["T"] * 3,
+                "row": ["r64", "r128", "b"],
+                "column": ["c"] * 3,
+                "value": [1.0, 2.0, 3.0],
+                "unit": ["%"] * 3,
+            }
+        )
+    )
     table = beside_paper(Experiment("x", spec, root=CONFIG_DIR.parent), ours)
     assert table["row"].tolist() == ["r64", "r128", "b", "z", "a"]
     assert table.loc[table["row"] == "b", "paper"].item() == 2.0
@@ -208,8 +267,11 @@ def test_an_asset_made_with_other_generator_weights_is_refused(tmp_path, monkeyp
     monkeypatch.setenv(MINI_ENV, str(model))
     folder = tmp_path / "assets" / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": "mini", "weights": folder_fingerprint(model),
-                                                     "inversion_steps": 4, "inversion_lr": 0.03}))
+    (folder / ARGUMENTS_FILE).write_text(
+        json.dumps(
+            {"generator": "mini", "weights": folder_fingerprint(model), "inversion_steps": 4, "inversion_lr": 0.03}
+        )
+    )
     assets = Assets(tmp_path, "smoke")
     params = {"generator": "mini", "inversion_steps": 4}
     assert assets.checked("inversion_cifar10", params) == folder

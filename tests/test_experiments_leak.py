@@ -31,9 +31,20 @@ def generator(tmp_path_factory):
 
 
 def make_run(work, generator) -> ExperimentRun:
-    params = {"generator": str(generator), "dtype": "fp32", "per_image": 2, "guidance": [2], "noise": 0.1,
-              "interpolation": 0.5, "checkpoints": [3], "scheduler": "ddim", "inference_steps": 2, "uncond": "mean",
-              "inversion_steps": 3, "seeds": [0]}
+    params = {
+        "generator": str(generator),
+        "dtype": "fp32",
+        "per_image": 2,
+        "guidance": [2],
+        "noise": 0.1,
+        "interpolation": 0.5,
+        "checkpoints": [3],
+        "scheduler": "ddim",
+        "inference_steps": 2,
+        "uncond": "mean",
+        "inversion_steps": 3,
+        "seeds": [0],
+    }
     return ExperimentRun("di_fig6_real_scaling", "smoke", work / "out", params, device="cpu", work_dir=work)
 
 
@@ -44,11 +55,23 @@ def write_inversion(work, generator, perturb: bool):
         embeddings[OUTSIDE] = 5 * torch.randn(len(OUTSIDE), 8, 32, generator=torch.Generator().manual_seed(1))
     folder = work / "assets" / "inversion_toy"
     folder.mkdir(parents=True)
-    table = EmbeddingTable(embeddings, torch.as_tensor(LABELS), torch.arange(len(LABELS)),
-                           [f"img{i}" for i in range(len(LABELS))],
-                           {"step": 3, "config_hash": "toy", "resolution": 16, "source_resolution": 8,
-                            "classes": ["cat", "dog"], "generator": str(generator), "dataset": "toy",
-                            "split": "target", "shard": [0, 1]})
+    table = EmbeddingTable(
+        embeddings,
+        torch.as_tensor(LABELS),
+        torch.arange(len(LABELS)),
+        [f"img{i}" for i in range(len(LABELS))],
+        {
+            "step": 3,
+            "config_hash": "toy",
+            "resolution": 16,
+            "source_resolution": 8,
+            "classes": ["cat", "dog"],
+            "generator": str(generator),
+            "dataset": "toy",
+            "split": "target",
+            "shard": [0, 1],
+        },
+    )
     save_table(table, folder / "step00003.safetensors")
     (folder / ARGUMENTS_FILE).write_text(json.dumps({"generator": str(generator), "inversion_steps": 3}))
     return folder
@@ -59,8 +82,18 @@ def di_arm(tmp_path, generator, perturb: bool, old_path: bool) -> np.ndarray:
     inversion = write_inversion(work, generator, perturb)
     run = make_run(work, generator)
     if old_path:  # the variants of the whole split, cut to the subset
-        synthetic = sample_set(run, inversion, "whole", generator_source=str(generator), per_image=2,
-                               guidance=[2], noise=0.1, interpolation=0.5, checkpoints=[3], inference_steps=2)
+        synthetic = sample_set(
+            run,
+            inversion,
+            "whole",
+            generator_source=str(generator),
+            per_image=2,
+            guidance=[2],
+            noise=0.1,
+            interpolation=0.5,
+            checkpoints=[3],
+            inference_steps=2,
+        )
     else:
         synthetic = variants_of(run, "toy", SUBSET, seed=0)
     return synthetic.subset(SUBSET, 2).images
@@ -93,12 +126,32 @@ def test_every_inverted_image_reads_the_seeds_shared_set(tmp_path, generator):
     work = tmp_path / "all"
     inversion = write_inversion(work, generator, perturb=False)
     run = make_run(work, generator)
-    made = sample_set(run, inversion, "made", generator_source=str(generator), per_image=2, guidance=[2], noise=0.1,
-                      interpolation=0.5, checkpoints=[3], inference_steps=2, seed=0)
+    made = sample_set(
+        run,
+        inversion,
+        "made",
+        generator_source=str(generator),
+        per_image=2,
+        guidance=[2],
+        noise=0.1,
+        interpolation=0.5,
+        checkpoints=[3],
+        inference_steps=2,
+        seed=0,
+    )
     made.dataset.path.rename(work / "assets" / "synthetic_toy")
     # what `repro sample` records beside a shared set: the options it was sampled with
-    sampled = {"per_image": 2, "guidance": [2], "noise": [0.1], "interpolation": [0.5], "checkpoints": [3],
-               "inference_steps": 2, "scheduler": "ddim", "uncond": "mean", "seed": 0}
+    sampled = {
+        "per_image": 2,
+        "guidance": [2],
+        "noise": [0.1],
+        "interpolation": [0.5],
+        "checkpoints": [3],
+        "inference_steps": 2,
+        "scheduler": "ddim",
+        "uncond": "mean",
+        "seed": 0,
+    }
     (work / "assets" / "synthetic_toy" / ARGUMENTS_FILE).write_text(json.dumps(sampled))
     everything = [f"img{i}" for i in range(len(LABELS))]
     assert variants_of(run, "toy", everything, seed=0).dataset.path == work / "assets" / "synthetic_toy"

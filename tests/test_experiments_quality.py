@@ -14,8 +14,7 @@ from tests.conftest import CONFIG_DIR
 REGISTRY = load_registry(CONFIG_DIR)
 WITH_METRICS = [e for e in REGISTRY.values() if any("features" in e.params(s) for s in SCALES if not e.skip_reason(s))]
 #: the paper's metric settings: (features at paper scale, convention, (precision/recall k, density/coverage k))
-PAPERS = {"diffusion_inversion": ("inception", "studiogan", (5, 5)),
-          "ddis": ("inception", "torch-fidelity", (3, 5))}
+PAPERS = {"diffusion_inversion": ("inception", "studiogan", (5, 5)), "ddis": ("inception", "torch-fidelity", (3, 5))}
 
 
 class FakeNet:
@@ -32,8 +31,13 @@ class VGG(FakeNet):
 
 
 def test_every_metric_experiment_is_known():
-    assert {e.id for e in WITH_METRICS} == {"di_table2_lecf_quality", "di_fig8c_gaussian_noise", "di_fig8d_interpolation",
-                                           "ddis_table_quality", "ddis_table_ablation"}
+    assert {e.id for e in WITH_METRICS} == {
+        "di_table2_lecf_quality",
+        "di_fig8c_gaussian_noise",
+        "di_fig8d_interpolation",
+        "ddis_table_quality",
+        "ddis_table_ablation",
+    }
 
 
 @pytest.mark.parametrize("experiment", WITH_METRICS, ids=lambda e: e.id)
@@ -58,11 +62,11 @@ def test_features_and_k_per_scale(experiment, monkeypatch, tmp_path):
 def test_units_name_the_features_and_k(tmp_path):
     scores = {"fid@pool-resnet18": 3.0, "precision@pool-resnet18": 0.5, "coverage@pool-resnet18": 0.4, "n_real": 9}
     named = quality.with_k(scores, "torch-fidelity")
-    assert set(named) == {"fid@pool-resnet18", "precision@pool-resnet18, k=3", "coverage@pool-resnet18, k=5",
-                          "n_real"}
+    assert set(named) == {"fid@pool-resnet18", "precision@pool-resnet18, k=3", "coverage@pool-resnet18, k=5", "n_real"}
     run = ExperimentRun("di_fig8d_interpolation", "smoke", tmp_path, {}, device="cpu", work_dir=tmp_path)
-    quality.record_metrics(run, quality.with_k(scores, "studiogan"), tables={"Table 8": ["fid", "precision"]},
-                           row="0.10")
+    quality.record_metrics(
+        run, quality.with_k(scores, "studiogan"), tables={"Table 8": ["fid", "precision"]}, row="0.10"
+    )
     assert run.frame()["unit"].tolist() == ["fid@pool-resnet18", "precision@pool-resnet18, k=5"]
     assert run.frame()["column"].tolist() == ["FID", "Precision"]
     with pytest.raises(ReproError, match="unknown metric_convention 'clean-fid'"):

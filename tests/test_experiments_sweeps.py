@@ -12,14 +12,29 @@ from repro.experiments.quality import record_metrics
 from repro.experiments.sweeps import expand
 from repro.files import ARGUMENTS_FILE
 
-BASE = {"generator": "mini", "dtype": "fp32", "per_image": 1, "guidance": [2], "noise": 0.1, "interpolation": 0.1,
-        "checkpoints": [4], "scheduler": "ddim", "inference_steps": 2, "uncond": "mean", "arch": "resnet18"}
+BASE = {
+    "generator": "mini",
+    "dtype": "fp32",
+    "per_image": 1,
+    "guidance": [2],
+    "noise": 0.1,
+    "interpolation": 0.1,
+    "checkpoints": [4],
+    "scheduler": "ddim",
+    "inference_steps": 2,
+    "uncond": "mean",
+    "arch": "resnet18",
+}
 
 
 def test_every_combination_replaces_the_base_value_in_its_shape():
     settings = expand({**BASE, "sweep": {"checkpoints": [2, 4], "guidance": [0, 4]}})
-    assert [s.point for s in settings] == [{"checkpoints": 2, "guidance": 0}, {"checkpoints": 2, "guidance": 4},
-                                           {"checkpoints": 4, "guidance": 0}, {"checkpoints": 4, "guidance": 4}]
+    assert [s.point for s in settings] == [
+        {"checkpoints": 2, "guidance": 0},
+        {"checkpoints": 2, "guidance": 4},
+        {"checkpoints": 4, "guidance": 0},
+        {"checkpoints": 4, "guidance": 4},
+    ]
     first = settings[0].sampling
     assert first["checkpoints"] == [2] and first["guidance"] == [0]  # list bases stay lists
     assert first["generator_source"] == "mini" and first["inference_steps"] == 2 and "arch" not in first
@@ -50,17 +65,28 @@ def test_scratch_names_say_the_swept_values():
 
 
 def test_metrics_are_recorded_under_the_paper_columns_with_the_feature_name(tmp_path):
-    run = ExperimentRun("di_fig8d_interpolation", "smoke", tmp_path / "out", {}, device="cpu",
-                        work_dir=tmp_path / "work")
-    scores = {"fid@pool-resnet18": 12.5, "precision@pool-resnet18": 0.8, "recall@pool-resnet18": 0.7,
-              "density@pool-resnet18": 0.6, "coverage@pool-resnet18": 0.5, "n_real": 40, "n_fake": 40}
-    found = record_metrics(run, scores, tables={"Table 8": ["fid", "density"], "Table 5": ["fid"]}, row="0.10",
-                           interpolation=0.1)
+    run = ExperimentRun(
+        "di_fig8d_interpolation", "smoke", tmp_path / "out", {}, device="cpu", work_dir=tmp_path / "work"
+    )
+    scores = {
+        "fid@pool-resnet18": 12.5,
+        "precision@pool-resnet18": 0.8,
+        "recall@pool-resnet18": 0.7,
+        "density@pool-resnet18": 0.6,
+        "coverage@pool-resnet18": 0.5,
+        "n_real": 40,
+        "n_fake": 40,
+    }
+    found = record_metrics(
+        run, scores, tables={"Table 8": ["fid", "density"], "Table 5": ["fid"]}, row="0.10", interpolation=0.1
+    )
     assert found["fid"] == 12.5 and found["coverage"] == 0.5
     frame = run.frame()
     assert frame[["table", "row", "column", "unit"]].values.tolist() == [
-        ["Table 8", "0.10", "FID", "fid@pool-resnet18"], ["Table 8", "0.10", "Density", "density@pool-resnet18"],
-        ["Table 5", "0.10", "FID", "fid@pool-resnet18"]]
+        ["Table 8", "0.10", "FID", "fid@pool-resnet18"],
+        ["Table 8", "0.10", "Density", "density@pool-resnet18"],
+        ["Table 5", "0.10", "FID", "fid@pool-resnet18"],
+    ]
     assert set(frame["interpolation"]) == {0.1} and frame["metric"].tolist() == ["fid", "density", "fid"]
     record_metrics(run, scores, tables={"Quality": ["fid"]}, row="CIFAR-10", column="DDIS {metric}")
     assert run.frame()["column"].iloc[-1] == "DDIS FID"
@@ -68,19 +94,22 @@ def test_metrics_are_recorded_under_the_paper_columns_with_the_feature_name(tmp_
         record_metrics(run, scores, tables={"Table 9": ["kid"]}, row="0.00")
 
 
-def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_need_their_unet(tmp_path,
-                                                                                                monkeypatch):
+def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_need_their_unet(tmp_path, monkeypatch):
     from repro.experiments.sweeps import generator_inversion
     from repro.generators.bundle import MINI_ENV
 
     assets = tmp_path / "work" / "assets"
     folder = assets / "inversion_cifar10"
     folder.mkdir(parents=True)
-    (folder / ARGUMENTS_FILE).write_text(json.dumps(
-        {"inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64, "checkpoints": [2, 4], "generator": "mini"}))
+    (folder / ARGUMENTS_FILE).write_text(
+        json.dumps(
+            {"inversion_steps": 4, "inversion_lr": 0.03, "resolution": 64, "checkpoints": [2, 4], "generator": "mini"}
+        )
+    )
     params = {"generator": "mini", "resolution": 64, "inversion_steps": 4, "inversion_lr": 0.03, "checkpoints": [4]}
-    run = ExperimentRun("di_fig5_generator_quality", "smoke", tmp_path / "out", params, device="cpu",
-                        work_dir=tmp_path / "work")
+    run = ExperimentRun(
+        "di_fig5_generator_quality", "smoke", tmp_path / "out", params, device="cpu", work_dir=tmp_path / "work"
+    )
     assert generator_inversion(run, "cifar10", None, 1.0) == (folder, None)
     run.params["inversion_steps"] = 8
     with pytest.raises(ReproError, match="inversion_steps = 8"):

@@ -31,12 +31,14 @@ def test_a_cost_projects_from_its_timed_steps_and_says_so():
 
 
 def test_cases_get_their_roles_and_their_standard():
-    cases = timing.runtime_cases([
-        {"generator": "sd14-random", "resolution": 512, "text_encoder": True},
-        {"generator": "sd14-random", "resolution": 512, "text_encoder": False},
-        {"generator": "sd14-random", "resolution": 128, "text_encoder": False},
-        {"generator": "mini", "resolution": 64, "text_encoder": False},
-    ])
+    cases = timing.runtime_cases(
+        [
+            {"generator": "sd14-random", "resolution": 512, "text_encoder": True},
+            {"generator": "sd14-random", "resolution": 512, "text_encoder": False},
+            {"generator": "sd14-random", "resolution": 128, "text_encoder": False},
+            {"generator": "mini", "resolution": 64, "text_encoder": False},
+        ]
+    )
     assert [c.role for c in cases] == [timing.STANDARD, timing.NO_TEXT_ENCODER, timing.LEARNED, timing.LEARNED]
     assert [c.learns_embedding for c in cases] == [False, False, True, True]
     assert timing.standard_for(cases[2], cases) == cases[0]
@@ -79,8 +81,7 @@ def test_sampling_is_timed_through_the_sampler(bundle, text_encoder, monkeypatch
     encoded = []
     original = bundle.encode_text
     monkeypatch.setattr(bundle, "encode_text", lambda prompts: encoded.append(list(prompts)) or original(prompts))
-    measured = timing.time_sampling(bundle, SamplingConfig(steps=2), batch=3, resolution=32,
-                                    text_encoder=text_encoder)
+    measured = timing.time_sampling(bundle, SamplingConfig(steps=2), batch=3, resolution=32, text_encoder=text_encoder)
     assert measured["timed_steps"] == 2 and measured["batch"] == 3
     assert measured["generate_seconds"] > 0 and measured["decode_seconds"] > 0
     # standard sampling encodes every image's prompt (and the empty prompt); learned embeddings need no encoder
@@ -105,13 +106,15 @@ def test_ddis_paths_are_timed_and_updates_counted(bundle):
     classes = ["cat", "dog"]
     teacher = tiny_bn_teacher(num_classes=len(classes))
     config = SamplerConfig(steps=2, teacher_resolution=16)
-    learned = timing.time_class_tokens(bundle, teacher, classes, config,
-                                       CATConfig(epochs=2, accumulation=1, images_per_step=1, stop_share=1.0))
+    learned = timing.time_class_tokens(
+        bundle, teacher, classes, config, CATConfig(epochs=2, accumulation=1, images_per_step=1, stop_share=1.0)
+    )
     assert learned["seconds"] > 0 and learned["updates"] == {"cat": 2, "dog": 2}
     sampler = DDISSampler(bundle, classes, "ddis", teacher, learned["tokens"], config)
     sampled = timing.time_ddis_sampling(sampler, images=3, batch=2)
     assert sampled["images"] == 3 and sampled["seconds"] > 0
     di = preset_for(16)
-    measured = timing.time_deepinversion(teacher, 16, type(di)(**{**vars(di), "batch_size": 3}), iterations=2,
-                                         num_classes=len(classes))
+    measured = timing.time_deepinversion(
+        teacher, 16, type(di)(**{**vars(di), "batch_size": 3}), iterations=2, num_classes=len(classes)
+    )
     assert measured["batch"] == 3 and measured["timed_iterations"] == 2 and measured["sec_per_iteration"] > 0

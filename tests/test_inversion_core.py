@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from repro.errors import ReproError
+from repro.generators.pixels import to_model_pixels
 from repro.generators.tiny import tiny_generator
 from repro.inversion import FastPath, GroupTrainer, InversionConfig, invert, load_checkpoints
 from repro.inversion.trainer import group_generator
-from repro.generators.pixels import to_model_pixels
 
 CLASSES = ["cat", "dog"]
 
@@ -29,11 +29,19 @@ def data():
     return images, np.array([0, 1, 0, 1, 1]), [f"img{i}" for i in range(5)]
 
 
-def make_trainer(bundle, images, config=None, prompts=None, fast=FastPath()):
+def make_trainer(bundle, images, config=None, prompts=None, fast=None):
+    fast = fast or FastPath()
     config = (config or InversionConfig(steps=10)).resolved(bundle)
     pixels = to_model_pixels(images, config.resolution)
-    return GroupTrainer(bundle, config, pixels, prompts or [""] * len(images),
-                        group_generator(config.seed, 0, torch.device("cpu")), fast, fast.unet_fn(bundle.unet))
+    return GroupTrainer(
+        bundle,
+        config,
+        pixels,
+        prompts or [""] * len(images),
+        group_generator(config.seed, 0, torch.device("cpu")),
+        fast,
+        fast.unet_fn(bundle.unet),
+    )
 
 
 def run(bundle, data, out, **kw):
@@ -52,8 +60,9 @@ def test_gradients_reach_only_the_embeddings_and_weights_stay_bit_identical(bund
     before = {name: {k: v.clone() for k, v in m.state_dict().items()} for name, m in models.items()}
     trainer = make_trainer(bundle, data[0][:3])
     start = trainer.embeddings.detach().clone()
-    trainer.per_image_loss(trainer.clean_latents(), torch.randn(3, 4, 4, 4), torch.tensor([10, 500, 990])
-                           ).sum().backward()
+    trainer.per_image_loss(
+        trainer.clean_latents(), torch.randn(3, 4, 4, 4), torch.tensor([10, 500, 990])
+    ).sum().backward()
     assert trainer.embeddings.grad is not None and trainer.embeddings.grad.abs().sum() > 0
     assert all(p.grad is None and not p.requires_grad for m in models.values() for p in m.parameters())
     trainer.optimizer.zero_grad()
@@ -114,8 +123,12 @@ def test_cached_posterior_equals_reencoding_every_step(bundle, data):
 
 
 def test_text_init_starts_from_the_prompt_encoding(bundle, data):
-    trainer = make_trainer(bundle, data[0][:2], InversionConfig(steps=2, init="text", tokens=5),
-                           prompts=["a photo of a cat", "a photo of a dog"])
+    trainer = make_trainer(
+        bundle,
+        data[0][:2],
+        InversionConfig(steps=2, init="text", tokens=5),
+        prompts=["a photo of a cat", "a photo of a dog"],
+    )
     with torch.no_grad():
         expected = bundle.encode_text(["a photo of a cat", "a photo of a dog"])[:, :5]
     assert torch.equal(trainer.embeddings.detach(), expected)

@@ -24,8 +24,8 @@ from repro.cli import main
 from repro.ddis.tokens import ClassTokens
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
-from tests.conftest import REPO
 from repro.sampling.dataset import SyntheticDataset
+from tests.conftest import REPO
 
 from .own_data import digit_folder
 from .test_pretrain_stages import fake_pool
@@ -37,8 +37,14 @@ def relaunch(*command: str, kill: str | None = None, setup: str | None = None) -
     """``repro COMMAND`` in a subprocess that kills itself after the call ``kill`` names (MODULE:QUALNAME:N)."""
     options = (["--kill", kill] if kill else []) + (["--setup", setup] if setup else [])
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "tests.killer", *options, "--", *command], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tests.killer", *options, "--", *command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def same_shards(whole: Path, resumed: Path) -> bool:
@@ -46,7 +52,8 @@ def same_shards(whole: Path, resumed: Path) -> bool:
     pairs = list(zip(SyntheticDataset(whole).shards(), SyntheticDataset(resumed).shards()))
     return len(pairs) == len(SyntheticDataset(whole).index["shards"]) and all(
         a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a)
-        for a, b in pairs)
+        for a, b in pairs
+    )
 
 
 def killed_then_resumed(*command: str, kill: str, setup: str | None = None) -> None:
@@ -67,9 +74,26 @@ def world(tmp_path_factory):
 
 
 def invert_args(world) -> list[str]:
-    return ["invert", "--generator", world["generator"], "--dataset", world["digits"], "--split", "all",
-            "--inversion-steps", "6", "--checkpoints", "3", "--batch", "4", "--tokens", "2", "--state-every", "2",
-            "--quiet"]
+    return [
+        "invert",
+        "--generator",
+        world["generator"],
+        "--dataset",
+        world["digits"],
+        "--split",
+        "all",
+        "--inversion-steps",
+        "6",
+        "--checkpoints",
+        "3",
+        "--batch",
+        "4",
+        "--tokens",
+        "2",
+        "--state-every",
+        "2",
+        "--quiet",
+    ]
 
 
 def test_invert_killed_inside_a_group_resumes_to_the_same_embeddings(world, tmp_path):
@@ -88,8 +112,9 @@ def test_invert_killed_inside_a_group_resumes_to_the_same_embeddings(world, tmp_
 
 def test_invert_killed_before_its_first_save_leaves_nothing_that_blocks_a_changed_rerun(world, tmp_path):
     out = str(tmp_path / "emb")
-    first = relaunch(*invert_args(world), "--out", out, "--inversion-lr", "0.5",
-                     kill="repro.inversion.trainer:GroupTrainer.step:1")
+    first = relaunch(
+        *invert_args(world), "--out", out, "--inversion-lr", "0.5", kill="repro.inversion.trainer:GroupTrainer.step:1"
+    )
     assert first.returncode == KILLED and (tmp_path / "emb" / "run.json").exists()
     assert main([*invert_args(world), "--out", out]) == 0
 
@@ -102,8 +127,22 @@ def embeddings(world):
 
 
 def test_sample_killed_inside_a_shard_resumes_to_the_same_images(embeddings, tmp_path):
-    args = ["sample", "--embeddings", embeddings, "--per-image", "2", "--inference-steps", "2", "--shard-size", "4",
-            "--batch", "2", "--checkpoints", "3,6", "--quiet"]
+    args = [
+        "sample",
+        "--embeddings",
+        embeddings,
+        "--per-image",
+        "2",
+        "--inference-steps",
+        "2",
+        "--shard-size",
+        "4",
+        "--batch",
+        "2",
+        "--checkpoints",
+        "3,6",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     out = tmp_path / "killed"
     # 24 images in 6 shards of 2 batches: the 5th batch is the first of the third shard
@@ -115,8 +154,26 @@ def test_sample_killed_inside_a_shard_resumes_to_the_same_images(embeddings, tmp
 
 
 def test_train_killed_in_its_second_seed_resumes_to_the_same_weights_and_scores(world, tmp_path):
-    args = ["train", "--arch", "cifar_resnet20", "--train", world["digits"], "--test", world["digits"],
-            "--train-steps", "4", "--batch-size", "4", "--seed", "0", "1", "--save", "--device", "cpu", "--quiet"]
+    args = [
+        "train",
+        "--arch",
+        "cifar_resnet20",
+        "--train",
+        world["digits"],
+        "--test",
+        world["digits"],
+        "--train-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--seed",
+        "0",
+        "1",
+        "--save",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     out = tmp_path / "killed"
     first = relaunch(*args, "--out", str(out), kill="repro.classifiers.train:TrainStep.__call__:6")
@@ -134,10 +191,29 @@ def test_train_killed_in_its_second_seed_resumes_to_the_same_weights_and_scores(
 
 def test_class_tokens_killed_inside_an_epoch_resume_to_the_same_tokens(world, tmp_path):
     # a stop accuracy of 1 keeps every class learning for all 4 epochs; one denoising batch per epoch
-    args = ["ddis", "token", "--generator", world["generator"], "--teacher", world["teacher"], "--classes",
-            "cat,dog,airplane", "--inference-steps", "2", "--cat-max-epochs", "4", "--cat-grad-accumulation", "2",
-            "--cat-stop-accuracy", "1",
-            "--eta", "0.5", "--device", "cpu", "--quiet"]
+    args = [
+        "ddis",
+        "token",
+        "--generator",
+        world["generator"],
+        "--teacher",
+        world["teacher"],
+        "--classes",
+        "cat,dog,airplane",
+        "--inference-steps",
+        "2",
+        "--cat-max-epochs",
+        "4",
+        "--cat-grad-accumulation",
+        "2",
+        "--cat-stop-accuracy",
+        "1",
+        "--eta",
+        "0.5",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "whole.safetensors")]) == 0
     out = tmp_path / "killed.safetensors"
     killed_then_resumed(*args, "--out", str(out), kill="repro.ddis.sampler:DDISSampler.denoise:3")
@@ -147,9 +223,23 @@ def test_class_tokens_killed_inside_an_epoch_resume_to_the_same_tokens(world, tm
 
 
 def test_deepinversion_killed_between_batches_resumes_to_the_same_images(world, tmp_path):
-    args = ["ddis", "deepinversion", "--teacher", world["teacher"], "--classes", "cat,dog,airplane",
-            "--images-per-class", "2", "--deepinversion-iterations", "2", "--deepinversion-batch", "2", "--device",
-            "cpu", "--quiet"]
+    args = [
+        "ddis",
+        "deepinversion",
+        "--teacher",
+        world["teacher"],
+        "--classes",
+        "cat,dog,airplane",
+        "--images-per-class",
+        "2",
+        "--deepinversion-iterations",
+        "2",
+        "--deepinversion-batch",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     out = tmp_path / "killed"
     first = relaunch(*args, "--out", str(out), kill="repro.baselines.deepinversion:invert_batch:2")
@@ -178,8 +268,9 @@ def test_pretraining_killed_between_checkpoints_resumes_to_the_same_autoencoder(
     chunk = relaunch(*args, "--work", work, "--chunk-steps", "2", setup=setup)
     assert chunk.returncode == 3, chunk.stderr[-2000:]  # stopped cleanly at step 2 with its checkpoint
     # killed after step 3, before any checkpoint: the rerun goes on from step 2
-    killed_then_resumed(*args, "--work", work, setup=setup,
-                        kill="repro.pretrain.autoencoder:AutoencoderStage.train_step:1")
+    killed_then_resumed(
+        *args, "--work", work, setup=setup, kill="repro.pretrain.autoencoder:AutoencoderStage.train_step:1"
+    )
     whole = load_file(tmp_path / "whole" / "autoencoder" / "final" / "diffusion_pytorch_model.safetensors")
     resumed = load_file(Path(work) / "autoencoder" / "final" / "diffusion_pytorch_model.safetensors")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)

@@ -18,8 +18,14 @@ from repro.provenance import PROVENANCE_COLUMNS
 def tiny_classifier():
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 4),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 6),
+        nn.ReLU(),
+        nn.Linear(6, 4),
     )
 
 
@@ -52,9 +58,27 @@ def classifiers(monkeypatch):
 def test_one_labelled_row_with_provenance_from_a_classifier_checkpoint(tmp_path, image_sets, classifiers):
     real, fake = image_sets
     out = tmp_path / "metrics.csv"
-    rc = main(["metrics", "--real", real, "--fake", fake, "--features", f"pool-tiny:{tmp_path / 'ckpt.pt'}",
-               "--out", str(out), "--device", "cpu", "--batch-size", "16", "--kid-subsets", "5",
-               "--experiment", "di_table2_lecf_quality"])
+    rc = main(
+        [
+            "metrics",
+            "--real",
+            real,
+            "--fake",
+            fake,
+            "--features",
+            f"pool-tiny:{tmp_path / 'ckpt.pt'}",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--batch-size",
+            "16",
+            "--kid-subsets",
+            "5",
+            "--experiment",
+            "di_table2_lecf_quality",
+        ]
+    )
     assert rc == 0 and classifiers == [tmp_path / "ckpt.pt"]
     frame = pd.read_csv(out)
     assert len(frame) == 1
@@ -76,8 +100,24 @@ def test_a_checkpoint_saved_by_repro_classifiers_works(tmp_path, image_sets):
     real, fake = image_sets
     checkpoint = classifiers.save_classifier(classifiers.build_model("cifar_resnet20", 4, 32), tmp_path / "c.pt")
     out = tmp_path / "m.csv"
-    rc = main(["metrics", "--real", real, "--fake", fake, "--features", f"cifar-r20:{checkpoint}", "--out", str(out),
-               "--device", "cpu", "--metrics", "fid", "coverage"])
+    rc = main(
+        [
+            "metrics",
+            "--real",
+            real,
+            "--fake",
+            fake,
+            "--features",
+            f"cifar-r20:{checkpoint}",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--metrics",
+            "fid",
+            "coverage",
+        ]
+    )
     assert rc == 0
     assert {"fid@cifar-r20", "coverage@cifar-r20"} <= set(pd.read_csv(out).columns)
 

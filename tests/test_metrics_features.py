@@ -33,8 +33,14 @@ from tests.test_baselines_knn import MeanColour
 def tiny_classifier(classes=4):
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, classes),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 6),
+        nn.ReLU(),
+        nn.Linear(6, classes),
     )
 
 
@@ -208,8 +214,9 @@ def test_shard_folder_source_calls_the_reader_its_index_names(tmp_path, monkeypa
 def test_repro_sample_datasets_are_read_without_a_reader_key(tmp_path):
     sampling = pytest.importorskip("repro.sampling")
     images = random_images(7, size=8)
-    writer = sampling.SyntheticWriter(tmp_path / "di", {"config_hash": "test", "classes": ["a"], "resolution": 8},
-                                      [4, 3])
+    writer = sampling.SyntheticWriter(
+        tmp_path / "di", {"config_hash": "test", "classes": ["a"], "resolution": 8}, [4, 3]
+    )
     source = open_source(str(tmp_path / "di"))
     with pytest.raises(ReproError, match="incomplete"):
         list(source.batches(5))

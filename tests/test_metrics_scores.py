@@ -11,8 +11,7 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from repro.errors import ReproError
-from repro.metrics import CONVENTIONS, Features, MetricSettings, score
-from repro.metrics import scores
+from repro.metrics import CONVENTIONS, Features, MetricSettings, score, scores
 
 
 def gaussian(n, mean, cov, seed):
@@ -145,8 +144,7 @@ def test_metric_names_carry_the_feature_name_unless_standard(pair):
     logits = torch.randn(len(fake), 4)
     named = score(identity_features(real), identity_features(fake, logits), settings=MetricSettings(kid_subsets=3))
     assert set(named) == {
-        f"{m}@identity"
-        for m in ("fid", "is", "is_std", "kid", "kid_std", "precision", "recall", "density", "coverage")
+        f"{m}@identity" for m in ("fid", "is", "is_std", "kid", "kid_std", "precision", "recall", "density", "coverage")
     }
     standard = Features("inception", frozenset({"fid", "is", "kid"}), real)
     values = score(standard, Features("inception", frozenset({"fid", "is", "kid"}), fake), ["fid", "precision"])

@@ -19,8 +19,8 @@ from repro.experiments.protocol import training_set, training_split
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
 from repro.inversion import load_checkpoints
-from tests.conftest import REPO
 from repro.sampling import SyntheticDataset
+from tests.conftest import REPO
 
 from .own_data import DIGITS, digit_folder, digit_images, digit_npz
 
@@ -45,8 +45,10 @@ def test_an_npz_of_images_and_labels_is_the_same_dataset_with_its_own_class_name
     assert np.array_equal(own.images, np.repeat(images[..., None], 3, axis=-1))  # grayscale made RGB, unresized
     folder = load_split(str(digit_folder(tmp_path / "digits", per_class=4, size=28)), "all")
     for name in DIGITS:
-        assert np.array_equal(folder.images[folder.labels == folder.classes.index(name)],
-                              own.images[own.labels == own.classes.index(name)])
+        assert np.array_equal(
+            folder.images[folder.labels == folder.classes.index(name)],
+            own.images[own.labels == own.classes.index(name)],
+        )
 
 
 def test_images_are_resized_only_when_asked_and_then_it_is_said(tmp_path, capsys):
@@ -63,25 +65,84 @@ def test_your_own_digits_run_through_invert_sample_train_and_metrics_at_their_ow
     digits = str(digit_folder(tmp_path / "digits", per_class=10, size=28))
     emb, syn, clf, metrics = (str(tmp_path / name) for name in ("emb", "syn", "clf", "metrics.csv"))
 
-    assert main(["invert", "--generator", generator, "--dataset", digits, "--inversion-steps", "3", "--batch", "32",
-                 "--tokens", "2", "--out", emb, "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "invert",
+                "--generator",
+                generator,
+                "--dataset",
+                digits,
+                "--inversion-steps",
+                "3",
+                "--batch",
+                "32",
+                "--tokens",
+                "2",
+                "--out",
+                emb,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "28 px images of" in capsys.readouterr().err
     (table,) = load_checkpoints([emb]).values()
     assert len(table) == 24 and (table.meta["resolution"], table.meta["source_resolution"]) == (64, 28)
 
-    assert main(["sample", "--embeddings", emb, "--per-image", "2", "--inference-steps", "2", "--out", syn,
-                 "--quiet"]) == 0
+    assert (
+        main(["sample", "--embeddings", emb, "--per-image", "2", "--inference-steps", "2", "--out", syn, "--quiet"])
+        == 0
+    )
     synthetic = SyntheticDataset(syn)
     assert len(synthetic) == 48 and synthetic.resolution == 28 and synthetic.classes == sorted(DIGITS)
 
-    assert main(["train", "--arch", "cifar_resnet20", "--synthetic", syn, "--test", digits, "--train-steps", "3",
-                 "--batch-size", "16", "--save", "--device", "cpu", "--out", clf, "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "cifar_resnet20",
+                "--synthetic",
+                syn,
+                "--test",
+                digits,
+                "--train-steps",
+                "3",
+                "--batch-size",
+                "16",
+                "--save",
+                "--device",
+                "cpu",
+                "--out",
+                clf,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     scores = pd.read_csv(tmp_path / "clf" / "results.csv")
     assert scores["column"].tolist() == [digits] and scores["value"].between(0, 100).all()
     assert load_classifier(tmp_path / "clf" / "model-seed0.pt").resolution == 28
 
-    assert main(["metrics", "--real", f"{digits}:test", "--fake", syn, "--features",
-                 f"clf:{tmp_path / 'clf' / 'model-seed0.pt'}", "--device", "cpu", "--out", metrics]) == 0
+    assert (
+        main(
+            [
+                "metrics",
+                "--real",
+                f"{digits}:test",
+                "--fake",
+                syn,
+                "--features",
+                f"clf:{tmp_path / 'clf' / 'model-seed0.pt'}",
+                "--device",
+                "cpu",
+                "--out",
+                metrics,
+            ]
+        )
+        == 0
+    )
     row = pd.read_csv(metrics).iloc[0]
     assert (row["n_real"], row["n_fake"]) == (6, 48) and np.isfinite(row["fid@clf"])
 
@@ -102,11 +163,11 @@ def test_the_readme_example_works_as_written(tmp_path):
     lines = readme_example()
     assert len(lines) == 5
     generator = save_bundle(tiny_generator(resolution=64), tmp_path / "generator")
-    env = {**os.environ, "REPRO_MINI_GENERATOR": str(generator), "PYTHONPATH": str(REPO),
-           "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "REPRO_MINI_GENERATOR": str(generator), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     for line in lines:
-        done = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=900, executable="/bin/bash")
+        done = subprocess.run(
+            line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, executable="/bin/bash"
+        )
         assert done.returncode == 0, f"{line}\n{done.stderr[-3000:]}"
     row = pd.read_csv(tmp_path / "my" / "metrics.csv").iloc[0]
     assert row["n_real"] == 20 and np.isfinite(row["fid@clf"])

@@ -28,9 +28,11 @@ CPU = torch.device("cpu")
 
 def short_scale():
     """The mini architecture, trained for a step or two on a dozen images."""
-    return replace(scale_settings("smoke"),
-                   autoencoder=AutoencoderSettings(batch_size=4, warmup_steps=1, steps=1),
-                   diffusion=DiffusionSettings(batch_size=4, warmup_steps=1, steps=4))
+    return replace(
+        scale_settings("smoke"),
+        autoencoder=AutoencoderSettings(batch_size=4, warmup_steps=1, steps=1),
+        diffusion=DiffusionSettings(batch_size=4, warmup_steps=1, steps=4),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +66,11 @@ def test_export_loads_with_sd_shapes(exported):
 
 def test_export_is_fp16_and_fits_the_budget(exported):
     _, folder = exported
-    for part, dtype in (("unet/diffusion_pytorch_model", torch.float16), ("vae/diffusion_pytorch_model",
-                        torch.float16), ("text_encoder/model", torch.float32)):
+    for part, dtype in (
+        ("unet/diffusion_pytorch_model", torch.float16),
+        ("vae/diffusion_pytorch_model", torch.float16),
+        ("text_encoder/model", torch.float32),
+    ):
         with safe_open(str(folder / f"{part}.safetensors"), "pt") as f:
             assert {f.get_tensor(k).dtype for k in f.keys()} == {dtype}, part
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -83,8 +88,15 @@ def test_diffusers_pipeline_loads_and_samples_the_export(exported):
     _, folder = exported
     pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None)
     assert pipe.unet.dtype == pipe.text_encoder.dtype == torch.float32
-    images = pipe(["a photo of a cat", "a cartoon of a dog"], num_inference_steps=3, guidance_scale=3.0,
-                  height=64, width=64, output_type="np", generator=torch.Generator().manual_seed(0)).images
+    images = pipe(
+        ["a photo of a cat", "a cartoon of a dog"],
+        num_inference_steps=3,
+        guidance_scale=3.0,
+        height=64,
+        width=64,
+        output_type="np",
+        generator=torch.Generator().manual_seed(0),
+    ).images
     assert images.shape == (2, 64, 64, 3) and np.isfinite(images).all()
     assert not np.allclose(images[0], images[1])  # two prompts, two images
 
@@ -96,8 +108,10 @@ def test_early_checkpoint_swaps_in(exported):
     a, b = (torch.cat([p.flatten() for p in m.unet.parameters()]) for m in (final, early))
     assert a.shape == b.shape and not torch.equal(a, b)
     assert early.name == f"{final.name}+unet_010"  # provenance tells the two generators apart
-    assert torch.equal(torch.cat([p.flatten() for p in final.vae.parameters()]),
-                       torch.cat([p.flatten() for p in early.vae.parameters()]))
+    assert torch.equal(
+        torch.cat([p.flatten() for p in final.vae.parameters()]),
+        torch.cat([p.flatten() for p in early.vae.parameters()]),
+    )
 
 
 def test_cli_export_and_unfinished_work(exported, tmp_path, capsys):
@@ -124,8 +138,16 @@ def test_a_damaged_latent_cache_is_encoded_again(exported, capsys):
 def test_packed_work_resumes_on_a_fresh_machine(tmp_path):
     work = tmp_path / "work"
     settings = dict(snapshot_fractions=(0.25,))
-    assert run_stage(tiny_diffusion_stage(work / "diffusion", **settings), work / "diffusion", steps=8,
-                     budget_minutes=None, chunk_steps=4) is None
+    assert (
+        run_stage(
+            tiny_diffusion_stage(work / "diffusion", **settings),
+            work / "diffusion",
+            steps=8,
+            budget_minutes=None,
+            chunk_steps=4,
+        )
+        is None
+    )
     archive = pack_work(work, tmp_path / "pack.tar")
     fresh = tmp_path / "fresh"
     with tarfile.open(archive) as tar:
@@ -135,8 +157,9 @@ def test_packed_work_resumes_on_a_fresh_machine(tmp_path):
     state = torch.load(fresh / "diffusion" / "state.pt", weights_only=False)
     assert "optimizer" not in state["stage"] and state["progress"]["step"] == 4
     assert state["stage"]["unet"]["conv_in.weight"].dtype == torch.float16
-    done = run_stage(tiny_diffusion_stage(fresh / "diffusion", **settings), fresh / "diffusion", steps=8,
-                     budget_minutes=None)
+    done = run_stage(
+        tiny_diffusion_stage(fresh / "diffusion", **settings), fresh / "diffusion", steps=8, budget_minutes=None
+    )
     assert done is not None and done["steps"] == 8
 
 
@@ -145,10 +168,21 @@ def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     import repro.pretrain.pool as pool
 
     monkeypatch.setattr(pool, "load_pool", lambda root=None: fake_pool(48))
-    monkeypatch.setattr(pool, "load_cifar_target", lambda root=None: replace(
-        fake_pool(10, size=32), captions=None, domains=None))
-    args = ["pretrain", "all", "--scale", "smoke", "--work", str(tmp_path / "work"), "--weights",
-            str(tmp_path / "weights"), "--device", "cpu"]
+    monkeypatch.setattr(
+        pool, "load_cifar_target", lambda root=None: replace(fake_pool(10, size=32), captions=None, domains=None)
+    )
+    args = [
+        "pretrain",
+        "all",
+        "--scale",
+        "smoke",
+        "--work",
+        str(tmp_path / "work"),
+        "--weights",
+        str(tmp_path / "weights"),
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     folder = tmp_path / "weights" / "mini"
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -166,8 +200,16 @@ def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     assert main(args) == 0  # everything done: resumes to the end at once and rebuilds the card
 
     # a new UNet on the adopted autoencoder: the exported VAE is the same weights
-    work2 = ["--work", str(tmp_path / "work2"), "--weights", str(tmp_path / "weights"), "--device", "cpu",
-             "--scale", "smoke"]
+    work2 = [
+        "--work",
+        str(tmp_path / "work2"),
+        "--weights",
+        str(tmp_path / "weights"),
+        "--device",
+        "cpu",
+        "--scale",
+        "smoke",
+    ]
     assert main(["pretrain", "adopt-vae", *work2]) == 0
     adopted = json.loads((tmp_path / "work2" / "autoencoder" / "done.json").read_text())
     assert adopted["adopted"]["from"] == str(folder) and adopted["steps"] == metrics["training"]["autoencoder"]["steps"]

@@ -37,9 +37,18 @@ class FakeSet:
         return len(self.images)
 
     def subset(self, indices):
-        pick = (lambda xs: None if xs is None else [xs[i] for i in indices])
-        return FakeSet(self.images[indices], self.labels[indices], self.classes, pick(self.ids), self.name,
-                       pick(self.captions), pick(self.domains))
+        def pick(xs):
+            return None if xs is None else [xs[i] for i in indices]
+
+        return FakeSet(
+            self.images[indices],
+            self.labels[indices],
+            self.classes,
+            pick(self.ids),
+            self.name,
+            pick(self.captions),
+            pick(self.domains),
+        )
 
 
 def fake_pool(n: int = 64, size: int = 64, seed: int = 0) -> FakeSet:
@@ -54,8 +63,9 @@ def fake_pool(n: int = 64, size: int = 64, seed: int = 0) -> FakeSet:
         cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
         images[i][(yy - cy) ** 2 + (xx - cx) ** 2 < (size // 5) ** 2] = colours[label]
     domains = ["photo" if i % 2 else "cartoon" for i in range(n)]
-    captions = [("a photo of a {}" if d == "photo" else "a cartoon of a {}").format(classes[y])
-                for y, d in zip(labels, domains)]
+    captions = [
+        ("a photo of a {}" if d == "photo" else "a cartoon of a {}").format(classes[y]) for y, d in zip(labels, domains)
+    ]
     ids = [f"fake/{d}/{classes[y]}/{i:04d}.jpg" for i, (y, d) in enumerate(zip(labels, domains))]
     return FakeSet(images, labels.astype(np.int64), classes, ids, "pool", captions, domains)
 
@@ -74,8 +84,18 @@ def tiny_diffusion_stage(folder, n=48, **settings):
         labels = torch.as_tensor(pool.labels, dtype=torch.float32).view(1, n, 1, 1, 1)
         latents = torch.randn(2, n, 4, 8, 8) * 0.3 + labels - 1
     s = DiffusionSettings(**{"batch_size": 8, "lr": 2e-3, "warmup_steps": 2, "caption_dropout": 0.1, **settings})
-    return DiffusionStage(bundle.unet, bundle.text_encoder, bundle.tokenizer, bundle.scheduler, latents,
-                          pool.captions, s, seed=0, device=CPU, folder=folder)
+    return DiffusionStage(
+        bundle.unet,
+        bundle.text_encoder,
+        bundle.tokenizer,
+        bundle.scheduler,
+        latents,
+        pool.captions,
+        s,
+        seed=0,
+        device=CPU,
+        folder=folder,
+    )
 
 
 def test_autoencoder_loss_falls():
@@ -104,8 +124,9 @@ def test_diffusion_loss_falls(tmp_path):
     def held_loss():
         with torch.no_grad():
             table = stage.text_encoder(stage.prompt_ids)[0]
-            return diffusion_loss(stage.unet, clean, noise, timesteps, table, stage.caption_index[:16],
-                                  stage.alphas_cumprod).item()
+            return diffusion_loss(
+                stage.unet, clean, noise, timesteps, table, stage.caption_index[:16], stage.alphas_cumprod
+            ).item()
 
     before = held_loss()
     for step in range(30):

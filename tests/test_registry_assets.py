@@ -52,7 +52,9 @@ def test_seeded_assets_are_sampled_with_their_seed(scale):
     for name, spec in load_scale(CONFIG_DIR, scale).get("assets", {}).items():
         if asset_kind(name)[0] in RESAMPLED:
             assert int(spec["args"].get("seed", 0)) == asset_seed(name), f"{name} must be sampled with its seed"
-    assert asset_kind("synthetic_cifar10_seed2") == ("synthetic", "cifar10") and seeded("synthetic_x", 0) == "synthetic_x"
+    assert (
+        asset_kind("synthetic_cifar10_seed2") == ("synthetic", "cifar10") and seeded("synthetic_x", 0) == "synthetic_x"
+    )
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -64,8 +66,14 @@ def test_asset_dependencies_are_declared(scale):
 
 
 def test_disagreements_name_each_contradiction():
-    params = {"inversion_steps": 1000, "inversion_lr": 0.03, "resolution": {"cifar10": 64}, "per_class": "all",
-              "checkpoints": [300], "sweep": {"checkpoints": [100]}}
+    params = {
+        "inversion_steps": 1000,
+        "inversion_lr": 0.03,
+        "resolution": {"cifar10": 64},
+        "per_class": "all",
+        "checkpoints": [300],
+        "sweep": {"checkpoints": [100]},
+    }
     built = {"inversion_steps": 500, "resolution": 64, "per_class": 4, "checkpoints": [300, 500]}
     found = disagreements("inversion", params, "cifar10", built)
     assert "inversion_steps = 1000 but the asset has inversion_steps = 500" in found
@@ -73,12 +81,14 @@ def test_disagreements_name_each_contradiction():
     assert any("per_class = all" in f for f in found)
     assert any("checkpoints [100]" in f for f in found)
     assert not any("resolution" in f for f in found)
-    assert disagreements("synthetic", {"per_image": 5, "guidance": [2, 3]}, None,
-                         {"per_image": 3, "guidance": [3, 2]}) == [
-        "per_image = 5 but the asset has only 3 variants per image"]
+    assert disagreements(
+        "synthetic", {"per_image": 5, "guidance": [2, 3]}, None, {"per_image": 3, "guidance": [3, 2]}
+    ) == ["per_image = 5 but the asset has only 3 variants per image"]
     # the experiment's own train_steps is its classifiers'; teacher_train_steps is its teachers'
-    assert disagreements("teacher", {"train_steps": 4, "teacher_train_steps": 3000}, "imagenette",
-                         {"train_steps": 3000}) == []
+    assert (
+        disagreements("teacher", {"train_steps": 4, "teacher_train_steps": 3000}, "imagenette", {"train_steps": 3000})
+        == []
+    )
     assert set(SETTINGS) == set(COMMANDS)
 
 

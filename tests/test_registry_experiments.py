@@ -20,12 +20,27 @@ RESOLVED = load_registry(CONFIG_DIR)
 
 #: The 21 experiment ids of DESIGN.md ("Paper artifacts").
 EXPECTED_IDS = {
-    "di_fig1_synthetic_scaling", "di_fig4_runtime", "di_fig5_generator_quality", "di_fig6_real_scaling",
-    "di_table1_vae_information_loss", "di_table2_lecf_quality", "di_table3_knn_retrieval", "di_fig7a_fewshot",
-    "di_fig7b_lecf_scaling", "di_fig7c_architectures", "di_table4_augmentations",
-    "di_fig8a_train_steps_guidance", "di_fig8b_inference_steps_uncond", "di_fig8c_gaussian_noise",
-    "di_fig8d_interpolation", "di_table6_vae_test", "di_table7_real_plus_synthetic",
-    "ddis_table_quality", "ddis_table_ablation", "ddis_kd", "ddis_efficiency",
+    "di_fig1_synthetic_scaling",
+    "di_fig4_runtime",
+    "di_fig5_generator_quality",
+    "di_fig6_real_scaling",
+    "di_table1_vae_information_loss",
+    "di_table2_lecf_quality",
+    "di_table3_knn_retrieval",
+    "di_fig7a_fewshot",
+    "di_fig7b_lecf_scaling",
+    "di_fig7c_architectures",
+    "di_table4_augmentations",
+    "di_fig8a_train_steps_guidance",
+    "di_fig8b_inference_steps_uncond",
+    "di_fig8c_gaussian_noise",
+    "di_fig8d_interpolation",
+    "di_table6_vae_test",
+    "di_table7_real_plus_synthetic",
+    "ddis_table_quality",
+    "ddis_table_ablation",
+    "ddis_kd",
+    "ddis_efficiency",
 }
 
 #: The claims issue 8 asks the status table to state, by the experiment and claim id that test them.
@@ -33,14 +48,20 @@ ISSUE8_CLAIMS = {
     "DI beats real data in low-data regimes": [("di_fig6_real_scaling", "beats_real_low_data")],
     "needs about 3x more data to match the full real set": [("di_fig1_synthetic_scaling", "matches_real_at_about_3x")],
     "mean-embedding unconditional beats the empty prompt": [
-        ("di_fig8b_inference_steps_uncond", "mean_uncond_beats_empty")],
+        ("di_fig8b_inference_steps_uncond", "mean_uncond_beats_empty")
+    ],
     "small noise and interpolation help as the data grows": [
         ("di_fig8c_gaussian_noise", "noise_helps_as_data_grows"),
-        ("di_fig8d_interpolation", "interpolation_helps_as_data_grows")],
+        ("di_fig8d_interpolation", "interpolation_helps_as_data_grows"),
+    ],
     "beats LECF and KNN retrieval under distribution shift": [
-        ("di_fig7b_lecf_scaling", "beats_lecf_under_shift"), ("di_table3_knn_retrieval", "beats_knn_under_shift")],
+        ("di_fig7b_lecf_scaling", "beats_lecf_under_shift"),
+        ("di_table3_knn_retrieval", "beats_knn_under_shift"),
+    ],
     "helps across architectures and combines with augmentations": [
-        ("di_fig7c_architectures", "helps_across_archs"), ("di_table4_augmentations", "combines_with_augmentations")],
+        ("di_fig7c_architectures", "helps_across_archs"),
+        ("di_table4_augmentations", "combines_with_augmentations"),
+    ],
     "real + synthetic helps at low resolution": [("di_table7_real_plus_synthetic", "real_plus_synthetic_low_res")],
     "DDIS beats DeepInversion": [("ddis_table_quality", "ddis_beats_deepinversion")],
     "DAG and CAT are complementary": [("ddis_table_ablation", "dag_cat_complementary")],
@@ -151,8 +172,16 @@ def test_params_are_internally_consistent(name):
 def test_smoke_is_tiny():
     for name, experiment in RESOLVED.items():
         params = {} if experiment.skip_reason("smoke") else experiment.params("smoke")
-        limits = {"per_class": 4, "train_steps": 4, "images_per_class": 2, "test_per_class": 5,
-                  "cat_max_epochs": 1, "deepinversion_iterations": 2, "timed_steps": 4, "timed_inference_steps": 2}
+        limits = {
+            "per_class": 4,
+            "train_steps": 4,
+            "images_per_class": 2,
+            "test_per_class": 5,
+            "cat_max_epochs": 1,
+            "deepinversion_iterations": 2,
+            "timed_steps": 4,
+            "timed_inference_steps": 2,
+        }
         if "timed_steps" not in params:  # timing experiments time a few steps and project to the paper's counts
             limits.update(inversion_steps=4, inference_steps=2, per_image=3)
         for key, limit in limits.items():

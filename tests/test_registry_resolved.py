@@ -31,8 +31,10 @@ def resolved(config_dir: Path) -> dict:
 
 def flat(entry: dict) -> dict[str, str]:
     """``params.<name>`` and the other keys, each as JSON text (which tells 1 from 1.0 and True from 1)."""
-    items = {**{k: v for k, v in entry.items() if k != "params"},
-             **{f"params.{k}": v for k, v in entry.get("params", {}).items()}}
+    items = {
+        **{k: v for k, v in entry.items() if k != "params"},
+        **{f"params.{k}": v for k, v in entry.get("params", {}).items()},
+    }
     return {k: json.dumps(v, sort_keys=True) for k, v in items.items()}
 
 
@@ -47,10 +49,13 @@ def test_the_same_experiments_are_pinned():
 @pytest.mark.parametrize("experiment,scale", [(e, s) for e in sorted(PINNED) for s in SCALES])
 def test_resolution_is_unchanged(experiment, scale):
     pinned, now = flat(PINNED[experiment][scale]), flat(NOW.get(experiment, {}).get(scale, {}))
-    changed = [f"{k}: {pinned.get(k)} -> {now.get(k)}" for k in sorted(set(pinned) | set(now))
-               if pinned.get(k) != now.get(k)]
-    assert not changed, (f"{experiment} at {scale} resolves differently: {changed}; if on purpose, rewrite "
-                         f"{FIXTURE.name} with `python -m tests.test_registry_resolved`")
+    changed = [
+        f"{k}: {pinned.get(k)} -> {now.get(k)}" for k in sorted(set(pinned) | set(now)) if pinned.get(k) != now.get(k)
+    ]
+    assert not changed, (
+        f"{experiment} at {scale} resolves differently: {changed}; if on purpose, rewrite "
+        f"{FIXTURE.name} with `python -m tests.test_registry_resolved`"
+    )
 
 
 if __name__ == "__main__":

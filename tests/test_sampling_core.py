@@ -31,16 +31,25 @@ def bundle():
     return tiny_generator(resolution=16)
 
 
-def table(step: int, tokens=8, width=32, resolution=16, n=len(LABELS), seed=0) -> EmbeddingTable:
+def table(step: int, tokens=8, width=32, resolution=16, n=None, seed=0) -> EmbeddingTable:
+    n = len(LABELS) if n is None else n
     g = torch.Generator().manual_seed(seed + step)
     return EmbeddingTable(
         embeddings=torch.randn(n, tokens, width, generator=g),
         labels=torch.as_tensor(LABELS[:n]),
         index=torch.arange(100, 100 + n),  # dataset positions, not rows
         ids=[f"src{i}" for i in range(n)],
-        meta={"step": step, "config_hash": "abc", "resolution": resolution, "source_resolution": 8,
-              "classes": ["cat", "dog", "owl"], "generator": "tiny", "dataset": "toy", "split": "target",
-              "shard": [0, 1]},
+        meta={
+            "step": step,
+            "config_hash": "abc",
+            "resolution": resolution,
+            "source_resolution": 8,
+            "classes": ["cat", "dog", "owl"],
+            "generator": "tiny",
+            "dataset": "toy",
+            "split": "target",
+            "shard": [0, 1],
+        },
     )
 
 

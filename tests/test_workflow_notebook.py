@@ -79,9 +79,11 @@ def test_report_labels_extensions_and_states_conventions(demo, tmp_path):
     index = render_report([demo], "mini", {"di_demo": out}, reports / "mini", tmp_path / "logs")
     # the label's brackets stay brackets: escaped in the Markdown, literal on the HTML page
     assert r"| accuracy grows with data \[extension of this suite, not a claim of the paper\] | di_demo |" in (
-        index.read_text())
+        index.read_text()
+    )
     assert "<td>accuracy grows with data [extension of this suite, not a claim of the paper]</td>" in (
-        index.with_suffix(".html").read_text())
+        index.with_suffix(".html").read_text()
+    )
     page = (reports / "mini" / "di_demo.md").read_text()
     assert "a row or column at w = 1 is the value of the authors' released code (guidance_scale 2)" in page
     assert "Image metrics: the studiogan convention on pool-resnet18 features" in page

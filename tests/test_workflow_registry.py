@@ -96,9 +96,14 @@ def write_bases(project, bases: dict, **spec_changes):
 
 
 def test_params_compose_from_the_groups_an_experiment_names(demo_project):
-    bases = {"common": {"smoke": {"seeds": [0], "dtype": "fp32"}, "mini": {"seeds": [0, 1], "dtype": "bf16"},
-                        "paper": {"seeds": [0], "dtype": "bf16"}},
-             "unused": {scale: {"noise": 0.1} for scale in SCALES}}
+    bases = {
+        "common": {
+            "smoke": {"seeds": [0], "dtype": "fp32"},
+            "mini": {"seeds": [0, 1], "dtype": "bf16"},
+            "paper": {"seeds": [0], "dtype": "bf16"},
+        },
+        "unused": {scale: {"noise": 0.1} for scale in SCALES},
+    }
     write_bases(demo_project, bases, base=["common"])
     registry = load_registry(demo_project / "config")
     assert list(registry) == ["di_demo"]  # _base.yaml is no experiment
@@ -114,10 +119,16 @@ def test_params_compose_from_the_groups_an_experiment_names(demo_project):
     "bases, names, fragment",
     [
         ({}, ["common"], r"builds on \['common'\], which .*_base.yaml does not define; its groups are \[\]"),
-        ({"a": {s: {"noise": 0.1} for s in SCALES}, "b": {s: {"noise": 0.2, "x": 1} for s in SCALES}}, ["a", "b"],
-         "builds on a and b, which both set 'noise'; a param comes from one group"),
-        ({"a": {"smoke": {"noise": 0.1}, "mini": {}, "paper": {"noise": 0.1}}}, ["a"],
-         "group 'a' sets .* a group sets the same params at every scale"),
+        (
+            {"a": {s: {"noise": 0.1} for s in SCALES}, "b": {s: {"noise": 0.2, "x": 1} for s in SCALES}},
+            ["a", "b"],
+            "builds on a and b, which both set 'noise'; a param comes from one group",
+        ),
+        (
+            {"a": {"smoke": {"noise": 0.1}, "mini": {}, "paper": {"noise": 0.1}}},
+            ["a"],
+            "group 'a' sets .* a group sets the same params at every scale",
+        ),
         ({"a": {"smoke": {"noise": 0.1}, "mini": {"noise": 0.1}}}, ["a"], "base file .*_base.yaml: a: 'paper'"),
     ],
 )

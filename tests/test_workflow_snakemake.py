@@ -53,8 +53,14 @@ def test_unknown_config_key_stops_the_workflow():
 
 def test_an_asset_that_needs_the_data_folder_stops_the_dag_when_none_is_set():
     env = {k: v for k, v in os.environ.items() if k != "REPRO_DATA"}
-    run = subprocess.run([*SNAKEMAKE, "-n", "--config", "scale=mini", "experiments=[ddis_kd]"], cwd=REPO,
-                         capture_output=True, text=True, timeout=300, env=env)
+    run = subprocess.run(
+        [*SNAKEMAKE, "-n", "--config", "scale=mini", "experiments=[ddis_kd]"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode != 0
     assert "from the data folder, but none is set: set $REPRO_DATA" in run.stderr + run.stdout
 
@@ -64,8 +70,23 @@ def test_a_data_folder_that_does_not_exist_stops_the_dry_run_with_the_commands_m
     run = snakemake("-n", "--config", f"data_root={missing}")
     assert run.returncode != 0
     dry = run.stderr + run.stdout
-    code = subprocess.run([sys.executable, "-m", "repro.cli", "invert", "--dataset", "cifar10", "--data-root",
-                           str(missing), "--out", str(tmp_path / "emb")], capture_output=True, text=True, timeout=300)
+    code = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "repro.cli",
+            "invert",
+            "--dataset",
+            "cifar10",
+            "--data-root",
+            str(missing),
+            "--out",
+            str(tmp_path / "emb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     (message,) = [line for line in code.stderr.splitlines() if "error:" in line]
     assert code.returncode == 2 and message.split("error: ", 1)[1] in dry
     assert f"the data folder {missing} named by data_root" in message and "../shared/data" in message
@@ -81,8 +102,15 @@ def test_unknown_experiment_id_stops_the_workflow():
 def smoke_dag(tmp_path_factory) -> Path:
     """The whole smoke DAG on this machine's cores, run once for the tests below (its folders under one root)."""
     root = tmp_path_factory.mktemp("smoke")
-    run = snakemake("--cores", "2", "--config", "scale=smoke", f"results_dir={root}/results",
-                    f"reports_dir={root}/reports", f"work_dir={root}/work")
+    run = snakemake(
+        "--cores",
+        "2",
+        "--config",
+        "scale=smoke",
+        f"results_dir={root}/results",
+        f"reports_dir={root}/reports",
+        f"work_dir={root}/work",
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     return root
 
@@ -123,8 +151,23 @@ def test_the_readme_notebook_path_runs_a_prepared_notebook_at_smoke_scale(smoke_
     experiment = PREPARED_EXAMPLE
     workflow_csv = smoke_dag / "results" / "smoke" / experiment / "results.csv"
     before = workflow_csv.read_bytes()
-    run = subprocess.run(["repro", "notebook", experiment, "--scale", "smoke", "--work-dir", str(smoke_dag / "work"),
-                          "--dest", str(smoke_dag / "nb")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            "repro",
+            "notebook",
+            experiment,
+            "--scale",
+            "smoke",
+            "--work-dir",
+            str(smoke_dag / "work"),
+            "--dest",
+            str(smoke_dag / "nb"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0 and "build the assets" not in run.stdout, run.stdout + run.stderr
 
     run_all(smoke_dag / "nb" / f"{experiment}.ipynb")

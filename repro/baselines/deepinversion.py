@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,9 +43,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..classifiers.batchnorm import BatchNormAlignment
-from ..sampling.datafree import write_dataset
 from ..classifiers.teacher import mixed_precision
 from ..errors import ReproError
+from ..sampling.datafree import write_dataset
 from ..sampling.dataset import SyntheticDataset
 
 PLUG_IN_INVERSION_NOT_RUN = (
@@ -78,9 +78,19 @@ class DeepInversionConfig:
 PRESETS = {
     "imagenet": DeepInversionConfig(),
     "imagenet-multires": DeepInversionConfig(iterations=1000, low_res_iterations=2000),
-    "cifar10": DeepInversionConfig(lr=0.05, betas=(0.9, 0.999), cosine=False, r_feature=10.0,
-                                   first_bn_multiplier=1.0, tv_l2=2.5e-5, l2=0.0, jitter=2, flip=False,
-                                   clip=False, batch_size=256),
+    "cifar10": DeepInversionConfig(
+        lr=0.05,
+        betas=(0.9, 0.999),
+        cosine=False,
+        r_feature=10.0,
+        first_bn_multiplier=1.0,
+        tv_l2=2.5e-5,
+        l2=0.0,
+        jitter=2,
+        flip=False,
+        clip=False,
+        batch_size=256,
+    ),
 }
 
 
@@ -162,10 +172,13 @@ def invert_batch(
                 with mixed_precision(device):
                     logits = teacher(x * std + mean).float()
                 tv_l1, tv_l2 = total_variation(x)
-                loss = (config.main_loss_multiplier * F.cross_entropy(logits, labels)
-                        + config.r_feature * bn.loss()
-                        + config.tv_l1 * tv_l1 + config.tv_l2 * tv_l2
-                        + config.l2 * torch.linalg.vector_norm(x.flatten(1), dim=1).mean())
+                loss = (
+                    config.main_loss_multiplier * F.cross_entropy(logits, labels)
+                    + config.r_feature * bn.loss()
+                    + config.tv_l1 * tv_l1
+                    + config.tv_l2 * tv_l2
+                    + config.l2 * torch.linalg.vector_norm(x.flatten(1), dim=1).mean()
+                )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -191,6 +204,10 @@ def deepinversion_dataset(
     def make_batch(labels: torch.Tensor, batch_seed: int) -> torch.Tensor:
         return invert_batch(teacher, labels, resolution, config, seed=batch_seed)
 
-    settings = {"method": "deepinversion", "generator": None, "teacher": getattr(teacher, "fingerprint", None),
-                **vars(config)}
+    settings = {
+        "method": "deepinversion",
+        "generator": None,
+        "teacher": getattr(teacher, "fingerprint", None),
+        **vars(config),
+    }
     return write_dataset(make_batch, classes, per_class, config.batch_size, out, resolution, settings, seed, progress)

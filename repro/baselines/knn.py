@@ -25,8 +25,9 @@ index and CLIP weights: :func:`check_retrieval_source` says so instead of runnin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -56,8 +57,10 @@ def check_retrieval_source(source: str, features: str) -> None:
     if source not in SOURCES:
         raise ReproError(f"unknown knn_source {source!r}; use one of {', '.join(SOURCES)} (paper: laion5b)")
     if features not in SOURCES[source]:
-        raise ReproError(f"knn_features={features!r} does not apply to knn_source={source!r}; use one of "
-                         f"{', '.join(SOURCES[source])} (or pass any FeatureNet to KnnRetriever from Python)")
+        raise ReproError(
+            f"knn_features={features!r} does not apply to knn_source={source!r}; use one of "
+            f"{', '.join(SOURCES[source])} (or pass any FeatureNet to KnnRetriever from Python)"
+        )
 
 
 @dataclass
@@ -69,30 +72,34 @@ class Neighbours:
 
 
 @torch.no_grad()
-def nearest_neighbours(queries: torch.Tensor, corpus: torch.Tensor, k: int, query_chunk: int = 1024,
-                       corpus_chunk: int = 16384) -> Neighbours:
+def nearest_neighbours(
+    queries: torch.Tensor, corpus: torch.Tensor, k: int, query_chunk: int = 1024, corpus_chunk: int = 16384
+) -> Neighbours:
     """The ``k`` most cosine-similar corpus rows of every query row (features [Q, D] and [P, D], one device).
 
     Ties go to the lower corpus index: each merge is a stable sort of (running best, in index order, then the
     new chunk, in index order), so the result does not depend on the chunk sizes.
     """
     if queries.dim() != 2 or corpus.dim() != 2 or queries.shape[1] != corpus.shape[1]:
-        raise ReproError(f"query features {tuple(queries.shape)} and corpus features {tuple(corpus.shape)} must "
-                         "be [N, D] with the same D (one feature network for both)")
+        raise ReproError(
+            f"query features {tuple(queries.shape)} and corpus features {tuple(corpus.shape)} must "
+            "be [N, D] with the same D (one feature network for both)"
+        )
     if not 1 <= k <= len(corpus):
-        raise ReproError(f"k={k} neighbours asked for, but the corpus has {len(corpus)} images; use 1 <= k <= "
-                         f"{len(corpus)}")
+        raise ReproError(
+            f"k={k} neighbours asked for, but the corpus has {len(corpus)} images; use 1 <= k <= {len(corpus)}"
+        )
     if query_chunk < 1 or corpus_chunk < 1:
         raise ReproError("query_chunk and corpus_chunk must be positive")
     queries = F.normalize(queries.float(), dim=1)
     corpus = F.normalize(corpus.float().to(queries.device), dim=1)
     all_index, all_similarity = [], []
     for q0 in range(0, len(queries), query_chunk):
-        block = queries[q0:q0 + query_chunk]
+        block = queries[q0 : q0 + query_chunk]
         best_similarity = block.new_empty((len(block), 0))
         best_index = torch.empty((len(block), 0), dtype=torch.int64, device=block.device)
         for c0 in range(0, len(corpus), corpus_chunk):
-            similarity = block @ corpus[c0:c0 + corpus_chunk].T
+            similarity = block @ corpus[c0 : c0 + corpus_chunk].T
             index = torch.arange(c0, c0 + similarity.shape[1], device=block.device).expand(len(block), -1)
             candidates = torch.cat([best_similarity, similarity], dim=1)
             candidate_index = torch.cat([best_index, index], dim=1)
@@ -114,7 +121,7 @@ class Retrieval:
     similarity, the pool row and the pool class name of the retrieved image.
     """
 
-    image_set: "ImageSet"
+    image_set: ImageSet
     query_ids: list[str]
     rank: np.ndarray
     similarity: np.ndarray
@@ -128,15 +135,18 @@ class Retrieval:
     def k(self) -> int:
         return int(self.rank.max()) + 1 if len(self.rank) else 0
 
-    def top(self, k: int) -> "Retrieval":
+    def top(self, k: int) -> Retrieval:
         """The retrieval with ``k`` neighbours per query (ranks < k), e.g. k = 10 and 25 from a k = 50 search."""
         if not 1 <= k <= self.k:
             raise ReproError(f"this retrieval has {self.k} neighbours per query; choose 1 <= k <= {self.k}")
         keep = np.flatnonzero(self.rank < k)
         return Retrieval(
             image_set=self.image_set.subset(keep, f"{self.image_set.name.rsplit(':k=', 1)[0]}:k={k}"),
-            query_ids=[self.query_ids[i] for i in keep], rank=self.rank[keep], similarity=self.similarity[keep],
-            pool_index=self.pool_index[keep], pool_class=[self.pool_class[i] for i in keep],
+            query_ids=[self.query_ids[i] for i in keep],
+            rank=self.rank[keep],
+            similarity=self.similarity[keep],
+            pool_index=self.pool_index[keep],
+            pool_class=[self.pool_class[i] for i in keep],
         )
 
     def agreement(self) -> float:
@@ -157,8 +167,15 @@ class KnnRetriever:
     metrics layer's (``repro.metrics.extract_features``), batched on the network's device.
     """
 
-    def __init__(self, pool, features, name: str = "pool-resnet18", batch_size: int = 256,
-                 query_chunk: int = 1024, corpus_chunk: int = 16384):
+    def __init__(
+        self,
+        pool,
+        features,
+        name: str = "pool-resnet18",
+        batch_size: int = 256,
+        query_chunk: int = 1024,
+        corpus_chunk: int = 16384,
+    ):
         from ..metrics import ClassifierFeatures
 
         if len(pool) == 0:
@@ -172,11 +189,12 @@ class KnnRetriever:
         """Features [N, D] (fp32, on the network's device) of uint8 images [N, H, W, 3]."""
         from ..metrics import ImageSource, extract_features
 
-        return extract_features(ImageSource.from_array(images, name), [self.net], self.batch_size)[self.net.name].embeddings
+        return extract_features(ImageSource.from_array(images, name), [self.net], self.batch_size)[
+            self.net.name
+        ].embeddings
 
     def search(self, images: np.ndarray, k: int, name: str = "queries") -> Neighbours:
-        return nearest_neighbours(self.embed(images, name), self.pool_features, k, self.query_chunk,
-                                  self.corpus_chunk)
+        return nearest_neighbours(self.embed(images, name), self.pool_features, k, self.query_chunk, self.corpus_chunk)
 
     def retrieve(self, queries, k: int) -> Retrieval:
         """The ``k`` nearest pool images of every image of the ``ImageSet`` ``queries``, labelled with its class."""
@@ -191,13 +209,22 @@ class KnnRetriever:
         distinct, position = np.unique(pool_index, return_inverse=True)
         images = resize(self.pool.images[distinct], queries.resolution)[position.reshape(-1)]
         pick = lambda values: None if values is None else [values[i] for i in pool_index]  # noqa: E731
-        image_set = ImageSet(images, queries.labels[query_row], queries.classes, pick(self.pool.ids),
-                             f"knn:{queries.name}:{self.pool.name}:{self.net.name}:k={k}",
-                             pick(self.pool.captions), pick(self.pool.domains))
+        image_set = ImageSet(
+            images,
+            queries.labels[query_row],
+            queries.classes,
+            pick(self.pool.ids),
+            f"knn:{queries.name}:{self.pool.name}:{self.net.name}:k={k}",
+            pick(self.pool.captions),
+            pick(self.pool.domains),
+        )
         return Retrieval(
-            image_set=image_set, query_ids=[queries.ids[i] for i in query_row],
-            rank=np.tile(np.arange(k), len(queries)), similarity=neighbours.similarity.numpy().reshape(-1),
-            pool_index=pool_index, pool_class=[self.pool.classes[self.pool.labels[i]] for i in pool_index],
+            image_set=image_set,
+            query_ids=[queries.ids[i] for i in query_row],
+            rank=np.tile(np.arange(k), len(queries)),
+            similarity=neighbours.similarity.numpy().reshape(-1),
+            pool_index=pool_index,
+            pool_class=[self.pool.classes[self.pool.labels[i]] for i in pool_index],
         )
 
 

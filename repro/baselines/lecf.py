@@ -39,9 +39,10 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -79,8 +80,14 @@ def template_prompts(classes: Sequence[str], templates: Sequence[str] = POOL_TEM
     return {c: [t.format(class_phrase(c)) for t in templates] for c in classes}
 
 
-def language_enhancement(classes: Sequence[str], per_class: int = LE_SENTENCES, source: str = LE_MODEL,
-                         seed: int = 0, device: str | torch.device = "cpu", batch: int = 50) -> dict[str, list[str]]:
+def language_enhancement(
+    classes: Sequence[str],
+    per_class: int = LE_SENTENCES,
+    source: str = LE_MODEL,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    batch: int = 50,
+) -> dict[str, list[str]]:
     """He et al.'s language enhancement: ``per_class`` distinct sentences per class from a word-to-sentence T5.
 
     As in their ``src/LE.py``: the input is "a {class}" (keytotext's format, the keyword then the end-of-text
@@ -89,9 +96,11 @@ def language_enhancement(classes: Sequence[str], per_class: int = LE_SENTENCES, 
     """
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    why = ("language enhancement needs He et al.'s word-to-sentence T5 (a sentence generator, "
-           f"{LE_MODEL}); the mini scale uses lecf_prompts=templates, since the mini text encoder's word "
-           "vocabulary cannot take free sentences")
+    why = (
+        "language enhancement needs He et al.'s word-to-sentence T5 (a sentence generator, "
+        f"{LE_MODEL}); the mini scale uses lecf_prompts=templates, since the mini text encoder's word "
+        "vocabulary cannot take free sentences"
+    )
     tokenizer = _from_pretrained(AutoTokenizer, source, why)
     model = _from_pretrained(AutoModelForSeq2SeqLM, source, why).to(device).eval()
     sentences = {}
@@ -108,8 +117,10 @@ def language_enhancement(classes: Sequence[str], per_class: int = LE_SENTENCES, 
                 drawn += [s.strip() for s in tokenizer.batch_decode(out, skip_special_tokens=True)]
         distinct = [s for s in dict.fromkeys(drawn) if s]
         if len(distinct) < per_class:
-            raise ReproError(f"language enhancement wrote only {len(distinct)} distinct sentences for class "
-                             f"{name!r} in {len(drawn)} draws; ask for fewer (per_class) or use another model")
+            raise ReproError(
+                f"language enhancement wrote only {len(distinct)} distinct sentences for class "
+                f"{name!r} in {len(drawn)} draws; ask for fewer (per_class) or use another model"
+            )
         sentences[name] = random.Random(sample_seed(seed, c, 1)).sample(distinct, per_class)
     return sentences
 
@@ -136,8 +147,10 @@ class ClassifierFilter:
 
         outputs = getattr(model, "num_classes", None)
         if outputs is not None and outputs != len(classes):
-            raise ReproError(f"filter {name!r} has {outputs} outputs but {len(classes)} class names were given; "
-                             "pass the class list it was trained on (e.g. the pool's classes)")
+            raise ReproError(
+                f"filter {name!r} has {outputs} outputs but {len(classes)} class names were given; "
+                "pass the class list it was trained on (e.g. the pool's classes)"
+            )
         self.net = ClassifierFeatures(model, name)
         self.name, self.classes, self.batch_size = name, list(classes), batch_size
         self.fingerprint = getattr(model, "fingerprint", None)
@@ -146,7 +159,7 @@ class ClassifierFilter:
     def __call__(self, images: np.ndarray) -> torch.Tensor:
         out = []
         for start in range(0, len(images), self.batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + self.batch_size]))
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size]))
             _, logits = self.net(chunk.to(self.net.device).permute(0, 3, 1, 2))
             out.append(logits.float().softmax(dim=1).cpu())
         return torch.cat(out)
@@ -157,17 +170,26 @@ class ClipZeroShotFilter:
     ``logit_scale * cos(image, text)``. ``source``: a Hugging Face CLIP id (read from the local cache) or folder.
     """
 
-    def __init__(self, classes: Sequence[str], source: str = CLIP_MODEL, template: str = CLIP_TEMPLATE,
-                 device: str | torch.device = "cpu", batch_size: int = 256):
+    def __init__(
+        self,
+        classes: Sequence[str],
+        source: str = CLIP_MODEL,
+        template: str = CLIP_TEMPLATE,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+    ):
         from transformers import AutoTokenizer, CLIPModel
 
-        why = (f"CLIP filtering needs CLIP weights ({source}), which no offline machine has; the mini scale "
-               "uses lecf_filter=pool-resnet18 (a pool-trained classifier's confidence)")
+        why = (
+            f"CLIP filtering needs CLIP weights ({source}), which no offline machine has; the mini scale "
+            "uses lecf_filter=pool-resnet18 (a pool-trained classifier's confidence)"
+        )
         self.model = _from_pretrained(CLIPModel, source, why).to(device).eval()
         tokenizer = _from_pretrained(AutoTokenizer, source, why)
         self.name, self.classes, self.batch_size, self.device = f"clip:{source}", list(classes), batch_size, device
-        self.text = tokenizer([template.format(class_phrase(c)) for c in classes], padding=True,
-                              return_tensors="pt").to(device)
+        self.text = tokenizer(
+            [template.format(class_phrase(c)) for c in classes], padding=True, return_tensors="pt"
+        ).to(device)
         self.size = int(self.model.config.vision_config.image_size)
         self.mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
@@ -178,7 +200,7 @@ class ClipZeroShotFilter:
 
         out = []
         for start in range(0, len(images), self.batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + self.batch_size])).to(self.device)
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size])).to(self.device)
             pixels = resize(chunk.permute(0, 3, 1, 2).float() / 255.0, self.size).clamp(0, 1)
             logits = self.model(pixel_values=(pixels - self.mean) / self.std, **self.text).logits_per_image
             out.append(logits.float().softmax(dim=1).cpu())
@@ -193,9 +215,11 @@ def _from_pretrained(cls, source: str, why: str):
         return cls.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as cached_miss:
         if Path(source).expanduser().is_dir() or not _hub_reachable():
-            raise ReproError(f"{source} is not a readable model folder nor in the local Hugging Face cache, and "
-                             f"the hub cannot be reached: {why}. With internet it is downloaded once (cached "
-                             "under $HF_HOME); or pass a local folder") from cached_miss
+            raise ReproError(
+                f"{source} is not a readable model folder nor in the local Hugging Face cache, and "
+                f"the hub cannot be reached: {why}. With internet it is downloaded once (cached "
+                "under $HF_HOME); or pass a local folder"
+            ) from cached_miss
         return cls.from_pretrained(source)
 
 
@@ -204,9 +228,11 @@ def filter_columns(classes: Sequence[str], image_filter: ImageFilter) -> np.ndar
     known = {same_class_name(c): i for i, c in enumerate(image_filter.classes)}
     missing = [c for c in classes if same_class_name(c) not in known]
     if missing:
-        raise ReproError(f"the LECF filter {image_filter.name!r} does not know the classes {missing} (it knows "
-                         f"{list(image_filter.classes)}); use a filter trained on them (mini: the pool classifier "
-                         "covers CIFAR-10, ImageNette and PACS classes)")
+        raise ReproError(
+            f"the LECF filter {image_filter.name!r} does not know the classes {missing} (it knows "
+            f"{list(image_filter.classes)}); use a filter trained on them (mini: the pool classifier "
+            "covers CIFAR-10, ImageNette and PACS classes)"
+        )
     return np.array([known[same_class_name(c)] for c in classes], dtype=np.int64)
 
 
@@ -220,9 +246,9 @@ class LECFConfig:
     steps: int = 100
     eta: float = 0.0
     seed: int = 0
-    resolution: int | None = None       # generation resolution; None: the generator's
+    resolution: int | None = None  # generation resolution; None: the generator's
     save_resolution: int | None = None  # resolution of the kept images (the dataset's); None: generation's
-    max_attempts: float = 20.0          # per class, as a multiple of the requested count
+    max_attempts: float = 20.0  # per class, as a multiple of the requested count
     batch: int = 256
     decode_batch: int = 64
     precision: str = "fp32"
@@ -249,17 +275,17 @@ class LECFConfig:
 class LECFSet:
     """The kept images of one (threshold, per_class), rank-major, with per-image and per-class provenance."""
 
-    images: np.ndarray        # uint8 [N, S, S, 3]
-    labels: np.ndarray        # int64 [N]
+    images: np.ndarray  # uint8 [N, S, S, 3]
+    labels: np.ndarray  # int64 [N]
     classes: list[str]
     prompts: list[str]
-    scores: np.ndarray        # filter probability of the intended class
-    attempts: np.ndarray      # attempt number within the class
+    scores: np.ndarray  # filter probability of the intended class
+    attempts: np.ndarray  # attempt number within the class
     seeds: np.ndarray
     w: np.ndarray
     threshold: float
     per_class: int
-    accepted: np.ndarray      # kept images per class
+    accepted: np.ndarray  # kept images per class
     attempts_used: np.ndarray  # attempts per class up to the last kept one (all of them when short)
 
     def __len__(self) -> int:
@@ -279,16 +305,29 @@ class LECFSet:
         return bool((self.accepted == self.per_class).all())
 
     def summary(self) -> dict:
-        return {"threshold": self.threshold, "per_class": self.per_class, "acceptance_rate": self.acceptance_rate,
-                "per_class_acceptance": {c: {"accepted": int(a), "attempts": int(n), "rate": float(r)} for c, a, n, r
-                                         in zip(self.classes, self.accepted, self.attempts_used, self.acceptance)}}
+        return {
+            "threshold": self.threshold,
+            "per_class": self.per_class,
+            "acceptance_rate": self.acceptance_rate,
+            "per_class_acceptance": {
+                c: {"accepted": int(a), "attempts": int(n), "rate": float(r)}
+                for c, a, n, r in zip(self.classes, self.accepted, self.attempts_used, self.acceptance)
+            },
+        }
 
 
 class LECF:
     """Prompt-based generation with filtering for the classes ``classes`` (a target dataset's class names)."""
 
-    def __init__(self, bundle, classes: Sequence[str], image_filter: ImageFilter, config: LECFConfig | None = None,
-                 prompts: dict[str, Sequence[str]] | None = None, progress: bool = True):
+    def __init__(
+        self,
+        bundle,
+        classes: Sequence[str],
+        image_filter: ImageFilter,
+        config: LECFConfig | None = None,
+        prompts: dict[str, Sequence[str]] | None = None,
+        progress: bool = True,
+    ):
         from ..inversion.store import EmbeddingTable
         from ..sampling import Sampler, SamplingConfig
 
@@ -309,17 +348,38 @@ class LECF:
         resolution = self.config.resolution or bundle.resolution
         self.save_resolution = self.config.save_resolution or resolution
         table = EmbeddingTable(
-            embeddings=self._encode(rows), labels=torch.as_tensor(
-                [c for c, name in enumerate(self.classes) for _ in self.prompts[name]], dtype=torch.int64),
-            index=torch.arange(len(rows)), ids=rows,
-            meta={"step": 0, "resolution": resolution, "source_resolution": self.save_resolution,
-                  "classes": self.classes, "generator": bundle.name, "config_hash": ""},
+            embeddings=self._encode(rows),
+            labels=torch.as_tensor(
+                [c for c, name in enumerate(self.classes) for _ in self.prompts[name]], dtype=torch.int64
+            ),
+            index=torch.arange(len(rows)),
+            ids=rows,
+            meta={
+                "step": 0,
+                "resolution": resolution,
+                "source_resolution": self.save_resolution,
+                "classes": self.classes,
+                "generator": bundle.name,
+                "config_hash": "",
+            },
         )
         c = self.config
         sampling = SamplingConfig(
-            guidance=c.guidance, noise=(0.0,), interpolate=(0.0,), scheduler=c.scheduler, steps=c.steps, eta=c.eta,
-            uncond="empty", seed=c.seed, save_resolution=self.save_resolution, batch=c.batch,
-            decode_batch=c.decode_batch, precision=c.precision, compile=c.compile, channels_last=c.channels_last)
+            guidance=c.guidance,
+            noise=(0.0,),
+            interpolate=(0.0,),
+            scheduler=c.scheduler,
+            steps=c.steps,
+            eta=c.eta,
+            uncond="empty",
+            seed=c.seed,
+            save_resolution=self.save_resolution,
+            batch=c.batch,
+            decode_batch=c.decode_batch,
+            precision=c.precision,
+            compile=c.compile,
+            channels_last=c.channels_last,
+        )
         self.sampler = Sampler(bundle, {0: table}, sampling)
         empty = lambda dtype: [np.zeros(0, dtype) for _ in self.classes]  # noqa: E731
         self._scores, self._seeds, self._w = empty(np.float32), empty(np.int64), empty(np.float32)
@@ -335,13 +395,15 @@ class LECF:
         ids = self.bundle.tokenize(prompts)
         bad = [p for p, row in zip(prompts, ids) if (row == unknown).any()]
         if bad:
-            raise ReproError(f"generator {self.bundle.name!r} does not know words of the prompts {bad[:3]}; its "
-                             "word-level vocabulary takes the pool's caption templates (lecf_prompts=templates), "
-                             "not free sentences")
+            raise ReproError(
+                f"generator {self.bundle.name!r} does not know words of the prompts {bad[:3]}; its "
+                "word-level vocabulary takes the pool's caption templates (lecf_prompts=templates), "
+                "not free sentences"
+            )
 
     @torch.no_grad()
     def _encode(self, prompts: list[str]) -> torch.Tensor:
-        chunks = [self.bundle.encode_text(prompts[i:i + 256]).float().cpu() for i in range(0, len(prompts), 256)]
+        chunks = [self.bundle.encode_text(prompts[i : i + 256]).float().cpu() for i in range(0, len(prompts), 256)]
         return torch.cat(chunks)
 
     # --- the attempt stream ---
@@ -361,24 +423,34 @@ class LECF:
         n = len(requests)
         seeds = np.array([sample_seed(self.config.seed, c, j) for c, j in requests], dtype=np.int64)
         w = np.array([random.Random(int(s)).choice(self.config.guidance) for s in seeds], dtype=np.float32)
-        source = np.array([self.first_row[c] + j % len(self.prompts[self.classes[c]]) for c, j in requests],
-                          dtype=np.int64)
-        return SamplePlan(source=source, partner=np.full(n, -1), variant=np.array([j for _, j in requests]),
-                          w=w, lam=np.zeros(n, np.float32), alpha=np.zeros(n, np.float32),
-                          checkpoint=np.zeros(n, np.int64), seed=seeds)
+        source = np.array(
+            [self.first_row[c] + j % len(self.prompts[self.classes[c]]) for c, j in requests], dtype=np.int64
+        )
+        return SamplePlan(
+            source=source,
+            partner=np.full(n, -1),
+            variant=np.array([j for _, j in requests]),
+            w=w,
+            lam=np.zeros(n, np.float32),
+            alpha=np.zeros(n, np.float32),
+            checkpoint=np.zeros(n, np.int64),
+            seed=seeds,
+        )
 
     def _generate(self, counts: dict[int, int]) -> None:
         """Make the next ``counts[c]`` attempts of each class c: generate, score, append in attempt order."""
         requests = [(c, self.attempts_made(c) + i) for c, m in counts.items() for i in range(m)]
         bar = tqdm(total=len(requests), desc="LECF attempts", unit="img", disable=not self.progress)
         for start in range(0, len(requests), self.config.batch):
-            part = requests[start:start + self.config.batch]
+            part = requests[start : start + self.config.batch]
             plan = self._plan(part)
             images = self.sampler.generate(plan, np.arange(len(part)))
             probabilities = np.asarray(torch.as_tensor(self.filter(images)).float().cpu())
             if probabilities.shape != (len(part), len(self.filter.classes)):
-                raise ReproError(f"filter {self.filter.name!r} returned shape {probabilities.shape} for "
-                                 f"{len(part)} images; expected [images, {len(self.filter.classes)} classes]")
+                raise ReproError(
+                    f"filter {self.filter.name!r} returned shape {probabilities.shape} for "
+                    f"{len(part)} images; expected [images, {len(self.filter.classes)} classes]"
+                )
             labels = np.array([c for c, _ in part])
             scores = probabilities[np.arange(len(part)), self.columns[labels]]
             for c in np.unique(labels):
@@ -422,8 +494,9 @@ class LECF:
             chosen.append(keep)
             used.append(int(keep[-1]) + 1 if len(keep) == per_class else made)
         # rank-major: the r-th kept image of every class, then the next rank
-        order = [(c, int(chosen[c][r])) for r in range(per_class) for c in range(len(self.classes))
-                 if r < len(chosen[c])]
+        order = [
+            (c, int(chosen[c][r])) for r in range(per_class) for c in range(len(self.classes)) if r < len(chosen[c])
+        ]
         cls = np.array([c for c, _ in order], dtype=np.int64)
         attempt = np.array([j for _, j in order], dtype=np.int64)
         pick = lambda store, dtype: np.array([store[c][j] for c, j in order], dtype=dtype)  # noqa: E731
@@ -433,26 +506,46 @@ class LECF:
             if len(rows):
                 images[rows] = self._images(c)[attempt[rows]]
         result = LECFSet(
-            images=images, labels=cls, classes=self.classes,
+            images=images,
+            labels=cls,
+            classes=self.classes,
             prompts=[self.prompts[self.classes[c]][j % len(self.prompts[self.classes[c]])] for c, j in order],
-            scores=pick(self._scores, np.float32), attempts=attempt, seeds=pick(self._seeds, np.int64),
-            w=pick(self._w, np.float32), threshold=float(threshold), per_class=per_class,
-            accepted=np.array([len(k) for k in chosen]), attempts_used=np.array(used))
+            scores=pick(self._scores, np.float32),
+            attempts=attempt,
+            seeds=pick(self._seeds, np.int64),
+            w=pick(self._w, np.float32),
+            threshold=float(threshold),
+            per_class=per_class,
+            accepted=np.array([len(k) for k in chosen]),
+            attempts_used=np.array(used),
+        )
         if not result.complete:
             short = {self.classes[c]: int(len(k)) for c, k in enumerate(chosen) if len(k) < per_class}
-            warnings.warn(f"LECF at threshold {threshold}: classes {short} kept fewer than {per_class} images within "
-                          f"{budget} attempts each; raise max_attempts or lower the threshold", stacklevel=2)
+            warnings.warn(
+                f"LECF at threshold {threshold}: classes {short} kept fewer than {per_class} images within "
+                f"{budget} attempts each; raise max_attempts or lower the threshold",
+                stacklevel=2,
+            )
         return result
 
     # --- writing ---
     def dataset_config(self, threshold: float, per_class: int) -> dict:
-        return {"method": "lecf", **self.config.settings(), "threshold": float(threshold), "per_class": int(per_class),
-                "filter": self.filter.name, "filter_weights": getattr(self.filter, "fingerprint", None),
-                "prompts": self.prompts, "classes": self.classes, "generator": self.bundle.name,
-                "weights": self.bundle.fingerprint}
+        return {
+            "method": "lecf",
+            **self.config.settings(),
+            "threshold": float(threshold),
+            "per_class": int(per_class),
+            "filter": self.filter.name,
+            "filter_weights": getattr(self.filter, "fingerprint", None),
+            "prompts": self.prompts,
+            "classes": self.classes,
+            "generator": self.bundle.name,
+            "weights": self.bundle.fingerprint,
+        }
 
-    def write(self, out: str | Path, threshold: float, per_class: int, shard_size: int = 5000,
-              dataset: str | None = None) -> SyntheticDataset:
+    def write(
+        self, out: str | Path, threshold: float, per_class: int, shard_size: int = 5000, dataset: str | None = None
+    ) -> SyntheticDataset:
         """Write the set of (threshold, per_class) to ``out``; a finished folder of the same settings is reused."""
         if shard_size < 1:
             raise ReproError("shard_size must be positive")
@@ -462,25 +555,47 @@ class LECF:
         if (out / "index.json").exists():
             existing = SyntheticDataset(out)
             if existing.index.get("config_hash") != digest:  # fail before generating, not after
-                raise ReproError(f"{out} holds a synthetic dataset of other settings ({existing.index.get('config_hash')}"
-                                 f" vs {digest}); choose another output folder for this LECF set")
+                raise ReproError(
+                    f"{out} holds a synthetic dataset of other settings ({existing.index.get('config_hash')}"
+                    f" vs {digest}); choose another output folder for this LECF set"
+                )
             if existing.complete:
                 return existing
         kept = self.select(threshold, per_class)
         bounds = list(range(0, len(kept), shard_size)) + [len(kept)]
-        meta = {"classes": self.classes, "resolution": self.save_resolution,
-                "generation_resolution": self.sampler.resolution, "generator": self.bundle.name, "dataset": dataset,
-                "method": "lecf", "config": settings, "config_hash": digest, "acceptance": kept.summary()}
+        meta = {
+            "classes": self.classes,
+            "resolution": self.save_resolution,
+            "generation_resolution": self.sampler.resolution,
+            "generator": self.bundle.name,
+            "dataset": dataset,
+            "method": "lecf",
+            "config": settings,
+            "config_hash": digest,
+            "acceptance": kept.summary(),
+        }
         writer = SyntheticWriter(out, meta, [b - a for a, b in zip(bounds, bounds[1:])])
         for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
             if writer.done(k):
                 continue
             n = b - a
-            writer.write(k, kept.images[a:b], kept.labels[a:b], {
-                "source_index": np.full(n, -1), "source_id": np.full(n, ""), "partner_index": np.full(n, -1),
-                "variant": kept.attempts[a:b], "w": kept.w[a:b], "lam": np.zeros(n, np.float32),
-                "alpha": np.zeros(n, np.float32), "checkpoint": np.full(n, -1), "seed": kept.seeds[a:b],
-                "prompt": np.array(kept.prompts[a:b], dtype=str), "score": kept.scores[a:b],
-                "threshold": np.full(n, kept.threshold, np.float32),
-            })
+            writer.write(
+                k,
+                kept.images[a:b],
+                kept.labels[a:b],
+                {
+                    "source_index": np.full(n, -1),
+                    "source_id": np.full(n, ""),
+                    "partner_index": np.full(n, -1),
+                    "variant": kept.attempts[a:b],
+                    "w": kept.w[a:b],
+                    "lam": np.zeros(n, np.float32),
+                    "alpha": np.zeros(n, np.float32),
+                    "checkpoint": np.full(n, -1),
+                    "seed": kept.seeds[a:b],
+                    "prompt": np.array(kept.prompts[a:b], dtype=str),
+                    "score": kept.scores[a:b],
+                    "threshold": np.full(n, kept.threshold, np.float32),
+                },
+            )
         return SyntheticDataset(out)

@@ -17,8 +17,8 @@ compare Diffusion Inversion with LECF and KNN retrieval (Tables 2, 3 and 10, Fig
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -41,8 +41,12 @@ def lecf_prompts(kind: str, classes: Sequence[str], device: str | torch.device =
     raise ReproError(f"unknown lecf_prompts {kind!r}; use one of {', '.join(PROMPTS)}")
 
 
-def lecf_filter(kind: str, classes: Sequence[str], pool_classifier: Callable[[], nn.Module] | None = None,
-                device: str | torch.device = "cpu"):
+def lecf_filter(
+    kind: str,
+    classes: Sequence[str],
+    pool_classifier: Callable[[], nn.Module] | None = None,
+    device: str | torch.device = "cpu",
+):
     """The filter network ``lecf_filter: kind`` names; ``pool_classifier`` returns the pool-trained classifier
     (called only for ``pool-resnet18``), whose outputs are the pool's classes."""
     if kind == "pool-resnet18":
@@ -56,18 +60,44 @@ def lecf_filter(kind: str, classes: Sequence[str], pool_classifier: Callable[[],
     raise ReproError(f"unknown lecf_filter {kind!r}; use one of {', '.join(FILTERS)}")
 
 
-def build_lecf(bundle, classes: Sequence[str], *, prompts: str, filter: str, guidance, scheduler: str, steps: int,
-               resolution: int | None, save_resolution: int | None, precision: str, seed: int = 0,
-               max_attempts: float = LECFConfig.max_attempts, pool_classifier: Callable[[], nn.Module] | None = None,
-               progress: bool = False) -> LECF:
+def build_lecf(
+    bundle,
+    classes: Sequence[str],
+    *,
+    prompts: str,
+    filter: str,
+    guidance,
+    scheduler: str,
+    steps: int,
+    resolution: int | None,
+    save_resolution: int | None,
+    precision: str,
+    seed: int = 0,
+    max_attempts: float = LECFConfig.max_attempts,
+    pool_classifier: Callable[[], nn.Module] | None = None,
+    progress: bool = False,
+) -> LECF:
     """LECF for ``classes`` with the generator ``bundle``, as an experiment's parameters describe it."""
     device = bundle.device
     guidance = tuple(guidance) if isinstance(guidance, (list, tuple)) else (guidance,)
-    config = LECFConfig(guidance=guidance, scheduler=scheduler, steps=int(steps), seed=int(seed),
-                        resolution=resolution, save_resolution=save_resolution, precision=precision,
-                        max_attempts=float(max_attempts))
-    return LECF(bundle, classes, lecf_filter(filter, classes, pool_classifier, device), config,
-                prompts=lecf_prompts(prompts, classes, device), progress=progress)
+    config = LECFConfig(
+        guidance=guidance,
+        scheduler=scheduler,
+        steps=int(steps),
+        seed=int(seed),
+        resolution=resolution,
+        save_resolution=save_resolution,
+        precision=precision,
+        max_attempts=float(max_attempts),
+    )
+    return LECF(
+        bundle,
+        classes,
+        lecf_filter(filter, classes, pool_classifier, device),
+        config,
+        prompts=lecf_prompts(prompts, classes, device),
+        progress=progress,
+    )
 
 
 def lecf_set(lecf: LECF, root: str | Path, threshold: float, per_class: int, dataset: str | None = None):

@@ -83,8 +83,12 @@ class CutMix:
         cut = np.sqrt(1.0 - self.rng.beta(self.alpha, self.alpha))
         ch, cw = int(height * cut), int(width * cut)
         cy, cx = self.rng.integers(height), self.rng.integers(width)
-        return (int(np.clip(cy - ch // 2, 0, height)), int(np.clip(cy + ch // 2, 0, height)),
-                int(np.clip(cx - cw // 2, 0, width)), int(np.clip(cx + cw // 2, 0, width)))
+        return (
+            int(np.clip(cy - ch // 2, 0, height)),
+            int(np.clip(cy + ch // 2, 0, height)),
+            int(np.clip(cx - cw // 2, 0, width)),
+            int(np.clip(cx + cw // 2, 0, width)),
+        )
 
     def __call__(self, images: torch.Tensor, targets: torch.Tensor):
         n, _, h, w = images.shape

@@ -12,7 +12,7 @@ plain L2 norm of DeepInversion's code. ``layer_weights`` gives w_l (DeepInversio
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -83,7 +83,7 @@ class BatchNormAlignment:
             handle.remove()
         self._handles = []
 
-    def __enter__(self) -> "BatchNormAlignment":
+    def __enter__(self) -> BatchNormAlignment:
         return self
 
     def __exit__(self, *exc) -> None:

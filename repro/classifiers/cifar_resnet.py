@@ -84,8 +84,12 @@ def load_cifar_resnet(path: str | os.PathLike, arch: str | None = None) -> Class
     Depth and number of classes are read from the weights; ``arch`` (e.g. ``cifar_resnet56``), when given, must
     match. A checkpoint of any other architecture raises :class:`ReproError`.
     """
-    blob = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
-                           "CIFAR ResNet checkpoint", "copy it again from the data folder")
+    blob = read_damageable(
+        path,
+        lambda p: torch.load(p, map_location="cpu", weights_only=True),
+        "CIFAR ResNet checkpoint",
+        "copy it again from the data folder",
+    )
     state = blob.get("state_dict", blob) if isinstance(blob, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ReproError(f"{path} holds no state dict of tensors; expected akamaster's {{'state_dict': ...}}")
@@ -101,7 +105,8 @@ def load_cifar_resnet(path: str | os.PathLike, arch: str | None = None) -> Class
         raise ReproError(f"{path} holds a {found} but {arch} was asked; pass --arch {found}")
     body, head = cifar_resnet(6 * (max(blocks) + 1) + 2, state["linear.weight"].shape[0])
     model = Classifier(body, head, arch=found, resolution=32, mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    mapped = {("head." + k.removeprefix("linear.")) if k.startswith("linear.") else "body." + k: v
-              for k, v in state.items()}
+    mapped = {
+        ("head." + k.removeprefix("linear.")) if k.startswith("linear.") else "body." + k: v for k, v in state.items()
+    }
     load_state(model, mapped, path)
     return model

@@ -32,23 +32,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--arch", choices=ARCHS, help="architecture (required unless an --eval-checkpoint "
-                        "names its own)")
-    parser.add_argument("--train", help="real training images: DATASET[:SPLIT] (your own data too) or a "
-                        "`repro sample` folder")
+    parser.add_argument(
+        "--arch", choices=ARCHS, help="architecture (required unless an --eval-checkpoint names its own)"
+    )
+    parser.add_argument(
+        "--train", help="real training images: DATASET[:SPLIT] (your own data too) or a `repro sample` folder"
+    )
     parser.add_argument("--synthetic", help="synthetic training images: a `repro sample` folder or DATASET:SPLIT")
     parser.add_argument("--ratio", help="real:synthetic images per batch when both are given, e.g. 1:1, 1:7, 7:1")
-    parser.add_argument("--test", action="append", default=[],
-                        help="test set (repeatable): DATASET[:SPLIT] (your own data too) or a `repro sample` folder")
-    parser.add_argument("--image-size", type=POSITIVE, default=None,
-                        help="decode DATASET sets at N px (default: each dataset's own size)")
-    parser.add_argument("--holdout-per-class", type=POSITIVE, default=None,
-                        help="hold K seeded images of each class out of --train and test on them (column "
-                             "'holdout'): a split with no test set of its own, such as the pool")
-    parser.add_argument("--vae-generator", help="also evaluate on each test set after a VAE round trip through "
-                        "this generator (Table 6), e.g. mini or sd14")
-    parser.add_argument("--eval-checkpoint", help="evaluate this checkpoint instead of training "
-                        "(a `repro train --save` file or an akamaster CIFAR ResNet .th)")
+    parser.add_argument(
+        "--test",
+        action="append",
+        default=[],
+        help="test set (repeatable): DATASET[:SPLIT] (your own data too) or a `repro sample` folder",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=POSITIVE,
+        default=None,
+        help="decode DATASET sets at N px (default: each dataset's own size)",
+    )
+    parser.add_argument(
+        "--holdout-per-class",
+        type=POSITIVE,
+        default=None,
+        help="hold K seeded images of each class out of --train and test on them (column "
+        "'holdout'): a split with no test set of its own, such as the pool",
+    )
+    parser.add_argument(
+        "--vae-generator",
+        help="also evaluate on each test set after a VAE round trip through "
+        "this generator (Table 6), e.g. mini or sd14",
+    )
+    parser.add_argument(
+        "--eval-checkpoint",
+        help="evaluate this checkpoint instead of training "
+        "(a `repro train --save` file or an akamaster CIFAR ResNet .th)",
+    )
     r = parser.add_argument_group("recipe (appendix B.1)")
     r.add_argument("--train-steps", type=POSITIVE, help="optimisation steps")
     r.add_argument("--batch-size", type=POSITIVE, default=128)
@@ -60,8 +80,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--warmup-steps", type=NONNEGATIVE, help="linear warm-up steps (default 2%% of --train-steps)")
     r.add_argument("--crop-pad", type=NONNEGATIVE, help="zero padding of the random crop (default resolution // 8)")
     r.add_argument("--augment", choices=AUGMENTATIONS, default="default", help="Table 4 augmentation")
-    r.add_argument("--cutout-side", type=number(above=0, at_most=1), default=1 / 8,
-                   help="CutOut square side / image side")
+    r.add_argument(
+        "--cutout-side", type=number(above=0, at_most=1), default=1 / 8, help="CutOut square side / image side"
+    )
     r.add_argument("--seed", type=NONNEGATIVE, nargs="+", default=[0], help="one run per seed")
     k = parser.add_argument_group("knowledge distillation")
     k.add_argument("--teacher", help="distil this classifier checkpoint into --arch (KD loss)")
@@ -76,8 +97,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     o.add_argument("--device", type=device, default="auto", help="auto, cuda or cpu")
     o.add_argument("--plain", action="store_true", help="plain eager fp32 loop (no bf16, compile, CUDA graph)")
-    o.add_argument("--compile-mode", default="default",
-                   help="torch.compile mode of the fast path: default or max-autotune-no-cudagraphs")
+    o.add_argument(
+        "--compile-mode",
+        default="default",
+        help="torch.compile mode of the fast path: default or max-autotune-no-cudagraphs",
+    )
     o.add_argument("--no-compile", action="store_true", help="keep bf16 and the CUDA graph, skip torch.compile")
     o.add_argument("--no-graph", action="store_true", help="do not replay the step as a CUDA graph")
     o.add_argument("--quiet", action="store_true")
@@ -112,8 +136,7 @@ def _speed(args, device):
         return Speed.plain()
     speed = Speed.auto(device)
     if device.type == "cuda":
-        speed = replace(speed, compile=None if args.no_compile else args.compile_mode,
-                        cuda_graph=not args.no_graph)
+        speed = replace(speed, compile=None if args.no_compile else args.compile_mode, cuda_graph=not args.no_graph)
     return speed
 
 
@@ -128,19 +151,20 @@ def _test_sets(args, device) -> list[tuple[str, object, object]]:
         from ..sampling.roundtrip import vae_roundtrip
 
         bundle = load_generator(args.vae_generator, dtype="fp32", device=device)
-        sets += [(f"vae[{args.vae_generator}]({label})", vae_roundtrip(bundle, images), labels)
-                 for label, images, labels in list(sets)]
+        sets += [
+            (f"vae[{args.vae_generator}]({label})", vae_roundtrip(bundle, images), labels)
+            for label, images, labels in list(sets)
+        ]
     return sets
 
 
 def run(args) -> int:
     import torch
 
+    from ..files import output_folder, write_arguments
     from ..provenance import Provenance, timed, write_rows
     from .evaluate import evaluate
     from .train import resolve_device
-
-    from ..files import output_folder, write_arguments
 
     if not args.test and not args.holdout_per_class:
         raise ReproError("give at least one --test set, e.g. --test cifar10:test, or --holdout-per-class K")
@@ -156,10 +180,22 @@ def run(args) -> int:
         model = load_classifier(args.eval_checkpoint, arch=args.arch)  # a wrong checkpoint fails before data loads
         tests = _test_sets(args, device)
         prov = Provenance(args.experiment, args.scale, config, dataset=args.eval_checkpoint)
-        rows = [prov.row(seed=None, wall_seconds=None, table=args.table, row=model.arch, column=label,
-                         value=evaluate(model, images, labels, device=device, speed=speed), unit="%",
-                         arch=model.arch, checkpoint=args.eval_checkpoint, test=label, metric="top1")
-                for label, images, labels in tests]
+        rows = [
+            prov.row(
+                seed=None,
+                wall_seconds=None,
+                table=args.table,
+                row=model.arch,
+                column=label,
+                value=evaluate(model, images, labels, device=device, speed=speed),
+                unit="%",
+                arch=model.arch,
+                checkpoint=args.eval_checkpoint,
+                test=label,
+                metric="top1",
+            )
+            for label, images, labels in tests
+        ]
         write_rows(rows, out / "results.csv")
         _print(rows)
         return 0
@@ -176,8 +212,9 @@ def run(args) -> int:
     row_label = " + ".join(s for s in (args.train, args.synthetic) if s) + (f" ({args.ratio})" if args.ratio else "")
     prov = Provenance(args.experiment, args.scale, config, dataset=row_label)
     results = out / "results.csv"
-    finished = _finished_seeds(results, prov.config_hash, args.seed, [label for label, _, _ in tests],
-                               out if args.save else None)
+    finished = _finished_seeds(
+        results, prov.config_hash, args.seed, [label for label, _, _ in tests], out if args.save else None
+    )
     for seed in args.seed:
         if seed in finished:
             print(f"seed {seed}: kept from {results} (trained with these settings before)")
@@ -188,13 +225,31 @@ def run(args) -> int:
             from .models import save_classifier
 
             save_classifier(model, out / f"model-seed{seed}.pt", seed=seed, train=row_label, steps=recipe.steps)
-        finished[seed] = [prov.row(
-            seed=seed, wall_seconds=wall(), table=args.table, row=f"{args.arch} {row_label}", column=label,
-            value=evaluate(model, images, labels, device=device, speed=speed), unit="%", metric="top1",
-            arch=args.arch, train=args.train, synthetic=args.synthetic, ratio=args.ratio, augment=args.augment,
-            steps=recipe.steps, batch_size=recipe.batch_size, optimizer=recipe.optimizer, test=label,
-            train_seconds=round(report.seconds, 2), images_per_second=round(report.images_per_second),
-            final_loss=round(report.final_loss, 4)) for label, images, labels in tests]
+        finished[seed] = [
+            prov.row(
+                seed=seed,
+                wall_seconds=wall(),
+                table=args.table,
+                row=f"{args.arch} {row_label}",
+                column=label,
+                value=evaluate(model, images, labels, device=device, speed=speed),
+                unit="%",
+                metric="top1",
+                arch=args.arch,
+                train=args.train,
+                synthetic=args.synthetic,
+                ratio=args.ratio,
+                augment=args.augment,
+                steps=recipe.steps,
+                batch_size=recipe.batch_size,
+                optimizer=recipe.optimizer,
+                test=label,
+                train_seconds=round(report.seconds, 2),
+                images_per_second=round(report.images_per_second),
+                final_loss=round(report.final_loss, 4),
+            )
+            for label, images, labels in tests
+        ]
         # after every seed (its weights first), so a killed or failing run keeps, and a rerun skips, finished seeds
         write_rows([row for s in args.seed if s in finished for row in finished[s]], results)
         del model
@@ -214,8 +269,12 @@ def _finished_seeds(results: Path, config_hash: str, seeds, columns: list[str], 
 
     from ..files import read_damageable
 
-    frame = read_damageable(results, lambda p: pd.read_csv(p, dtype={"config_hash": str, "column": str}),
-                            "results file", "delete it to train every seed again")
+    frame = read_damageable(
+        results,
+        lambda p: pd.read_csv(p, dtype={"config_hash": str, "column": str}),
+        "results file",
+        "delete it to train every seed again",
+    )
     if not {"config_hash", "seed", "column"} <= set(frame.columns):
         return {}
     mine = frame[frame["config_hash"] == config_hash]
@@ -240,15 +299,23 @@ def _training_setup(args):
             raise ReproError("--holdout-per-class splits a DATASET:SPLIT given with --train")
         smallest = int(real.class_counts().min())
         if args.holdout_per_class >= smallest:
-            raise ReproError(f"--holdout-per-class {args.holdout_per_class} leaves no training image in a class of "
-                             f"{real.name}, whose smallest class has {smallest}; give at most {smallest - 1}")
+            raise ReproError(
+                f"--holdout-per-class {args.holdout_per_class} leaves no training image in a class of "
+                f"{real.name}, whose smallest class has {smallest}; give at most {smallest - 1}"
+            )
         holdout = real.per_class(args.holdout_per_class, seed=0)
         real = real.without(holdout.ids)
     if args.ratio and not (real is not None and synthetic is not None):
         raise ReproError("--ratio mixes real and synthetic data; give both --train and --synthetic")
     data = TrainingData(real, synthetic, parse_ratio(args.ratio) if args.ratio else None)
-    overrides = dict(batch_size=args.batch_size, weight_decay=args.weight_decay, momentum=args.momentum,
-                     nesterov=args.nesterov, warmup_steps=args.warmup_steps, crop_pad=args.crop_pad)
+    overrides = dict(
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        warmup_steps=args.warmup_steps,
+        crop_pad=args.crop_pad,
+    )
     if args.lr is not None:
         overrides["lr"] = args.lr
     recipe = (Recipe.adamw if args.optimizer == "adamw" else Recipe.sgd)(args.train_steps, **overrides)
@@ -264,13 +331,18 @@ def _train_one(args, data, recipe, seed, device, speed, teacher):
     torch.manual_seed(seed)
     mean, std = data.channel_stats()
     model = build_model(args.arch, len(data.classes), data.resolution, mean=mean, std=std)
-    options = dict(augment=args.augment, seed=seed, device=device, speed=speed, cutout_side=args.cutout_side,
-                   progress=not args.quiet)
+    options = dict(
+        augment=args.augment,
+        seed=seed,
+        device=device,
+        speed=speed,
+        cutout_side=args.cutout_side,
+        progress=not args.quiet,
+    )
     if teacher is not None:
         from .distill import distil
 
-        report = distil(teacher, model, data, recipe, temperature=args.kd_temperature, alpha=args.kd_alpha,
-                        **options)
+        report = distil(teacher, model, data, recipe, temperature=args.kd_temperature, alpha=args.kd_alpha, **options)
     else:
         report = train_classifier(model, data, recipe, **options)
     return model, report
@@ -280,8 +352,10 @@ def _print(rows) -> None:
     from .evaluate import mean_std
 
     for row in rows:
-        print(f"{row['row']} | {row['column']}: top-1 {row['value']:.2f} %"
-              + (f" (seed {row['seed']})" if row["seed"] is not None else ""))
+        print(
+            f"{row['row']} | {row['column']}: top-1 {row['value']:.2f} %"
+            + (f" (seed {row['seed']})" if row["seed"] is not None else "")
+        )
     cells: dict[tuple, list[float]] = {}
     for row in rows:
         cells.setdefault((row["row"], row["column"]), []).append(row["value"])

@@ -23,8 +23,13 @@ def _check(temperature: float, alpha: float) -> None:
         raise ReproError(f"distillation alpha must lie in [0, 1], got {alpha}")
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-            targets: torch.Tensor | None = None, alpha: float = 0.0) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+    targets: torch.Tensor | None = None,
+    alpha: float = 0.0,
+) -> torch.Tensor:
     """Hinton's loss; ``targets`` are labels [N] or soft labels [N, C], needed when ``alpha`` > 0."""
     _check(temperature, alpha)
     log_student = F.log_softmax(student_logits.float() / temperature, dim=1)
@@ -56,23 +61,36 @@ class Distillation:
     def __call__(self, logits: torch.Tensor, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         resolution = getattr(self.teacher, "resolution", images.shape[-1])
         if images.shape[-1] != resolution:
-            images = F.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True,
-                                   align_corners=False)
+            images = F.interpolate(
+                images, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
+            )
         with torch.no_grad():
             teacher_logits = self.teacher(images)
         return kd_loss(logits, teacher_logits, self.temperature, targets, self.alpha)
 
 
-def distil(teacher: nn.Module, student: nn.Module, data, recipe, *, temperature: float = 4.0, alpha: float = 0.0,
-           device=None, **train_options) -> TrainReport:
+def distil(
+    teacher: nn.Module,
+    student: nn.Module,
+    data,
+    recipe,
+    *,
+    temperature: float = 4.0,
+    alpha: float = 0.0,
+    device=None,
+    **train_options,
+) -> TrainReport:
     """Train ``student`` on ``data`` to match ``teacher`` (same classes); returns the training report."""
     if getattr(teacher, "num_classes", None) != getattr(student, "num_classes", None):
-        raise ReproError(f"teacher predicts {getattr(teacher, 'num_classes', '?')} classes but the student "
-                         f"{getattr(student, 'num_classes', '?')}; build the student with the teacher's classes")
+        raise ReproError(
+            f"teacher predicts {getattr(teacher, 'num_classes', '?')} classes but the student "
+            f"{getattr(student, 'num_classes', '?')}; build the student with the teacher's classes"
+        )
     device = resolve_device(device)
     teacher.to(device)
     speed = train_options.get("speed") or Speed.auto(device)
     if speed.channels_last:
         teacher.to(memory_format=torch.channels_last)
-    return train_classifier(student, data, recipe, objective=Distillation(teacher, temperature, alpha),
-                            device=device, **train_options)
+    return train_classifier(
+        student, data, recipe, objective=Distillation(teacher, temperature, alpha), device=device, **train_options
+    )

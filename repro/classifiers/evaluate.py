@@ -6,7 +6,7 @@ The VAE-processed test set of Table 6 is just other images: ``evaluate(model, va
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from .train import Speed, autocast, resolve_device
 def _as_batches(images, batch_size: int, device: torch.device, channels_last: bool):
     """uint8 [N, H, W, 3] (numpy or torch) or float [N, 3, H, W] in [0, 1] -> float NCHW batches on device."""
     for start in range(0, len(images), batch_size):
-        chunk = torch.as_tensor(images[start:start + batch_size]).to(device, non_blocking=True)
+        chunk = torch.as_tensor(images[start : start + batch_size]).to(device, non_blocking=True)
         if chunk.dtype == torch.uint8:
             chunk = chunk.permute(0, 3, 1, 2).float().div_(255)
         if channels_last:
@@ -35,16 +35,19 @@ def _image_size(images) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, images, batch_size: int = 1000, device=None,
-            speed: Speed | None = None) -> torch.Tensor:
+def predict(
+    model: torch.nn.Module, images, batch_size: int = 1000, device=None, speed: Speed | None = None
+) -> torch.Tensor:
     """Predicted labels (int64, CPU) of ``images`` at the model's resolution."""
     if len(images) == 0:
         raise ReproError("no test images to evaluate; check the test split")
     size = _image_size(images)
     resolution = getattr(model, "resolution", None)
     if resolution is not None and tuple(size) != (resolution, resolution):
-        raise ReproError(f"test images are {size[0]}x{size[1]} px but the model was trained at {resolution} px; "
-                         "resize them first (repro.data.resize)")
+        raise ReproError(
+            f"test images are {size[0]}x{size[1]} px but the model was trained at {resolution} px; "
+            "resize them first (repro.data.resize)"
+        )
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     speed = speed or Speed.auto(device)
     model.to(device).eval()
@@ -57,8 +60,9 @@ def predict(model: torch.nn.Module, images, batch_size: int = 1000, device=None,
     return torch.cat(predictions).cpu()
 
 
-def evaluate(model: torch.nn.Module, images, labels, batch_size: int = 1000, device=None,
-             speed: Speed | None = None) -> float:
+def evaluate(
+    model: torch.nn.Module, images, labels, batch_size: int = 1000, device=None, speed: Speed | None = None
+) -> float:
     """Top-1 accuracy in percent."""
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     if len(labels) != len(images):

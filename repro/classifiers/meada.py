@@ -47,14 +47,16 @@ class MeAda:
             logits = model.head(features).float()
             log_probs = F.log_softmax(logits, dim=1)
             entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
-            objective = (F.cross_entropy(logits, labels) + self.eta * entropy
-                         - self.gamma * F.mse_loss(features.float(), anchor))
+            objective = (
+                F.cross_entropy(logits, labels) + self.eta * entropy - self.gamma * F.mse_loss(features.float(), anchor)
+            )
             (grad,) = torch.autograd.grad(objective, x)
             x = (x + self.step_size * grad).detach().requires_grad_(True)
         return x.detach().clamp_(0, 1)
 
-    def generate(self, model: torch.nn.Module, data: TrainingData, batch_size: int, device: torch.device,
-                 speed) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self, model: torch.nn.Module, data: TrainingData, batch_size: int, device: torch.device, speed
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Adversarial uint8 copies [N, H, W, 3] of every training image, and their labels."""
         from .train import autocast
 
@@ -63,11 +65,11 @@ class MeAda:
         model.eval()
         out = []
         for start in range(0, len(labels_all), batch_size):
-            batch = torch.as_tensor(source.images[start:start + batch_size], device=device)
+            batch = torch.as_tensor(source.images[start : start + batch_size], device=device)
             images = batch.permute(0, 3, 1, 2).float().div_(255)
             if speed.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            labels = torch.as_tensor(labels_all[start:start + batch_size], device=device)
+            labels = torch.as_tensor(labels_all[start : start + batch_size], device=device)
             with autocast(device, speed):
                 adversarial = self.ascend(model, images, labels)
             out.append((adversarial * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())

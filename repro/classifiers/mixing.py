@@ -11,8 +11,8 @@ class name), such as ``repro.data.ImageSet``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -123,7 +123,7 @@ class TrainingData:
         total = np.zeros(3)
         squares = np.zeros(3)
         for start in range(0, len(images), 4096):  # float64 sums, chunked to bound memory
-            chunk = images[start:start + 4096].reshape(-1, 3).astype(np.float64) / 255
+            chunk = images[start : start + 4096].reshape(-1, 3).astype(np.float64) / 255
             total += chunk.sum(0)
             squares += (chunk**2).sum(0)
         count = images.shape[0] * images.shape[1] * images.shape[2]
@@ -137,8 +137,9 @@ class TrainingData:
             return [batch_size]
         return list(split_batch(batch_size, self.ratio))
 
-    def stream(self, batch_size: int, device: torch.device, seed: int, crop_pad: int,
-               flip: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def stream(
+        self, batch_size: int, device: torch.device, seed: int, crop_pad: int, flip: bool
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless batches (float NCHW in [0, 1] on ``device``, int64 labels); real images come first."""
         from ..data.gpu import GpuBatches
 
@@ -149,9 +150,17 @@ class TrainingData:
                     f"{getattr(source, 'name', 'a training set')!r} has {len(source.labels)} images, fewer than the "
                     f"{count} each batch takes from it; lower the batch size or add images"
                 )
-            batches = GpuBatches(source.images, np.asarray(source.labels, dtype=np.int64), count, device,
-                                 shuffle=True, crop_pad=crop_pad, flip=flip, seed=seed + 1000 * offset,
-                                 drop_last=True)
+            batches = GpuBatches(
+                source.images,
+                np.asarray(source.labels, dtype=np.int64),
+                count,
+                device,
+                shuffle=True,
+                crop_pad=crop_pad,
+                flip=flip,
+                seed=seed + 1000 * offset,
+                drop_last=True,
+            )
             streams.append(_forever(batches))
         while True:
             parts = [next(s) for s in streams]
@@ -160,13 +169,17 @@ class TrainingData:
             else:
                 yield torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-    def extended(self, images: np.ndarray, labels: np.ndarray) -> "TrainingData":
+    def extended(self, images: np.ndarray, labels: np.ndarray) -> TrainingData:
         """The same data plus extra labelled images (ME-ADA's adversarial copies); one source only."""
         if len(self.sources) != 1:
             raise ReproError("ME-ADA extends a single training set; train it on real or on synthetic data alone")
         (source,) = self.sources
-        pool = Pool(np.concatenate([source.images, images]), np.concatenate([np.asarray(source.labels), labels]),
-                    list(source.classes), getattr(source, "name", "pool"))
+        pool = Pool(
+            np.concatenate([source.images, images]),
+            np.concatenate([np.asarray(source.labels), labels]),
+            list(source.classes),
+            getattr(source, "name", "pool"),
+        )
         return TrainingData(real=pool) if self.real is not None else TrainingData(synthetic=pool)
 
 

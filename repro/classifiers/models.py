@@ -26,8 +26,8 @@ CIFAR ResNets with option-A shortcuts in akamaster's layout (see :mod:`.cifar_re
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -60,8 +60,16 @@ class Classifier(nn.Module):
     third-party state dicts load unchanged); :func:`save_classifier` stores them beside the weights.
     """
 
-    def __init__(self, body: nn.Module, head: nn.Linear, *, arch: str, resolution: int,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+    def __init__(
+        self,
+        body: nn.Module,
+        head: nn.Linear,
+        *,
+        arch: str,
+        resolution: int,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ):
         super().__init__()
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ReproError(f"normalisation mean={mean} std={std} must be 3 values each, std positive")
@@ -86,8 +94,13 @@ def total_stride(resolution: int) -> int:
     return 8 if resolution < 64 else 16 if resolution < 128 else 32
 
 
-def build_model(arch: str, num_classes: int, resolution: int, mean: Sequence[float] = IMAGENET_MEAN,
-                std: Sequence[float] = IMAGENET_STD) -> Classifier:
+def build_model(
+    arch: str,
+    num_classes: int,
+    resolution: int,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> Classifier:
     """A randomly initialised classifier of ``arch`` for ``resolution`` px inputs in [0, 1]."""
     if arch not in ARCHS:
         raise ReproError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
@@ -160,8 +173,9 @@ def _shufflenet_v2(num_classes: int, stride: int):
         _unstride(net.conv1[0])
     if stride <= 16:
         net.maxpool = nn.Identity()
-    body = nn.Sequential(net.conv1, net.maxpool, net.stage2, net.stage3, net.stage4, net.conv5,
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    body = nn.Sequential(
+        net.conv1, net.maxpool, net.stage2, net.stage3, net.stage4, net.conv5, nn.AdaptiveAvgPool2d(1), nn.Flatten()
+    )
     return body, net.fc
 
 
@@ -221,8 +235,12 @@ def load_classifier(path: str | os.PathLike, arch: str | None = None) -> Classif
 
 
 def _load_file(path: Path, arch: str | None) -> Classifier:
-    blob = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
-                           "classifier checkpoint", "save it again with `repro train --save`, or copy it again")
+    blob = read_damageable(
+        path,
+        lambda p: torch.load(p, map_location="cpu", weights_only=True),
+        "classifier checkpoint",
+        "save it again with `repro train --save`, or copy it again",
+    )
     if not isinstance(blob, dict) or "state_dict" not in blob:
         raise ReproError(f"{path} is not a classifier checkpoint (no state_dict); save one with `repro train --save`")
     if blob.get("format") != CHECKPOINT_FORMAT:
@@ -250,6 +268,7 @@ def load_state(model: nn.Module, state: dict, source: str | os.PathLike) -> None
             f"{len(wrong)} of another shape {wrong[:3]}; check --arch and the checkpoint"
         )
     for key, tensor in state.items():
-        check_finite(tensor, f"{source} (tensor {key})", "the training diverged or the file was altered; use "
-                     "another checkpoint")
+        check_finite(
+            tensor, f"{source} (tensor {key})", "the training diverged or the file was altered; use another checkpoint"
+        )
     model.load_state_dict(state, strict=False)

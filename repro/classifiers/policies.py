@@ -40,8 +40,9 @@ def _inverse_affine(name: str, magnitude: float, height: int, width: int) -> lis
     if name in ("ShearX", "ShearY"):
         shear = math.degrees(math.atan(magnitude))
         # _apply_op shears about the top-left corner: center [0, 0] in pixels, i.e. (-w/2, -h/2) from the middle
-        return TF._get_inverse_affine_matrix([-0.5 * width, -0.5 * height], 0.0, [0.0, 0.0], 1.0,
-                                             [shear, 0.0] if name == "ShearX" else [0.0, shear])
+        return TF._get_inverse_affine_matrix(
+            [-0.5 * width, -0.5 * height], 0.0, [0.0, 0.0], 1.0, [shear, 0.0] if name == "ShearX" else [0.0, shear]
+        )
     if name in ("TranslateX", "TranslateY"):
         shift = [float(int(magnitude)), 0.0] if name == "TranslateX" else [0.0, float(int(magnitude))]
         return TF._get_inverse_affine_matrix([0.0, 0.0], 0.0, shift, 1.0, [0.0, 0.0])
@@ -219,8 +220,7 @@ class AugMix:
         space = _Space(self._reference._augmentation_space(10, size))
         m = self.rng.dirichlet([self.alpha] * 2, size=n)
         weights = self.rng.dirichlet([self.alpha] * self.width, size=n) * m[:, 1:2]
-        depths = (np.full(self.width * n, self.depth) if self.depth > 0
-                  else self.rng.integers(1, 4, size=self.width * n))
+        depths = np.full(self.width * n, self.depth) if self.depth > 0 else self.rng.integers(1, 4, size=self.width * n)
         stages = []
         for level in range(depths.max()):
             stage = space.draw(self.rng, self.width * n, self.rng.integers(self.severity, size=self.width * n))

@@ -26,8 +26,9 @@ RESOLUTION = 224
 
 def _weights(arch: str):
     if arch not in WEIGHTS:
-        raise ReproError(f"no torchvision ImageNet weights for {arch!r}; available: "
-                         f"{', '.join(PREFIX + a for a in WEIGHTS)}")
+        raise ReproError(
+            f"no torchvision ImageNet weights for {arch!r}; available: {', '.join(PREFIX + a for a in WEIGHTS)}"
+        )
     from torchvision import models
 
     enum, member = WEIGHTS[arch]
@@ -45,11 +46,17 @@ def load_pretrained(spec: str) -> Classifier:
     weights, path = _weights(arch), weights_file(arch)
     if not path.exists():
         if not reachable(weights.url):
-            raise ReproError(f"the ImageNet weights of {arch} ({path.name}) are not in {path.parent} and "
-                             f"{weights.url} cannot be reached; run once online or copy the file there")
+            raise ReproError(
+                f"the ImageNet weights of {arch} ({path.name}) are not in {path.parent} and "
+                f"{weights.url} cannot be reached; run once online or copy the file there"
+            )
         torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True)
-    state = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
-                            "ImageNet weights file", "delete it so that it is downloaded again")
+    state = read_damageable(
+        path,
+        lambda p: torch.load(p, map_location="cpu", weights_only=True),
+        "ImageNet weights file",
+        "delete it so that it is downloaded again",
+    )
     mapped = {("head." + k.removeprefix("fc.")) if k.startswith("fc.") else "body." + k: v for k, v in state.items()}
     model = build_model(arch, len(weights.meta["categories"]), RESOLUTION, IMAGENET_MEAN, IMAGENET_STD)
     load_state(model, mapped, path)

@@ -38,11 +38,14 @@ def check_learner(backbone: str, tuning: str) -> None:
     if (backbone, tuning) in LEARNERS:
         return
     if (backbone, tuning) in PAPER_LEARNERS or backbone == "clip":
-        raise ReproError(f"few-shot learner backbone={backbone!r}, tuning={tuning!r}: classifier tuning of CLIP "
-                         "needs CLIP weights, which no offline machine has; the mini scale uses "
-                         "backbone=pool-resnet18 with tuning=linear (a linear head on the frozen pool classifier)")
-    raise ReproError(f"unknown few-shot learner backbone={backbone!r}, tuning={tuning!r}; use one of "
-                     f"{sorted(LEARNERS)}")
+        raise ReproError(
+            f"few-shot learner backbone={backbone!r}, tuning={tuning!r}: classifier tuning of CLIP "
+            "needs CLIP weights, which no offline machine has; the mini scale uses "
+            "backbone=pool-resnet18 with tuning=linear (a linear head on the frozen pool classifier)"
+        )
+    raise ReproError(
+        f"unknown few-shot learner backbone={backbone!r}, tuning={tuning!r}; use one of {sorted(LEARNERS)}"
+    )
 
 
 class LinearProbe(nn.Module):
@@ -59,17 +62,23 @@ class LinearProbe(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if features.dim() != 2 or features.shape[1] != self.dim:
-            raise ReproError(f"features {tuple(features.shape)} do not fit a probe of {self.dim} dimensions; "
-                             "embed them with the probe's feature network")
+            raise ReproError(
+                f"features {tuple(features.shape)} do not fit a probe of {self.dim} dimensions; "
+                "embed them with the probe's feature network"
+            )
         features = features.to(self.linear.weight)
-        return self.linear(F.normalize(features, dim=1) * self.dim ** 0.5)
+        return self.linear(F.normalize(features, dim=1) * self.dim**0.5)
 
     @torch.no_grad()
     def predict(self, features: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
         """Predicted labels (int64, CPU)."""
         device = self.linear.weight.device
-        return torch.cat([self(features[i:i + batch_size].to(device)).argmax(dim=1).cpu()
-                          for i in range(0, len(features), batch_size)])
+        return torch.cat(
+            [
+                self(features[i : i + batch_size].to(device)).argmax(dim=1).cpu()
+                for i in range(0, len(features), batch_size)
+            ]
+        )
 
     def accuracy(self, features: torch.Tensor, labels) -> float:
         """Top-1 accuracy in percent."""
@@ -79,13 +88,20 @@ class LinearProbe(nn.Module):
         return 100.0 * (self.predict(features) == labels).double().mean().item()
 
 
-def fit_linear_probe(features: torch.Tensor, labels, num_classes: int, recipe: Recipe, seed: int = 0,
-                     device: str | torch.device | None = None) -> LinearProbe:
+def fit_linear_probe(
+    features: torch.Tensor,
+    labels,
+    num_classes: int,
+    recipe: Recipe,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> LinearProbe:
     """Train a :class:`LinearProbe` on ``features`` [N, D] with int labels in ``0..num_classes - 1``."""
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     if features.dim() != 2 or len(features) != len(labels) or len(labels) == 0:
-        raise ReproError(f"training features {tuple(features.shape)} and {len(labels)} labels must be [N, D] and N "
-                         "labels, N >= 1")
+        raise ReproError(
+            f"training features {tuple(features.shape)} and {len(labels)} labels must be [N, D] and N labels, N >= 1"
+        )
     if num_classes < 2 or int(labels.min()) < 0 or int(labels.max()) >= num_classes:
         raise ReproError(f"labels must lie in 0..{num_classes - 1} (num_classes={num_classes}, at least 2)")
     device = resolve_device(device)
@@ -101,7 +117,7 @@ def fit_linear_probe(features: torch.Tensor, labels, num_classes: int, recipe: R
     for step in range(recipe.steps):
         if position + batch > len(order):
             order, position = torch.randperm(len(labels), generator=generator), 0
-        rows = order[position:position + batch].to(device)
+        rows = order[position : position + batch].to(device)
         position += batch
         lr.fill_(recipe.lr_at(step))
         loss = F.cross_entropy(probe(features[rows]), labels[rows])

@@ -47,16 +47,16 @@ class Recipe:
             raise ReproError(f"lr ({self.lr}) must be positive and weight decay ({self.weight_decay}) not negative")
 
     @classmethod
-    def sgd(cls, steps: int, **overrides) -> "Recipe":
+    def sgd(cls, steps: int, **overrides) -> Recipe:
         """The paper's default: SGD, momentum 0.9, batch 128, lr 0.1 cosine, weight decay 5e-4, warm-up."""
         return cls(steps=steps, **overrides)
 
     @classmethod
-    def adamw(cls, steps: int, **overrides) -> "Recipe":
+    def adamw(cls, steps: int, **overrides) -> Recipe:
         """The paper's MedMNIST recipe: AdamW at lr 1e-3, weight decay 5e-4, same schedule."""
         return cls(steps=steps, **{"optimizer": "adamw", "lr": 1e-3, **overrides})
 
-    def with_(self, **changes) -> "Recipe":
+    def with_(self, **changes) -> Recipe:
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -75,8 +75,9 @@ class Recipe:
         cosine = self.final_lr_ratio + (1 - self.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * step / self.steps))
         return self.lr * warm * cosine
 
-    def optimizer_for(self, params, device: torch.device,
-                      capturable: bool = False) -> tuple[torch.optim.Optimizer, torch.Tensor]:
+    def optimizer_for(
+        self, params, device: torch.device, capturable: bool = False
+    ) -> tuple[torch.optim.Optimizer, torch.Tensor]:
         """The optimizer and its learning rate as a 0-d tensor on ``device``.
 
         A tensor lr with the fused kernels lets the whole step (forward, backward, update) be replayed as one
@@ -85,9 +86,20 @@ class Recipe:
         """
         lr = torch.tensor(self.lr_at(0), dtype=torch.float32, device=device)
         if self.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=lr, momentum=self.momentum, nesterov=self.nesterov,
-                                  weight_decay=self.weight_decay, fused=True)
+            opt = torch.optim.SGD(
+                params,
+                lr=lr,
+                momentum=self.momentum,
+                nesterov=self.nesterov,
+                weight_decay=self.weight_decay,
+                fused=True,
+            )
         else:
-            opt = torch.optim.AdamW(params, lr=lr, weight_decay=self.weight_decay, fused=True,
-                                    capturable=capturable and device.type == "cuda")
+            opt = torch.optim.AdamW(
+                params,
+                lr=lr,
+                weight_decay=self.weight_decay,
+                fused=True,
+                capturable=capturable and device.type == "cuda",
+            )
         return opt, lr

@@ -18,8 +18,10 @@ from ..errors import ReproError
 
 #: published teachers the suite does not train: (dataset, arch) -> their file in the data folder, or torchvision's
 #: ImageNet weights (paper scale)
-THIRD_PARTY_TEACHERS = {("cifar10", "cifar_resnet56"): "models/akamaster-cifar10-resnet56-4bfd9763.th",
-                        ("imagenet", "resnet34"): "torchvision:resnet34"}
+THIRD_PARTY_TEACHERS = {
+    ("cifar10", "cifar_resnet56"): "models/akamaster-cifar10-resnet56-4bfd9763.th",
+    ("imagenet", "resnet34"): "torchvision:resnet34",
+}
 #: architectures of the teachers the suite trains itself (the ``teacher_<dataset>`` assets)
 TRAINED_TEACHER_ARCHS = ("resnet34",)
 
@@ -38,9 +40,11 @@ def load_teacher(path: str | Path, device: str | torch.device = "cpu", arch: str
     from .models import load_classifier
 
     if not str(path).startswith("torchvision:") and not Path(path).is_file():
-        raise ReproError(f"teacher checkpoint {path} does not exist; train one with `repro train`, point to "
-                         "../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th, or name torchvision's "
-                         "ImageNet ResNet-34 as torchvision:resnet34")
+        raise ReproError(
+            f"teacher checkpoint {path} does not exist; train one with `repro train`, point to "
+            "../shared/data/models/akamaster-cifar10-resnet56-4bfd9763.th, or name torchvision's "
+            "ImageNet ResNet-34 as torchvision:resnet34"
+        )
     return prepare_teacher(load_classifier(path, arch=arch), device)
 
 
@@ -56,9 +60,11 @@ def teacher_checkpoint(run, dataset: str, arch: str) -> str | Path:
         return source if source.startswith("torchvision:") else run.data_file(source)
     if arch not in TRAINED_TEACHER_ARCHS:
         known = ", ".join(f"{d}: {a}" for d, a in THIRD_PARTY_TEACHERS)
-        raise ReproError(f"no {arch} teacher of {dataset}: the suite trains {', '.join(TRAINED_TEACHER_ARCHS)} "
-                         f"teachers (asset teacher_<dataset>) and uses the published {known}; fix `teachers` in "
-                         "the experiment's config")
+        raise ReproError(
+            f"no {arch} teacher of {dataset}: the suite trains {', '.join(TRAINED_TEACHER_ARCHS)} "
+            f"teachers (asset teacher_<dataset>) and uses the published {known}; fix `teachers` in "
+            "the experiment's config"
+        )
     return run.assets.classifier(f"teacher_{dataset}")
 
 
@@ -69,8 +75,9 @@ def teacher_view(images: torch.Tensor, resolution: int | None = None) -> torch.T
     """
     images = images * 0.5 + 0.5
     if resolution is not None and images.shape[-1] != resolution:
-        images = F.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True,
-                               align_corners=False)
+        images = F.interpolate(
+            images, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
+        )
     return images
 
 
@@ -79,4 +86,3 @@ def mixed_precision(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-

@@ -39,11 +39,11 @@ class Speed:
     graph_warmup: int = 3
 
     @classmethod
-    def auto(cls, device: torch.device) -> "Speed":
+    def auto(cls, device: torch.device) -> Speed:
         return cls() if device.type == "cuda" else cls.plain()
 
     @classmethod
-    def plain(cls) -> "Speed":
+    def plain(cls) -> Speed:
         return cls(bf16=False, channels_last=False, compile=None, cuda_graph=False)
 
 
@@ -71,8 +71,16 @@ def soft_cross_entropy(logits: torch.Tensor, images: torch.Tensor, targets: torc
 class TrainStep:
     """``step(images, targets) -> loss`` (a device scalar; read it rarely, reading syncs)."""
 
-    def __init__(self, model: nn.Module, objective, optimizer: torch.optim.Optimizer, batch_shape: tuple,
-                 num_classes: int, device: torch.device, speed: Speed):
+    def __init__(
+        self,
+        model: nn.Module,
+        objective,
+        optimizer: torch.optim.Optimizer,
+        batch_shape: tuple,
+        num_classes: int,
+        device: torch.device,
+        speed: Speed,
+    ):
         self.model, self.objective, self.optimizer = model, objective, optimizer
         self.device, self.speed = device, speed
         self.forward = torch.compile(model, mode=speed.compile) if speed.compile else model
@@ -95,7 +103,9 @@ class TrainStep:
 
     def __call__(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if images.shape != self.images.shape:
-            raise ReproError(f"a batch of shape {tuple(images.shape)} reached a step built for {tuple(self.images.shape)}")
+            raise ReproError(
+                f"a batch of shape {tuple(images.shape)} reached a step built for {tuple(self.images.shape)}"
+            )
         self.images.copy_(images)
         self.targets.copy_(targets)
         self.calls += 1
@@ -139,10 +149,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_classifier(model: nn.Module, data: TrainingData, recipe: Recipe, *, augment: str = "default",
-                     objective=None, seed: int = 0, device: str | torch.device | None = None,
-                     speed: Speed | None = None, cutout_side: float = 1 / 8, meada=None, log_every: int = 100,
-                     progress: bool = True) -> TrainReport:
+def train_classifier(
+    model: nn.Module,
+    data: TrainingData,
+    recipe: Recipe,
+    *,
+    augment: str = "default",
+    objective=None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    speed: Speed | None = None,
+    cutout_side: float = 1 / 8,
+    meada=None,
+    log_every: int = 100,
+    progress: bool = True,
+) -> TrainReport:
     """Train ``model`` (a :class:`~.models.Classifier`) in place for ``recipe.steps`` steps.
 
     ``augment``: one of :data:`~.augment.AUGMENTATIONS`, applied after the default crop and flip; ``meada``
@@ -171,8 +192,9 @@ def train_classifier(model: nn.Module, data: TrainingData, recipe: Recipe, *, au
     optimizer, lr = recipe.optimizer_for(model.parameters(), device, capturable=speed.cuda_graph)
     objective = objective or soft_cross_entropy
     resolution = data.resolution
-    step_fn = TrainStep(model, objective, optimizer, (recipe.batch_size, 3, resolution, resolution), num_classes,
-                        device, speed)
+    step_fn = TrainStep(
+        model, objective, optimizer, (recipe.batch_size, 3, resolution, resolution), num_classes, device, speed
+    )
     augmentation = batch_augmentation(augment, seed=seed, cutout_side=cutout_side)
     crop_pad = recipe.padding(resolution)
     stream = data.stream(recipe.batch_size, device, seed, crop_pad, recipe.flip)
@@ -211,9 +233,13 @@ def train_classifier(model: nn.Module, data: TrainingData, recipe: Recipe, *, au
     bar.close()
     model.eval()
     timed_images = (recipe.steps - timed_from) * recipe.batch_size
-    return TrainReport(steps=recipe.steps, seconds=end - start,
-                       images_per_second=timed_images / max(end - timed_start, 1e-9), timed_from=timed_from,
-                       losses=losses)
+    return TrainReport(
+        steps=recipe.steps,
+        seconds=end - start,
+        images_per_second=timed_images / max(end - timed_start, 1e-9),
+        timed_from=timed_from,
+        losses=losses,
+    )
 
 
 def _progress(total: int, enabled: bool):

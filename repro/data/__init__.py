@@ -12,5 +12,13 @@ from .imageset import ImageSet, requested
 from .load import load_split
 from .registry import DATASETS, MINI_WORLD_SPLITS, POOL_CLASSES, dataset_spec
 
-__all__ = ["DATASETS", "ImageSet", "MINI_WORLD_SPLITS", "POOL_CLASSES", "dataset_spec", "load_split", "requested",
-           "resize"]
+__all__ = [
+    "DATASETS",
+    "ImageSet",
+    "MINI_WORLD_SPLITS",
+    "POOL_CLASSES",
+    "dataset_spec",
+    "load_split",
+    "requested",
+    "resize",
+]

@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 

@@ -26,15 +26,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     commands = {
         "list": "list the datasets, their splits and sources, and which are present in the data folder",
         "prepare": f"decode splits into the cache (downloading what is missing when online); NAME is a dataset, "
-                   f"DATASET/SPLIT, or '{MINI}' for the mini world's splits",
+        f"DATASET/SPLIT, or '{MINI}' for the mini world's splits",
         "verify": "check the known archives' sha256, and print every split's size and per-class counts "
-                  "(default: every dataset present in the data folder)",
+        "(default: every dataset present in the data folder)",
         "export": "write a split as PNG files in one subfolder per class: the layout of your own data",
     }
     for action, help_text in commands.items():
         p = sub.add_parser(action, help=help_text, description=help_text)
-        p.add_argument("--root", "--data-root", dest="root", default=None,
-                       help=f"data folder with the offline archives (default: ${DATA_ENV})")
+        p.add_argument(
+            "--root",
+            "--data-root",
+            dest="root",
+            default=None,
+            help=f"data folder with the offline archives (default: ${DATA_ENV})",
+        )
         if action == "prepare":
             p.add_argument("names", nargs="+", metavar="NAME")
             p.add_argument("--size", type=POSITIVE, default=None, help="image size in pixels (default: the dataset's)")
@@ -74,8 +79,10 @@ def _targets(names: list[str]) -> list[tuple[str, str]]:
     targets = []
     for name in names:
         if name == MINI:
-            targets += [*MINI_WORLD_SPLITS, *((f"pacs_{d}", s) for d in ("art_painting", "cartoon", "photo")
-                                               for s in ("train", "test"))]
+            targets += [
+                *MINI_WORLD_SPLITS,
+                *((f"pacs_{d}", s) for d in ("art_painting", "cartoon", "photo") for s in ("train", "test")),
+            ]
         elif "/" in name and name.split("/", 1)[0] in DATASETS:
             dataset, split = name.split("/", 1)
             dataset_spec(dataset).split(split)
@@ -90,8 +97,10 @@ def prepare(args: argparse.Namespace) -> int:
     for dataset, split in _targets(args.names):
         start = time.perf_counter()
         image_set = loader.load(dataset, split, args.size)
-        print(f"{dataset}/{split}: {len(image_set)} images at {image_set.resolution} px, "
-              f"{len(image_set.classes)} classes ({time.perf_counter() - start:.1f} s)")
+        print(
+            f"{dataset}/{split}: {len(image_set)} images at {image_set.resolution} px, "
+            f"{len(image_set.classes)} classes ({time.perf_counter() - start:.1f} s)"
+        )
     return 0
 
 
@@ -130,8 +139,9 @@ def _report_split(loader: Loader, spec: DatasetSpec, split: str, sets: dict) -> 
         return False
     sets[(spec.name, split)] = image_set
     expected = spec.expected.get(split)
-    verdict = "" if expected is None else (
-        "  ok" if expected == len(image_set) else f"  MISMATCH (expected {expected:,})")
+    verdict = (
+        "" if expected is None else ("  ok" if expected == len(image_set) else f"  MISMATCH (expected {expected:,})")
+    )
     print(f"  {split:12s} {len(image_set):>9,} images{verdict}")
     print(_wrap([f"{c} {n}" for c, n in zip(image_set.classes, image_set.class_counts())], indent=16))
     return expected is None or expected == len(image_set)

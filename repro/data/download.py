@@ -83,8 +83,10 @@ def _fetch(fetch: Fetch, path: Path) -> None:
     try:
         with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response, open(path, "wb") as out:
             if "text/html" in response.headers.get("Content-Type", ""):
-                raise ReproError(f"{fetch.url} answered with a web page instead of {fetch.filename} (the host "
-                                 "asks for a manual download); download it by hand into the data folder")
+                raise ReproError(
+                    f"{fetch.url} answered with a web page instead of {fetch.filename} (the host "
+                    "asks for a manual download); download it by hand into the data folder"
+                )
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=fetch.filename, disable=None) as bar:
                 for block in iter(lambda: response.read(1 << 20), b""):
@@ -92,11 +94,15 @@ def _fetch(fetch: Fetch, path: Path) -> None:
                     digest.update(block)
                     bar.update(len(block))
     except (urllib.error.URLError, OSError) as err:
-        raise ReproError(f"downloading {fetch.url} failed ({err}); run again to retry, or put the file into "
-                         "the data folder ($REPRO_DATA) by hand") from err
+        raise ReproError(
+            f"downloading {fetch.url} failed ({err}); run again to retry, or put the file into "
+            "the data folder ($REPRO_DATA) by hand"
+        ) from err
     if fetch.md5 and digest.hexdigest() != fetch.md5:
-        raise ReproError(f"{fetch.url} arrived with MD5 {digest.hexdigest()}, expected {fetch.md5}: the download "
-                         "was corrupted or the file changed upstream; run again to retry")
+        raise ReproError(
+            f"{fetch.url} arrived with MD5 {digest.hexdigest()}, expected {fetch.md5}: the download "
+            "was corrupted or the file changed upstream; run again to retry"
+        )
 
 
 def _extract(archive: Path, folder: Path) -> None:

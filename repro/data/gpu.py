@@ -9,7 +9,7 @@ new permutation, so a fixed seed gives the same sequence of batches run after ru
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -27,20 +27,34 @@ class GpuBatches:
     ``channels_last``: return the batch in channels-last memory format (for channels-last models).
     """
 
-    def __init__(self, images_uint8, labels, batch_size: int, device, shuffle: bool = True, crop_pad: int = 4,
-                 flip: bool = True, seed: int = 0, drop_last: bool = True, steps: int | None = None,
-                 channels_last: bool = False):
+    def __init__(
+        self,
+        images_uint8,
+        labels,
+        batch_size: int,
+        device,
+        shuffle: bool = True,
+        crop_pad: int = 4,
+        flip: bool = True,
+        seed: int = 0,
+        drop_last: bool = True,
+        steps: int | None = None,
+        channels_last: bool = False,
+    ):
         self.device = torch.device(device)
-        images = torch.as_tensor(np.ascontiguousarray(images_uint8) if isinstance(images_uint8, np.ndarray)
-                                 else images_uint8)
+        images = torch.as_tensor(
+            np.ascontiguousarray(images_uint8) if isinstance(images_uint8, np.ndarray) else images_uint8
+        )
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3:
             raise ReproError(f"GpuBatches needs uint8 images [N, H, W, 3], got {images.dtype} {tuple(images.shape)}")
         labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
         if len(labels) != len(images):
             raise ReproError(f"{len(images)} images but {len(labels)} labels")
         if batch_size < 1 or (drop_last and batch_size > len(images)):
-            raise ReproError(f"batch size {batch_size} does not fit {len(images)} images (drop_last={drop_last}); "
-                             "lower the batch size")
+            raise ReproError(
+                f"batch size {batch_size} does not fit {len(images)} images (drop_last={drop_last}); "
+                "lower the batch size"
+            )
         if crop_pad < 0 or (steps is not None and steps < 1):
             raise ReproError(f"crop_pad must be >= 0 and steps >= 1, got crop_pad={crop_pad}, steps={steps}")
         self.images = images.to(self.device)
@@ -79,12 +93,15 @@ class GpuBatches:
 
     def _epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.images)
-        order = (torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle
-                 else torch.arange(n, device=self.device))
+        order = (
+            torch.randperm(n, generator=self.generator, device=self.device)
+            if self.shuffle
+            else torch.arange(n, device=self.device)
+        )
         self.epoch += 1
         end = n - n % self.batch_size if self.drop_last else n
         for start in range(0, end, self.batch_size):
-            index = order[start:start + self.batch_size]
+            index = order[start : start + self.batch_size]
             yield self.augment(index), self.labels[index]
 
     def augment(self, index: torch.Tensor) -> torch.Tensor:
@@ -94,15 +111,17 @@ class GpuBatches:
         cols = self._cols.expand(count, -1)
         if self.crop_pad:
             # a crop of the padded image at offset o reads source pixel (i + o - pad); outside the image is zero
-            shift = torch.randint(-self.crop_pad, self.crop_pad + 1, (2, count, 1), generator=self.generator,
-                                  device=self.device)
+            shift = torch.randint(
+                -self.crop_pad, self.crop_pad + 1, (2, count, 1), generator=self.generator, device=self.device
+            )
             rows, cols = rows + shift[0], cols + shift[1]
         if self.flip:
             flipped = torch.rand(count, 1, generator=self.generator, device=self.device) < 0.5
             cols = torch.where(flipped, cols.flip(1), cols)
         height, width = self.images.shape[1:3]
-        pixels = self.images[index[:, None, None], rows.clamp(0, height - 1)[:, :, None],
-                             cols.clamp(0, width - 1)[:, None, :]]
+        pixels = self.images[
+            index[:, None, None], rows.clamp(0, height - 1)[:, :, None], cols.clamp(0, width - 1)[:, None, :]
+        ]
         if self.crop_pad:
             inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
             pixels = pixels * inside[..., None]

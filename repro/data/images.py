@@ -21,6 +21,7 @@ import io
 import numpy as np
 from PIL import Image
 
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """The documented conversion of any PIL image to RGB (alpha composited over white)."""
     if image.mode == "RGB":

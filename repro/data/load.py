@@ -56,16 +56,21 @@ class Loader:
         self._download(spec, split, sources)
         found = self.locate(spec, sources)
         if found is None:
-            raise ReproError(f"the download of {spec.name!r} into {downloads_folder(spec)} finished but holds none of "
-                             f"{_describe(sources)}; the official release changed its layout: report this")
+            raise ReproError(
+                f"the download of {spec.name!r} into {downloads_folder(spec)} finished but holds none of "
+                f"{_describe(sources)}; the official release changed its layout: report this"
+            )
         return found
 
     def _download(self, spec: DatasetSpec, split: str, sources: tuple[Source, ...]) -> None:
         searched = ", ".join(str(f) for f in self.folders(spec))
-        missing = (f"dataset {spec.name!r} (split {split!r}) was not found in {searched} "
-                   f"(looked for {_describe(sources)})")
-        offline_fix = (f"Fix: set ${DATA_ENV} (or data_root in config/config.yaml, or --data-root) to a folder that "
-                       f"holds {sources[0].describe()}")
+        missing = (
+            f"dataset {spec.name!r} (split {split!r}) was not found in {searched} (looked for {_describe(sources)})"
+        )
+        offline_fix = (
+            f"Fix: set ${DATA_ENV} (or data_root in config/config.yaml, or --data-root) to a folder that "
+            f"holds {sources[0].describe()}"
+        )
         if not spec.fetches:
             raise ReproError(f"{missing}. {spec.manual}. {offline_fix}.")
         where = f"{spec.fetches[0].url} into {downloads_folder(spec)}"
@@ -74,9 +79,11 @@ class Loader:
             raise ReproError(f"{missing}, and {why}. {offline_fix}, or allow the download from {where}.")
         unreachable = unreachable_hosts(spec.fetches)
         if unreachable:
-            raise ReproError(f"{missing}, and this machine is offline (cannot reach {', '.join(unreachable)}). "
-                             f"{offline_fix}, or run once on a machine with internet access, which downloads it "
-                             f"from {where} (${CACHE_ENV} moves that folder).")
+            raise ReproError(
+                f"{missing}, and this machine is offline (cannot reach {', '.join(unreachable)}). "
+                f"{offline_fix}, or run once on a machine with internet access, which downloads it "
+                f"from {where} (${CACHE_ENV} moves that folder)."
+            )
         print(f"repro data: downloading {spec.name} from {where}", file=sys.stderr)
         download(spec.fetches, downloads_folder(spec))
 
@@ -93,8 +100,9 @@ def _describe(sources: tuple[Source, ...]) -> str:
     return ", ".join(s.describe() for s in sources)
 
 
-def load_split(dataset: str, split: str, root: str | os.PathLike | None = None, size: int | None = None,
-               download: bool = True) -> ImageSet:
+def load_split(
+    dataset: str, split: str, root: str | os.PathLike | None = None, size: int | None = None, download: bool = True
+) -> ImageSet:
     """The images of ``dataset``'s ``split`` as an ``ImageSet`` (uint8, decoded once and cached).
 
     ``root``: the data folder (default ``$REPRO_DATA``); ``size``: image side in pixels (default: the

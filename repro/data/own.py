@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ReproError
 from .registry import DatasetSpec
-from .sources import NPZ_LAYOUT, IMAGE_SUFFIXES, FolderTree, LabelledNpz
+from .sources import IMAGE_SUFFIXES, NPZ_LAYOUT, FolderTree, LabelledNpz
 from .splits import FileOrder, Stored
 
 #: share of each class (in file order) in the train split of your own data; the rest is its test split
@@ -39,15 +39,23 @@ def own_dataset(name: str) -> DatasetSpec:
         _check_folder(path)
         source = FolderTree(path.name, path.name)
     elif path.exists():
-        raise ReproError(f"{name} is a {path.suffix or 'suffix-less'} file; your own data must be {LAYOUT} "
-                         f"written as {NPZ_LAYOUT}")
+        raise ReproError(
+            f"{name} is a {path.suffix or 'suffix-less'} file; your own data must be {LAYOUT} written as {NPZ_LAYOUT}"
+        )
     else:
-        raise ReproError(f"no dataset named {name!r} and nothing at {path}; give a registered dataset "
-                         f"(`repro data list`) or your own data: {LAYOUT}")
+        raise ReproError(
+            f"no dataset named {name!r} and nothing at {path}; give a registered dataset "
+            f"(`repro data list`) or your own data: {LAYOUT}"
+        )
     return DatasetSpec(
-        str(path), f"your own data at {path}", None,
-        {"all": Stored((source,)), "train": FileOrder("all", TRAIN_SHARE),
-         "test": FileOrder("all", TRAIN_SHARE, tail=True)},
+        str(path),
+        f"your own data at {path}",
+        None,
+        {
+            "all": Stored((source,)),
+            "train": FileOrder("all", TRAIN_SHARE),
+            "test": FileOrder("all", TRAIN_SHARE, tail=True),
+        },
         location=path,
     )
 
@@ -57,8 +65,12 @@ def _check_folder(path: Path) -> None:
     if not folders:
         loose = any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
         what = "holds images but no class subfolders" if loose else "has no subfolders"
-        raise ReproError(f"{path} {what}; your own data must be {LAYOUT}: move each class's images into a "
-                         "subfolder named after the class")
+        raise ReproError(
+            f"{path} {what}; your own data must be {LAYOUT}: move each class's images into a "
+            "subfolder named after the class"
+        )
     if {p.name.lower() for p in folders} <= SPLIT_NAMES:
-        raise ReproError(f"{path} holds split folders ({', '.join(p.name for p in folders)}), not class folders; "
-                         f"pass one split's folder, e.g. {folders[0]}, whose subfolders are the classes")
+        raise ReproError(
+            f"{path} holds split folders ({', '.join(p.name for p in folders)}), not class folders; "
+            f"pass one split's folder, e.g. {folders[0]}, whose subfolders are the classes"
+        )

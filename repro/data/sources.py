@@ -19,9 +19,9 @@ import hashlib
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -53,8 +53,12 @@ class Decoded:
     ids: list[str]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"images": self.images, "labels": np.asarray(self.labels, dtype=np.int64),
-                "classes": np.asarray(self.classes, dtype=str), "ids": np.asarray(self.ids, dtype=str)}
+        return {
+            "images": self.images,
+            "labels": np.asarray(self.labels, dtype=np.int64),
+            "classes": np.asarray(self.classes, dtype=str),
+            "ids": np.asarray(self.ids, dtype=str),
+        }
 
 
 def file_sha256(path: Path) -> str:
@@ -75,9 +79,11 @@ def check_known_archive(path: Path) -> str:
     actual = file_sha256(path)
     expected = KNOWN_ARCHIVES.get(path.name)
     if expected is not None and actual != expected:
-        raise ReproError(f"{path} has sha256 {actual}, but the known archive {path.name} has {expected}: the file "
-                         "is damaged or a different export; copy it again from the offline data folder "
-                         "(or remove it so that the dataset is downloaded from its official source)")
+        raise ReproError(
+            f"{path} has sha256 {actual}, but the known archive {path.name} has {expected}: the file "
+            "is damaged or a different export; copy it again from the offline data folder "
+            "(or remove it so that the dataset is downloaded from its official source)"
+        )
     return actual
 
 
@@ -114,8 +120,14 @@ class Source:
 # ----------------------------------------------------------------------------------------------- image trees
 
 
-def decode_tree(files: list[tuple[str, str]], read: Callable[[str, str], bytes], size: int | None,
-                classes: tuple[str, ...] | None, where: str, id_prefix: str) -> Decoded:
+def decode_tree(
+    files: list[tuple[str, str]],
+    read: Callable[[str, str], bytes],
+    size: int | None,
+    classes: tuple[str, ...] | None,
+    where: str,
+    id_prefix: str,
+) -> Decoded:
     """Decode ``(class folder, file name)`` entries, sorted by class then name, checking the class folders.
 
     ``size=None`` keeps the images' own size, which must then be one square size for all (your own data)."""
@@ -127,30 +139,41 @@ def decode_tree(files: list[tuple[str, str]], read: Callable[[str, str], bytes],
         extra = [c for c in found if c not in classes]
         if missing or extra:
             problems = ([f"missing class folder(s) {', '.join(missing)}"] if missing else []) + (
-                [f"unexpected folder(s) {', '.join(extra)}"] if extra else [])
-            raise ReproError(f"{where}: {'; '.join(problems)}. Expected exactly these class folders: "
-                             f"{', '.join(classes)}; the archive is incomplete or not this dataset")
+                [f"unexpected folder(s) {', '.join(extra)}"] if extra else []
+            )
+            raise ReproError(
+                f"{where}: {'; '.join(problems)}. Expected exactly these class folders: "
+                f"{', '.join(classes)}; the archive is incomplete or not this dataset"
+            )
     order = list(classes) if classes is not None else found
     position = {c: i for i, c in enumerate(order)}
     files = sorted(files, key=lambda f: (position[f[0]], f[1]))
     images = None
     from tqdm.auto import tqdm
 
-    for i, (cls, name) in enumerate(tqdm(files, desc=f"decoding {where}", unit="img", disable=None,
-                                         leave=False, mininterval=2.0)):
+    for i, (cls, name) in enumerate(
+        tqdm(files, desc=f"decoding {where}", unit="img", disable=None, leave=False, mininterval=2.0)
+    ):
         try:
             image = decode_image(read(cls, name), size)
         except Exception as err:  # any unreadable member: a damaged archive or a file that is not an image
-            raise ReproError(f"cannot decode {cls}/{name} in {where} ({problem(err)}); the file is damaged or "
-                             "truncated: copy it again") from err
+            raise ReproError(
+                f"cannot decode {cls}/{name} in {where} ({problem(err)}); the file is damaged or "
+                "truncated: copy it again"
+            ) from err
         if images is None:
             images = np.empty((len(files), *image.shape), dtype=np.uint8)
         if image.shape != images.shape[1:] or image.shape[0] != image.shape[1]:
-            other = "not square" if image.shape[0] != image.shape[1] else \
-                f"but {files[0][0]}/{files[0][1]} is {images.shape[2]}x{images.shape[1]} px"
-            raise ReproError(f"{where}: {cls}/{name} is {image.shape[1]}x{image.shape[0]} px, {other}; images keep "
-                             "their own size, which must be one square size for all: pass --image-size N to "
-                             "centre-crop and resize every image to N px, or resize them yourself")
+            other = (
+                "not square"
+                if image.shape[0] != image.shape[1]
+                else f"but {files[0][0]}/{files[0][1]} is {images.shape[2]}x{images.shape[1]} px"
+            )
+            raise ReproError(
+                f"{where}: {cls}/{name} is {image.shape[1]}x{image.shape[0]} px, {other}; images keep "
+                "their own size, which must be one square size for all: pass --image-size N to "
+                "centre-crop and resize every image to N px, or resize them yourself"
+            )
         images[i] = image
     labels = np.array([position[cls] for cls, _ in files], dtype=np.int64)
     ids = [f"{id_prefix}/{cls}/{name}" for cls, name in files]
@@ -182,18 +205,25 @@ class ZipTree(Source):
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as err:
-            raise ReproError(f"{path} is not a readable zip archive ({err}); it is truncated or damaged: copy it "
-                             "again") from err
+            raise ReproError(
+                f"{path} is not a readable zip archive ({err}); it is truncated or damaged: copy it again"
+            ) from err
         with archive:
             head = self.prefix.rstrip("/") + "/"
             files = []
             for name in archive.namelist():
-                rest = name[len(head):] if name.startswith(head) else None
+                rest = name[len(head) :] if name.startswith(head) else None
                 if rest and "/" in rest and _is_image(rest) and "__MACOSX" not in name:
                     cls, file = rest.split("/", 1)
                     files.append((cls, file))
-            return decode_tree(files, lambda cls, file: archive.read(f"{head}{cls}/{file}"), size, self.classes,
-                               where, self.prefix.rstrip("/"))
+            return decode_tree(
+                files,
+                lambda cls, file: archive.read(f"{head}{cls}/{file}"),
+                size,
+                self.classes,
+                where,
+                self.prefix.rstrip("/"),
+            )
 
     def describe(self) -> str:
         return f"{self.archive} ({self.prefix}/{{class}}/*)"
@@ -230,8 +260,14 @@ class FolderTree(Source):
         return stat_fingerprint([path / cls / name for cls, name in self._files(path)])
 
     def decode(self, path: Path, size: int) -> Decoded:
-        return decode_tree(self._files(path), lambda cls, name: (path / cls / name).read_bytes(), size,
-                           self.classes, str(path), self.id_prefix)
+        return decode_tree(
+            self._files(path),
+            lambda cls, name: (path / cls / name).read_bytes(),
+            size,
+            self.classes,
+            str(path),
+            self.id_prefix,
+        )
 
     def describe(self) -> str:
         return f"{self.subdir}/{{class}}/*"
@@ -244,8 +280,9 @@ class FolderTree(Source):
 # ----------------------------------------------------------------------------------- official array formats
 
 
-def _array_decoded(images: np.ndarray, labels: np.ndarray, classes: list[str], id_prefix: str,
-                   size: int | None) -> Decoded:
+def _array_decoded(
+    images: np.ndarray, labels: np.ndarray, classes: list[str], id_prefix: str, size: int | None
+) -> Decoded:
     """Arrays in their native size -> ``Decoded`` at ``size`` (grayscale replicated into RGB, then resized;
     ``size=None`` keeps the native size)."""
     if images.ndim == 3:
@@ -345,8 +382,9 @@ class MedMnistNpz(Source):
             with np.load(path) as data:
                 images, labels = data[f"{self.split}_images"], data[f"{self.split}_labels"]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            raise ReproError(f"{path} is not a readable MedMNIST file ({err}); delete it and download it "
-                             "again") from err
+            raise ReproError(
+                f"{path} is not a readable MedMNIST file ({err}); delete it and download it again"
+            ) from err
         names = INFO[self.flag]["label"]
         classes = [names[str(i)] for i in range(len(names))]
         return _array_decoded(images, labels, classes, f"{self.flag}/{self.split}", size)
@@ -364,7 +402,7 @@ def _read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as handle:
         raw = handle.read()
     dims = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
@@ -429,26 +467,37 @@ class LabelledNpz(Source):
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
         except Exception as err:  # a cut-short zip, a pickled object array, not an .npz at all
-            raise ReproError(f"{path} is not a readable .npz file ({problem(err)}); write it again with "
-                             f"{NPZ_LAYOUT}") from err
+            raise ReproError(
+                f"{path} is not a readable .npz file ({problem(err)}); write it again with {NPZ_LAYOUT}"
+            ) from err
         missing = [key for key in ("images", "labels") if key not in arrays]
         if missing:
-            raise ReproError(f"{path} lacks the array(s) {missing} (it holds {sorted(arrays)}); write it with "
-                             f"{NPZ_LAYOUT}")
+            raise ReproError(
+                f"{path} lacks the array(s) {missing} (it holds {sorted(arrays)}); write it with {NPZ_LAYOUT}"
+            )
         images, labels = arrays["images"], arrays["labels"]
         if images.dtype != np.uint8 or images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
             raise ReproError(f"{path}: images are {images.dtype} {list(images.shape)}; write them as {NPZ_LAYOUT}")
         if images.shape[1] != images.shape[2]:
-            raise ReproError(f"{path}: images are {images.shape[2]}x{images.shape[1]} px, not square; crop them to "
-                             "squares before saving")
+            raise ReproError(
+                f"{path}: images are {images.shape[2]}x{images.shape[1]} px, not square; crop them to "
+                "squares before saving"
+            )
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-            raise ReproError(f"{path}: {len(images)} images need {len(images)} integer labels, got {labels.dtype} "
-                             f"{list(labels.shape)}; write them as {NPZ_LAYOUT}")
-        classes = ([str(c) for c in arrays["classes"]] if "classes" in arrays
-                   else [str(c) for c in range(int(labels.max(initial=0)) + 1)])
+            raise ReproError(
+                f"{path}: {len(images)} images need {len(images)} integer labels, got {labels.dtype} "
+                f"{list(labels.shape)}; write them as {NPZ_LAYOUT}"
+            )
+        classes = (
+            [str(c) for c in arrays["classes"]]
+            if "classes" in arrays
+            else [str(c) for c in range(int(labels.max(initial=0)) + 1)]
+        )
         if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
-            raise ReproError(f"{path}: labels run from {labels.min()} to {labels.max()}, but there are "
-                             f"{len(classes)} classes; labels must index the classes array (0..{len(classes) - 1})")
+            raise ReproError(
+                f"{path}: labels run from {labels.min()} to {labels.max()}, but there are "
+                f"{len(classes)} classes; labels must index the classes array (0..{len(classes) - 1})"
+            )
         return _array_decoded(images, labels, classes, self.id_prefix, size)
 
     def describe(self) -> str:

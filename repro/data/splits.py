@@ -30,24 +30,37 @@ class Stored:
 
     sources: tuple[Source, ...]
 
-    def key(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> dict:
+    def key(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> dict:
         source, path = loader.find(spec, split, self.sources)
         return {"source": source.describe(), "fingerprint": source.fingerprint(path), "size": size}
 
-    def load(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> ImageSet:
+    def load(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> ImageSet:
         source, path = loader.find(spec, split, self.sources)
-        arrays, _ = cached(f"{source.cache_stem}-{size or 'own'}px", self.key(loader, spec, split, size),
-                           lambda: source.decode(path, size).arrays())
+        arrays, _ = cached(
+            f"{source.cache_stem}-{size or 'own'}px",
+            self.key(loader, spec, split, size),
+            lambda: source.decode(path, size).arrays(),
+        )
         if spec.location is not None and size is not None:
-            print(f"repro data: every image of {path} centre-cropped and resized to {size} px, as --image-size "
-                  "asked (they are used at their own size otherwise)", file=sys.stderr)
+            print(
+                f"repro data: every image of {path} centre-cropped and resized to {size} px, as --image-size "
+                "asked (they are used at their own size otherwise)",
+                file=sys.stderr,
+            )
         keys = [str(c) for c in arrays["classes"]]
         if spec.classes is not None and keys != list(spec.classes):
-            raise ReproError(f"{path} labels the classes {keys}, but {spec.name} has {list(spec.classes)}; "
-                             "the file is not this dataset")
+            raise ReproError(
+                f"{path} labels the classes {keys}, but {spec.name} has {list(spec.classes)}; "
+                "the file is not this dataset"
+            )
         names = spec.class_names(path)
-        return ImageSet(arrays["images"], arrays["labels"], [names.get(k, k) for k in keys],
-                        arrays["ids"].tolist(), f"{spec.name}/{split}")
+        return ImageSet(
+            arrays["images"],
+            arrays["labels"],
+            [names.get(k, k) for k in keys],
+            arrays["ids"].tolist(),
+            f"{spec.name}/{split}",
+        )
 
     def describe(self) -> str:
         return " | ".join(s.describe() for s in self.sources)
@@ -72,16 +85,19 @@ class FileOrder:
     head: int | tuple[int, int]
     tail: bool = False
 
-    def key(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> dict:
+    def key(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> dict:
         return {"of": loader.key(spec.name, self.of, size), "head": self.head, "tail": self.tail}
 
-    def load(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> ImageSet:
+    def load(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> ImageSet:
         base = loader.load(spec.name, self.of, size)
         return base.subset(file_order_indices(base.labels, self.head, self.tail), f"{spec.name}/{split}")
 
     def describe(self) -> str:
-        first = f"first {self.head}" if isinstance(self.head, int) else \
-            f"first {self.head[0]}/{self.head[1]} (rounded down)"
+        first = (
+            f"first {self.head}"
+            if isinstance(self.head, int)
+            else f"first {self.head[0]}/{self.head[1]} (rounded down)"
+        )
         return f"{self.of} minus its {first} of each class" if self.tail else f"{first} of each class of {self.of}"
 
 
@@ -91,10 +107,10 @@ class Alias:
 
     of: str
 
-    def key(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> dict:
+    def key(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> dict:
         return loader.key(spec.name, self.of, size)
 
-    def load(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> ImageSet:
+    def load(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> ImageSet:
         image_set = loader.load(spec.name, self.of, size)
         image_set.name = f"{spec.name}/{split}"
         return image_set
@@ -122,10 +138,10 @@ class Pool:
 
     parts: tuple[PoolPart, ...]
 
-    def key(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> dict:
+    def key(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> dict:
         return {"parts": [[loader.key(p.dataset, p.split), p.caption] for p in self.parts], "size": size}
 
-    def load(self, loader: "Loader", spec: "DatasetSpec", split: str, size: int) -> ImageSet:
+    def load(self, loader: Loader, spec: DatasetSpec, split: str, size: int) -> ImageSet:
         def build() -> dict[str, np.ndarray]:
             sets = [loader.load(p.dataset, p.split) for p in self.parts]
             classes = union_classes([s.classes for s in sets])
@@ -135,15 +151,23 @@ class Pool:
                 "labels": np.concatenate([np.array([index[c] for c in s.classes], np.int64)[s.labels] for s in sets]),
                 "classes": np.asarray(classes, dtype=str),
                 "ids": np.asarray([i for s in sets for i in s.ids], dtype=str),
-                "captions": np.asarray([p.caption.format(s.classes[label]) for p, s in zip(self.parts, sets)
-                                        for label in s.labels], dtype=str),
+                "captions": np.asarray(
+                    [p.caption.format(s.classes[label]) for p, s in zip(self.parts, sets) for label in s.labels],
+                    dtype=str,
+                ),
                 "domains": np.asarray([p.dataset for p, s in zip(self.parts, sets) for _ in s.ids], dtype=str),
             }
 
         arrays, _ = cached(f"{spec.name}-{split}-{size}px", self.key(loader, spec, split, size), build)
-        return ImageSet(arrays["images"], arrays["labels"], arrays["classes"].tolist(), arrays["ids"].tolist(),
-                        f"{spec.name}/{split}", captions=arrays["captions"].tolist(),
-                        domains=arrays["domains"].tolist())
+        return ImageSet(
+            arrays["images"],
+            arrays["labels"],
+            arrays["classes"].tolist(),
+            arrays["ids"].tolist(),
+            f"{spec.name}/{split}",
+            captions=arrays["captions"].tolist(),
+            domains=arrays["domains"].tolist(),
+        )
 
     def describe(self) -> str:
         return " + ".join(f"{p.dataset}/{p.split} ({p.caption!r})" for p in self.parts)

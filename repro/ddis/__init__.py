@@ -20,7 +20,21 @@ from .sampler import MODES, SAMPLE_BATCH, DDISSampler, SamplerConfig, sample_dat
 from .tokens import ClassTokens, TokenSplice
 
 __all__ = [
-    "MODES", "SAMPLE_BATCH", "CATConfig", "ClassTokens", "DAGConfig", "DDISSampler", "DomainAlignmentGuidance",
-    "SamplerConfig", "TokenSplice", "cached_class_tokens", "class_prompt", "distill", "learn_class_tokens",
-    "load_teacher", "sample_dataset", "teacher_checkpoint", "token_string",
+    "MODES",
+    "SAMPLE_BATCH",
+    "CATConfig",
+    "ClassTokens",
+    "DAGConfig",
+    "DDISSampler",
+    "DomainAlignmentGuidance",
+    "SamplerConfig",
+    "TokenSplice",
+    "cached_class_tokens",
+    "class_prompt",
+    "distill",
+    "learn_class_tokens",
+    "load_teacher",
+    "sample_dataset",
+    "teacher_checkpoint",
+    "token_string",
 ]

@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..classifiers.teacher import mixed_precision, teacher_view
 from ..errors import ReproError
 from ..files import read_damageable
 from ..provenance import changed_settings
 from .sampler import DDISSampler, SamplerConfig
-from ..classifiers.teacher import mixed_precision, teacher_view
 from .tokens import ClassTokens, TokenSplice
 
 
@@ -83,8 +83,9 @@ def learn_class_tokens(
         active = list(range(len(classes)))
         generator = torch.Generator(device=device).manual_seed(seed)
         history: list[dict] = []
-        resume = _EpochState(state_path, token_settings(sampler_config, config, use_dag, seed, bundle, teacher),
-                             classes)
+        resume = _EpochState(
+            state_path, token_settings(sampler_config, config, use_dag, seed, bundle, teacher), classes
+        )
         first_epoch = resume.load(splice, optimizer, generator, best_share, best, active, history)
         start = time.perf_counter()
         bar = tqdm(range(first_epoch, config.epochs), desc="class tokens", disable=not progress)
@@ -114,9 +115,16 @@ def learn_class_tokens(
                 if share >= best_share[c]:
                     best_share[c], best[c] = share, splice.vectors[c].detach().cpu().clone()
                 done = share > config.stop_share
-                history.append({"epoch": epoch, "class": classes[c], "share_correct": share,
-                                "loss": float(loss_sum[c]) / per_class, "stopped": done,
-                                "seconds": time.perf_counter() - start})
+                history.append(
+                    {
+                        "epoch": epoch,
+                        "class": classes[c],
+                        "share_correct": share,
+                        "loss": float(loss_sum[c]) / per_class,
+                        "stopped": done,
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
                 if done:
                     stopped.append(c)
             active = [c for c in active if c not in stopped]
@@ -130,11 +138,18 @@ def learn_class_tokens(
             bar.set_postfix(active=len(active), share=float(correct.sum()) / len(order))
     finally:
         splice.remove()
-    learned = ClassTokens(classes, best, tokens.tokens,
-                          metadata={"generator": bundle.name, "best_share": dict(zip(classes, best_share)),
-                                    "use_dag": use_dag, "prompt": sampler_config.prompt,
-                                    "settings": token_settings(sampler_config, config, use_dag, seed, bundle,
-                                                               teacher)})
+    learned = ClassTokens(
+        classes,
+        best,
+        tokens.tokens,
+        metadata={
+            "generator": bundle.name,
+            "best_share": dict(zip(classes, best_share)),
+            "use_dag": use_dag,
+            "prompt": sampler_config.prompt,
+            "settings": token_settings(sampler_config, config, use_dag, seed, bundle, teacher),
+        },
+    )
     learned.install(bundle)
     return learned, history
 
@@ -150,12 +165,18 @@ class _EpochState:
         """Restore the saved state into the given objects (in place); returns the epoch to continue with."""
         if self.path is None or not self.path.exists():
             return 0
-        state = read_damageable(self.path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
-                                "class-token resume state", "delete it to learn the tokens from the start")
+        state = read_damageable(
+            self.path,
+            lambda p: torch.load(p, map_location="cpu", weights_only=True),
+            "class-token resume state",
+            "delete it to learn the tokens from the start",
+        )
         if state["settings"] != self.settings:
-            raise ReproError(f"{self.path} resumes class tokens learned with other settings "
-                             f"({changed_settings(state['settings'], self.settings)}); rerun with its settings, or "
-                             "delete it to start over")
+            raise ReproError(
+                f"{self.path} resumes class tokens learned with other settings "
+                f"({changed_settings(state['settings'], self.settings)}); rerun with its settings, or "
+                "delete it to start over"
+            )
         with torch.no_grad():
             for vector, saved in zip(splice.vectors, state["vectors"]):
                 vector.copy_(saved)
@@ -171,21 +192,42 @@ class _EpochState:
         if self.path is None:
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save({"settings": self.settings, "epoch": epoch, "vectors": splice.table(),
-                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                    "best_share": list(best_share), "best": best, "active": list(active), "history": history}, tmp)
+        torch.save(
+            {
+                "settings": self.settings,
+                "epoch": epoch,
+                "vectors": splice.table(),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(),
+                "best_share": list(best_share),
+                "best": best,
+                "active": list(active),
+                "history": history,
+            },
+            tmp,
+        )
         tmp.replace(self.path)
 
 
-def token_settings(sampler_config: SamplerConfig, config: CATConfig, use_dag: bool, seed: int, bundle=None,
-                   teacher: nn.Module | None = None) -> dict:
+def token_settings(
+    sampler_config: SamplerConfig,
+    config: CATConfig,
+    use_dag: bool,
+    seed: int,
+    bundle=None,
+    teacher: nn.Module | None = None,
+) -> dict:
     """Everything that decides the learned tokens (``micro_batch`` is memory only), as JSON values: the settings,
     and the generator's and the teacher's weights (their fingerprints), so tokens of a retrained model are
     never taken for these."""
-    settings = {"sampler": asdict(sampler_config), "cat": {k: v for k, v in asdict(config).items()
-                                                           if k != "micro_batch"},
-                "use_dag": bool(use_dag), "seed": int(seed),
-                "generator": getattr(bundle, "fingerprint", None), "teacher": getattr(teacher, "fingerprint", None)}
+    settings = {
+        "sampler": asdict(sampler_config),
+        "cat": {k: v for k, v in asdict(config).items() if k != "micro_batch"},
+        "use_dag": bool(use_dag),
+        "seed": int(seed),
+        "generator": getattr(bundle, "fingerprint", None),
+        "teacher": getattr(teacher, "fingerprint", None),
+    }
     return json.loads(json.dumps(settings))
 
 
@@ -208,14 +250,25 @@ def cached_class_tokens(
     if path.exists():
         tokens = ClassTokens.load(path)
         if tokens.metadata.get("settings") != wanted or tokens.classes != list(classes):
-            raise ReproError(f"{path} holds class tokens of {tokens.classes} learned with other settings "
-                             f"({tokens.metadata.get('settings')}) than asked ({wanted}); delete it to learn them "
-                             "again, or ask for the settings it was learned with")
+            raise ReproError(
+                f"{path} holds class tokens of {tokens.classes} learned with other settings "
+                f"({tokens.metadata.get('settings')}) than asked ({wanted}); delete it to learn them "
+                "again, or ask for the settings it was learned with"
+            )
         tokens.install(bundle)
         return tokens
     state = resume_path(path)
-    tokens, _ = learn_class_tokens(bundle, teacher, classes, sampler_config, config, use_dag=use_dag, seed=seed,
-                                   progress=progress, state_path=state)
+    tokens, _ = learn_class_tokens(
+        bundle,
+        teacher,
+        classes,
+        sampler_config,
+        config,
+        use_dag=use_dag,
+        seed=seed,
+        progress=progress,
+        state_path=state,
+    )
     tokens.save(path)
     state.unlink(missing_ok=True)
     return tokens

@@ -21,15 +21,15 @@ eta then stays fixed for the batch's remaining steps, the paper's update unchang
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
-from ..errors import ReproError
 from ..classifiers.batchnorm import BatchNormAlignment
 from ..classifiers.teacher import mixed_precision, teacher_view
+from ..errors import ReproError
 
 DECODE = ("zt", "x0")
 
@@ -76,7 +76,9 @@ class DomainAlignmentGuidance:
             return bn.loss()
 
     def correct(
-        self, latents: torch.Tensor, to_decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        self,
+        latents: torch.Tensor,
+        to_decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
         eta: float | None = None,
     ) -> tuple[torch.Tensor, float, float]:
         """One DAG step: ``(z_t - eta * grad L_BN, L_BN before the step, eta)``; ``to_decode`` maps z_t to what is

@@ -40,19 +40,30 @@ def distill(
 
     images, labels, classes = read_dataset(synthetic)
     if list(classes) != list(test_set.classes):
-        raise ReproError(f"the synthetic classes {classes} differ from the test set's {list(test_set.classes)}; "
-                         "synthesise the classes of the teacher's dataset, in its order")
+        raise ReproError(
+            f"the synthetic classes {classes} differ from the test set's {list(test_set.classes)}; "
+            "synthesise the classes of the teacher's dataset, in its order"
+        )
     resolution = int(getattr(teacher, "resolution", test_set.images.shape[1]))
     if images.shape[1] != resolution:
         from ..data import resize
 
         images = resize(images, resolution)
-    student = build_model(student_arch, len(classes), resolution, mean=teacher.mean.flatten().tolist(),
-                          std=teacher.std.flatten().tolist())
+    student = build_model(
+        student_arch, len(classes), resolution, mean=teacher.mean.flatten().tolist(), std=teacher.std.flatten().tolist()
+    )
     data = TrainingData(synthetic=Pool(images, labels, list(classes), name=Path(synthetic).name))
     start = time.perf_counter()
-    report = distil(teacher, student, data, Recipe.sgd(steps, batch_size=batch_size), temperature=temperature,
-                    device=device, seed=seed, progress=progress)
+    report = distil(
+        teacher,
+        student,
+        data,
+        Recipe.sgd(steps, batch_size=batch_size),
+        temperature=temperature,
+        device=device,
+        seed=seed,
+        progress=progress,
+    )
     seconds = time.perf_counter() - start
     return {
         "student_arch": student_arch,

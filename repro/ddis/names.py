@@ -24,8 +24,12 @@ DOMAINS = {
 #: method (the registry's ``methods``) -> the paper's column prefix
 METHODS = {"ddis": "DDIS", "deepinversion": "DeepInversion", "plug_in_inversion": "PlugInInversion"}
 #: ablation variant (``variants``, the sampler's modes) -> the paper's row
-VARIANTS = {"vanilla": "Vanilla SD", "cat": "SD + CAT (w/o DAG)", "dag": "SD + DAG (w/o CAT)",
-            "ddis": "DDIS (DAG + CAT)"}
+VARIANTS = {
+    "vanilla": "Vanilla SD",
+    "cat": "SD + CAT (w/o DAG)",
+    "dag": "SD + DAG (w/o CAT)",
+    "ddis": "DDIS (DAG + CAT)",
+}
 #: metric (``metrics``) -> the paper's column
 METRICS = PAPER_NAMES
 

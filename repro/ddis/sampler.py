@@ -9,17 +9,17 @@ and ``ddis`` (both).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 from torch import nn
 
+from ..classifiers.teacher import mixed_precision
 from ..errors import ReproError
 from ..sampling.schedulers import build_scheduler
 from .dag import DAGConfig, DomainAlignmentGuidance
 from .prompts import PAPER_TEMPLATE, class_prompt
-from ..classifiers.teacher import mixed_precision
 from .tokens import ClassTokens
 
 #: mode -> (uses the class token, uses DAG)
@@ -72,8 +72,11 @@ class DDISSampler:
                 raise ReproError(f"the class-token file has no token for classes {missing}; learn them first")
             tokens.install(bundle)
         self.tokens = tokens
-        self.dag = (DomainAlignmentGuidance(bundle, teacher, self.config.dag, self.config.teacher_resolution)
-                    if self.use_dag else None)
+        self.dag = (
+            DomainAlignmentGuidance(bundle, teacher, self.config.dag, self.config.teacher_resolution)
+            if self.use_dag
+            else None
+        )
         self.scheduler = build_scheduler("ddim", bundle)
         self.scheduler.set_timesteps(self.config.steps, device=bundle.device)
         self.dag_losses: list[tuple[int, float]] = []  # (step index, L_BN before the DAG step) of the last run
@@ -141,8 +144,7 @@ class DDISSampler:
         for i, t in enumerate(timesteps):
             last = i == n - 1
             if self.dag is not None and self.config.dag.applies(i, n):
-                to_decode = (self._predicted_x0(t, latents, cond, uncond)
-                             if self.config.dag.decode == "x0" else None)
+                to_decode = self._predicted_x0(t, latents, cond, uncond) if self.config.dag.decode == "x0" else None
                 latents, loss, eta = self.dag.correct(latents, to_decode, eta)
                 self.dag_losses.append((i, loss))
                 self.dag_eta = eta
@@ -172,13 +174,17 @@ def sample_dataset(sampler: DDISSampler, per_class: int, batch_size: int, out, s
         generator = torch.Generator(device=sampler.bundle.device).manual_seed(batch_seed)
         return sampler.sample(labels.tolist(), generator) * 0.5 + 0.5
 
-    config = {"method": f"ddis/{sampler.mode}", "generator": sampler.bundle.name,
-              "weights": sampler.bundle.fingerprint,
-              "teacher": getattr(sampler.dag.teacher, "fingerprint", None) if sampler.use_dag else None,
-              "steps": sampler.config.steps,
-              "guidance_scale": sampler.config.guidance_scale, "prompt": sampler.config.prompt,
-              "teacher_resolution": sampler.config.teacher_resolution,
-              "dag": vars(sampler.config.dag) if sampler.use_dag else None,
-              "tokens": sampler.tokens.metadata if sampler.use_cat else None}
+    config = {
+        "method": f"ddis/{sampler.mode}",
+        "generator": sampler.bundle.name,
+        "weights": sampler.bundle.fingerprint,
+        "teacher": getattr(sampler.dag.teacher, "fingerprint", None) if sampler.use_dag else None,
+        "steps": sampler.config.steps,
+        "guidance_scale": sampler.config.guidance_scale,
+        "prompt": sampler.config.prompt,
+        "teacher_resolution": sampler.config.teacher_resolution,
+        "dag": vars(sampler.config.dag) if sampler.use_dag else None,
+        "tokens": sampler.tokens.metadata if sampler.use_cat else None,
+    }
     resolution = sampler.config.resolution or sampler.bundle.resolution
     return write_dataset(make_batch, sampler.classes, per_class, batch_size, out, resolution, config, seed, progress)

@@ -9,9 +9,9 @@ weight of the text encoder, the UNet or the VAE ever receives a gradient or chan
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -35,8 +35,10 @@ class ClassTokens:
         if len(set(self.tokens)) != len(self.tokens):
             raise ReproError(f"class names {self.classes} give clashing class tokens {self.tokens}; rename the classes")
         if self.vectors.ndim != 2 or len(self.vectors) != len(self.classes):
-            raise ReproError(f"{len(self.classes)} classes need a [{len(self.classes)}, width] vector table, "
-                             f"got shape {tuple(self.vectors.shape)}")
+            raise ReproError(
+                f"{len(self.classes)} classes need a [{len(self.classes)}, width] vector table, "
+                f"got shape {tuple(self.vectors.shape)}"
+            )
         self.vectors = self.vectors.detach().float().cpu()
 
     @property
@@ -47,15 +49,18 @@ class ClassTokens:
         return self.tokens[self.classes.index(class_name)]
 
     @classmethod
-    def initial(cls, bundle, classes: Sequence[str]) -> "ClassTokens":
+    def initial(cls, bundle, classes: Sequence[str]) -> ClassTokens:
         """Tokens that start at the mean embedding of their class name's words (the prompt then reads
         "a {class} {class}"); a name the tokenizer does not know starts at the word "a"."""
         table = bundle.text_encoder.get_input_embeddings().weight.detach().float().cpu()
         tokenizer = bundle.tokenizer
         vectors = []
         for name in classes:
-            ids = [i for i in tokenizer(class_phrase(name), add_special_tokens=False).input_ids
-                   if i != tokenizer.unk_token_id]
+            ids = [
+                i
+                for i in tokenizer(class_phrase(name), add_special_tokens=False).input_ids
+                if i != tokenizer.unk_token_id
+            ]
             ids = ids or tokenizer("a", add_special_tokens=False).input_ids
             vectors.append(table[ids].mean(dim=0))
         return cls(list(classes), torch.stack(vectors))
@@ -66,8 +71,10 @@ class ClassTokens:
         Idempotent: tokens already present are reused. Existing rows of the embedding table are left untouched.
         """
         if self.width != bundle.text_width:
-            raise ReproError(f"class tokens are {self.width} wide but generator {bundle.name}'s text encoder is "
-                             f"{bundle.text_width} wide; learn the tokens for this generator (`repro ddis token`)")
+            raise ReproError(
+                f"class tokens are {self.width} wide but generator {bundle.name}'s text encoder is "
+                f"{bundle.text_width} wide; learn the tokens for this generator (`repro ddis token`)"
+            )
         tokenizer, encoder = bundle.tokenizer, bundle.text_encoder
         vocab = tokenizer.get_vocab()
         new = [t for t in self.tokens if t not in vocab]
@@ -90,18 +97,21 @@ class ClassTokens:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {name: self.vectors[i].contiguous() for i, name in enumerate(self.classes)}
-        header = {"tokens": json.dumps(dict(zip(self.classes, self.tokens))), "order": json.dumps(self.classes),
-                  **{k: json.dumps(v) for k, v in self.metadata.items()}}
+        header = {
+            "tokens": json.dumps(dict(zip(self.classes, self.tokens))),
+            "order": json.dumps(self.classes),
+            **{k: json.dumps(v) for k, v in self.metadata.items()},
+        }
         tmp = path.with_suffix(path.suffix + ".tmp")
         save_file(tensors, str(tmp), metadata=header)
         tmp.replace(path)
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ClassTokens":
+    def load(cls, path: str | Path) -> ClassTokens:
         from safetensors import safe_open
 
-        def read(p: Path) -> "ClassTokens":
+        def read(p: Path) -> ClassTokens:
             with safe_open(str(p), framework="pt") as f:
                 header = dict(f.metadata() or {})
                 order = json.loads(header.pop("order", "null")) or list(f.keys())

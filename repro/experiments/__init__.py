@@ -7,10 +7,34 @@ of its artifact, records every measured cell and decides the paper's claims from
 
 from .assets import Assets, disagreements, per_dataset
 from .classify import recipe_for, train_and_test
-from .protocol import (SharedSynthetic, Synthetic, real_subset, shared_sets, test_set, training_set,
-                       training_split, validation_split, variants_of)
+from .protocol import (
+    SharedSynthetic,
+    Synthetic,
+    real_subset,
+    shared_sets,
+    test_set,
+    training_set,
+    training_split,
+    validation_split,
+    variants_of,
+)
 from .run import ExperimentRun, resolve_device
 
-__all__ = ["Assets", "ExperimentRun", "SharedSynthetic", "Synthetic", "disagreements", "per_dataset", "real_subset",
-           "recipe_for", "resolve_device", "shared_sets", "test_set", "train_and_test", "training_set",
-           "training_split", "validation_split", "variants_of"]
+__all__ = [
+    "Assets",
+    "ExperimentRun",
+    "SharedSynthetic",
+    "Synthetic",
+    "disagreements",
+    "per_dataset",
+    "real_subset",
+    "recipe_for",
+    "resolve_device",
+    "shared_sets",
+    "test_set",
+    "train_and_test",
+    "training_set",
+    "training_split",
+    "validation_split",
+    "variants_of",
+]

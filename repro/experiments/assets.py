@@ -17,8 +17,9 @@ with ``seed: s``) with seed s, from the same embeddings; :meth:`Assets.for_seed`
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ReproError
 from ..files import ARGUMENTS_FILE, read_json
@@ -31,15 +32,36 @@ SETTINGS = {
     "inversion": ("generator", "resolution", "inversion_steps", "inversion_lr"),
     "synthetic": ("guidance", "noise", "interpolation", "checkpoints", "scheduler", "inference_steps", "uncond"),
     "teacher": ("train_steps",),
-    "tokens": ("generator", "dtype", "inference_steps", "cat_prompt", "cat_lr", "cat_max_epochs",
-               "cat_grad_accumulation", "cat_batch", "cat_stop_accuracy", "dag_step_rms"),
+    "tokens": (
+        "generator",
+        "dtype",
+        "inference_steps",
+        "cat_prompt",
+        "cat_lr",
+        "cat_max_epochs",
+        "cat_grad_accumulation",
+        "cat_batch",
+        "cat_stop_accuracy",
+        "dag_step_rms",
+    ),
     "ddis": ("generator", "dtype", "inference_steps", "cat_prompt", "images_per_class", "dag_step_rms"),
-    "deepinversion": ("deepinversion_iterations", "deepinversion_batch", "deepinversion_lr",
-                      "deepinversion_r_feature", "images_per_class"),
+    "deepinversion": (
+        "deepinversion_iterations",
+        "deepinversion_batch",
+        "deepinversion_lr",
+        "deepinversion_r_feature",
+        "images_per_class",
+    ),
 }
 #: the kinds of :data:`SETTINGS` and the command each is built by
-COMMANDS = {"inversion": "invert", "synthetic": "sample", "teacher": "train", "tokens": "ddis token",
-            "ddis": "ddis sample", "deepinversion": "ddis deepinversion"}
+COMMANDS = {
+    "inversion": "invert",
+    "synthetic": "sample",
+    "teacher": "train",
+    "tokens": "ddis token",
+    "ddis": "ddis sample",
+    "deepinversion": "ddis deepinversion",
+}
 #: the kinds that are synthetic data, sampled with a seed (``<name>_seed<s>``)
 RESAMPLED = ("synthetic", "ddis", "deepinversion")
 
@@ -114,14 +136,17 @@ def disagreements(kind: str, params: Mapping[str, Any], dataset: str | None, bui
             found.append(f"per_class = {wanted} but the asset inverted only {covered} images per class")
         saved = built.get("checkpoints") or []
         needed = set(map(int, params.get("checkpoints") or [])) | set(
-            map(int, (params.get("sweep") or {}).get("checkpoints", [])))
+            map(int, (params.get("sweep") or {}).get("checkpoints", []))
+        )
         missing = sorted(needed - set(map(int, saved)) - {int(built.get("inversion_steps") or 0)})
         if saved and missing:
             found.append(f"checkpoints {missing} are sampled from but the asset saves only {list(saved)}")
     if kind == "synthetic" and "per_image" in params:
         if int(params["per_image"]) > int(built.get("per_image") or 1):
-            found.append(f"per_image = {params['per_image']} but the asset has only {built.get('per_image') or 1} "
-                         "variants per image")
+            found.append(
+                f"per_image = {params['per_image']} but the asset has only {built.get('per_image') or 1} "
+                "variants per image"
+            )
     return found
 
 
@@ -152,8 +177,10 @@ class Assets:
             return folder
         record = folder / ARGUMENTS_FILE
         if not record.exists():
-            raise ReproError(f"asset {name!r} ({folder}) has no {ARGUMENTS_FILE}, the record of the options it was "
-                             f"built with (it predates the record): rebuild it (delete {folder} and rerun)")
+            raise ReproError(
+                f"asset {name!r} ({folder}) has no {ARGUMENTS_FILE}, the record of the options it was "
+                f"built with (it predates the record): rebuild it (delete {folder} and rerun)"
+            )
         recorded = read_json(record, "asset record", f"rebuild the asset (delete {folder} and rerun)")
         found = disagreements(kind, params, dataset, recorded)
         if kind in RESAMPLED and int(recorded.get("seed") or 0) != asset_seed(name):
@@ -163,12 +190,16 @@ class Assets:
 
             current = generator_fingerprint(params["generator"])
             if recorded["weights"] != current:
-                found.append(f"it was made with other weights of generator {params['generator']!r} "
-                             f"(fingerprint {recorded['weights']}, now {current}: retrained or redirected)")
+                found.append(
+                    f"it was made with other weights of generator {params['generator']!r} "
+                    f"(fingerprint {recorded['weights']}, now {current}: retrained or redirected)"
+                )
         if found:
-            raise ReproError(f"asset {name!r} ({folder}) does not fit this experiment: {'; '.join(found)}; where "
-                             f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config "
-                             f"agree; then rebuild the asset (delete {folder} and rerun)")
+            raise ReproError(
+                f"asset {name!r} ({folder}) does not fit this experiment: {'; '.join(found)}; where "
+                f"settings differ, make config/scales/{self.scale}.yaml and the experiment's config "
+                f"agree; then rebuild the asset (delete {folder} and rerun)"
+            )
         return folder
 
     def for_seed(self, name: str, params: Mapping[str, Any], seed: int) -> Path:
@@ -180,6 +211,7 @@ class Assets:
         """The checkpoint a ``repro train --save`` asset wrote."""
         path = self.path(name) / f"model-seed{seed}.pt"
         if not path.exists():
-            raise ReproError(f"asset {name!r} holds no {path.name}; its `repro train` command needs --save "
-                             f"and --seed {seed}")
+            raise ReproError(
+                f"asset {name!r} holds no {path.name}; its `repro train` command needs --save and --seed {seed}"
+            )
         return path

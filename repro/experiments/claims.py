@@ -21,8 +21,9 @@ so "at least one of K" is never won by trying K times. Best-of-K choices are mad
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,11 +87,11 @@ class Contrast:
         of zero over two or more seeds (a deterministic count) gives the exact value."""
         if any(c.seeds < 2 for _, c in self.terms):
             return None
-        parts = [w * w * c.std ** 2 / c.seeds for w, c in self.terms]
+        parts = [w * w * c.std**2 / c.seeds for w, c in self.terms]
         se = math.sqrt(sum(parts))
         if se == 0:
             return self.estimate, self.estimate
-        df = se ** 4 / sum(p * p / (c.seeds - 1) for p, (_, c) in zip(parts, self.terms) if p > 0)
+        df = se**4 / sum(p * p / (c.seeds - 1) for p, (_, c) in zip(parts, self.terms) if p > 0)
         half = float(stats.t.ppf(1 - alpha / 2, df)) * se
         return self.estimate - half, self.estimate + half
 
@@ -111,7 +112,7 @@ class Judgement:
 
 @dataclass(frozen=True)
 class Check(Judgement):
-    """"``contrast`` lies above ``threshold``" (``above``) or below it."""
+    """ "``contrast`` lies above ``threshold``" (``above``) or below it."""
 
     contrast: Contrast
     above: bool
@@ -122,14 +123,20 @@ class Check(Judgement):
         if interval is None:
             return None
         low, high = interval
-        beyond, short = (low > self.threshold, high < self.threshold) if self.above else \
-            (high < self.threshold, low > self.threshold)
+        beyond, short = (
+            (low > self.threshold, high < self.threshold)
+            if self.above
+            else (high < self.threshold, low > self.threshold)
+        )
         return True if beyond else False if short else None
 
     def evidence(self, alpha: float = 1 - LEVEL) -> str:
         interval = self.contrast.interval(alpha)
-        where = ("1 seed: no interval" if interval is None else
-                 f"{1 - alpha:.1%} CI [{interval[0]:+.3g}, {interval[1]:+.3g}]".replace(".0%", "%"))
+        where = (
+            "1 seed: no interval"
+            if interval is None
+            else f"{1 - alpha:.1%} CI [{interval[0]:+.3g}, {interval[1]:+.3g}]".replace(".0%", "%")
+        )
         verdict = {True: "yes", False: "no", None: "undecided"}[self.verdict(alpha)]
         side = ">" if self.above else "<"
         return f"{self.contrast.label} {self.contrast.estimate:+.3g} ({where}) {side} {self.threshold:g}: {verdict}"
@@ -257,8 +264,9 @@ class Factor:
     lower_bound: bool
 
 
-def matching_factors(sizes: Sequence[int], real: Sequence[float], synthetic: Sequence[float],
-                     first: int = 2) -> list[Factor]:
+def matching_factors(
+    sizes: Sequence[int], real: Sequence[float], synthetic: Sequence[float], first: int = 2
+) -> list[Factor]:
     """For each of the ``first`` smallest sizes, the real-data size (log-linear on the real curve of means)
     that matches DI's mean at that size, as a multiple of it."""
     curve = dict(zip(sizes, synthetic))
@@ -292,8 +300,9 @@ def _name(point: Any) -> str:
     return ", ".join(map(str, point)) if isinstance(point, tuple) else str(point)
 
 
-def everywhere(acc: Mapping[Any, Cell], points: Sequence[Any], a: Any, b: Any, check=greater, what: str = ""
-               ) -> Judgement:
+def everywhere(
+    acc: Mapping[Any, Cell], points: Sequence[Any], a: Any, b: Any, check=greater, what: str = ""
+) -> Judgement:
     """``check(a, b)`` at every point (``greater``: a beats b), undecided when a cell was not measured; ``what``
     names a and b in the evidence (``w = 8 - w = 2 at 300``)."""
     missing = sorted({_name(p) for p in points for m in (a, b) if _key(p, m) not in acc})
@@ -302,23 +311,33 @@ def everywhere(acc: Mapping[Any, Cell], points: Sequence[Any], a: Any, b: Any, c
     return all_of([check(acc[_key(p, a)], acc[_key(p, b)], f"{what}{a} - {what}{b} at {_name(p)}") for p in points])
 
 
-def ladder_rises(acc: Mapping[Any, Cell], points: Sequence[Any], ladder: Sequence[str], weaker: Sequence[str] = ()
-                 ) -> Judgement:
+def ladder_rises(
+    acc: Mapping[Any, Cell], points: Sequence[Any], ladder: Sequence[str], weaker: Sequence[str] = ()
+) -> Judgement:
     """Accuracy rises along ``ladder`` (weakest first) and its top beats every ``weaker`` row, at every point."""
     if not ladder or len(ladder) + len(weaker) < 2:
         return Unmeasured(f"only {list(ladder) + list(weaker)} measured: a ladder needs two generators")
-    return all_of([*[everywhere(acc, points, high, low) for low, high in zip(ladder, ladder[1:])],
-                   *[everywhere(acc, points, ladder[-1], low) for low in weaker]])
+    return all_of(
+        [
+            *[everywhere(acc, points, high, low) for low, high in zip(ladder, ladder[1:])],
+            *[everywhere(acc, points, ladder[-1], low) for low in weaker],
+        ]
+    )
 
 
-def retrieval_adds_nothing(acc: Mapping[Any, Cell], points: Sequence[Any], retrieved: Sequence[str], real: str,
-                           synthetic: str) -> Judgement:
+def retrieval_adds_nothing(
+    acc: Mapping[Any, Cell], points: Sequence[Any], retrieved: Sequence[str], real: str, synthetic: str
+) -> Judgement:
     """Each ``retrieved`` column gains nothing over ``real`` (beyond :data:`MARGIN`) and stays below
     ``synthetic``, at every point."""
     if not retrieved:
         return Unmeasured("no retrieval column was measured")
-    return all_of([*[everywhere(acc, points, c, real, check=no_gain) for c in retrieved],
-                   *[everywhere(acc, points, synthetic, c) for c in retrieved]])
+    return all_of(
+        [
+            *[everywhere(acc, points, c, real, check=no_gain) for c in retrieved],
+            *[everywhere(acc, points, synthetic, c) for c in retrieved],
+        ]
+    )
 
 
 def matches_real_at_about(real: Cell, synthetic: Mapping[float, Cell], low: float = 2, high: float = 5) -> Judgement:
@@ -328,11 +347,16 @@ def matches_real_at_about(real: Cell, synthetic: Mapping[float, Cell], low: floa
     below = [m for m in synthetic if m < low]
     reach = [m for m in synthetic if low <= m <= high]
     if not below or not reach:
-        return Unmeasured(f"needs synthetic sizes below {low:g}x and between {low:g}x and {high:g}x; "
-                          f"measured {sorted(synthetic)}")
+        return Unmeasured(
+            f"needs synthetic sizes below {low:g}x and between {low:g}x and {high:g}x; measured {sorted(synthetic)}"
+        )
     short, enough = max(below), max(reach)
-    return all_of([less(synthetic[short], real, f"DI at {short:g}x - full real set"),
-                   at_least(synthetic[enough], real, f"DI at {enough:g}x - full real set")])
+    return all_of(
+        [
+            less(synthetic[short], real, f"DI at {short:g}x - full real set"),
+            at_least(synthetic[enough], real, f"DI at {enough:g}x - full real set"),
+        ]
+    )
 
 
 def grows_steadily(curve: Mapping[float, Cell], what: str = "DI") -> Judgement:
@@ -341,8 +365,7 @@ def grows_steadily(curve: Mapping[float, Cell], what: str = "DI") -> Judgement:
     if len(sizes) < 2:
         return Unmeasured(f"one size measured ({sizes}): a growth needs two")
     steps = [at_least(curve[b], curve[a], f"{what} at {b:g}x - at {a:g}x") for a, b in zip(sizes, sizes[1:])]
-    return all_of([greater(curve[sizes[-1]], curve[sizes[0]], f"{what} at {sizes[-1]:g}x - at {sizes[0]:g}x"),
-                   *steps])
+    return all_of([greater(curve[sizes[-1]], curve[sizes[0]], f"{what} at {sizes[-1]:g}x - at {sizes[0]:g}x"), *steps])
 
 
 def sizes_of(acc: Mapping[Any, Cell], dataset: str) -> list:
@@ -362,15 +385,17 @@ def factor_range(factors: Sequence[Factor]) -> tuple[float, float] | None:
     return (min(measured), max(measured)) if measured else None
 
 
-def beats_at_sizes(acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str,
-                   smallest_only: bool = False) -> Judgement:
+def beats_at_sizes(
+    acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str, smallest_only: bool = False
+) -> Judgement:
     """``a`` beats ``b`` at every size of each dataset, or at its smallest (keys ``(dataset, size, method)``)."""
-    points = [(d, n) for d in datasets for n in sizes_of(acc, d)[:1 if smallest_only else None]]
+    points = [(d, n) for d in datasets for n in sizes_of(acc, d)[: 1 if smallest_only else None]]
     return everywhere(acc, points, a, b)
 
 
-def less_data_for_the_same_accuracy(acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str,
-                                    factor: float = 2, first: int = 2) -> Judgement:
+def less_data_for_the_same_accuracy(
+    acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str, factor: float = 2, first: int = 2
+) -> Judgement:
     """``a`` from n real images is at least as good (within :data:`MARGIN`) as ``b`` from ``factor`` x n, for
     each dataset's ``first`` smallest sizes n, against the smallest measured size of ``b`` at or beyond
     ``factor`` x n (keys ``(dataset, size, method)``)."""
@@ -396,14 +421,22 @@ def gap_grows(acc: Mapping[Any, Cell], datasets: Sequence[str], a: str, b: str) 
         if isinstance(parts[-1], Unmeasured) or len(sizes) < 2:
             continue
         small, large = sizes[0], sizes[-1]
-        widening = Contrast(((1.0, acc[(d, large, a)]), (-1.0, acc[(d, large, b)]), (-1.0, acc[(d, small, a)]),
-                             (1.0, acc[(d, small, b)])), f"{d}: ({a} - {b}) at {large:g} - at {small:g}")
+        widening = Contrast(
+            (
+                (1.0, acc[(d, large, a)]),
+                (-1.0, acc[(d, large, b)]),
+                (-1.0, acc[(d, small, a)]),
+                (1.0, acc[(d, small, b)]),
+            ),
+            f"{d}: ({a} - {b}) at {large:g} - at {small:g}",
+        )
         parts.append(Check(widening, above=True))
     return all_of(parts, empty="no dataset of this kind was measured")
 
 
-def saturates(acc: Mapping[Any, Cell], checkpoints: Sequence[int], strengths: Sequence[float], total_steps: int
-              ) -> Judgement:
+def saturates(
+    acc: Mapping[Any, Cell], checkpoints: Sequence[int], strengths: Sequence[float], total_steps: int
+) -> Judgement:
     """The accuracy gain from the checkpoint nearest a third of ``total_steps`` (1K of 3K) to the last is below
     the gain from the first to it, averaged over the guidance ``strengths`` (keys ``(checkpoint, w)``; no
     strength is picked on test numbers)."""
@@ -412,10 +445,10 @@ def saturates(acc: Mapping[Any, Cell], checkpoints: Sequence[int], strengths: Se
     if not first < middle < last:
         return Unmeasured(f"needs checkpoints before and after {middle}; swept {sorted(checkpoints)}")
     share = 1.0 / len(strengths)
-    terms = [(weight * share, acc[(c, w)]) for w in strengths for c, weight in ((last, 1.0), (middle, -2.0),
-                                                                                 (first, 1.0))]
-    return Check(Contrast(tuple(terms), f"gain {middle}->{last} - gain {first}->{middle} (mean over w)"),
-                 above=False)
+    terms = [
+        (weight * share, acc[(c, w)]) for w in strengths for c, weight in ((last, 1.0), (middle, -2.0), (first, 1.0))
+    ]
+    return Check(Contrast(tuple(terms), f"gain {middle}->{last} - gain {first}->{middle} (mean over w)"), above=False)
 
 
 def no_setting_beats(acc: Mapping[Any, Cell], settings: Sequence[Any], default: Any, label: str) -> Judgement:
@@ -426,21 +459,24 @@ def no_setting_beats(acc: Mapping[Any, Cell], settings: Sequence[Any], default: 
     return all_of([no_gain(acc[s], acc[default], f"{label} {s} - {label} {default}") for s in others])
 
 
-def best_at_first_then_some_beats(acc: Mapping[Any, Cell], sizes: Sequence[float], strengths: Sequence[float],
-                                  label: str) -> Judgement:
+def best_at_first_then_some_beats(
+    acc: Mapping[Any, Cell], sizes: Sequence[float], strengths: Sequence[float], label: str
+) -> Judgement:
     """At 1x the real set no strength gains over 0 (beyond :data:`MARGIN`); at the largest size at least one
     strength above 0 beats 0, corrected for the strengths tried (keys ``(size, strength)``)."""
     if 0.0 not in strengths or 1 not in sizes or max(sizes) <= 1:
         return Unmeasured(f"needs {label} 0 ({sorted(strengths)}) and sizes 1x and larger ({sorted(sizes)})")
     largest, others = max(sizes), [s for s in strengths if s > 0]
     at_one = all_of([no_gain(acc[(1, s)], acc[(1, 0.0)], f"1x: {label} {s:g} - {label} 0") for s in others])
-    grown = any_of([greater(acc[(largest, s)], acc[(largest, 0.0)], f"{largest:g}x: {label} {s:g} - {label} 0")
-                    for s in others])
+    grown = any_of(
+        [greater(acc[(largest, s)], acc[(largest, 0.0)], f"{largest:g}x: {label} {s:g} - {label} 0") for s in others]
+    )
     return all_of([at_one, grown])
 
 
-def better_on_metrics(quality: Mapping[Any, Cell], ours: Any, others: Sequence[Any], metrics: Sequence[str]
-                      ) -> Judgement:
+def better_on_metrics(
+    quality: Mapping[Any, Cell], ours: Any, others: Sequence[Any], metrics: Sequence[str]
+) -> Judgement:
     """``ours`` scores better than each of ``others`` on every metric (keys ``(*row, metric)``: lower FID/KID,
     higher anything else); a row that was not measured leaves the claim undecided."""
     parts = []
@@ -449,16 +485,19 @@ def better_on_metrics(quality: Mapping[Any, Cell], ours: Any, others: Sequence[A
         if missing:
             parts.append(Unmeasured(f"{_name(other)} or {_name(ours)} lacks {sorted(set(missing))}"))
             continue
-        parts += [better(m, quality[_key(ours, m)], quality[_key(other, m)], f"{m}: {_name(ours)} vs {_name(other)}")
-                  for m in metrics]
+        parts += [
+            better(m, quality[_key(ours, m)], quality[_key(other, m)], f"{m}: {_name(ours)} vs {_name(other)}")
+            for m in metrics
+        ]
     return all_of(parts)
 
 
 def degrades(quality: Mapping[Any, Cell], metrics: Sequence[str], low: Any, high: Any, label: str) -> Judgement:
     """Every metric is worse at ``high`` than at ``low`` (keys ``(setting, metric)``: FID rises, the others
     fall)."""
-    return all_of([better(m, quality[(low, m)], quality[(high, m)], f"{m}: {label} {low:g} vs {high:g}")
-                   for m in metrics])
+    return all_of(
+        [better(m, quality[(low, m)], quality[(high, m)], f"{m}: {label} {low:g} vs {high:g}") for m in metrics]
+    )
 
 
 def peaks_at(curve: Mapping[Any, Cell], peak: Any, label: str) -> Judgement:
@@ -474,8 +513,12 @@ def interpolation_helps(acc: Mapping[Any, Cell], sizes: Sequence[float]) -> Judg
     if not named <= swept:
         return Unmeasured(f"the sweep {sorted(swept)} lacks alpha in {sorted(named - swept)}")
     largest = max(sizes)
-    return all_of([greater(acc[(largest, 0.1)], acc[(largest, 0.0)], f"{largest:g}x: alpha 0.1 - 0"),
-                   *[less(acc[(k, 0.4)], acc[(k, 0.1)], f"{k:g}x: alpha 0.4 - 0.1") for k in sorted(sizes)]])
+    return all_of(
+        [
+            greater(acc[(largest, 0.1)], acc[(largest, 0.0)], f"{largest:g}x: alpha 0.1 - 0"),
+            *[less(acc[(k, 0.4)], acc[(k, 0.1)], f"{k:g}x: alpha 0.4 - 0.1") for k in sorted(sizes)],
+        ]
+    )
 
 
 def quality_diversity_tradeoff(quality: Mapping[Any, Cell]) -> Judgement:
@@ -485,21 +528,34 @@ def quality_diversity_tradeoff(quality: Mapping[Any, Cell]) -> Judgement:
     if not {0.0, 0.1, 0.4} <= swept:
         return Unmeasured(f"the sweep {sorted(swept)} lacks alpha in {sorted({0.0, 0.1, 0.4} - swept)}")
     coverage = {a: quality[(a, "coverage")] for a in swept}
-    return all_of([degrades(quality, ["fid", "precision"], 0.1, 0.4, "alpha"),
-                   greater(quality[(0.4, "recall")], quality[(0.0, "recall")], "recall: alpha 0.4 - 0"),
-                   peaks_at(coverage, 0.1, "coverage: alpha")])
+    return all_of(
+        [
+            degrades(quality, ["fid", "precision"], 0.1, 0.4, "alpha"),
+            greater(quality[(0.4, "recall")], quality[(0.0, "recall")], "recall: alpha 0.4 - 0"),
+            peaks_at(coverage, 0.1, "coverage: alpha"),
+        ]
+    )
 
 
-def below_original_less_so_higher(acc: Mapping[Any, Cell], original: Any, processed: Sequence[Any],
-                                  label: str) -> Judgement:
+def below_original_less_so_higher(
+    acc: Mapping[Any, Cell], original: Any, processed: Sequence[Any], label: str
+) -> Judgement:
     """The original beats every processed row (``processed`` in order of rising resolution), and the highest
     resolution loses less than the lowest."""
-    return all_of([*[greater(acc[original], acc[row], f"{label}: {original} - {row}") for row in processed],
-                   greater(acc[processed[-1]], acc[processed[0]], f"{label}: {processed[-1]} - {processed[0]}")])
+    return all_of(
+        [
+            *[greater(acc[original], acc[row], f"{label}: {original} - {row}") for row in processed],
+            greater(acc[processed[-1]], acc[processed[0]], f"{label}: {processed[-1]} - {processed[0]}"),
+        ]
+    )
 
 
 def mixing_helps_where_generated_underperforms(real: Cell, generated: Cell, mixed: Cell, label: str) -> Judgement:
     """Generated data alone is below real data, and the mix beats both."""
-    return all_of([less(generated, real, f"{label}: generated only - real only"),
-                   greater(mixed, real, f"{label}: real + generated - real only"),
-                   greater(mixed, generated, f"{label}: real + generated - generated only")])
+    return all_of(
+        [
+            less(generated, real, f"{label}: generated only - real only"),
+            greater(mixed, real, f"{label}: real + generated - real only"),
+            greater(mixed, generated, f"{label}: real + generated - generated only"),
+        ]
+    )

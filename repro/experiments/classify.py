@@ -6,7 +6,7 @@ The recipe is the paper's (appendix B.1): SGD for natural images, AdamW for MedM
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -35,9 +35,22 @@ def validation_table(table: str) -> str:
     return f"{table}, validation split"
 
 
-def train_and_test(run, *, table: str, row, data: TrainingData, tests: Mapping[str, object], dataset: str,
-                   arch: str, steps: int, batch_size: int, seed: int, augment: str = "default",
-                   validation=None, **fields) -> dict[str, float]:
+def train_and_test(
+    run,
+    *,
+    table: str,
+    row,
+    data: TrainingData,
+    tests: Mapping[str, object],
+    dataset: str,
+    arch: str,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    augment: str = "default",
+    validation=None,
+    **fields,
+) -> dict[str, float]:
     """Train ``arch`` on ``data`` with ``seed``; record top-1 (%) on each test set as column ``tests`` key.
 
     ``tests`` maps a column name to an image set (``images`` uint8 NHWC, ``labels``). Extra ``fields`` go into
@@ -51,16 +64,28 @@ def train_and_test(run, *, table: str, row, data: TrainingData, tests: Mapping[s
     mean, std = data.channel_stats()
     model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
     with timed() as wall:
-        report = train_classifier(model, data, recipe, augment=augment, seed=seed, device=run.device,
-                                  progress=False)
+        report = train_classifier(model, data, recipe, augment=augment, seed=seed, device=run.device, progress=False)
 
     def record(where: str, column: str, images) -> float:
         value = evaluate(model, images.images, images.labels, device=run.device)
-        run.record(table=where, row=row, column=column, value=value, unit="%", seed=seed,
-                   wall_seconds=wall(), dataset=dataset, arch=arch, steps=recipe.steps, batch_size=batch,
-                   optimizer=recipe.optimizer, augment=augment,
-                   train_images=sum(len(s.labels) for s in data.sources),
-                   images_per_second=round(report.images_per_second), **fields)
+        run.record(
+            table=where,
+            row=row,
+            column=column,
+            value=value,
+            unit="%",
+            seed=seed,
+            wall_seconds=wall(),
+            dataset=dataset,
+            arch=arch,
+            steps=recipe.steps,
+            batch_size=batch,
+            optimizer=recipe.optimizer,
+            augment=augment,
+            train_images=sum(len(s.labels) for s in data.sources),
+            images_per_second=round(report.images_per_second),
+            **fields,
+        )
         return value
 
     scores = {column: record(table, column, test) for column, test in tests.items()}

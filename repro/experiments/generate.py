@@ -7,16 +7,15 @@ The generator bundle is loaded once per (source, UNet weights, dtype) and kept f
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..generators import load_generator
 from ..inversion import InversionConfig, invert, load_checkpoints
 from ..inversion.store import EmbeddingTable
 from ..sampling import SamplingConfig, sample_dataset
 from .protocol import Synthetic
-
 
 #: generator names that build an SD-shaped model with random weights (same compute, no weights needed: timing)
 RANDOM_SHAPES = {"sd14-random": "sd14", "sd21-random": "sd21"}
@@ -48,45 +47,101 @@ def _as_list(value) -> tuple:
 
 def _subset(table: EmbeddingTable, ids: set[str]) -> EmbeddingTable:
     keep = [i for i, image_id in enumerate(table.ids) if image_id in ids]
-    return EmbeddingTable(table.embeddings[keep], table.labels[keep], table.index[keep],
-                          [table.ids[i] for i in keep], table.meta)
+    return EmbeddingTable(
+        table.embeddings[keep], table.labels[keep], table.index[keep], [table.ids[i] for i in keep], table.meta
+    )
 
 
-def sample_set(run, inversion: str | Path, name: str, *, generator_source: str = "mini", dtype: str = "fp32",
-               unet_weights: str | Path | None = None, ids: Iterable[str] | None = None, per_image: int = 1,
-               guidance: float | Sequence[float] = 2.0, noise: float | Sequence[float] = 0.1,
-               interpolation: float | Sequence[float] = 0.1, checkpoints: Sequence[int] | None = None,
-               scheduler: str = "ddim", inference_steps: int = 100, uncond: str = "mean",
-               seed: int = 0) -> Synthetic:
+def sample_set(
+    run,
+    inversion: str | Path,
+    name: str,
+    *,
+    generator_source: str = "mini",
+    dtype: str = "fp32",
+    unet_weights: str | Path | None = None,
+    ids: Iterable[str] | None = None,
+    per_image: int = 1,
+    guidance: float | Sequence[float] = 2.0,
+    noise: float | Sequence[float] = 0.1,
+    interpolation: float | Sequence[float] = 0.1,
+    checkpoints: Sequence[int] | None = None,
+    scheduler: str = "ddim",
+    inference_steps: int = 100,
+    uncond: str = "mean",
+    seed: int = 0,
+) -> Synthetic:
     """Variants of the embeddings in ``inversion`` (only ``ids`` when given) with these settings, written to
     the scratch folder ``name`` (named with the settings' hash too; resumed shard by shard) and loaded."""
     tables = load_checkpoints([inversion])
     if ids is not None:
         wanted = set(map(str, ids))
         tables = {step: _subset(table, wanted) for step, table in tables.items()}
-    config = SamplingConfig(per_image=int(per_image), guidance=_as_list(guidance), noise=_as_list(noise),
-                            interpolate=_as_list(interpolation),
-                            checkpoints=None if checkpoints is None else tuple(_as_list(checkpoints)),
-                            scheduler=scheduler, steps=int(inference_steps), uncond=uncond, seed=seed,
-                            precision=dtype, compile=_compile(run))
+    config = SamplingConfig(
+        per_image=int(per_image),
+        guidance=_as_list(guidance),
+        noise=_as_list(noise),
+        interpolate=_as_list(interpolation),
+        checkpoints=None if checkpoints is None else tuple(_as_list(checkpoints)),
+        scheduler=scheduler,
+        steps=int(inference_steps),
+        uncond=uncond,
+        seed=seed,
+        precision=dtype,
+        compile=_compile(run),
+    )
     bundle = generator(run, generator_source, dtype, unet_weights)
     first = next(iter(tables.values()))
-    folder = run.scratch(name, {"sampling": config.hash(), "embeddings": first.meta["config_hash"],
-                                "ids": sorted(first.ids), "weights": bundle.fingerprint})
+    folder = run.scratch(
+        name,
+        {
+            "sampling": config.hash(),
+            "embeddings": first.meta["config_hash"],
+            "ids": sorted(first.ids),
+            "weights": bundle.fingerprint,
+        },
+    )
     sample_dataset(bundle, tables, folder, config, progress=False)
     return Synthetic(folder, name=name)
 
 
-def invert_set(run, images, name: str, *, generator_source: str = "mini", dtype: str = "fp32",
-               unet_weights: str | Path | None = None, steps: int, checkpoints: Sequence[int] | None = None,
-               lr: float = 0.03, resolution: int | None = None, batch: int = 256) -> Path:
+def invert_set(
+    run,
+    images,
+    name: str,
+    *,
+    generator_source: str = "mini",
+    dtype: str = "fp32",
+    unet_weights: str | Path | None = None,
+    steps: int,
+    checkpoints: Sequence[int] | None = None,
+    lr: float = 0.03,
+    resolution: int | None = None,
+    batch: int = 256,
+) -> Path:
     """Stage 1 on ``images`` (an ``ImageSet``) into the scratch folder ``name`` (named with the settings' hash
     too); resumes where it stopped."""
     bundle = generator(run, generator_source, dtype, unet_weights)
-    config = InversionConfig(steps=int(steps), checkpoints=None if checkpoints is None else tuple(checkpoints),
-                             lr=float(lr), resolution=resolution, batch=int(batch), precision=dtype,
-                             compile=_compile(run))
+    config = InversionConfig(
+        steps=int(steps),
+        checkpoints=None if checkpoints is None else tuple(checkpoints),
+        lr=float(lr),
+        resolution=resolution,
+        batch=int(batch),
+        precision=dtype,
+        compile=_compile(run),
+    )
     folder = run.scratch(name, {"inversion": config.hash(), "ids": list(images.ids), "weights": bundle.fingerprint})
-    invert(bundle, images.images, images.labels, images.ids, images.classes, folder, config,
-           dataset=images.name, split="", progress=False)
+    invert(
+        bundle,
+        images.images,
+        images.labels,
+        images.ids,
+        images.classes,
+        folder,
+        config,
+        dataset=images.name,
+        split="",
+        progress=False,
+    )
     return folder

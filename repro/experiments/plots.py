@@ -4,8 +4,8 @@ field; grouped bars with std error bars."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import matplotlib
 
@@ -21,14 +21,29 @@ def _rows(run, table: str, where: Mapping[str, object] | None) -> pd.DataFrame:
     for field, value in (where or {}).items():
         frame = frame[frame[field] == value]
     if frame.empty:
-        raise ValueError(f"no rows recorded for table {table!r}" + (f" with {dict(where)}" if where else "")
-                         + "; record them before plotting")
+        raise ValueError(
+            f"no rows recorded for table {table!r}"
+            + (f" with {dict(where)}" if where else "")
+            + "; record them before plotting"
+        )
     return frame
 
 
-def curves(run, *, table: str, x: str, series: str = "column", panel: str | None = None, xlabel: str = "",
-           ylabel: str = "top-1 accuracy (%)", logx: bool = False, name: str, title: str = "",
-           where: Mapping[str, object] | None = None, reference: Mapping[str, float] | None = None) -> Path:
+def curves(
+    run,
+    *,
+    table: str,
+    x: str,
+    series: str = "column",
+    panel: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "top-1 accuracy (%)",
+    logx: bool = False,
+    name: str,
+    title: str = "",
+    where: Mapping[str, object] | None = None,
+    reference: Mapping[str, float] | None = None,
+) -> Path:
     """Plot the rows of ``table`` (those matching ``where``): the mean ``value`` against field ``x``, one line per
     ``series`` value, one panel per ``panel`` value; the band is the std over the rows of one point (the seeds).
     ``reference``: labelled levels drawn as dashed lines in every panel (e.g. the full real set).
@@ -40,8 +55,17 @@ def curves(run, *, table: str, x: str, series: str = "column", panel: str | None
         part = frame if value is None else frame[frame[panel] == value]
         # series as text: a numeric series (checkpoints, noise) would get a colour scale instead of a legend
         part = part.assign(**{series: part[series].astype(str)})
-        sns.lineplot(data=part, x=x, y="value", hue=series, hue_order=list(dict.fromkeys(part[series])),
-                     estimator="mean", errorbar="sd", marker="o", ax=ax)
+        sns.lineplot(
+            data=part,
+            x=x,
+            y="value",
+            hue=series,
+            hue_order=list(dict.fromkeys(part[series])),
+            estimator="mean",
+            errorbar="sd",
+            marker="o",
+            ax=ax,
+        )
         for k, (label, level) in enumerate((reference or {}).items()):
             ax.axhline(level, linestyle="--", color=f"C{k + 5}", label=str(label))
         ax.set_xlabel(xlabel or x)
@@ -57,8 +81,17 @@ def curves(run, *, table: str, x: str, series: str = "column", panel: str | None
     return path
 
 
-def bars(run, *, table: str, group: str = "row", series: str = "column", ylabel: str = "top-1 accuracy (%)",
-         name: str, title: str = "", where: Mapping[str, object] | None = None) -> Path:
+def bars(
+    run,
+    *,
+    table: str,
+    group: str = "row",
+    series: str = "column",
+    ylabel: str = "top-1 accuracy (%)",
+    name: str,
+    title: str = "",
+    where: Mapping[str, object] | None = None,
+) -> Path:
     """Grouped bars of the mean (± std over seeds) of ``table``'s rows (those matching ``where``), by ``group``
     and ``series``."""
     frame = _rows(run, table, where)
@@ -69,8 +102,14 @@ def bars(run, *, table: str, group: str = "row", series: str = "column", ylabel:
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(groups) * max(1, len(kinds)) * 0.5 + 2), 3.6))
     for k, kind in enumerate(kinds):
         part = stats[stats[series] == kind].set_index(group).reindex(groups)
-        ax.bar([g + k * width for g in range(len(groups))], part["mean"], width, yerr=part["std"].fillna(0),
-               capsize=2, label=str(kind))
+        ax.bar(
+            [g + k * width for g in range(len(groups))],
+            part["mean"],
+            width,
+            yerr=part["std"].fillna(0),
+            capsize=2,
+            label=str(kind),
+        )
     ax.set_xticks([g + width * (len(kinds) - 1) / 2 for g in range(len(groups))])
     ax.set_xticklabels([str(g) for g in groups], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def test_set(dataset: str, test_per_class="all", data_root: str | None = None) -
     return _some_per_class(load_split(dataset, "test", root=data_root or None), test_per_class, TRAINING_SUBSET_SEED)
 
 
-def shared_sets(run, dataset: str) -> tuple[ImageSet, ImageSet, "SharedSynthetic"]:
+def shared_sets(run, dataset: str) -> tuple[ImageSet, ImageSet, SharedSynthetic]:
     """The training set, the test set and the default synthetic sets of ``dataset`` for an experiment's run: its
     ``per_class`` and ``test_per_class`` params, and the shared ``inversion_<dataset>`` and (per seed)
     ``synthetic_<dataset>`` assets, each checked against the run's params."""
@@ -72,13 +72,13 @@ class SharedSynthetic:
         self.run, self.dataset = run, dataset
         self.loaded: dict[int, Synthetic] = {}
 
-    def __call__(self, seed: int) -> "Synthetic":
+    def __call__(self, seed: int) -> Synthetic:
         if seed not in self.loaded:
             self.loaded[seed] = Synthetic(self.run.assets.for_seed(f"synthetic_{self.dataset}", self.run.params, seed))
         return self.loaded[seed]
 
 
-def variants_of(run, dataset: str, ids: Iterable[str], seed: int) -> "Synthetic":
+def variants_of(run, dataset: str, ids: Iterable[str], seed: int) -> Synthetic:
     """The Diffusion Inversion variants of exactly the images ``ids``, learned and planned from them alone: the
     shared inversion's embeddings of these images (partners and the mean unconditional input come from them),
     sampled with the run's sampling params and sampling seed ``seed`` into a scratch folder (resumed). When the
@@ -104,8 +104,10 @@ def validation_split(train: ImageSet, fraction: float) -> tuple[ImageSet, ImageS
     fit = train.without(validation.ids, name=f"{train.name}:fit")
     empty = [train.classes[c] for c, n in enumerate(fit.class_counts()) if n == 0]
     if empty:
-        raise ReproError(f"{train.name}: a validation split of {per_class} per class leaves no training image of "
-                         f"{empty}; lower validation_fraction or use more images per class")
+        raise ReproError(
+            f"{train.name}: a validation split of {per_class} per class leaves no training image of "
+            f"{empty}; lower validation_fraction or use more images per class"
+        )
     return fit, validation
 
 
@@ -131,8 +133,9 @@ class Synthetic:
     def __len__(self) -> int:
         return len(self.arrays.labels)
 
-    def subset(self, source_ids: Iterable[str] | None = None, variants: int | None = None,
-               resolution: int | None = None) -> Pool:
+    def subset(
+        self, source_ids: Iterable[str] | None = None, variants: int | None = None, resolution: int | None = None
+    ) -> Pool:
         """The variants of the images ``source_ids`` (all when None), the first ``variants`` of each; resized
         (bicubic) to ``resolution`` when given."""
         keep = np.ones(len(self), dtype=bool)
@@ -141,8 +144,10 @@ class Synthetic:
             have = set(map(str, self.arrays.provenance["source_id"]))
             if not wanted <= have:
                 missing = sorted(wanted - have)
-                raise ReproError(f"synthetic set {self.name} has no variants of {len(missing)} of the images asked "
-                                 f"for (e.g. {missing[:3]}); its inversion must cover the experiment's training set")
+                raise ReproError(
+                    f"synthetic set {self.name} has no variants of {len(missing)} of the images asked "
+                    f"for (e.g. {missing[:3]}); its inversion must cover the experiment's training set"
+                )
             keep &= np.isin(self.arrays.provenance["source_id"].astype(str), list(wanted))
         if variants is not None:
             have = int(self.arrays.provenance["variant"].max()) + 1 if len(self) else 0

@@ -14,15 +14,23 @@ column (``FID``, so that it sits beside the paper's number) with that name as it
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..classifiers import load_classifier
 from ..errors import ReproError
-from ..metrics import (CONVENTIONS, PAPER_NAMES, ClassifierFeatures, ImageSource, InceptionFeatures,
-                       VGG16Features, evaluate)
+from ..metrics import (
+    CONVENTIONS,
+    PAPER_NAMES,
+    ClassifierFeatures,
+    ImageSource,
+    InceptionFeatures,
+    VGG16Features,
+    evaluate,
+)
 
 POOL_FEATURES = "pool-resnet18"
 #: metrics computed on k-nearest-neighbour balls: their unit names the k
@@ -66,8 +74,10 @@ def with_k(scores: Mapping[str, float], convention: str) -> dict[str, float]:
     """``scores`` with each neighbourhood metric's name followed by its k (``precision@pool-resnet18, k=5``)."""
     chosen = settings(convention)
     k = {"precision": chosen.pr_k, "recall": chosen.pr_k, "density": chosen.dc_k, "coverage": chosen.dc_k}
-    return {(f"{name}, k={k[_metric(name)]}" if _metric(name) in NEIGHBOURHOOD else name): value
-            for name, value in scores.items()}
+    return {
+        (f"{name}, k={k[_metric(name)]}" if _metric(name) in NEIGHBOURHOOD else name): value
+        for name, value in scores.items()
+    }
 
 
 def _metric(name: str) -> str:
@@ -75,8 +85,17 @@ def _metric(name: str) -> str:
     return name.split("@")[0].split(",")[0]
 
 
-def image_metrics(run, real: np.ndarray, fake: np.ndarray, *, features: str, convention: str,
-                  metrics: Sequence[str], samples: int | None = None, seed: int = 0) -> dict[str, float]:
+def image_metrics(
+    run,
+    real: np.ndarray,
+    fake: np.ndarray,
+    *,
+    features: str,
+    convention: str,
+    metrics: Sequence[str],
+    samples: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
     """``metrics`` (fid, is, precision, recall, density, coverage...) of uint8 ``fake`` against ``real`` under
     ``convention``, each set cut to ``samples`` seeded images when larger; columns named by the features and k."""
     rng = np.random.default_rng(seed)
@@ -86,14 +105,25 @@ def image_metrics(run, real: np.ndarray, fake: np.ndarray, *, features: str, con
             return images
         return images[np.sort(rng.choice(len(images), int(samples), replace=False))]
 
-    scores = evaluate(ImageSource.from_array(cut(real), "real"), ImageSource.from_array(cut(fake), "synthetic"),
-                      feature_networks(run, features, convention), metrics=list(metrics),
-                      settings=settings(convention))
+    scores = evaluate(
+        ImageSource.from_array(cut(real), "real"),
+        ImageSource.from_array(cut(fake), "synthetic"),
+        feature_networks(run, features, convention),
+        metrics=list(metrics),
+        settings=settings(convention),
+    )
     return with_k(scores, convention)
 
 
-def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Sequence[str]], row: str,
-                   column: str = "{metric}", **fields: Any) -> dict[str, float]:
+def record_metrics(
+    run,
+    scores: Mapping[str, float],
+    *,
+    tables: Mapping[str, Sequence[str]],
+    row: str,
+    column: str = "{metric}",
+    **fields: Any,
+) -> dict[str, float]:
     """Record ``image_metrics`` output under each paper table's ``row`` and the paper's column (``column`` with
     ``{metric}`` replaced by the paper's spelling, e.g. ``FID`` or ``"DDIS {metric}"``); the unit is the
     feature-named metric (``fid@pool-resnet18``, ``precision@pool-resnet18, k=5``), so a stand-in feature
@@ -107,9 +137,20 @@ def record_metrics(run, scores: Mapping[str, float], *, tables: Mapping[str, Seq
     for table, metrics in tables.items():
         for metric in metrics:
             if metric not in found:
-                raise ReproError(f"{table} shows {metric}, which the metrics computed lack ({sorted(scores)}); "
-                                 "ask image_metrics for it")
+                raise ReproError(
+                    f"{table} shows {metric}, which the metrics computed lack ({sorted(scores)}); "
+                    "ask image_metrics for it"
+                )
             name, value = found[metric]
-            run.record(table=table, row=row, column=column.format(metric=PAPER_NAMES[metric]), value=value,
-                       unit=name, metric=metric, n_real=scores.get("n_real"), n_fake=scores.get("n_fake"), **fields)
+            run.record(
+                table=table,
+                row=row,
+                column=column.format(metric=PAPER_NAMES[metric]),
+                value=value,
+                unit=name,
+                metric=metric,
+                n_real=scores.get("n_real"),
+                n_fake=scores.get("n_fake"),
+                **fields,
+            )
     return {metric: value for metric, (_, value) in found.items()}

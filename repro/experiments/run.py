@@ -8,8 +8,9 @@ calls ``save``. The CSVs carry the provenance columns, so the report can trace e
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -41,9 +42,19 @@ def resolve_device(device: str = "auto") -> str:
 class ExperimentRun:
     """Collects result rows and claim verdicts of one notebook run, and writes them with provenance."""
 
-    def __init__(self, experiment: str, scale: str, out_dir: str | os.PathLike, params: Mapping[str, Any],
-                 data_root: str = "", device: str = "auto", generator: str = "", dataset: str = "",
-                 work_dir: str | os.PathLike = "", config_dir: str | os.PathLike = ""):
+    def __init__(
+        self,
+        experiment: str,
+        scale: str,
+        out_dir: str | os.PathLike,
+        params: Mapping[str, Any],
+        data_root: str = "",
+        device: str = "auto",
+        generator: str = "",
+        dataset: str = "",
+        work_dir: str | os.PathLike = "",
+        config_dir: str | os.PathLike = "",
+    ):
         self.experiment, self.scale, self.params = experiment, scale, dict(params)
         # the experiment's registry entry (its claims), read from the project's config folder; None for a run
         # outside a project (no config_dir), which then records claims unchecked
@@ -64,29 +75,41 @@ class ExperimentRun:
         self.claims: list[dict] = []
 
     @classmethod
-    def from_globals(cls, namespace: Mapping[str, Any], dataset_param: str = "") -> "ExperimentRun":
+    def from_globals(cls, namespace: Mapping[str, Any], dataset_param: str = "") -> ExperimentRun:
         """The run of a notebook: its context and the registry's parameters for its scale, read from the notebook's
         namespace, where its runner injected them. ``dataset_param`` names the param whose value the rows'
         ``dataset`` column carries."""
         from ..errors import ReproError
 
         experiment = namespace.get("experiment", "<id>")
-        how = (f"run it with `repro run {experiment} --scale smoke`, or prepare it for JupyterLab with `repro notebook "
-               f"{experiment} --scale smoke` and open the prepared copy")
+        how = (
+            f"run it with `repro run {experiment} --scale smoke`, or prepare it for JupyterLab with `repro notebook "
+            f"{experiment} --scale smoke` and open the prepared copy"
+        )
         if any(name not in namespace for name in CONTEXT) or not namespace["config_dir"]:
-            raise ReproError(f"this notebook was not given its parameters (its runner injects them from the "
-                             f"registry): {how}")
+            raise ReproError(
+                f"this notebook was not given its parameters (its runner injects them from the registry): {how}"
+            )
         scale = namespace["scale"]
         names = list(_registry_entry(namespace["config_dir"], experiment).params(scale))
         missing = [name for name in names if name not in namespace]
         if missing:
-            raise ReproError(f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, which were not "
-                             f"injected: {how}")
+            raise ReproError(
+                f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, which were not injected: {how}"
+            )
         params = {name: namespace[name] for name in names}
-        return cls(experiment, scale, namespace["out_dir"], params, data_root=namespace["data_root"],
-                   device=namespace["device"], generator=str(params.get("generator", "")),
-                   dataset=str(params[dataset_param]) if dataset_param else "", work_dir=namespace["work_dir"],
-                   config_dir=namespace["config_dir"])
+        return cls(
+            experiment,
+            scale,
+            namespace["out_dir"],
+            params,
+            data_root=namespace["data_root"],
+            device=namespace["device"],
+            generator=str(params.get("generator", "")),
+            dataset=str(params[dataset_param]) if dataset_param else "",
+            work_dir=namespace["work_dir"],
+            config_dir=namespace["config_dir"],
+        )
 
     def frame(self) -> pd.DataFrame:
         """Every row recorded so far."""
@@ -109,18 +132,35 @@ class ExperimentRun:
         from ..errors import ReproError
 
         if not self.data_root:
-            raise ReproError(f"{relative} lives in the data folder, but none is set; pass data_root or set "
-                             f"${DATA_ENV}")
+            raise ReproError(f"{relative} lives in the data folder, but none is set; pass data_root or set ${DATA_ENV}")
         path = Path(self.data_root) / relative
         if not path.exists():
             raise ReproError(f"{path} is missing from the data folder {self.data_root}")
         return path
 
-    def record(self, *, table: str, row: Any, column: Any, value: float, unit: str = "", seed: int | None = None,
-               wall_seconds: float | None = None, **fields: Any) -> dict:
+    def record(
+        self,
+        *,
+        table: str,
+        row: Any,
+        column: Any,
+        value: float,
+        unit: str = "",
+        seed: int | None = None,
+        wall_seconds: float | None = None,
+        **fields: Any,
+    ) -> dict:
         """One measured cell of one seed."""
-        entry = self.provenance.row(seed=seed, wall_seconds=wall_seconds, table=table, row=row, column=column,
-                                    value=float(value), unit=unit, **fields)
+        entry = self.provenance.row(
+            seed=seed,
+            wall_seconds=wall_seconds,
+            table=table,
+            row=row,
+            column=column,
+            value=float(value),
+            unit=unit,
+            **fields,
+        )
         self.rows.append(entry)
         # kept as it grows, so a notebook that fails later loses none of the cells already measured
         write_rows(self.rows, self.out_dir / PARTIAL_CSV)
@@ -133,8 +173,9 @@ class ExperimentRun:
         if known is not None and claim_id not in known:
             from ..errors import ReproError
 
-            raise ReproError(f"claim {claim_id!r} is not in config/experiments/{self.experiment}.yaml "
-                             f"(its claims: {sorted(known)})")
+            raise ReproError(
+                f"claim {claim_id!r} is not in config/experiments/{self.experiment}.yaml (its claims: {sorted(known)})"
+            )
         verdict = "" if holds is None else bool(holds)
         self.claims.append(self.provenance.row(claim=claim_id, holds=verdict, evidence=evidence))
 
@@ -187,6 +228,8 @@ def _registry_entry(config_dir: str | os.PathLike, experiment: str):
 
     registry = load_registry(Path(config_dir))
     if experiment not in registry:
-        raise ReproError(f"experiment {experiment!r} is not in the registry {Path(config_dir) / 'experiments'}; "
-                         f"its ids: {', '.join(registry)}")
+        raise ReproError(
+            f"experiment {experiment!r} is not in the registry {Path(config_dir) / 'experiments'}; "
+            f"its ids: {', '.join(registry)}"
+        )
     return registry[experiment]

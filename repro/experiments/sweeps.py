@@ -11,9 +11,10 @@ parameter, as a one-element list where the base is a list (``guidance: [2]`` -> 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..classifiers import TrainingData
 from ..errors import ReproError
@@ -21,9 +22,18 @@ from .assets import per_dataset
 from .classify import train_and_test
 
 #: experiment parameter -> the keyword of ``generate.sample_set`` it sets
-SAMPLING = {"generator": "generator_source", "dtype": "dtype", "per_image": "per_image", "guidance": "guidance",
-            "noise": "noise", "interpolation": "interpolation", "checkpoints": "checkpoints",
-            "scheduler": "scheduler", "inference_steps": "inference_steps", "uncond": "uncond"}
+SAMPLING = {
+    "generator": "generator_source",
+    "dtype": "dtype",
+    "per_image": "per_image",
+    "guidance": "guidance",
+    "noise": "noise",
+    "interpolation": "interpolation",
+    "checkpoints": "checkpoints",
+    "scheduler": "scheduler",
+    "inference_steps": "inference_steps",
+    "uncond": "uncond",
+}
 #: sampling parameters a sweep may vary (the generator is varied by Figure 5's ``pretrain_fractions``)
 SWEEPABLE = tuple(p for p in SAMPLING if p not in ("generator", "dtype"))
 #: the guidance of the authors' released code, in the paper's convention eps = (1 + w) eps(c) - w eps(u) that
@@ -86,16 +96,31 @@ def expand(params: Mapping[str, Any], dataset: str | None = None) -> list[Settin
     return settings
 
 
-def sample(run, inversion: str | Path, setting: Setting, *, ids: Sequence[str], seed: int, prefix: str = "sample",
-           unet_weights: str | Path | None = None):
+def sample(
+    run,
+    inversion: str | Path,
+    setting: Setting,
+    *,
+    ids: Sequence[str],
+    seed: int,
+    prefix: str = "sample",
+    unet_weights: str | Path | None = None,
+):
     """The synthetic set of ``setting`` from the embeddings of ``ids`` in ``inversion`` alone, with sampling
     seed ``seed`` (resumed when its scratch folder exists), sampled with the generator's UNet ``unet_weights``
     when given."""
     from . import generate
 
     print(f"sampling {setting.label}, seed {seed}")
-    return generate.sample_set(run, inversion, f"{setting.scratch_name(prefix)}-seed{seed}", ids=ids,
-                               unet_weights=unet_weights, seed=seed, **setting.sampling)
+    return generate.sample_set(
+        run,
+        inversion,
+        f"{setting.scratch_name(prefix)}-seed{seed}",
+        ids=ids,
+        unet_weights=unet_weights,
+        seed=seed,
+        **setting.sampling,
+    )
 
 
 def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path, Path | None]:
@@ -110,17 +135,40 @@ def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path
     if float(fraction) == 1.0:
         return run.assets.checked(f"inversion_{dataset}", p), None
     unet = mini_checkpoint(float(fraction))
-    settings = {"steps": int(p["inversion_steps"]), "checkpoints": list(p.get("checkpoints") or []) or None,
-                "lr": float(p["inversion_lr"]), "resolution": per_dataset(p.get("resolution"), dataset)}
+    settings = {
+        "steps": int(p["inversion_steps"]),
+        "checkpoints": list(p.get("checkpoints") or []) or None,
+        "lr": float(p["inversion_lr"]),
+        "resolution": per_dataset(p.get("resolution"), dataset),
+    }
     name = f"inversion-{dataset}-pretrain{round(100 * float(fraction)):03d}"
     print(f"inverting {len(train)} {dataset} images with the {fraction:.0%} UNet")
-    return generate.invert_set(run, train, name, generator_source=p.get("generator", "mini"),
-                               dtype=p.get("dtype", "fp32"), unet_weights=unet, **settings), unet
+    return generate.invert_set(
+        run,
+        train,
+        name,
+        generator_source=p.get("generator", "mini"),
+        dtype=p.get("dtype", "fp32"),
+        unet_weights=unet,
+        **settings,
+    ), unet
 
 
-def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str, column: str,
-                sizes: Sequence[int] | None = None, metric_tables: Mapping[str, Sequence[str]] | None = None,
-                metric_row: str = "", prefix: str = "sample", validation=None) -> list[Setting]:
+def train_sweep(
+    run,
+    inversion: str | Path,
+    train,
+    test,
+    *,
+    table: str,
+    row: str,
+    column: str,
+    sizes: Sequence[int] | None = None,
+    metric_tables: Mapping[str, Sequence[str]] | None = None,
+    metric_row: str = "",
+    prefix: str = "sample",
+    validation=None,
+) -> list[Setting]:
     """For every setting of the run's ``sweep`` and every seed: sample the setting's synthetic set from the
     embeddings of ``train``'s images with that sampling seed, train ``arch`` on its first ``size`` variants per
     image (each of ``sizes``, multiples of the real set; default ``per_image``), and record top-1 on ``test`` as
@@ -140,15 +188,40 @@ def train_sweep(run, inversion: str | Path, train, test, *, table: str, row: str
             for size in sizes or [int(setting.sampling.get("per_image", 1))]:
                 data = TrainingData(synthetic=synthetic.subset(train.ids, int(size)))
                 cell = {**setting.point, "size": size}
-                train_and_test(run, table=table, row=row.format(**cell), data=data, tests={column.format(**cell): test},
-                               dataset=p["dataset"], arch=p["arch"], steps=p["train_steps"],
-                               batch_size=p["batch_size"], seed=seed, validation=validation, synthetic_size=size,
-                               **setting.point)
+                train_and_test(
+                    run,
+                    table=table,
+                    row=row.format(**cell),
+                    data=data,
+                    tests={column.format(**cell): test},
+                    dataset=p["dataset"],
+                    arch=p["arch"],
+                    steps=p["train_steps"],
+                    batch_size=p["batch_size"],
+                    seed=seed,
+                    validation=validation,
+                    synthetic_size=size,
+                    **setting.point,
+                )
             if metric_tables:
                 metrics = sorted({m for shown in metric_tables.values() for m in shown})
-                scores = image_metrics(run, train.images, synthetic.subset(train.ids).images, features=p["features"],
-                                       convention=p["metric_convention"], metrics=metrics,
-                                       samples=p.get("metric_samples"), seed=seed)
-                record_metrics(run, scores, tables=metric_tables, row=metric_row.format(**setting.point), seed=seed,
-                               features=p["features"], **setting.point)
+                scores = image_metrics(
+                    run,
+                    train.images,
+                    synthetic.subset(train.ids).images,
+                    features=p["features"],
+                    convention=p["metric_convention"],
+                    metrics=metrics,
+                    samples=p.get("metric_samples"),
+                    seed=seed,
+                )
+                record_metrics(
+                    run,
+                    scores,
+                    tables=metric_tables,
+                    row=metric_row.format(**setting.point),
+                    seed=seed,
+                    features=p["features"],
+                    **setting.point,
+                )
     return settings

@@ -14,8 +14,9 @@ import contextlib
 import gc
 import math
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,8 +141,7 @@ def inversion_trainer(bundle, config, batch: int, seed: int = 0, unet_fn=None):
     fast = FastPath(config.precision, config.channels_last, config.compile)
     unet_fn = unet_fn or fast.unet_fn(bundle.unet)
     pixels = random_pixels(batch, config.resolution, bundle.device, seed)
-    return GroupTrainer(bundle, config, pixels, [""] * batch, group_generator(seed, 0, bundle.device), fast,
-                        unet_fn)
+    return GroupTrainer(bundle, config, pixels, [""] * batch, group_generator(seed, 0, bundle.device), fast, unet_fn)
 
 
 def time_inversion(bundle, config, batch: int, steps: int, warmup: int = 1, seed: int = 0) -> dict:
@@ -164,8 +164,14 @@ def time_inversion(bundle, config, batch: int, steps: int, warmup: int = 1, seed
             losses = trainer.step()
     if not torch.isfinite(losses).all():
         raise ReproError(f"non-finite inversion loss while timing {bundle.name} at batch {batch}")
-    return {"sec_per_step": loop() / steps, "setup_seconds": setup(), "warmup_seconds": warm(),
-            "timed_steps": int(steps), "batch": int(batch), "peak_mem_gib": peak_memory_gib(device)}
+    return {
+        "sec_per_step": loop() / steps,
+        "setup_seconds": setup(),
+        "warmup_seconds": warm(),
+        "timed_steps": int(steps),
+        "batch": int(batch),
+        "peak_mem_gib": peak_memory_gib(device),
+    }
 
 
 def embedding_cost(timing: Mapping[str, Any]) -> Cost:
@@ -180,13 +186,31 @@ def _table(bundle, embeddings: torch.Tensor, resolution: int, source_resolution:
 
     n = len(embeddings)
     return EmbeddingTable(
-        embeddings=embeddings, labels=torch.arange(n) % 10, index=torch.arange(n), ids=[str(i) for i in range(n)],
-        meta={"step": step, "config_hash": "timing", "resolution": resolution, "classes": [str(c) for c in range(10)],
-              "source_resolution": source_resolution or resolution, "generator": bundle.name, "shard": [0, 1]})
+        embeddings=embeddings,
+        labels=torch.arange(n) % 10,
+        index=torch.arange(n),
+        ids=[str(i) for i in range(n)],
+        meta={
+            "step": step,
+            "config_hash": "timing",
+            "resolution": resolution,
+            "classes": [str(c) for c in range(10)],
+            "source_resolution": source_resolution or resolution,
+            "generator": bundle.name,
+            "shard": [0, 1],
+        },
+    )
 
 
-def random_table(bundle, n: int, resolution: int, tokens: int | None = None, seed: int = 0,
-                 source_resolution: int | None = None, step: int = 3000):
+def random_table(
+    bundle,
+    n: int,
+    resolution: int,
+    tokens: int | None = None,
+    seed: int = 0,
+    source_resolution: int | None = None,
+    step: int = 3000,
+):
     """``n`` learned-embedding stand-ins (random, the generator's width, ``tokens`` or its whole context)."""
     g = torch.Generator().manual_seed(seed)
     embeddings = torch.randn(n, tokens or bundle.max_tokens, bundle.text_width, generator=g)
@@ -205,8 +229,9 @@ def prompts(n: int) -> list[str]:
     return [PROMPT.format(PROMPT_CLASSES[i % len(PROMPT_CLASSES)]) for i in range(n)]
 
 
-def _sampler(bundle, config, batch: int, resolution: int, text_encoder: bool, seed: int, source_resolution,
-             tokens: int | None):
+def _sampler(
+    bundle, config, batch: int, resolution: int, text_encoder: bool, seed: int, source_resolution, tokens: int | None
+):
     """The stage-2 ``Sampler`` and its plan for ``batch`` images: learned embeddings (random stand-ins), or the
     text encoder's encodings of class prompts with the empty prompt as unconditional input (the standard
     text-to-image setting: no perturbation, no interpolation)."""
@@ -222,8 +247,17 @@ def _sampler(bundle, config, batch: int, resolution: int, text_encoder: bool, se
     return Sampler(bundle, {table.step: table}, config), plan
 
 
-def time_sampling(bundle, config, batch: int, resolution: int, text_encoder: bool = False, warmup_steps: int = 1,
-                  seed: int = 0, source_resolution: int | None = None, tokens: int | None = None) -> dict:
+def time_sampling(
+    bundle,
+    config,
+    batch: int,
+    resolution: int,
+    text_encoder: bool = False,
+    warmup_steps: int = 1,
+    seed: int = 0,
+    source_resolution: int | None = None,
+    tokens: int | None = None,
+) -> dict:
     """Stage 2 on ``batch`` images at ``resolution`` with ``config`` (a ``SamplingConfig``; its ``steps`` are
     timed, after a ``warmup_steps`` run): ``encode_seconds`` (the conditioning: the text encoder or the learned
     embeddings of ``tokens`` tokens, and the ``Sampler``), ``generate_seconds`` (``Sampler.generate``: the
@@ -232,8 +266,16 @@ def time_sampling(bundle, config, batch: int, resolution: int, text_encoder: boo
     device = bundle.device
     reset_memory(device)
     if warmup_steps:
-        warm, plan = _sampler(bundle, replace(config, steps=warmup_steps), batch, resolution, text_encoder, seed,
-                              source_resolution, tokens)
+        warm, plan = _sampler(
+            bundle,
+            replace(config, steps=warmup_steps),
+            batch,
+            resolution,
+            text_encoder,
+            seed,
+            source_resolution,
+            tokens,
+        )
         warm.generate(plan, np.arange(batch))
     with synced(device) as encode:
         sampler, plan = _sampler(bundle, config, batch, resolution, text_encoder, seed, source_resolution, tokens)
@@ -243,8 +285,14 @@ def time_sampling(bundle, config, batch: int, resolution: int, text_encoder: boo
     latents = torch.randn(batch, bundle.latent_channels, latent, latent, device=device)
     with torch.no_grad(), synced(device) as decode:
         sampler.decode(latents)
-    return {"encode_seconds": encode(), "generate_seconds": generate(), "decode_seconds": decode(),
-            "timed_steps": int(config.steps), "batch": int(batch), "peak_mem_gib": peak_memory_gib(device)}
+    return {
+        "encode_seconds": encode(),
+        "generate_seconds": generate(),
+        "decode_seconds": decode(),
+        "timed_steps": int(config.steps),
+        "batch": int(batch),
+        "peak_mem_gib": peak_memory_gib(device),
+    }
 
 
 def image_cost(timing: Mapping[str, Any]) -> Cost:
@@ -289,14 +337,18 @@ def runtime_cases(cases: Iterable[Mapping[str, Any]]) -> list[RuntimeCase]:
     for case in cases:
         keys = set(case)
         if keys != {"generator", "resolution", "text_encoder"}:
-            raise ReproError(f"timing case {dict(case)} must give exactly generator, resolution and text_encoder "
-                             "(config/experiments/di_fig4_runtime.yaml)")
+            raise ReproError(
+                f"timing case {dict(case)} must give exactly generator, resolution and text_encoder "
+                "(config/experiments/di_fig4_runtime.yaml)"
+            )
         parsed.append((str(case["generator"]), int(case["resolution"]), bool(case["text_encoder"])))
     if len(set(parsed)) != len(parsed):
         raise ReproError(f"the timing cases {cases} list one configuration twice")
     standards = {(g, r) for g, r, te in parsed if te}
-    return [RuntimeCase(g, r, te, STANDARD if te else NO_TEXT_ENCODER if (g, r) in standards else LEARNED)
-            for g, r, te in parsed]
+    return [
+        RuntimeCase(g, r, te, STANDARD if te else NO_TEXT_ENCODER if (g, r) in standards else LEARNED)
+        for g, r, te in parsed
+    ]
 
 
 def standard_for(case: RuntimeCase, cases: Sequence[RuntimeCase]) -> RuntimeCase | None:
@@ -306,15 +358,31 @@ def standard_for(case: RuntimeCase, cases: Sequence[RuntimeCase]) -> RuntimeCase
 
 
 # --- DDIS and DeepInversion --------------------------------------------------------------------------------
-def time_class_tokens(bundle, teacher, classes: Sequence[str], sampler_config, cat_config, seed: int = 0,
-                      teacher_labels: Sequence[int] | None = None) -> dict:
+def time_class_tokens(
+    bundle,
+    teacher,
+    classes: Sequence[str],
+    sampler_config,
+    cat_config,
+    seed: int = 0,
+    teacher_labels: Sequence[int] | None = None,
+) -> dict:
     """CAT learning of ``classes`` (``learn_class_tokens`` with DAG, DDIS's recipe): total ``seconds``,
     ``updates`` (optimiser steps, i.e. epochs run) per class, the learned ``tokens`` and the ``history``."""
     from ..ddis import learn_class_tokens
 
     with synced(bundle.device) as seconds:
-        tokens, history = learn_class_tokens(bundle, teacher, classes, sampler_config, cat_config, use_dag=True,
-                                             teacher_labels=teacher_labels, seed=seed, progress=False)
+        tokens, history = learn_class_tokens(
+            bundle,
+            teacher,
+            classes,
+            sampler_config,
+            cat_config,
+            use_dag=True,
+            teacher_labels=teacher_labels,
+            seed=seed,
+            progress=False,
+        )
     updates = {c: sum(1 for h in history if h["class"] == c) for c in classes}
     return {"seconds": seconds(), "updates": updates, "tokens": tokens, "history": history}
 
@@ -338,8 +406,9 @@ def time_ddis_sampling(sampler, images: int, batch: int, seed: int = 0, warmup: 
     return {"seconds": seconds(), "images": int(images), "batch": int(batch)}
 
 
-def time_deepinversion(teacher, resolution: int, config, iterations: int, num_classes: int, seed: int = 0,
-                       warmup: int = 1) -> dict:
+def time_deepinversion(
+    teacher, resolution: int, config, iterations: int, num_classes: int, seed: int = 0, warmup: int = 1
+) -> dict:
     """``invert_batch`` of one batch of ``config.batch_size`` images (labels cycling through ``num_classes``)
     for ``iterations`` timed full-resolution iterations, after ``warmup`` untimed ones: ``sec_per_iteration``
     (of the whole batch) and the batch. A preset's low-resolution stage is not timed."""
@@ -350,7 +419,11 @@ def time_deepinversion(teacher, resolution: int, config, iterations: int, num_cl
     if warmup:
         invert_batch(teacher, labels, resolution, replace(config, iterations=warmup, low_res_iterations=0), seed)
     with synced(device) as seconds:
-        invert_batch(teacher, labels, resolution, replace(config, iterations=int(iterations),
-                                                          low_res_iterations=0), seed)
-    return {"sec_per_iteration": seconds() / iterations, "timed_iterations": int(iterations),
-            "batch": int(config.batch_size)}
+        invert_batch(
+            teacher, labels, resolution, replace(config, iterations=int(iterations), low_res_iterations=0), seed
+        )
+    return {
+        "sec_per_iteration": seconds() / iterations,
+        "timed_iterations": int(iterations),
+        "batch": int(config.batch_size),
+    }

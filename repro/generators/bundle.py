@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -30,8 +31,14 @@ MINI_DIR = Path(__file__).resolve().parent / "weights" / "mini"
 #: its DAG needs no committed weights); unset, ``mini`` is the committed model.
 MINI_ENV = "REPRO_MINI_GENERATOR"
 
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-          "fp16": torch.float16, "float16": torch.float16}
+DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -119,12 +126,12 @@ class GeneratorBundle:
         """Scaled latents -> images in [-1, 1] (not clamped, so gradients flow for DDIS)."""
         return self.vae.decode(latents.to(self.vae.dtype) / self.scaling_factor).sample
 
-    def to(self, device=None, dtype=None) -> "GeneratorBundle":
+    def to(self, device=None, dtype=None) -> GeneratorBundle:
         for module in (self.vae, self.unet, self.text_encoder):
             module.to(device=device, dtype=dtype)
         return self
 
-    def freeze(self) -> "GeneratorBundle":
+    def freeze(self) -> GeneratorBundle:
         """Eval mode and no parameter gradients: inversion and DDIS train inputs, never the model."""
         for module in (self.vae, self.unet, self.text_encoder):
             module.eval().requires_grad_(False)
@@ -143,12 +150,17 @@ def save_bundle(bundle: GeneratorBundle, folder: str | os.PathLike) -> Path:
     parts = {"vae": "diffusers", "unet": "diffusers", "text_encoder": "transformers", "scheduler": "diffusers"}
     for part in (*parts, "tokenizer"):
         getattr(bundle, part).save_pretrained(folder / part)
-    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
-             **{part: [library, type(getattr(bundle, part)).__name__] for part, library in parts.items()},
-             # the fast tokenizer class under the name both transformers 4 and 5 know
-             "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
-             "safety_checker": [None, None], "feature_extractor": [None, None], "image_encoder": [None, None],
-             "requires_safety_checker": False}
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "_diffusers_version": diffusers.__version__,
+        **{part: [library, type(getattr(bundle, part)).__name__] for part, library in parts.items()},
+        # the fast tokenizer class under the name both transformers 4 and 5 know
+        "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
+        "safety_checker": [None, None],
+        "feature_extractor": [None, None],
+        "image_encoder": [None, None],
+        "requires_safety_checker": False,
+    }
     (folder / "model_index.json").write_text(json.dumps(index, indent=2))
     return folder
 
@@ -165,8 +177,10 @@ def mini_checkpoint(fraction: float) -> Path:
     path = mini_dir().parent / "mini_checkpoints" / f"unet_{round(100 * fraction):03d}.safetensors"
     if not path.exists():
         shipped = sorted(p.name for p in path.parent.glob("unet_*.safetensors")) if path.parent.is_dir() else []
-        raise ReproError(f"no mini UNet checkpoint at {fraction:.0%} of pretraining ({path}); shipped: "
-                         f"{shipped or 'none'}; choose a fraction among those or rerun `repro pretrain export`")
+        raise ReproError(
+            f"no mini UNet checkpoint at {fraction:.0%} of pretraining ({path}); shipped: "
+            f"{shipped or 'none'}; choose a fraction among those or rerun `repro pretrain export`"
+        )
     return path
 
 
@@ -196,8 +210,13 @@ def generator_fingerprint(source: str | os.PathLike = "mini", unet_weights: str 
     from ..fingerprint import folder_fingerprint
 
     name = str(source)
-    folder = mini_dir() if name == "mini" else Path(name).expanduser() if Path(name).expanduser().is_dir() \
+    folder = (
+        mini_dir()
+        if name == "mini"
+        else Path(name).expanduser()
+        if Path(name).expanduser().is_dir()
         else _hub_snapshot(HUB_IDS.get(name, name))
+    )
     extra = [unet_weights] if unet_weights is not None else []
     return folder_fingerprint(folder, extra) if folder is not None else f"hub:{name}"
 
@@ -268,12 +287,16 @@ def load_generator(
             check_finite(tensor, f"UNet weights {unet_weights} (tensor {key})", fix)
         missing, unexpected = parts["unet"].load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ReproError(f"UNet weights {unet_weights} do not fit generator {name!r}: "
-                             f"{len(missing)} missing and {len(unexpected)} unexpected tensors")
+            raise ReproError(
+                f"UNet weights {unet_weights} do not fit generator {name!r}: "
+                f"{len(missing)} missing and {len(unexpected)} unexpected tensors"
+            )
         # another UNet is another generator: the name goes into every embedding's and image's provenance
         name = f"{name}+{Path(unet_weights).stem}"
     if resolution is None:
-        resolution = native or int(parts["unet"].config.sample_size) * 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+        resolution = native or int(parts["unet"].config.sample_size) * 2 ** (
+            len(parts["vae"].config.block_out_channels) - 1
+        )
     from ..fingerprint import folder_fingerprint
 
     extra = [unet_weights] if unet_weights is not None else []

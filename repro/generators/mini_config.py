@@ -8,7 +8,7 @@ UNet 5.0M, text encoder 1.1M. The functions return randomly initialised models; 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .tokenizer import UNK, build_word_tokenizer, words_of
 
@@ -19,8 +19,16 @@ TEXT_WIDTH = 256
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGENETTE_CLASSES = (
-    "tench", "English springer", "cassette player", "chain saw", "church",
-    "French horn", "garbage truck", "gas pump", "golf ball", "parachute",
+    "tench",
+    "English springer",
+    "cassette player",
+    "chain saw",
+    "church",
+    "French horn",
+    "garbage truck",
+    "gas pump",
+    "golf ball",
+    "parachute",
 )
 PACS_CLASSES = ("dog", "elephant", "giraffe", "guitar", "horse", "house", "person")
 #: Caption of a pool image by its domain (DESIGN.md, the mini world); PACS sketch never enters the pool, but
@@ -58,10 +66,22 @@ UNET_CONFIG = dict(
     attention_head_dim=4,  # diffusers' name for the number of heads: head widths 16, 24, 32
     norm_num_groups=32,
 )
-TEXT_CONFIG = dict(hidden_size=TEXT_WIDTH, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
-                   max_position_embeddings=CONTEXT_LENGTH)
-SCHEDULER_CONFIG = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
-                        beta_end=0.012, prediction_type="epsilon", clip_sample=False, steps_offset=1)
+TEXT_CONFIG = dict(
+    hidden_size=TEXT_WIDTH,
+    intermediate_size=512,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=CONTEXT_LENGTH,
+)
+SCHEDULER_CONFIG = dict(
+    num_train_timesteps=1000,
+    beta_schedule="scaled_linear",
+    beta_start=0.00085,
+    beta_end=0.012,
+    prediction_type="epsilon",
+    clip_sample=False,
+    steps_offset=1,
+)
 
 
 def vocabulary_texts(extra_texts: Iterable[str] = ()) -> list[str]:
@@ -97,9 +117,13 @@ def build_unet():
 def build_text_encoder(tokenizer):
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    config = CLIPTextConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                            **TEXT_CONFIG)
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **TEXT_CONFIG,
+    )
     return CLIPTextModel(config)
 
 

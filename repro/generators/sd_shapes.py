@@ -61,19 +61,37 @@ VAE_CONFIG = dict(
 
 TEXT_CONFIGS = {
     # CLIP ViT-L/14 text tower (SD v1.x)
-    "sd14": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                 hidden_act="quick_gelu", projection_dim=768),
+    "sd14": dict(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        hidden_act="quick_gelu",
+        projection_dim=768,
+    ),
     # OpenCLIP ViT-H/14 text tower, penultimate layer (SD 2.x uses 23 of its 24 layers)
-    "sd21": dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=23, num_attention_heads=16,
-                 hidden_act="gelu", projection_dim=512),
+    "sd21": dict(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=23,
+        num_attention_heads=16,
+        hidden_act="gelu",
+        projection_dim=512,
+    ),
 }
 
 SCHEDULER_CONFIGS = {
     "sd14": dict(prediction_type="epsilon"),
     "sd21": dict(prediction_type="v_prediction"),
 }
-_SCHEDULER_COMMON = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
-                         beta_schedule="scaled_linear", clip_sample=False, steps_offset=1)
+_SCHEDULER_COMMON = dict(
+    num_train_timesteps=1000,
+    beta_start=0.00085,
+    beta_end=0.012,
+    beta_schedule="scaled_linear",
+    clip_sample=False,
+    steps_offset=1,
+)
 
 NATIVE_RESOLUTION = {"sd14": 512, "sd21": 768}
 CLIP_VOCAB_SIZE = 49408
@@ -114,6 +132,7 @@ def sd_shaped_generator(
             )
         )
     scheduler = DDPMScheduler(**_SCHEDULER_COMMON, **SCHEDULER_CONFIGS[kind])
-    bundle = GeneratorBundle(f"{kind}-shaped", vae, unet, text_encoder, tokenizer, scheduler,
-                             resolution or NATIVE_RESOLUTION[kind])
+    bundle = GeneratorBundle(
+        f"{kind}-shaped", vae, unet, text_encoder, tokenizer, scheduler, resolution or NATIVE_RESOLUTION[kind]
+    )
     return bundle.to(dtype=resolve_dtype(dtype)).freeze()

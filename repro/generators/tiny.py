@@ -6,8 +6,7 @@ CLIPTextModel), only small, so every code path runs in seconds.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -8,7 +8,7 @@ hundred caption words, for which a whole-word vocabulary is simpler and exact. I
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel

@@ -9,5 +9,13 @@ from .run import invert
 from .store import EmbeddingTable, load_checkpoints, load_table, save_table
 from .trainer import GroupTrainer
 
-__all__ = ["EmbeddingTable", "FastPath", "GroupTrainer", "InversionConfig", "invert", "load_checkpoints",
-           "load_table", "save_table"]
+__all__ = [
+    "EmbeddingTable",
+    "FastPath",
+    "GroupTrainer",
+    "InversionConfig",
+    "invert",
+    "load_checkpoints",
+    "load_table",
+    "save_table",
+]

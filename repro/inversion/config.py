@@ -67,13 +67,15 @@ class InversionConfig:
         if self.precision == "fp16":
             raise ReproError("fp16 inversion would need loss scaling; use --dtype bf16 (or fp32)")
 
-    def resolved(self, bundle) -> "InversionConfig":
+    def resolved(self, bundle) -> InversionConfig:
         """The config with the generator's defaults filled in, checked against the generator."""
         tokens = self.tokens or bundle.max_tokens
         resolution = self.resolution or bundle.resolution
         if not 1 <= tokens <= bundle.max_tokens:
-            raise ReproError(f"tokens={tokens} does not fit generator {bundle.name!r}: its text context has "
-                             f"{bundle.max_tokens} tokens; pass --tokens between 1 and {bundle.max_tokens}")
+            raise ReproError(
+                f"tokens={tokens} does not fit generator {bundle.name!r}: its text context has "
+                f"{bundle.max_tokens} tokens; pass --tokens between 1 and {bundle.max_tokens}"
+            )
         bundle.latent_size(resolution)  # raises when the resolution does not fit the VAE
         return replace(self, tokens=tokens, resolution=resolution)
 

@@ -7,14 +7,15 @@ in the reduced precision. ``precision="fp32"`` turns autocast off (the authors' 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from ..errors import ReproError
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 def precision_of(dtype: torch.dtype) -> str:
     """The precision name (``fp32``, ``bf16``, ``fp16``) of a model loaded in ``dtype``."""

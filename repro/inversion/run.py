@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -44,8 +44,9 @@ def shard_groups(num_images: int, batch: int, shard: tuple[int, int]) -> range:
 
 def _holds_work(out: Path) -> bool:
     """Whether ``out`` holds anything a rerun would continue from (finished checkpoints, groups, group states)."""
-    return any(out.glob("step*.safetensors")) or any(p.suffix in (".safetensors", ".pt")
-                                                    for p in (out / ".work").glob("group*"))
+    return any(out.glob("step*.safetensors")) or any(
+        p.suffix in (".safetensors", ".pt") for p in (out / ".work").glob("group*")
+    )
 
 
 def _check_or_write_run(out: Path, run: dict, speed_only: tuple[str, ...]) -> None:
@@ -56,14 +57,17 @@ def _check_or_write_run(out: Path, run: dict, speed_only: tuple[str, ...]) -> No
     if path.exists() and _holds_work(out):
         old = read_json(path, "the inversion record", f"delete {out} (or choose a new --out) to start over")
         if old.get("config_hash") != run["config_hash"]:
+
             def decisive(record: dict) -> dict:
                 config = {k: v for k, v in record.get("config", {}).items() if k not in speed_only}
                 keys = ("generator", "weights", "dataset", "split", "num_images", "ids_hash")
                 return {"config": config, **{k: record.get(k) for k in keys}}
 
             changed = changed_settings(decisive(old), decisive(run))
-            raise ReproError(f"{out} holds part of an inversion run with other settings ({changed}); rerun with its "
-                             "settings to resume it, or choose a new --out")
+            raise ReproError(
+                f"{out} holds part of an inversion run with other settings ({changed}); rerun with its "
+                "settings to resume it, or choose a new --out"
+            )
         return
     write_json_atomic(run, path)
 
@@ -99,17 +103,41 @@ def invert(
         raise ReproError("no images to invert; check the dataset, split and --limit")
     out = Path(out_dir)
     (out / ".work").mkdir(parents=True, exist_ok=True)
-    context = dict(generator=bundle.name, weights=bundle.fingerprint, dataset=dataset, split=split,
-                   num_images=len(ids), ids_hash=config_hash({"ids": ids}))
+    context = dict(
+        generator=bundle.name,
+        weights=bundle.fingerprint,
+        dataset=dataset,
+        split=split,
+        num_images=len(ids),
+        ids_hash=config_hash({"ids": ids}),
+    )
     run_hash = config.hash(**context)
-    _check_or_write_run(out, {
-        "config": config.as_dict(), "config_hash": run_hash, **context, "classes": list(classes),
-        "resolution": config.resolution, "source_resolution": int(images.shape[1]),
-        "tokens": config.tokens, "text_width": bundle.text_width, "prediction_type": bundle.prediction_type,
-    }, config.speed_only)
-    meta = {"config": config.as_dict(), "config_hash": run_hash, "generator": bundle.name, "dataset": dataset,
-            "split": split, "classes": list(classes), "resolution": config.resolution,
-            "source_resolution": int(images.shape[1]), "shard": list(shard)}
+    _check_or_write_run(
+        out,
+        {
+            "config": config.as_dict(),
+            "config_hash": run_hash,
+            **context,
+            "classes": list(classes),
+            "resolution": config.resolution,
+            "source_resolution": int(images.shape[1]),
+            "tokens": config.tokens,
+            "text_width": bundle.text_width,
+            "prediction_type": bundle.prediction_type,
+        },
+        config.speed_only,
+    )
+    meta = {
+        "config": config.as_dict(),
+        "config_hash": run_hash,
+        "generator": bundle.name,
+        "dataset": dataset,
+        "split": split,
+        "classes": list(classes),
+        "resolution": config.resolution,
+        "source_resolution": int(images.shape[1]),
+        "shard": list(shard),
+    }
     outputs = [out / checkpoint_filename(step, shard) for step in config.checkpoints]
     groups = shard_groups(len(ids), config.batch, shard)
     if all(p.exists() for p in outputs):
@@ -119,20 +147,42 @@ def invert(
     todo = [g for g in groups if not group_file(g).exists()]
     unet_fn = fast.unet_fn(bundle.unet) if todo else None
     budget = math.inf if stop_after_steps is None else stop_after_steps
-    bar = tqdm(total=len(groups) * config.steps, initial=(len(groups) - len(todo)) * config.steps,
-               desc=f"invert {dataset}/{split} shard {shard[0]}/{shard[1]}", disable=not progress, unit="step")
+    bar = tqdm(
+        total=len(groups) * config.steps,
+        initial=(len(groups) - len(todo)) * config.steps,
+        desc=f"invert {dataset}/{split} shard {shard[0]}/{shard[1]}",
+        disable=not progress,
+        unit="step",
+    )
     for g in todo:
         rows = slice(g * config.batch, min(len(ids), (g + 1) * config.batch))
-        budget -= _train_group(bundle, config, fast, unet_fn, images[rows], labels[rows], ids[rows], classes,
-                               group_start=rows.start, run_hash=run_hash, work=out / ".work",
-                               name=f"group{g:05d}", budget=budget, bar=bar)
+        budget -= _train_group(
+            bundle,
+            config,
+            fast,
+            unet_fn,
+            images[rows],
+            labels[rows],
+            ids[rows],
+            classes,
+            group_start=rows.start,
+            run_hash=run_hash,
+            work=out / ".work",
+            name=f"group{g:05d}",
+            budget=budget,
+            bar=bar,
+        )
         if not group_file(g).exists():
             bar.close()
             return None
     bar.close()
 
-    snapshots = [read_damageable(group_file(g), lambda p: load_file(str(p)), "finished group",
-                                 "delete it to train that group again") for g in groups]
+    snapshots = [
+        read_damageable(
+            group_file(g), lambda p: load_file(str(p)), "finished group", "delete it to train that group again"
+        )
+        for g in groups
+    ]
     rows = slice(groups.start * config.batch, min(len(ids), groups.stop * config.batch))
     for step, path in zip(config.checkpoints, outputs):
         embeddings = [s[f"step{step}"] for s in snapshots]
@@ -149,20 +199,40 @@ def invert(
     return outputs
 
 
-def _train_group(bundle, config: InversionConfig, fast: FastPath, unet_fn, images, labels, ids, classes, *,
-                 group_start: int, run_hash: str, work: Path, name: str, budget: float, bar) -> int:
+def _train_group(
+    bundle,
+    config: InversionConfig,
+    fast: FastPath,
+    unet_fn,
+    images,
+    labels,
+    ids,
+    classes,
+    *,
+    group_start: int,
+    run_hash: str,
+    work: Path,
+    name: str,
+    budget: float,
+    bar,
+) -> int:
     """Train one group to the end (then write its snapshots) or until ``budget`` steps are spent (then save
     its state); returns the number of steps taken."""
     device = bundle.device
     pixels = to_model_pixels(images, config.resolution, device)
     prompts = [config.init_prompt.replace("{}", classes[int(label)]) for label in labels]
-    trainer = GroupTrainer(bundle, config, pixels, prompts, group_generator(config.seed, group_start, device),
-                           fast, unet_fn)
+    trainer = GroupTrainer(
+        bundle, config, pixels, prompts, group_generator(config.seed, group_start, device), fast, unet_fn
+    )
     state_path = work / f"{name}.state.pt"
     snapshots: dict[int, torch.Tensor] = {}
     if state_path.exists():
-        state = read_damageable(state_path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
-                                "resume state", "delete it to train that group from its start")
+        state = read_damageable(
+            state_path,
+            lambda p: torch.load(p, map_location="cpu", weights_only=True),
+            "resume state",
+            "delete it to train that group from its start",
+        )
         if state["config_hash"] != run_hash:
             raise ReproError(f"{state_path} belongs to another configuration; delete it or use a new --out")
         trainer.load_state_dict(state["trainer"])

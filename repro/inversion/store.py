@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from safetensors import safe_open
@@ -83,15 +83,25 @@ def load_table(path: str | Path) -> EmbeddingTable:
         with safe_open(str(p), framework="pt") as f:
             header = f.metadata() or {}
             if header.get("format") != FORMAT:
-                raise ReproError(f"{p} is not an embeddings file written by `repro invert` "
-                                 f"(format {header.get('format')!r}); pass the files of an inversion output folder")
+                raise ReproError(
+                    f"{p} is not an embeddings file written by `repro invert` "
+                    f"(format {header.get('format')!r}); pass the files of an inversion output folder"
+                )
             tensors = {k: f.get_tensor(k) for k in ("embeddings", "labels", "index")}
         return EmbeddingTable(ids=json.loads(header["ids"]), meta=json.loads(header["meta"]), **tensors)
 
-    table = read_damageable(path, read, "embeddings file", "it was cut short or altered after `repro invert` "
-                            "wrote it; invert again into a new --out")
-    check_finite(table.embeddings, f"embeddings file {path}", "a NaN would make every image sampled with the "
-                 "mean embedding black; invert those images again into a new --out")
+    table = read_damageable(
+        path,
+        read,
+        "embeddings file",
+        "it was cut short or altered after `repro invert` wrote it; invert again into a new --out",
+    )
+    check_finite(
+        table.embeddings,
+        f"embeddings file {path}",
+        "a NaN would make every image sampled with the "
+        "mean embedding black; invert those images again into a new --out",
+    )
     return table
 
 
@@ -134,16 +144,19 @@ def load_checkpoints(paths: Iterable[str | Path]) -> dict[int, EmbeddingTable]:
         by_step.setdefault(table.step, []).append(table)
     hashes = {t.meta["config_hash"] for tables in by_step.values() for t in tables}
     if len(hashes) > 1:
-        raise ReproError(f"embeddings come from {len(hashes)} different inversion runs ({sorted(hashes)}); "
-                         "pass the files of one run")
+        raise ReproError(
+            f"embeddings come from {len(hashes)} different inversion runs ({sorted(hashes)}); pass the files of one run"
+        )
     joined: dict[int, EmbeddingTable] = {}
     for step, tables in sorted(by_step.items()):
         shards = sorted(tables, key=lambda t: tuple(t.meta["shard"]))
         count = shards[0].meta["shard"][1]
         if [t.meta["shard"][0] for t in shards] != list(range(count)):
             have = [t.meta["shard"][0] for t in shards]
-            raise ReproError(f"checkpoint step {step} has shards {have} of {count}; finish the missing "
-                             "`repro invert --shard i/n` jobs or pass all shard files")
+            raise ReproError(
+                f"checkpoint step {step} has shards {have} of {count}; finish the missing "
+                "`repro invert --shard i/n` jobs or pass all shard files"
+            )
         joined[step] = EmbeddingTable(
             embeddings=torch.cat([t.embeddings for t in shards]),
             labels=torch.cat([t.labels for t in shards]),

@@ -9,7 +9,7 @@ batch still move by momentum and weight decay; that coupling is deliberately not
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,9 @@ def group_generator(seed: int, first_index: int, device: torch.device) -> torch.
     return torch.Generator(device=device).manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
 
 
-def initial_embeddings(bundle, config: InversionConfig, prompts: Sequence[str], generator: torch.Generator
-                       ) -> torch.Tensor:
+def initial_embeddings(
+    bundle, config: InversionConfig, prompts: Sequence[str], generator: torch.Generator
+) -> torch.Tensor:
     """fp32 ``[B, tokens, width]``: uniform noise (the authors' table init) or a text encoding per image."""
     shape = (len(prompts), config.tokens, bundle.text_width)
     if config.init == "random":
@@ -43,8 +44,16 @@ class GroupTrainer:
     ``unet_fn`` comes from ``FastPath.unet_fn`` (built once per run, so a compiled UNet is reused).
     """
 
-    def __init__(self, bundle, config: InversionConfig, pixels: torch.Tensor, prompts: Sequence[str],
-                 generator: torch.Generator, fast: FastPath, unet_fn: UnetFn):
+    def __init__(
+        self,
+        bundle,
+        config: InversionConfig,
+        pixels: torch.Tensor,
+        prompts: Sequence[str],
+        generator: torch.Generator,
+        fast: FastPath,
+        unet_fn: UnetFn,
+    ):
         self.bundle, self.config, self.fast, self.unet_fn = bundle, config, fast, unet_fn
         self.generator = generator
         self.device = bundle.device
@@ -54,16 +63,24 @@ class GroupTrainer:
         self.num_timesteps = int(bundle.scheduler.config.num_train_timesteps)
         self.prediction_type = bundle.prediction_type
         if self.prediction_type not in ("epsilon", "v_prediction"):
-            raise ReproError(f"generator {bundle.name!r} predicts {self.prediction_type!r}; inversion supports "
-                             "epsilon and v_prediction models")
+            raise ReproError(
+                f"generator {bundle.name!r} predicts {self.prediction_type!r}; inversion supports "
+                "epsilon and v_prediction models"
+            )
         self.pixels = pixels
         if not config.reencode_every_step:
             # The VAE posterior is computed once per image and cached: same distribution, no encoder per step.
             self.posterior_mean, self.posterior_std = self._posterior(pixels)
         self.embeddings = torch.nn.Parameter(initial_embeddings(bundle, config, prompts, generator))
         # one fused kernel on the GPU for the whole group's update (the same arithmetic as the default path)
-        self.optimizer = torch.optim.AdamW([self.embeddings], lr=config.lr, betas=config.betas, eps=config.eps,
-                                           weight_decay=config.weight_decay, fused=self.device.type == "cuda")
+        self.optimizer = torch.optim.AdamW(
+            [self.embeddings],
+            lr=config.lr,
+            betas=config.betas,
+            eps=config.eps,
+            weight_decay=config.weight_decay,
+            fused=self.device.type == "cuda",
+        )
         self.step_count = 0
 
     def _posterior(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,8 +99,13 @@ class GroupTrainer:
             return mean
         return mean + std * torch.randn(mean.shape, generator=self.generator, device=self.device)
 
-    def per_image_loss(self, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor,
-                       embeddings: torch.Tensor | None = None) -> torch.Tensor:
+    def per_image_loss(
+        self,
+        latents: torch.Tensor,
+        noise: torch.Tensor,
+        timesteps: torch.Tensor,
+        embeddings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """LDM loss of each image ``[B]`` (fp32) for given clean latents, noise and timesteps."""
         embeddings = self.embeddings if embeddings is None else embeddings
         a = self.sqrt_alpha[timesteps].view(-1, 1, 1, 1)
@@ -98,8 +120,9 @@ class GroupTrainer:
         """One AdamW update of every embedding of the group; returns the per-image losses (detached)."""
         latents = self.clean_latents()
         noise = torch.randn(latents.shape, generator=self.generator, device=self.device)
-        timesteps = torch.randint(0, self.num_timesteps, (latents.shape[0],), generator=self.generator,
-                                  device=self.device)
+        timesteps = torch.randint(
+            0, self.num_timesteps, (latents.shape[0],), generator=self.generator, device=self.device
+        )
         losses = self.per_image_loss(latents, noise, timesteps)
         losses.sum().backward()
         self.optimizer.step()

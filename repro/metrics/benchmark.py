@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -37,9 +38,11 @@ def _metric_costs(n: int, dim: int, device: torch.device) -> list[dict]:
     real = torch.randn(n, dim, device=device, generator=g)
     fake = torch.randn(n, dim, device=device, generator=g) * 1.1 + 0.05
     rows = []
-    for name, fn in (("fid", lambda: scores.fid(real, fake)),
-                     ("kid", lambda: scores.kid(real, fake)[0]),
-                     ("prdc", lambda: scores.precision_recall_density_coverage(real, fake)["coverage"])):
+    for name, fn in (
+        ("fid", lambda: scores.fid(real, fake)),
+        ("kid", lambda: scores.kid(real, fake)[0]),
+        ("prdc", lambda: scores.precision_recall_density_coverage(real, fake)["coverage"]),
+    ):
         value, seconds = _timed(fn)
         rows.append({"measure": f"{name}_seconds", "n": n, "dim": dim, "value": seconds, "result": value})
     return rows
@@ -48,11 +51,16 @@ def _metric_costs(n: int, dim: int, device: torch.device) -> list[dict]:
 def _device_vs_cpu(n: int, dim: int, device: torch.device) -> dict:
     g = torch.Generator().manual_seed(1)
     real, fake = torch.randn(n, dim, generator=g), torch.randn(n, dim, generator=g) + 0.1
-    on_device = {**scores.precision_recall_density_coverage(real.to(device), fake.to(device)),
-                 "kid": scores.kid(real.to(device), fake.to(device), subsets=10)[0],
-                 "fid": scores.fid(real.to(device), fake.to(device))}
-    on_cpu = {**scores.precision_recall_density_coverage(real, fake),
-              "kid": scores.kid(real, fake, subsets=10)[0], "fid": scores.fid(real, fake)}
+    on_device = {
+        **scores.precision_recall_density_coverage(real.to(device), fake.to(device)),
+        "kid": scores.kid(real.to(device), fake.to(device), subsets=10)[0],
+        "fid": scores.fid(real.to(device), fake.to(device)),
+    }
+    on_cpu = {
+        **scores.precision_recall_density_coverage(real, fake),
+        "kid": scores.kid(real, fake, subsets=10)[0],
+        "fid": scores.fid(real, fake),
+    }
     worst = max(abs(on_device[k] - on_cpu[k]) / max(1e-12, abs(on_cpu[k])) for k in on_cpu)
     return {"measure": "device_vs_cpu_max_rel_diff", "n": n, "dim": dim, "value": worst, "result": None}
 
@@ -74,10 +82,18 @@ def main(argv: list[str] | None = None) -> None:
         net = ClassifierFeatures(build_model(arch, 10, size).to(device), f"{arch}-{size}")
         source = ImageSource.from_array(images, "random")
         extract_features(ImageSource.from_array(images[: args.batch_size], "warm-up"), [net], args.batch_size)
-        features, seconds = _timed(lambda: extract_features(source, [net], args.batch_size))
+        features, seconds = _timed(partial(extract_features, source, [net], args.batch_size))
         width = features[net.name].embeddings.shape[1]
-        rows.append({"measure": "extract_images_per_second", "n": args.images, "dim": width,
-                     "value": args.images / seconds, "result": None, "features": net.name})
+        rows.append(
+            {
+                "measure": "extract_images_per_second",
+                "n": args.images,
+                "dim": width,
+                "value": args.images / seconds,
+                "result": None,
+                "features": net.name,
+            }
+        )
     for dim in (2048, 4096):
         rows += _metric_costs(args.paper_n, dim, device)
     rows.append(_device_vs_cpu(3000, 512, device))

@@ -64,8 +64,9 @@ class InceptionFeatures(FeatureNet):
     plain_metrics = frozenset({"fid", "is", "kid"})
     input_size = 299
 
-    def __init__(self, weights: str | Path | None = None, device: torch.device | str | None = None,
-                 download: bool = False):
+    def __init__(
+        self, weights: str | Path | None = None, device: torch.device | str | None = None, download: bool = False
+    ):
         path = resolve_weights("inception", weights, download)
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
@@ -86,8 +87,9 @@ class VGG16Features(FeatureNet):
     plain_metrics = frozenset({"precision", "recall", "density", "coverage"})
     input_size = 224
 
-    def __init__(self, weights: str | Path | None = None, device: torch.device | str | None = None,
-                 download: bool = False):
+    def __init__(
+        self, weights: str | Path | None = None, device: torch.device | str | None = None, download: bool = False
+    ):
         path = resolve_weights("vgg16", weights, download)
         from torch_fidelity.feature_extractor_vgg16 import FeatureExtractorVGG16
 
@@ -130,8 +132,9 @@ class ClassifierFeatures(FeatureNet):
     def __call__(self, images):
         x = images.to(torch.float32) / 255.0
         if self.input_size and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True,
-                              align_corners=False)
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False
+            )
         captured: list[torch.Tensor] = []
         if self.hook_input:
             handle = self.layer.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
@@ -143,8 +146,10 @@ class ClassifierFeatures(FeatureNet):
         finally:
             handle.remove()
         if logits.dim() != 2:
-            raise ReproError(f"classifier {self.name} returned outputs of shape {tuple(logits.shape)}; "
-                             "expected class logits [N, classes]")
+            raise ReproError(
+                f"classifier {self.name} returned outputs of shape {tuple(logits.shape)}; "
+                "expected class logits [N, classes]"
+            )
         features = captured[-1]
         features = features.mean(dim=(2, 3)) if features.dim() == 4 else features.flatten(1)
         return features.float(), logits.float()
@@ -199,8 +204,13 @@ def extract_features(source: ImageSource, nets: list[FeatureNet], batch_size: in
     sizes: set[tuple[int, int]] = set()
     pin = any(net.device.type == "cuda" for net in nets)
     with torch.inference_mode():
-        for batch in tqdm(source.batches(batch_size), desc=f"features of {source.name}", unit="batch",
-                          total=source.num_batches(batch_size), leave=False):
+        for batch in tqdm(
+            source.batches(batch_size),
+            desc=f"features of {source.name}",
+            unit="batch",
+            total=source.num_batches(batch_size),
+            leave=False,
+        ):
             sizes.add(batch.shape[1:3])
             host = torch.from_numpy(np.ascontiguousarray(batch))
             if pin:
@@ -220,8 +230,10 @@ def extract_features(source: ImageSource, nets: list[FeatureNet], batch_size: in
         elif len(sizes) == 1:
             seen = next(iter(sizes))
         else:
-            raise ReproError(f"{source.name} mixes image sizes {sorted(sizes)} and {net.name} has no input size; "
-                             "give the feature network a resolution")
+            raise ReproError(
+                f"{source.name} mixes image sizes {sorted(sizes)} and {net.name} has no input size; "
+                "give the feature network a resolution"
+            )
         out[net.name] = Features(
             extractor=net.name,
             plain_metrics=net.plain_metrics,

@@ -143,7 +143,10 @@ def knn_radii(x: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tensor]:
 
 
 def precision_recall_density_coverage(
-    real: torch.Tensor, fake: torch.Tensor, pr_k: int = DEFAULT_PR_K, dc_k: int = DEFAULT_DC_K,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    pr_k: int = DEFAULT_PR_K,
+    dc_k: int = DEFAULT_DC_K,
     pr_inclusive: bool = True,
 ) -> dict[str, float]:
     """Precision and recall (k = ``pr_k``) and density and coverage (k = ``dc_k``) in one pass.

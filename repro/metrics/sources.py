@@ -45,7 +45,7 @@ class ImageSource:
         return None if self.length is None else -(-self.length // batch_size)
 
     @classmethod
-    def from_array(cls, images: np.ndarray, name: str) -> "ImageSource":
+    def from_array(cls, images: np.ndarray, name: str) -> ImageSource:
         _check_images(images, name)
         return cls(name, lambda size: (images[i : i + size] for i in range(0, len(images), size)), len(images))
 
@@ -93,8 +93,10 @@ def image_folder(folder: Path) -> ImageSource:
                 images = list(pool.map(_read_image, chunk))
                 shapes = {im.shape for im in images}
                 if len(shapes) > 1:
-                    raise ReproError(f"{folder}: images differ in size ({sorted(shapes)[:3]}...), e.g. {chunk[0]}; "
-                                     "resize the set to one size")
+                    raise ReproError(
+                        f"{folder}: images differ in size ({sorted(shapes)[:3]}...), e.g. {chunk[0]}; "
+                        "resize the set to one size"
+                    )
                 yield np.stack(images)
 
     return ImageSource(str(folder), batches, len(files))
@@ -111,8 +113,12 @@ def _read_array(path: Path) -> np.ndarray:
 
 
 def array_file(path: Path) -> ImageSource:
-    images = read_damageable(path, _read_array, "image array file", "write it again with numpy.save or "
-                             "numpy.savez(path, images=uint8 [N, H, W, 3])")
+    images = read_damageable(
+        path,
+        _read_array,
+        "image array file",
+        "write it again with numpy.save or numpy.savez(path, images=uint8 [N, H, W, 3])",
+    )
     return ImageSource.from_array(images, str(path))
 
 
@@ -138,8 +144,8 @@ def shard_folder(folder: Path) -> ImageSource:
             ) from err
     else:
         raise ReproError(
-            f"{folder / INDEX_FILE} is no repro sample dataset and does not name its reader; add \"reader\": "
-            "\"package.module:function\" (a function of the folder Path returning uint8 [b, H, W, 3] arrays)"
+            f'{folder / INDEX_FILE} is no repro sample dataset and does not name its reader; add "reader": '
+            '"package.module:function" (a function of the folder Path returning uint8 [b, H, W, 3] arrays)'
         )
     name = str(folder)
     length = index.get("num_images", index.get("count"))

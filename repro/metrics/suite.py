@@ -15,10 +15,16 @@ from . import scores
 from .features import ALL_METRICS, FeatureNet, Features, extract_features
 from .sources import ImageSource
 
-
 #: how the papers' tables spell each metric (their column headings)
-PAPER_NAMES = {"fid": "FID", "is": "IS", "kid": "KID", "precision": "Precision", "recall": "Recall",
-               "density": "Density", "coverage": "Coverage"}
+PAPER_NAMES = {
+    "fid": "FID",
+    "is": "IS",
+    "kid": "KID",
+    "precision": "Precision",
+    "recall": "Recall",
+    "density": "Density",
+    "coverage": "Coverage",
+}
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,9 @@ def score(
         )
     neighbourhood = [m for m in ("precision", "recall", "density", "coverage") if m in metrics]
     if neighbourhood:
-        prdc = scores.precision_recall_density_coverage(real.embeddings, fake.embeddings, settings.pr_k, settings.dc_k,
-                                                        settings.pr_inclusive)
+        prdc = scores.precision_recall_density_coverage(
+            real.embeddings, fake.embeddings, settings.pr_k, settings.dc_k, settings.pr_inclusive
+        )
         values.update({m: prdc[m] for m in neighbourhood})
     return {metric_column(name, real): value for name, value in values.items()}
 
@@ -116,8 +123,10 @@ def evaluate(
     """
     real_features = extract_features(real, list(nets), batch_size)
     fake_features = extract_features(fake, list(nets), batch_size)
-    out: dict[str, float] = {"n_real": len(next(iter(real_features.values()))),
-                             "n_fake": len(next(iter(fake_features.values())))}
+    out: dict[str, float] = {
+        "n_real": len(next(iter(real_features.values()))),
+        "n_fake": len(next(iter(fake_features.values()))),
+    }
     for net in nets:
         mine = metrics
         if metrics is not None and len(nets) > 1:

@@ -43,14 +43,22 @@ class AutoencoderStage:
 
     name = "autoencoder"
 
-    def __init__(self, vae, images: np.ndarray, settings: AutoencoderSettings, seed: int,
-                 device: torch.device, compile: str | None = None):
+    def __init__(
+        self,
+        vae,
+        images: np.ndarray,
+        settings: AutoencoderSettings,
+        seed: int,
+        device: torch.device,
+        compile: str | None = None,
+    ):
         self.device, self.settings, self.seed = torch.device(device), settings, seed
         self.vae = vae.to(self.device, memory_format=torch.channels_last).train().requires_grad_(True)
         self.images = torch.as_tensor(np.ascontiguousarray(images)).to(self.device)
         self.latent_shape = (4, images.shape[1] // 4, images.shape[2] // 4)
-        self.optimizer = torch.optim.AdamW(self.vae.parameters(), lr=settings.lr, betas=(0.9, 0.99),
-                                           weight_decay=0.0, fused=self.device.type == "cuda")
+        self.optimizer = torch.optim.AdamW(
+            self.vae.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=0.0, fused=self.device.type == "cuda"
+        )
         self.sampler = StepSampler(len(images), settings.batch_size, seed, self.device)
         self.random = StepRandom(seed, self.device)
         self.loss_fn = compiled(autoencoder_loss, compile)
@@ -96,8 +104,9 @@ class AutoencoderStage:
         self.vae.register_to_config(scaling_factor=scaling_factor)
         with replaced_atomically(folder / FINAL_DIR) as tmp:
             self.vae.to(memory_format=torch.contiguous_format).save_pretrained(tmp)
-        atomic_save({"latents": (latents * scaling_factor).cpu(), "count": len(self.images)},
-                    folder.parent / LATENTS_FILE)
+        atomic_save(
+            {"latents": (latents * scaling_factor).cpu(), "count": len(self.images)}, folder.parent / LATENTS_FILE
+        )
         return {"scaling_factor": scaling_factor, "final_loss": progress.log[-1] if progress.log else None}
 
 
@@ -108,7 +117,7 @@ def encode_latents(vae, images: torch.Tensor, device: torch.device, batch_size: 
     for mirrored in (False, True):
         parts = []
         for start in range(0, len(images), batch_size):
-            batch = torch.as_tensor(images[start:start + batch_size]).to(device)
+            batch = torch.as_tensor(images[start : start + batch_size]).to(device)
             batch = batch.flip(2) if mirrored else batch
             parts.append(vae.encode(uint8_to_pixels(batch).to(vae.dtype)).latent_dist.mean.float())
         out.append(torch.cat(parts))
@@ -166,12 +175,16 @@ def adopt_autoencoder(work: Path, model: Path) -> dict:
     needed = [model / "vae", training / "autoencoder.json", training / "autoencoder_log.csv", training / SPLIT_FILE]
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
-        raise ReproError(f"{model} is not an exported mini model (missing {', '.join(missing)}); adopt from a "
-                         "folder written by `repro pretrain export`")
+        raise ReproError(
+            f"{model} is not an exported mini model (missing {', '.join(missing)}); adopt from a "
+            "folder written by `repro pretrain export`"
+        )
     fix = "adopt from a folder written by `repro pretrain export`"
     if read_json(training / SPLIT_FILE, "pool split", fix) != read_json(work / SPLIT_FILE, "pool split", fix):
-        raise ReproError(f"{model} was trained on another pool split than {work / SPLIT_FILE} (other data, seed or "
-                         "scale); adopt only from a model of the same split, or train the autoencoder")
+        raise ReproError(
+            f"{model} was trained on another pool split than {work / SPLIT_FILE} (other data, seed or "
+            "scale); adopt only from a model of the same split, or train the autoencoder"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(folder / FINAL_DIR) as tmp:
         AutoencoderKL.from_pretrained(model / "vae", torch_dtype=torch.float32).save_pretrained(tmp)
@@ -182,9 +195,16 @@ def adopt_autoencoder(work: Path, model: Path) -> dict:
     return record
 
 
-def train_autoencoder(work: Path, train_set, scale, device: torch.device, deadline: float | None = None,
-                      steps: int | None = None, budget_minutes: float | None = None,
-                      chunk_steps: int | None = None) -> dict | None:
+def train_autoencoder(
+    work: Path,
+    train_set,
+    scale,
+    device: torch.device,
+    deadline: float | None = None,
+    steps: int | None = None,
+    budget_minutes: float | None = None,
+    chunk_steps: int | None = None,
+) -> dict | None:
     """Stage 1 in ``work/autoencoder``, resuming; the ``done`` record once finished, else None."""
     from ..generators.mini_config import build_vae
 
@@ -195,6 +215,13 @@ def train_autoencoder(work: Path, train_set, scale, device: torch.device, deadli
     s = scale.autoencoder
     torch.manual_seed(scale.seed)
     stage = AutoencoderStage(build_vae(), train_set.images, s, scale.seed, device, compile=scale.compile)
-    return run_stage(stage, folder, steps=steps or s.steps, budget_minutes=budget_minutes or s.budget_minutes,
-                     deadline=deadline, checkpoint_minutes=scale.checkpoint_minutes, log_every=scale.log_every,
-                     chunk_steps=chunk_steps)
+    return run_stage(
+        stage,
+        folder,
+        steps=steps or s.steps,
+        budget_minutes=budget_minutes or s.budget_minutes,
+        deadline=deadline,
+        checkpoint_minutes=scale.checkpoint_minutes,
+        log_every=scale.log_every,
+        chunk_steps=chunk_steps,
+    )

@@ -69,8 +69,9 @@ def class_photo_prompts(pool) -> dict[int, str]:
 
 
 @torch.no_grad()
-def sample_prompts(bundle, prompts: list[str], per_prompt: int, steps: int, guidance: float, seed: int,
-                   batch_size: int = 1000) -> np.ndarray:
+def sample_prompts(
+    bundle, prompts: list[str], per_prompt: int, steps: int, guidance: float, seed: int, batch_size: int = 1000
+) -> np.ndarray:
     """uint8 ``[len(prompts) * per_prompt, H, W, 3]`` (prompt-major), DDIM with classifier-free guidance."""
     from ..ddis.sampler import DDISSampler, SamplerConfig
     from ..generators.pixels import to_uint8
@@ -81,7 +82,7 @@ def sample_prompts(bundle, prompts: list[str], per_prompt: int, steps: int, guid
     uncond = bundle.encode_text([""])
     chunks = []
     for start in range(0, len(every), batch_size):
-        chunk = every[start:start + batch_size]
+        chunk = every[start : start + batch_size]
         cond = bundle.encode_text(chunk)
         latents = sampler.denoise(sampler.noise(len(chunk), generator), cond, uncond.expand_as(cond))
         chunks.append(to_uint8(sampler.decode(latents), bundle.resolution))
@@ -140,8 +141,13 @@ def train_pool_classifier(train_set, settings: CardSettings, seed: int, device: 
     # eager kernels replayed as a CUDA graph: compiling (autotuning) would cost more than this short run
     speed = Speed(compile=None) if device.type == "cuda" else Speed.plain()
     report = train_classifier(model, data, recipe, seed=seed, device=device, speed=speed, progress=False)
-    return model, {"arch": settings.classifier_arch, "steps": steps, "batch_size": batch,
-                   "epochs": settings.classifier_epochs, "train_seconds": round(report.seconds, 1)}
+    return model, {
+        "arch": settings.classifier_arch,
+        "steps": steps,
+        "batch_size": batch,
+        "epochs": settings.classifier_epochs,
+        "train_seconds": round(report.seconds, 1),
+    }
 
 
 @torch.no_grad()
@@ -150,8 +156,12 @@ def pool_features(classifier, images: np.ndarray, batch_size: int = 1000) -> tor
     from ..metrics.features import ClassifierFeatures
 
     net = ClassifierFeatures(classifier, POOL_FEATURES)
-    return torch.cat([net(torch.as_tensor(images[i:i + batch_size]).to(net.device).permute(0, 3, 1, 2))[0]
-                      for i in range(0, len(images), batch_size)])
+    return torch.cat(
+        [
+            net(torch.as_tensor(images[i : i + batch_size]).to(net.device).permute(0, 3, 1, 2))[0]
+            for i in range(0, len(images), batch_size)
+        ]
+    )
 
 
 def cifar_recognition(judge, samples: np.ndarray, names: list[str]) -> dict:
@@ -165,8 +175,10 @@ def cifar_recognition(judge, samples: np.ndarray, names: list[str]) -> dict:
     predicted = predict(judge, flat).numpy().reshape(len(names), -1)
     truth = np.array([CIFAR10_CLASSES.index(name) for name in names])
     share = (predicted == truth[:, None]).mean(axis=1) * 100
-    return {"mean_percent": round(float(share.mean()), 2),
-            "per_class_percent": {n: round(float(v), 1) for n, v in zip(names, share)}}
+    return {
+        "mean_percent": round(float(share.mean()), 2),
+        "per_class_percent": {n: round(float(v), 1) for n, v in zip(names, share)},
+    }
 
 
 def prompt_fidelity(by_caption: dict[str, dict[str, float]], photos: list[str], settings: CardSettings) -> dict:
@@ -176,13 +188,19 @@ def prompt_fidelity(by_caption: dict[str, dict[str, float]], photos: list[str], 
     for guidance, shares in by_caption.items():
         photo = [shares[c] for c in photos]
         others = [v for c, v in shares.items() if c not in photos]
-        summary[guidance] = {"photo_mean_percent": round(float(np.mean(photo)), 2),
-                             "photo_min_percent": min(photo),
-                             "domains_mean_percent": round(float(np.mean(others)), 2) if others else None,
-                             "per_caption_percent": shares}
-    return {"samples_per_class": settings.samples_per_class, "sample_steps": settings.sample_steps,
-            "sampler": "DDIM steps, classifier-free guidance against the empty prompt",
-            "convention": "diffusers: eps_u + s * (eps_c - eps_u)", "by_guidance_scale": summary}
+        summary[guidance] = {
+            "photo_mean_percent": round(float(np.mean(photo)), 2),
+            "photo_min_percent": min(photo),
+            "domains_mean_percent": round(float(np.mean(others)), 2) if others else None,
+            "per_caption_percent": shares,
+        }
+    return {
+        "samples_per_class": settings.samples_per_class,
+        "sample_steps": settings.sample_steps,
+        "sampler": "DDIM steps, classifier-free guidance against the empty prompt",
+        "convention": "diffusers: eps_u + s * (eps_c - eps_u)",
+        "by_guidance_scale": summary,
+    }
 
 
 @torch.no_grad()
@@ -197,9 +215,11 @@ def caption_separation(bundle, captions: list[str]) -> dict:
         unit = torch.nn.functional.normalize(encoding.float(), dim=1)
         similarity = (unit @ unit.T).masked_fill(~off_diagonal, -2.0)
         i, j = divmod(int(similarity.argmax()), len(texts))
-        result[name] = {"max_cosine": round(float(similarity[i, j]), 4),
-                        "mean_cosine": round(float(similarity[off_diagonal].mean()), 4),
-                        "most_similar": [texts[i] or "(empty prompt)", texts[j] or "(empty prompt)"]}
+        result[name] = {
+            "max_cosine": round(float(similarity[i, j]), 4),
+            "mean_cosine": round(float(similarity[off_diagonal].mean()), 4),
+            "most_similar": [texts[i] or "(empty prompt)", texts[j] or "(empty prompt)"],
+        }
     return result
 
 
@@ -211,39 +231,56 @@ def training_throughput(training: Path, records: dict) -> dict:
         log = pd.read_csv(training / f"{stage}_log.csv")
         rates = log["step"].diff() / log["seconds"].diff()
         batch = records[stage]["settings"]["batch_size"]
-        out[stage] = {"images_per_second": round(float(rates[rates > 0].median() * batch)),
-                      "batch_size": batch, "device": records[stage].get("device", "not recorded")}
+        out[stage] = {
+            "images_per_second": round(float(rates[rates > 0].median() * batch)),
+            "batch_size": batch,
+            "device": records[stage].get("device", "not recorded"),
+        }
     return out
 
 
-def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSettings, seed: int,
-               device: torch.device, cifar_target=None, cifar_judge: str | os.PathLike | None = None) -> dict:
+def build_card(
+    folder: str | os.PathLike,
+    train_set,
+    holdout,
+    settings: CardSettings,
+    seed: int,
+    device: torch.device,
+    cifar_target=None,
+    cifar_judge: str | os.PathLike | None = None,
+) -> dict:
     """Compute the card's numbers from the exported model in ``folder`` and write the card there.
 
     ``cifar_judge``: a CIFAR-10 classifier trained by a third party (the akamaster ResNet-56 of the data folder)
     that labels the samples of the ten CIFAR-10 captions at its own 32 px; None leaves that section out."""
     from ..classifiers import evaluate, load_classifier, predict
+    from ..generators import load_generator
     from ..generators.mini_config import CIFAR10_CLASSES
     from ..metrics.scores import fid
-    from ..generators import load_generator
     from ..sampling.roundtrip import vae_roundtrip
 
     folder = Path(folder)
     training = folder / TRAINING_DIR
-    records = {s: read_json(training / f"{s}.json", f"{s} stage record", EXPORT_AGAIN)
-               for s in ("autoencoder", "diffusion")}
+    records = {
+        s: read_json(training / f"{s}.json", f"{s} stage record", EXPORT_AGAIN) for s in ("autoencoder", "diffusion")
+    }
     split = read_json(training / "split.json", "pool split", EXPORT_AGAIN)
     if list(holdout.ids) != split["holdout_ids"]:
-        raise ReproError(f"the held-out images differ from those of training ({training / 'split.json'}); "
-                         "build the card with the scale, seed and data that trained the model")
+        raise ReproError(
+            f"the held-out images differ from those of training ({training / 'split.json'}); "
+            "build the card with the scale, seed and data that trained the model"
+        )
     bundle = load_generator(folder, dtype="fp32", device=device)
 
     recon = vae_roundtrip(bundle, holdout.images)
     scores = psnr(recon, holdout.images)
     sources = [source_of(i, d) for i, d in zip(holdout.ids, holdout.domains or [None] * len(holdout))]
     by_source = {s: round(float(scores[[k == s for k in sources]].mean()), 2) for s in sorted(set(sources))}
-    reconstruction = {"holdout_psnr_db": round(float(scores.mean()), 2), "holdout_images": len(holdout),
-                      "holdout_psnr_by_source_db": by_source}
+    reconstruction = {
+        "holdout_psnr_db": round(float(scores.mean()), 2),
+        "holdout_images": len(holdout),
+        "holdout_psnr_by_source_db": by_source,
+    }
     if cifar_target is not None:
         images = cifar_target.images[: settings.cifar_target_images]
         reconstruction["cifar10_target_psnr_db"] = round(float(psnr(vae_roundtrip(bundle, images), images).mean()), 2)
@@ -257,7 +294,7 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
     label_of = dict(zip(train_set.captions, train_set.labels))
     labels = np.array([label_of[c] for c in captions])
     judge = None if cifar_judge is None else load_classifier(cifar_judge).to(device).eval()
-    cifar_rows = [i for i, c in enumerate(captions[:len(photos)]) if train_set.classes[labels[i]] in CIFAR10_CLASSES]
+    cifar_rows = [i for i, c in enumerate(captions[: len(photos)]) if train_set.classes[labels[i]] in CIFAR10_CLASSES]
     holdout_features = pool_features(classifier, holdout.images)
     by_caption, cifar, distance = {}, {}, {}
     for guidance in settings.guidance_scales:
@@ -267,19 +304,21 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
         share = (predicted == labels[:, None]).mean(axis=1) * 100
         by_caption[f"{guidance:g}"] = {c: round(float(v), 1) for c, v in zip(captions, share)}
         if judge is not None:
-            cifar[f"{guidance:g}"] = cifar_recognition(judge, per_caption[cifar_rows],
-                                                       [train_set.classes[labels[i]] for i in cifar_rows])
+            cifar[f"{guidance:g}"] = cifar_recognition(
+                judge, per_caption[cifar_rows], [train_set.classes[labels[i]] for i in cifar_rows]
+            )
         # one sample per held-out image, with its caption: the same mix of captions as the real images
         matched = sample_prompts(bundle, list(holdout.captions), 1, settings.sample_steps, guidance, seed + 2)
         distance[f"{guidance:g}"] = round(fid(holdout_features, pool_features(classifier, matched)), 2)
     reference = train_set.subset(np.random.default_rng(seed).choice(len(train_set), len(holdout), replace=False))
     distance_floor = round(fid(holdout_features, pool_features(classifier, reference.images)), 2)
 
-    others = captions[len(photos):]
+    others = captions[len(photos) :]
     for name, rows in (("samples_photo.png", photos), ("samples_domains.png", others)):
         if rows:
-            grid = sample_prompts(bundle, rows, settings.grid_columns, settings.sample_steps,
-                                  settings.grid_guidance, seed + 1)
+            grid = sample_prompts(
+                bundle, rows, settings.grid_columns, settings.sample_steps, settings.grid_guidance, seed + 1
+            )
             caption_grid(grid, rows, settings.grid_columns, folder / name)
     loss_curves(training, folder / "loss_curves.png")
 
@@ -297,24 +336,44 @@ def build_card(folder: str | os.PathLike, train_set, holdout, settings: CardSett
             "model_megabytes": round(sum(folder_megabytes(folder / n) for n in (*parts, "tokenizer", "scheduler")), 2),
             "checkpoint_megabytes": round(folder_megabytes(checkpoints), 2) if checkpoints.is_dir() else 0.0,
         },
-        "data": {"train_images": len(train_set), "holdout_images": len(holdout),
-                 "sources": dict(sorted(Counter(source_of(i, d) for i, d in zip(
-                     train_set.ids, train_set.domains or [None] * len(train_set))).items())),
-                 "captions": dict(sorted(Counter(train_set.captions).items())),
-                 "classes": list(train_set.classes)},
+        "data": {
+            "train_images": len(train_set),
+            "holdout_images": len(holdout),
+            "sources": dict(
+                sorted(
+                    Counter(
+                        source_of(i, d) for i, d in zip(train_set.ids, train_set.domains or [None] * len(train_set))
+                    ).items()
+                )
+            ),
+            "captions": dict(sorted(Counter(train_set.captions).items())),
+            "classes": list(train_set.classes),
+        },
         "training": records,
         "reconstruction": reconstruction,
         "classifier": classifier_info,
         "text_encoder": caption_separation(bundle, captions),
         "throughput": training_throughput(training, records),
         "prompt_fidelity": prompt_fidelity(by_caption, photos, settings),
-        "cifar10_judge": None if judge is None else {
-            "checkpoint": Path(cifar_judge).name, "samples_per_class": settings.samples_per_class,
-            "resolution": judge.resolution, "by_guidance_scale": cifar},
-        "feature_distance": {"features": POOL_FEATURES, "holdout_images": len(holdout),
-                             "by_guidance_scale": distance, "real_train_vs_holdout": distance_floor},
-        "grids": {"columns": settings.grid_columns, "guidance_scale": settings.grid_guidance,
-                  "sample_steps": settings.sample_steps},
+        "cifar10_judge": None
+        if judge is None
+        else {
+            "checkpoint": Path(cifar_judge).name,
+            "samples_per_class": settings.samples_per_class,
+            "resolution": judge.resolution,
+            "by_guidance_scale": cifar,
+        },
+        "feature_distance": {
+            "features": POOL_FEATURES,
+            "holdout_images": len(holdout),
+            "by_guidance_scale": distance,
+            "real_train_vs_holdout": distance_floor,
+        },
+        "grids": {
+            "columns": settings.grid_columns,
+            "guidance_scale": settings.grid_guidance,
+            "sample_steps": settings.sample_steps,
+        },
         "provenance": {"git_commit": git_commit(), "device": device_name(), "seed": seed},
     }
     write_json_atomic(metrics, folder / "metrics.json")
@@ -326,7 +385,7 @@ def render_card(m: dict) -> str:
     model, data, training = m["model"], m["data"], m["training"]
     vae, unet = training["autoencoder"], training["diffusion"]
     recon, fid = m["reconstruction"], m["prompt_fidelity"]
-    vs, ds = vae["settings"], unet["settings"]
+    vs, ds, speed = vae["settings"], unet["settings"], m["throughput"]
     lines = [
         "# mini: the suite's embedded text-to-image latent diffusion model",
         "",
@@ -371,8 +430,12 @@ def render_card(m: dict) -> str:
         f"1. Autoencoder: {vae['steps']:,} steps of batch {vs['batch_size']} ({vae['train_minutes']} min), AdamW "
         f"lr {vs['lr']} with warm-up and cosine decay; loss L1 + L2 + {vs['kl_weight']} KL (no perceptual or "
         "adversarial term: no pretrained network exists offline)."
-        + (f" Adopted unchanged from an earlier export of this model ({vae['adopted']['from']}, weights "
-           f"{vae['adopted']['fingerprint']}), trained on the same pool split." if vae.get("adopted") else ""),
+        + (
+            f" Adopted unchanged from an earlier export of this model ({vae['adopted']['from']}, weights "
+            f"{vae['adopted']['fingerprint']}), trained on the same pool split."
+            if vae.get("adopted")
+            else ""
+        ),
         f"2. UNet and text encoder: {unet['steps']:,} steps of batch {ds['batch_size']} ({unet['train_minutes']} "
         f"min) on the cached latents, AdamW lr {ds['lr']} (betas {tuple(ds['betas'])}, weight decay "
         f"{ds['weight_decay']}, gradients clipped at norm {ds['grad_clip']}) with {ds['warmup_steps']} warm-up steps "
@@ -386,9 +449,9 @@ def render_card(m: dict) -> str:
         + ", ".join(f"`{name}` at step {step:,}" for name, step in unet["snapshots"].items())
         + "; load one with `load_generator('mini', unet_weights=...)`.",
         f"4. Training throughput (median over the logged intervals): autoencoder "
-        f"{m['throughput']['autoencoder']['images_per_second']:,} images/s on {m['throughput']['autoencoder']['device']}, "
-        f"UNet and text encoder {m['throughput']['diffusion']['images_per_second']:,} images/s on "
-        f"{m['throughput']['diffusion']['device']}.",
+        f"{speed['autoencoder']['images_per_second']:,} images/s on {speed['autoencoder']['device']}, "
+        f"UNet and text encoder {speed['diffusion']['images_per_second']:,} images/s on "
+        f"{speed['diffusion']['device']}.",
         "",
         "![loss curves](loss_curves.png)",
         "",
@@ -402,12 +465,17 @@ def render_card(m: dict) -> str:
         *[f"| {s} | {v} |" for s, v in recon["holdout_psnr_by_source_db"].items()],
     ]
     if "cifar10_target_psnr_db" in recon:
-        lines += ["", f"On the first {recon['cifar10_target_images']} CIFAR-10 target images (32 px, round trip at "
-                      f"64 px, compared at 32 px): **{recon['cifar10_target_psnr_db']} dB**, the ceiling of "
-                      "Diffusion Inversion's reconstructions with this VAE."]
+        lines += [
+            "",
+            f"On the first {recon['cifar10_target_images']} CIFAR-10 target images (32 px, round trip at "
+            f"64 px, compared at 32 px): **{recon['cifar10_target_psnr_db']} dB**, the ceiling of "
+            "Diffusion Inversion's reconstructions with this VAE.",
+        ]
     c, scales = m["classifier"], list(fid["by_guidance_scale"])
-    header = ["| caption | " + " | ".join(f"s = {g}" for g in scales) + " |",
-              "| --- | " + " | ".join("---:" for _ in scales) + " |"]
+    header = [
+        "| caption | " + " | ".join(f"s = {g}" for g in scales) + " |",
+        "| --- | " + " | ".join("---:" for _ in scales) + " |",
+    ]
     lines += [
         "",
         "## Does it draw what it is asked for?",
@@ -423,13 +491,15 @@ def render_card(m: dict) -> str:
             "",
             f"**CIFAR-10 classes, judged by a third party's classifier**: the CIFAR-10 ResNet-56 of the data "
             f"folder (`{judge['checkpoint']}`, trained by akamaster on real CIFAR-10, none of our images) labels "
-            f"the samples of \"a photo of a {{class}}\" for the ten CIFAR-10 classes at its {judge['resolution']} "
+            f'the samples of "a photo of a {{class}}" for the ten CIFAR-10 classes at its {judge["resolution"]} '
             "px. Share assigned to the class asked for:",
             "",
             "| class | " + " | ".join(f"s = {g}" for g in by) + " |",
             "| --- | " + " | ".join("---:" for _ in by) + " |",
-            *[f"| {name} | " + " | ".join(f"{v['per_class_percent'][name]}%" for v in by.values()) + " |"
-              for name in next(iter(by.values()))["per_class_percent"]],
+            *[
+                f"| {name} | " + " | ".join(f"{v['per_class_percent'][name]}%" for v in by.values()) + " |"
+                for name in next(iter(by.values()))["per_class_percent"]
+            ],
             "| **mean** | " + " | ".join(f"**{v['mean_percent']}%**" for v in by.values()) + " |",
         ]
     summary = fid["by_guidance_scale"]
@@ -441,13 +511,15 @@ def render_card(m: dict) -> str:
         "4%):",
         "",
         *header,
-        *[f"| {caption} | " + " | ".join(f"{summary[g]['per_caption_percent'][caption]}%" for g in scales) + " |"
-          for caption in summary[scales[0]]["per_caption_percent"]],
-        "| **photo captions, mean** | " + " | ".join(f"**{summary[g]['photo_mean_percent']}%**" for g in scales)
-        + " |",
+        *[
+            f"| {caption} | " + " | ".join(f"{summary[g]['per_caption_percent'][caption]}%" for g in scales) + " |"
+            for caption in summary[scales[0]]["per_caption_percent"]
+        ],
+        "| **photo captions, mean** | " + " | ".join(f"**{summary[g]['photo_mean_percent']}%**" for g in scales) + " |",
         "| photo captions, lowest | " + " | ".join(f"{summary[g]['photo_min_percent']}%" for g in scales) + " |",
         "| **art painting and cartoon captions, mean** | "
-        + " | ".join(f"**{summary[g]['domains_mean_percent']}%**" for g in scales) + " |",
+        + " | ".join(f"**{summary[g]['domains_mean_percent']}%**" for g in scales)
+        + " |",
     ]
     distance = m["feature_distance"]
     lines += [
@@ -461,7 +533,8 @@ def render_card(m: dict) -> str:
         "| | " + " | ".join(f"s = {g}" for g in distance["by_guidance_scale"]) + " |",
         "| --- | " + " | ".join("---:" for _ in distance["by_guidance_scale"]) + " |",
         f"| Frechet distance ({distance['features']}) | "
-        + " | ".join(str(v) for v in distance["by_guidance_scale"].values()) + " |",
+        + " | ".join(str(v) for v in distance["by_guidance_scale"].values())
+        + " |",
     ]
     text = m["text_encoder"]
     lines += [
@@ -474,8 +547,11 @@ def render_card(m: dict) -> str:
         "",
         "| encoding | highest cosine of two different texts | that pair | mean cosine |",
         "| --- | ---: | --- | ---: |",
-        *[f"| {name} | {text[name]['max_cosine']} | {' / '.join(text[name]['most_similar'])} | "
-          f"{text[name]['mean_cosine']} |" for name in ("sequence", "pooled")],
+        *[
+            f"| {name} | {text[name]['max_cosine']} | {' / '.join(text[name]['most_similar'])} | "
+            f"{text[name]['mean_cosine']} |"
+            for name in ("sequence", "pooled")
+        ],
     ]
     lines += [
         "",

@@ -32,26 +32,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("--work", required=True, help="folder of checkpoints, logs and cached latents")
-    parser.add_argument("--scale", default="mini", choices=sorted(SCALES),
-                        help="mini: the committed weights (GPU); smoke: a few hundred images, a few steps (CPU)")
-    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
-                        help="folder that receives mini/ and mini_checkpoints/ (export, card, all); adopt-vae "
-                        "reads the autoencoder of its mini/")
-    parser.add_argument("--steps", type=POSITIVE, help="vae/unet: total optimisation steps (default: the scale's, "
-                        "else sized to --budget-minutes)")
+    parser.add_argument(
+        "--scale",
+        default="mini",
+        choices=sorted(SCALES),
+        help="mini: the committed weights (GPU); smoke: a few hundred images, a few steps (CPU)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=str(DEFAULT_WEIGHTS),
+        help="folder that receives mini/ and mini_checkpoints/ (export, card, all); adopt-vae "
+        "reads the autoencoder of its mini/",
+    )
+    parser.add_argument(
+        "--steps",
+        type=POSITIVE,
+        help="vae/unet: total optimisation steps (default: the scale's, else sized to --budget-minutes)",
+    )
     parser.add_argument("--budget-minutes", type=RATE, help="vae/unet: training time that sizes the step count")
     parser.add_argument("--vae-steps", type=POSITIVE, help="all: total autoencoder steps")
     parser.add_argument("--unet-steps", type=POSITIVE, help="all: total UNet steps")
     parser.add_argument("--max-minutes", type=RATE, help="stop cleanly after this many minutes (exit status 3)")
-    parser.add_argument("--checkpoint-minutes", type=RATE, help="minutes between checkpoints, what a killed job "
-                        "loses at most (default 3)")
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=RATE,
+        help="minutes between checkpoints, what a killed job loses at most (default 3)",
+    )
     parser.add_argument("--chunk-steps", type=POSITIVE, help="stop cleanly after this many steps (exit status 3)")
     parser.add_argument("--seed", type=NONNEGATIVE, help="seed of the split, initialisation and batches (default 0)")
     parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
     parser.add_argument("--no-compile", action="store_true", help="train without torch.compile")
     parser.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
-    parser.add_argument("--cifar-judge", help=f"card: CIFAR-10 classifier that judges the CIFAR-10 samples "
-                        f"(default: the data folder's {CIFAR_JUDGE}; the card leaves that section out without one)")
+    parser.add_argument(
+        "--cifar-judge",
+        help=f"card: CIFAR-10 classifier that judges the CIFAR-10 samples "
+        f"(default: the data folder's {CIFAR_JUDGE}; the card leaves that section out without one)",
+    )
     parser.add_argument("--archive", help="pack: the tar file to write")
 
 
@@ -79,8 +95,11 @@ def cifar_judge(args: argparse.Namespace) -> Path | None:
     root = data_root(args.data_root)
     if root is not None and (root / CIFAR_JUDGE).is_file():
         return root / CIFAR_JUDGE
-    print(f"no CIFAR-10 judge ({CIFAR_JUDGE} in the data folder, or --cifar-judge): the card leaves out the "
-          "CIFAR-10 recognition", flush=True)
+    print(
+        f"no CIFAR-10 judge ({CIFAR_JUDGE} in the data folder, or --cifar-judge): the card leaves out the "
+        "CIFAR-10 recognition",
+        flush=True,
+    )
     return None
 
 
@@ -108,16 +127,18 @@ def run(args: argparse.Namespace) -> int:
     output_folder(work, "--work")
     single = args.action in ("vae", "unet")
     if not single and (args.steps is not None or args.budget_minutes is not None):
-        raise ReproError("--steps and --budget-minutes size one stage (vae or unet); with `all` use "
-                         "--vae-steps and --unet-steps")
+        raise ReproError(
+            "--steps and --budget-minutes size one stage (vae or unet); with `all` use --vae-steps and --unet-steps"
+        )
     scale = scale_settings(args.scale, seed=args.seed, checkpoint_minutes=args.checkpoint_minutes)
     if args.no_compile:
         scale = replace(scale, compile=None)
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes
     judge = cifar_judge(args) if args.action in ("card", "all") else None  # checked before any training
     device = _device(args.device)
-    train, holdout = pool.split_pool(pool.load_pool(args.data_root), scale.holdout_images, scale.seed,
-                                     scale.pool_images)
+    train, holdout = pool.split_pool(
+        pool.load_pool(args.data_root), scale.holdout_images, scale.seed, scale.pool_images
+    )
     pool.record_split(work, train, holdout)
     if args.action == "adopt-vae":
         done = adopt_autoencoder(work, Path(args.weights) / "mini")
@@ -125,10 +146,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     stages = {"vae": (train_autoencoder, args.vae_steps), "unet": (train_diffusion, args.unet_steps)}
-    for action in ([args.action] if single else ["vae", "unet"] if args.action == "all" else []):
+    for action in [args.action] if single else ["vae", "unet"] if args.action == "all" else []:
         train_fn, steps = stages[action]
-        done = train_fn(work, train, scale, device, deadline=deadline, steps=args.steps if single else steps,
-                        budget_minutes=args.budget_minutes, chunk_steps=args.chunk_steps)
+        done = train_fn(
+            work,
+            train,
+            scale,
+            device,
+            deadline=deadline,
+            steps=args.steps if single else steps,
+            budget_minutes=args.budget_minutes,
+            chunk_steps=args.chunk_steps,
+        )
         if done is None:
             return RESUME_EXIT
         print(f"{action}: done, {done['steps']} steps in {done['train_minutes']} min", flush=True)
@@ -139,11 +168,21 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.weights) / "mini"
     if not (folder / "unet").is_dir():
         raise ReproError(f"no exported model in {folder}; run `repro pretrain export --work {work}` first")
-    metrics = build_card(folder, train, holdout, scale.card, scale.seed, device,
-                         cifar_target=pool.load_cifar_target(args.data_root), cifar_judge=judge)
+    metrics = build_card(
+        folder,
+        train,
+        holdout,
+        scale.card,
+        scale.seed,
+        device,
+        cifar_target=pool.load_cifar_target(args.data_root),
+        cifar_judge=judge,
+    )
     fidelity = {g: v["photo_mean_percent"] for g, v in metrics["prompt_fidelity"]["by_guidance_scale"].items()}
-    print(f"model card: {folder / 'README.md'}; holdout PSNR {metrics['reconstruction']['holdout_psnr_db']} dB; "
-          f"photo captions recognised by the pool classifier, by guidance scale: {fidelity}")
+    print(
+        f"model card: {folder / 'README.md'}; holdout PSNR {metrics['reconstruction']['holdout_psnr_db']} dB; "
+        f"photo captions recognised by the pool classifier, by guidance scale: {fidelity}"
+    )
     if metrics["cifar10_judge"]:
         cifar = {g: v["mean_percent"] for g, v in metrics["cifar10_judge"]["by_guidance_scale"].items()}
         print(f"CIFAR-10 captions recognised by the CIFAR-10 judge, by guidance scale: {cifar}")

@@ -32,9 +32,15 @@ TOKENIZER_DIR = "tokenizer"
 EMA_UNET_FILE = "unet_ema.safetensors"
 
 
-def diffusion_loss(unet, clean: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor,
-                   context_table: torch.Tensor, captions: torch.Tensor, alphas_cumprod: torch.Tensor
-                   ) -> torch.Tensor:
+def diffusion_loss(
+    unet,
+    clean: torch.Tensor,
+    noise: torch.Tensor,
+    timesteps: torch.Tensor,
+    context_table: torch.Tensor,
+    captions: torch.Tensor,
+    alphas_cumprod: torch.Tensor,
+) -> torch.Tensor:
     """MSE between the added noise and the UNet's prediction of it (DDPM forward process, as add_noise); each
     image is conditioned on row ``captions[i]`` of the encoded caption table."""
     alpha = alphas_cumprod[timesteps].view(-1, 1, 1, 1)
@@ -92,17 +98,32 @@ class DiffusionStage:
 
     name = "diffusion"
 
-    def __init__(self, unet, text_encoder, tokenizer, scheduler, latents: torch.Tensor, captions: list[str],
-                 settings: DiffusionSettings, seed: int, device: torch.device, folder: Path,
-                 compile: str | None = None):
+    def __init__(
+        self,
+        unet,
+        text_encoder,
+        tokenizer,
+        scheduler,
+        latents: torch.Tensor,
+        captions: list[str],
+        settings: DiffusionSettings,
+        seed: int,
+        device: torch.device,
+        folder: Path,
+        compile: str | None = None,
+    ):
         if scheduler.config.prediction_type != "epsilon":
             raise ReproError(f"the mini model predicts epsilon; scheduler says {scheduler.config.prediction_type}")
         if latents.shape[1] != len(captions):
-            raise ReproError(f"{latents.shape[1]} cached latents but {len(captions)} captions; delete the "
-                             "latent cache in the work folder so it is encoded again")
+            raise ReproError(
+                f"{latents.shape[1]} cached latents but {len(captions)} captions; delete the "
+                "latent cache in the work folder so it is encoded again"
+            )
         if len(captions) < settings.batch_size:
-            raise ReproError(f"{len(captions)} training images are fewer than the batch size "
-                             f"{settings.batch_size}; use a larger pool or a smaller batch")
+            raise ReproError(
+                f"{len(captions)} training images are fewer than the batch size "
+                f"{settings.batch_size}; use a larger pool or a smaller batch"
+            )
         self.device, self.settings, self.seed, self.folder = torch.device(device), settings, seed, Path(folder)
         self.unet = unet.to(self.device, memory_format=torch.channels_last).train().requires_grad_(True)
         self.text_encoder = text_encoder.to(self.device).train().requires_grad_(True)
@@ -112,15 +133,19 @@ class DiffusionStage:
         self.prompts, self.empty_index = prompts, len(prompts) - 1
         self.caption_index = torch.as_tensor(index).to(self.device)
         self.weights = balanced_weights(self.caption_index, settings.caption_balance)
-        self.prompt_ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length,
-                                    truncation=True, return_tensors="pt").input_ids.to(self.device)
+        self.prompt_ids = tokenizer(
+            prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids.to(self.device)
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device, torch.float32)
         self.num_timesteps = int(scheduler.config.num_train_timesteps)
         self.trained_parameters = [*self.unet.parameters(), *self.text_encoder.parameters()]
         self.optimizer = torch.optim.AdamW(
             [{"params": list(self.unet.parameters())}, {"params": list(self.text_encoder.parameters())}],
-            lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay,
-            fused=self.device.type == "cuda")
+            lr=settings.lr,
+            betas=settings.betas,
+            weight_decay=settings.weight_decay,
+            fused=self.device.type == "cuda",
+        )
         self.ema = MovingAverage(self.unet.parameters(), settings.ema_max_decay, settings.ema_power)
         self.random = StepRandom(seed, self.device)
         self.loss_fn = compiled(diffusion_loss, compile)
@@ -135,8 +160,12 @@ class DiffusionStage:
         return None if total_steps is None else round(self.settings.text_encoder_fraction * total_steps)
 
     def state_dict(self) -> dict:
-        return {"unet": self.unet.state_dict(), "text_encoder": self.text_encoder.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "ema": self.ema.state_dict()}
+        return {
+            "unet": self.unet.state_dict(),
+            "text_encoder": self.text_encoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.unet.load_state_dict(state["unet"])
@@ -177,8 +206,9 @@ class DiffusionStage:
         timesteps = torch.randint(0, self.num_timesteps, (s.batch_size,), generator=gen, device=self.device)
         noise = torch.randn(clean.shape, generator=gen, device=self.device)
         with self.autocast:
-            loss = self.loss_fn(self.unet, clean, noise, timesteps, self._context_table(text_lr > 0), captions,
-                                self.alphas_cumprod)
+            loss = self.loss_fn(
+                self.unet, clean, noise, timesteps, self._context_table(text_lr > 0), captions, self.alphas_cumprod
+            )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.trained_parameters, s.grad_clip, foreach=True)
         self.optimizer.step()
@@ -203,8 +233,11 @@ class DiffusionStage:
                 folder.mkdir(parents=True, exist_ok=True)
                 state = {k: v.to(torch.float16).cpu() for k, v in self.ema_state().items()}
                 with replaced_atomically(folder / snapshot_name(fraction)) as tmp:
-                    save_file(state, str(tmp), metadata={"step": str(at), "total_steps": str(total_steps),
-                                                         "fraction": str(fraction)})
+                    save_file(
+                        state,
+                        str(tmp),
+                        metadata={"step": str(at), "total_steps": str(total_steps), "fraction": str(fraction)},
+                    )
 
     def finish(self, folder: Path, progress) -> dict:
         from safetensors.torch import save_file
@@ -215,10 +248,13 @@ class DiffusionStage:
             save_file({k: v.float().cpu() for k, v in self.ema_state().items()}, str(tmp))
         with replaced_atomically(final / "text_encoder") as tmp:
             self.text_encoder.save_pretrained(tmp)
-        return {"text_encoder_steps": self.text_encoder_steps(progress.total_steps),
-                "snapshots": {snapshot_name(f): max(1, round(f * progress.total_steps))
-                              for f in self.settings.snapshot_fractions},
-                "final_loss": progress.log[-1] if progress.log else None}
+        return {
+            "text_encoder_steps": self.text_encoder_steps(progress.total_steps),
+            "snapshots": {
+                snapshot_name(f): max(1, round(f * progress.total_steps)) for f in self.settings.snapshot_fractions
+            },
+            "final_loss": progress.log[-1] if progress.log else None,
+        }
 
 
 def load_or_build_tokenizer(folder: Path, train_set):
@@ -241,9 +277,16 @@ def load_or_build_tokenizer(folder: Path, train_set):
     return tokenizer
 
 
-def train_diffusion(work: Path, train_set, scale, device: torch.device, deadline: float | None = None,
-                    steps: int | None = None, budget_minutes: float | None = None,
-                    chunk_steps: int | None = None) -> dict | None:
+def train_diffusion(
+    work: Path,
+    train_set,
+    scale,
+    device: torch.device,
+    deadline: float | None = None,
+    steps: int | None = None,
+    budget_minutes: float | None = None,
+    chunk_steps: int | None = None,
+) -> dict | None:
     """Stage 2 in ``work/diffusion`` on the latents of stage 1, resuming; ``done`` record once finished."""
     from ..generators.mini_config import build_scheduler, build_text_encoder, build_unet
     from .autoencoder import pool_latents
@@ -256,8 +299,26 @@ def train_diffusion(work: Path, train_set, scale, device: torch.device, deadline
     latents = pool_latents(work, train_set.images, device)
     s = scale.diffusion
     torch.manual_seed(scale.seed)
-    stage = DiffusionStage(build_unet(), build_text_encoder(tokenizer), tokenizer, build_scheduler(), latents,
-                           list(train_set.captions), s, scale.seed, device, folder, compile=scale.compile)
-    return run_stage(stage, folder, steps=steps or s.steps, budget_minutes=budget_minutes or s.budget_minutes,
-                     deadline=deadline, checkpoint_minutes=scale.checkpoint_minutes, log_every=scale.log_every,
-                     chunk_steps=chunk_steps)
+    stage = DiffusionStage(
+        build_unet(),
+        build_text_encoder(tokenizer),
+        tokenizer,
+        build_scheduler(),
+        latents,
+        list(train_set.captions),
+        s,
+        scale.seed,
+        device,
+        folder,
+        compile=scale.compile,
+    )
+    return run_stage(
+        stage,
+        folder,
+        steps=steps or s.steps,
+        budget_minutes=budget_minutes or s.budget_minutes,
+        deadline=deadline,
+        checkpoint_minutes=scale.checkpoint_minutes,
+        log_every=scale.log_every,
+        chunk_steps=chunk_steps,
+    )

@@ -37,8 +37,10 @@ def finished_records(work: Path) -> dict[str, dict]:
     for stage, command in (("autoencoder", "vae"), ("diffusion", "unet")):
         done = read_done(Path(work) / stage)
         if done is None:
-            raise ReproError(f"the {stage} stage in {work} has not finished; run `repro pretrain {command} "
-                             f"--work {work}` until it does")
+            raise ReproError(
+                f"the {stage} stage in {work} has not finished; run `repro pretrain {command} "
+                f"--work {work}` until it does"
+            )
         records[stage] = done
     return records
 

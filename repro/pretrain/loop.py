@@ -40,7 +40,7 @@ class Stage(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
     def train_step(self, step: int, total_steps: int | None) -> dict[str, Any]: ...
     def after_step(self, steps_done: int, total_steps: int) -> None: ...
-    def finish(self, folder: Path, progress: "Progress") -> dict: ...
+    def finish(self, folder: Path, progress: Progress) -> dict: ...
 
 
 @dataclass
@@ -56,8 +56,9 @@ class StepSampler:
 
     def __init__(self, n: int, batch_size: int, seed: int, device: torch.device):
         if n < batch_size:
-            raise ReproError(f"{n} training images are fewer than the batch size {batch_size}; use a larger pool "
-                             "or a smaller batch")
+            raise ReproError(
+                f"{n} training images are fewer than the batch size {batch_size}; use a larger pool or a smaller batch"
+            )
         self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
         self.per_epoch = n // batch_size
         self._epoch, self._perm = None, None
@@ -67,7 +68,7 @@ class StepSampler:
         if epoch != self._epoch:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._perm, self._epoch = torch.randperm(self.n, generator=gen).to(self.device), epoch
-        return self._perm[k * self.batch_size:(k + 1) * self.batch_size]
+        return self._perm[k * self.batch_size : (k + 1) * self.batch_size]
 
 
 class StepRandom:
@@ -140,20 +141,31 @@ def _resume(stage: Stage, folder: Path) -> Progress:
     path = folder / STATE_FILE
     if not path.exists():
         return Progress()
-    blob = read_damageable(path, lambda p: torch.load(p, map_location="cpu", weights_only=False),
-                           "training checkpoint", f"delete it to train the {stage.name} stage from its start")
+    blob = read_damageable(
+        path,
+        lambda p: torch.load(p, map_location="cpu", weights_only=False),
+        "training checkpoint",
+        f"delete it to train the {stage.name} stage from its start",
+    )
     if blob["settings"] != stage.settings_dict():
-        changed = sorted(k for k in {**blob["settings"], **stage.settings_dict()}
-                         if blob["settings"].get(k) != stage.settings_dict().get(k))
-        raise ReproError(f"{path} was trained with other {stage.name} settings ({', '.join(changed)}); resume "
-                         "with the same settings or start a new --work folder")
+        changed = sorted(
+            k
+            for k in {**blob["settings"], **stage.settings_dict()}
+            if blob["settings"].get(k) != stage.settings_dict().get(k)
+        )
+        raise ReproError(
+            f"{path} was trained with other {stage.name} settings ({', '.join(changed)}); resume "
+            "with the same settings or start a new --work folder"
+        )
     stage.load_state_dict(blob["stage"])
     return Progress(**blob["progress"])
 
 
 def _checkpoint(stage: Stage, folder: Path, progress: Progress) -> None:
-    atomic_save({"settings": stage.settings_dict(), "progress": asdict(progress), "stage": stage.state_dict()},
-                folder / STATE_FILE)
+    atomic_save(
+        {"settings": stage.settings_dict(), "progress": asdict(progress), "stage": stage.state_dict()},
+        folder / STATE_FILE,
+    )
     write_log(progress.log, folder / LOG_FILE)
 
 
@@ -182,8 +194,10 @@ def run_stage(
     progress = _resume(stage, folder)
     if steps is not None:
         if progress.total_steps not in (None, steps):
-            raise ReproError(f"{folder} was started for {progress.total_steps} steps, not {steps}; pass "
-                             f"--steps {progress.total_steps} or start a new --work folder")
+            raise ReproError(
+                f"{folder} was started for {progress.total_steps} steps, not {steps}; pass "
+                f"--steps {progress.total_steps} or start a new --work folder"
+            )
         progress.total_steps = steps
     elif progress.total_steps is None and budget_minutes is None:
         raise ReproError(f"{stage.name}: give a number of steps or a time budget")
@@ -215,15 +229,19 @@ def run_stage(
             left = budget_minutes * 60 - progress.train_seconds - (now - mark)
             progress.total_steps = progress.step + max(1, int(rate * left))
             bar.total = progress.total_steps
-            print(f"{stage.name}: {rate:.2f} steps/s -> {progress.total_steps} steps in {budget_minutes} min",
-                  flush=True)
+            print(
+                f"{stage.name}: {rate:.2f} steps/s -> {progress.total_steps} steps in {budget_minutes} min", flush=True
+            )
         if progress.total_steps is not None:
             stage.after_step(progress.step, progress.total_steps)
         bar.update(1)
         if progress.step % log_every == 0 or progress.step == progress.total_steps:
             now = time.monotonic()
-            row = {"step": progress.step, **{k: float(v) / count for k, v in sums.items()},
-                   "seconds": round(progress.train_seconds + now - mark, 2)}
+            row = {
+                "step": progress.step,
+                **{k: float(v) / count for k, v in sums.items()},
+                "seconds": round(progress.train_seconds + now - mark, 2),
+            }
             progress.log.append(row)
             bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4f}", refresh=False)
             sums, count = {}, 0
@@ -238,11 +256,18 @@ def run_stage(
     progress.train_seconds += time.monotonic() - mark
     _checkpoint(stage, folder, progress)
     if progress.total_steps is None or progress.step < progress.total_steps:
-        print(f"{stage.name}: stopped at step {progress.step} of {progress.total_steps or '?'}; run again to resume",
-              flush=True)
+        print(
+            f"{stage.name}: stopped at step {progress.step} of {progress.total_steps or '?'}; run again to resume",
+            flush=True,
+        )
         return None
     summary = stage.finish(folder, progress)
-    done = {"steps": progress.step, "train_minutes": round(progress.train_seconds / 60, 2),
-            "settings": stage.settings_dict(), "device": device_name(), **summary}
+    done = {
+        "steps": progress.step,
+        "train_minutes": round(progress.train_seconds / 60, 2),
+        "settings": stage.settings_dict(),
+        "device": device_name(),
+        **summary,
+    }
     write_done(folder, done)
     return done

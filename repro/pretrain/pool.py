@@ -34,11 +34,15 @@ def load_cifar_target(data_root: str | os.PathLike | None = None):
 
 def check_pool(pool) -> None:
     if getattr(pool, "captions", None) is None:
-        raise ReproError(f"image set {pool.name!r} has no captions; pretraining needs the pool "
-                         "(repro.data.load_split('pool', 'train'))")
+        raise ReproError(
+            f"image set {pool.name!r} has no captions; pretraining needs the pool "
+            "(repro.data.load_split('pool', 'train'))"
+        )
     if pool.images.ndim != 4 or pool.images.shape[1:] != (RESOLUTION, RESOLUTION, 3) or pool.images.dtype != np.uint8:
-        raise ReproError(f"pool images are {pool.images.dtype} {tuple(pool.images.shape)}; the mini model needs "
-                         f"uint8 [N, {RESOLUTION}, {RESOLUTION}, 3] (resize them with repro.data.resize)")
+        raise ReproError(
+            f"pool images are {pool.images.dtype} {tuple(pool.images.shape)}; the mini model needs "
+            f"uint8 [N, {RESOLUTION}, {RESOLUTION}, 3] (resize them with repro.data.resize)"
+        )
 
 
 def split_pool(pool, holdout_images: int, seed: int, pool_images: int | None = None):
@@ -60,8 +64,10 @@ def record_split(work: Path, train, holdout) -> None:
     record = {"train_images": len(train), "holdout_ids": list(holdout.ids)}
     if path.exists():
         if read_json(path, "pool split", "delete the work folder's split.json to split again") != record:
-            raise ReproError(f"{path} records another pool split (different data, seed or scale); use the "
-                             "same settings or start a new --work folder")
+            raise ReproError(
+                f"{path} records another pool split (different data, seed or scale); use the "
+                "same settings or start a new --work folder"
+            )
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(record, path)

@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..results.tables import (artifact_status, beside_paper, claim_text, conventions, load_claims, load_results,
-                              summarise)
+from ..results.tables import (
+    artifact_status,
+    beside_paper,
+    claim_text,
+    conventions,
+    load_claims,
+    load_results,
+    summarise,
+)
 from ..workflow.registry import Experiment
 from .page import Page, plain
 

@@ -12,6 +12,20 @@ from .run import sample_dataset
 from .sampler import Sampler, check_fit
 from .schedulers import SCHEDULERS, build_scheduler
 
-__all__ = ["SCHEDULERS", "SamplePlan", "Sampler", "SamplingConfig", "SyntheticArrays", "SyntheticDataset",
-           "SyntheticWriter", "build_scheduler", "check_fit", "guided_prediction", "make_plan",
-           "perturbed_condition", "sample_dataset", "sample_seed", "vae_roundtrip"]
+__all__ = [
+    "SCHEDULERS",
+    "SamplePlan",
+    "Sampler",
+    "SamplingConfig",
+    "SyntheticArrays",
+    "SyntheticDataset",
+    "SyntheticWriter",
+    "build_scheduler",
+    "check_fit",
+    "guided_prediction",
+    "make_plan",
+    "perturbed_condition",
+    "sample_dataset",
+    "sample_seed",
+    "vae_roundtrip",
+]

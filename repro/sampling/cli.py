@@ -18,33 +18,63 @@ from ..inversion.cli import add_runtime_arguments, runtime
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--embeddings", required=True, type=lambda s: [p for p in s.split(",") if p],
-                        help="embeddings files or `repro invert` output folders, comma-separated")
+    parser.add_argument(
+        "--embeddings",
+        required=True,
+        type=lambda s: [p for p in s.split(",") if p],
+        help="embeddings files or `repro invert` output folders, comma-separated",
+    )
     parser.add_argument("--out", required=True, help="output folder of the synthetic dataset")
-    parser.add_argument("--generator", default=None,
-                        help="generator to sample with (default: the one the embeddings were learned with)")
+    parser.add_argument(
+        "--generator", default=None, help="generator to sample with (default: the one the embeddings were learned with)"
+    )
     parser.add_argument("--unet-weights", default=None, help="swap in a UNet state dict (safetensors)")
     p = parser.add_argument_group("method")
     p.add_argument("--per-image", type=POSITIVE, default=1, help="variants per embedding")
-    p.add_argument("--guidance", type=listed(number(at_least=0)), default=(2.0,),
-                   help="guidance strengths w, one drawn per sample (paper convention; default 2)")
-    p.add_argument("--noise", type=listed(number(at_least=0)), default=(0.1,),
-                   help="Gaussian perturbation strengths lambda")
-    p.add_argument("--interpolation", type=listed(number(at_least=0, at_most=1)), default=(0.1,),
-                   help="interpolation strengths alpha")
-    p.add_argument("--checkpoints", type=listed(POSITIVE), default=None,
-                   help="checkpoint steps drawn per sample (default: the last one)")
+    p.add_argument(
+        "--guidance",
+        type=listed(number(at_least=0)),
+        default=(2.0,),
+        help="guidance strengths w, one drawn per sample (paper convention; default 2)",
+    )
+    p.add_argument(
+        "--noise", type=listed(number(at_least=0)), default=(0.1,), help="Gaussian perturbation strengths lambda"
+    )
+    p.add_argument(
+        "--interpolation",
+        type=listed(number(at_least=0, at_most=1)),
+        default=(0.1,),
+        help="interpolation strengths alpha",
+    )
+    p.add_argument(
+        "--checkpoints",
+        type=listed(POSITIVE),
+        default=None,
+        help="checkpoint steps drawn per sample (default: the last one)",
+    )
     p.add_argument("--scheduler", default="ddim", help="ddim (default), pndm, dpm++ or unipc")
     p.add_argument("--inference-steps", type=POSITIVE, default=100, help="denoising steps (default 100)")
     p.add_argument("--eta", type=number(at_least=0), default=0.0, help="DDIM eta (0: deterministic DDIM)")
-    p.add_argument("--uncond", choices=["mean", "empty"], default="mean",
-                   help="unconditional embedding u: mean of the learned ones (paper) or the empty prompt")
+    p.add_argument(
+        "--uncond",
+        choices=["mean", "empty"],
+        default="mean",
+        help="unconditional embedding u: mean of the learned ones (paper) or the empty prompt",
+    )
     p.add_argument("--seed", type=NONNEGATIVE, default=0)
     p.add_argument("--limit", type=POSITIVE, default=None, help="only the first N embeddings")
-    p.add_argument("--resolution", type=POSITIVE, default=None,
-                   help="generation resolution; must equal the one the embeddings were learned at")
-    p.add_argument("--save-resolution", type=POSITIVE, default=None,
-                   help="resolution of the written images (default: the dataset's own)")
+    p.add_argument(
+        "--resolution",
+        type=POSITIVE,
+        default=None,
+        help="generation resolution; must equal the one the embeddings were learned at",
+    )
+    p.add_argument(
+        "--save-resolution",
+        type=POSITIVE,
+        default=None,
+        help="resolution of the written images (default: the dataset's own)",
+    )
     p.add_argument("--shard-size", type=POSITIVE, default=5000, help="images per output shard")
     p.add_argument("--batch", type=POSITIVE, default=256, help="samples per UNet call (x2 with the unconditional)")
     p.add_argument("--decode-batch", type=POSITIVE, default=64, help="latents per VAE decoder call")
@@ -61,17 +91,33 @@ def run(args) -> int:
     output_folder(args.out)
     device, dtype = runtime(args)
     config = SamplingConfig(
-        per_image=args.per_image, guidance=args.guidance, noise=args.noise, interpolate=args.interpolation,
-        checkpoints=args.checkpoints, scheduler=args.scheduler, steps=args.inference_steps, eta=args.eta,
-        uncond=args.uncond, seed=args.seed, limit=args.limit, resolution=args.resolution,
-        save_resolution=args.save_resolution, shard_size=args.shard_size, batch=args.batch,
-        decode_batch=args.decode_batch, precision=dtype, compile=args.compile, channels_last=args.channels_last,
+        per_image=args.per_image,
+        guidance=args.guidance,
+        noise=args.noise,
+        interpolate=args.interpolation,
+        checkpoints=args.checkpoints,
+        scheduler=args.scheduler,
+        steps=args.inference_steps,
+        eta=args.eta,
+        uncond=args.uncond,
+        seed=args.seed,
+        limit=args.limit,
+        resolution=args.resolution,
+        save_resolution=args.save_resolution,
+        shard_size=args.shard_size,
+        batch=args.batch,
+        decode_batch=args.decode_batch,
+        precision=dtype,
+        compile=args.compile,
+        channels_last=args.channels_last,
     )
     tables = load_checkpoints(args.embeddings)
     first = next(iter(tables.values()))
     if args.limit is not None and args.limit > len(first):
-        raise ReproError(f"--limit {args.limit} asks for more than the {len(first)} embeddings given; give "
-                         f"--limit {len(first)} or fewer")
+        raise ReproError(
+            f"--limit {args.limit} asks for more than the {len(first)} embeddings given; give "
+            f"--limit {len(first)} or fewer"
+        )
     generator = args.generator or first.meta["generator"]
     bundle = load_generator(generator, dtype=dtype, device=device, unet_weights=args.unet_weights)
     dataset = sample_dataset(bundle, tables, args.out, config, shard=args.shard, progress=not args.quiet)

@@ -15,8 +15,9 @@ def guided_prediction(cond: torch.Tensor, uncond: torch.Tensor, w: torch.Tensor)
     return (1 + w) * cond - w * uncond
 
 
-def perturbed_condition(source: torch.Tensor, partner: torch.Tensor, alpha: torch.Tensor, lam: torch.Tensor,
-                        noise: torch.Tensor) -> torch.Tensor:
+def perturbed_condition(
+    source: torch.Tensor, partner: torch.Tensor, alpha: torch.Tensor, lam: torch.Tensor, noise: torch.Tensor
+) -> torch.Tensor:
     """c_hat = alpha * c_partner + (1 - alpha) * c_source + lambda * eps, per sample.
 
     The paper writes alpha * c1 + (1 - alpha) * c2 and calls alpha the interpolation strength, used at small

@@ -10,8 +10,8 @@ seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -55,8 +55,13 @@ def write_dataset(
     labels = balanced_labels(len(classes), per_class)
     batches = labels.split(batch_size)
     config = {**config, "per_class": per_class, "batch_size": batch_size, "seed": seed}
-    meta = {"classes": list(classes), "resolution": resolution, "generator": config.get("generator"),
-            "config": config, "config_hash": config_hash(config)}
+    meta = {
+        "classes": list(classes),
+        "resolution": resolution,
+        "generator": config.get("generator"),
+        "config": config,
+        "config_hash": config_hash(config),
+    }
     writer = SyntheticWriter(out, meta, [len(b) for b in batches])
     variant = torch.arange(len(labels)) // len(classes)
     start = 0
@@ -67,12 +72,22 @@ def write_dataset(
             continue
         s = batch_seed(seed, k)
         n = len(batch)
-        writer.write(k, to_uint8(make_batch(batch, s)), batch.numpy(), {
-            "source_index": np.full(n, -1), "source_id": np.full(n, ""), "partner_index": np.full(n, -1),
-            "variant": variant[rows].numpy(), "w": np.full(n, float(config.get("guidance_scale", np.nan))),
-            "lam": np.full(n, np.nan), "alpha": np.full(n, np.nan), "checkpoint": np.full(n, -1),
-            "seed": np.full(n, s),
-        })
+        writer.write(
+            k,
+            to_uint8(make_batch(batch, s)),
+            batch.numpy(),
+            {
+                "source_index": np.full(n, -1),
+                "source_id": np.full(n, ""),
+                "partner_index": np.full(n, -1),
+                "variant": variant[rows].numpy(),
+                "w": np.full(n, float(config.get("guidance_scale", np.nan))),
+                "lam": np.full(n, np.nan),
+                "alpha": np.full(n, np.nan),
+                "checkpoint": np.full(n, -1),
+                "seed": np.full(n, s),
+            },
+        )
     return SyntheticDataset(out)
 
 

@@ -14,9 +14,9 @@ can fill one folder (``--shard i/n``), and a reader can tell a finished dataset 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -26,8 +26,7 @@ from ..provenance import changed_settings
 
 FORMAT = "repro-synthetic-v1"
 INDEX = "index.json"
-PROVENANCE_FIELDS = ("source_index", "source_id", "partner_index", "variant", "w", "lam", "alpha", "checkpoint",
-                     "seed")
+PROVENANCE_FIELDS = ("source_index", "source_id", "partner_index", "variant", "w", "lam", "alpha", "checkpoint", "seed")
 
 
 def shard_name(k: int) -> str:
@@ -40,18 +39,23 @@ class SyntheticWriter:
     def __init__(self, out: str | Path, meta: dict, shard_counts: list[int]):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        index = {"format": FORMAT, **meta, "num_images": int(sum(shard_counts)),
-                 "shards": [{"file": shard_name(k), "count": int(c)} for k, c in enumerate(shard_counts)]}
+        index = {
+            "format": FORMAT,
+            **meta,
+            "num_images": int(sum(shard_counts)),
+            "shards": [{"file": shard_name(k), "count": int(c)} for k, c in enumerate(shard_counts)],
+        }
         path = self.out / INDEX
         # a folder without a finished shard holds no work: a run that failed before its first shard is taken over
         if path.exists() and any(self.out.glob("shard*.npz")):
-            old = read_json(path, "synthetic dataset index", f"delete {self.out} (or choose a new --out) to start "
-                            "over")
+            old = read_json(path, "synthetic dataset index", f"delete {self.out} (or choose a new --out) to start over")
             if old.get("config_hash") != index["config_hash"]:
                 keys = ("config", "generator", "weights", "classes", "resolution", "num_images")
                 changed = changed_settings({k: old.get(k) for k in keys}, {k: index.get(k) for k in keys})
-                raise ReproError(f"{self.out} holds part of a synthetic dataset made with other settings ({changed}); "
-                                 "rerun with its settings to finish it, or choose a new --out")
+                raise ReproError(
+                    f"{self.out} holds part of a synthetic dataset made with other settings ({changed}); "
+                    "rerun with its settings to finish it, or choose a new --out"
+                )
         else:
             write_json_atomic(index, path)
         self.counts = list(shard_counts)
@@ -77,8 +81,8 @@ def _read_shard(path: Path) -> dict[str, np.ndarray]:
 
 @dataclass
 class SyntheticArrays:
-    images: np.ndarray          # uint8 [N, S, S, 3]
-    labels: np.ndarray          # int64 [N]
+    images: np.ndarray  # uint8 [N, S, S, 3]
+    labels: np.ndarray  # int64 [N]
     provenance: dict[str, np.ndarray]
 
 
@@ -90,8 +94,9 @@ class SyntheticDataset:
         index_path = self.path / INDEX
         if not index_path.exists():
             raise ReproError(f"{self.path} is not a synthetic dataset (no {INDEX}); create it with `repro sample`")
-        self.index = read_json(index_path, "synthetic dataset index", "rerun the command that wrote the dataset "
-                               "into a new folder")
+        self.index = read_json(
+            index_path, "synthetic dataset index", "rerun the command that wrote the dataset into a new folder"
+        )
         if self.index.get("format") != FORMAT:
             raise ReproError(f"{index_path} has format {self.index.get('format')!r}, expected {FORMAT!r}")
 
@@ -117,12 +122,18 @@ class SyntheticDataset:
     def shards(self) -> Iterator[dict[str, np.ndarray]]:
         """Each shard's arrays in order (images, labels and the provenance fields)."""
         if self.missing:
-            raise ReproError(f"synthetic dataset {self.path} is incomplete ({len(self.missing)} of "
-                             f"{len(self.index['shards'])} shards missing); rerun the same `repro sample` "
-                             "command to finish it")
+            raise ReproError(
+                f"synthetic dataset {self.path} is incomplete ({len(self.missing)} of "
+                f"{len(self.index['shards'])} shards missing); rerun the same `repro sample` "
+                "command to finish it"
+            )
         for shard in self.index["shards"]:
-            yield read_damageable(self.path / shard["file"], _read_shard, "synthetic shard",
-                                  "delete it and rerun the command that wrote the dataset: it writes missing shards")
+            yield read_damageable(
+                self.path / shard["file"],
+                _read_shard,
+                "synthetic shard",
+                "delete it and rerun the command that wrote the dataset: it writes missing shards",
+            )
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         return self.shards()
@@ -136,10 +147,11 @@ class SyntheticDataset:
         start = 0
         for shard in self.shards():
             n = len(shard["labels"])
-            images[start:start + n], labels[start:start + n] = shard["images"], shard["labels"]
+            images[start : start + n], labels[start : start + n] = shard["images"], shard["labels"]
             for k in PROVENANCE_FIELDS:
                 provenance[k].append(shard[k])
             start += n
         # an empty set (an LECF filter that kept nothing) loads as empty arrays
-        return SyntheticArrays(images, labels, {k: np.concatenate(v) if v else np.zeros(0) for k, v in
-                                                provenance.items()})
+        return SyntheticArrays(
+            images, labels, {k: np.concatenate(v) if v else np.zeros(0) for k, v in provenance.items()}
+        )

@@ -25,8 +25,8 @@ def sample_seed(seed: int, source_index: int, variant: int) -> int:
 class SamplePlan:
     """Parallel arrays, one entry per synthetic image, in output order (source-major, then variant)."""
 
-    source: np.ndarray      # row of the embedding table
-    partner: np.ndarray     # row of the interpolation partner (same class); -1 when alpha == 0
+    source: np.ndarray  # row of the embedding table
+    partner: np.ndarray  # row of the interpolation partner (same class); -1 when alpha == 0
     variant: np.ndarray
     w: np.ndarray
     lam: np.ndarray
@@ -38,8 +38,9 @@ class SamplePlan:
         return len(self.source)
 
 
-def make_plan(labels: np.ndarray, index: np.ndarray, checkpoints: tuple[int, ...], config: SamplingConfig
-              ) -> SamplePlan:
+def make_plan(
+    labels: np.ndarray, index: np.ndarray, checkpoints: tuple[int, ...], config: SamplingConfig
+) -> SamplePlan:
     """Plan ``config.per_image`` variants for every row of an embedding table (labels, dataset indices)."""
     labels = np.asarray(labels)
     if len(labels) == 0:

@@ -14,8 +14,9 @@ from ..inversion.fastpath import FastPath, precision_of
 
 
 @torch.no_grad()
-def vae_roundtrip(bundle, images: np.ndarray, resolution: int | None = None, batch: int = 64,
-                  precision: str | None = None) -> np.ndarray:
+def vae_roundtrip(
+    bundle, images: np.ndarray, resolution: int | None = None, batch: int = 64, precision: str | None = None
+) -> np.ndarray:
     """``images`` uint8 ``[N, H, W, 3]`` after a trip through the VAE at ``resolution`` (default: the
     generator's); returns the same shape. The posterior mean is used, so the result is deterministic.
     ``precision`` defaults to the precision the generator is loaded in (a bf16 bundle runs under bf16
@@ -27,8 +28,8 @@ def vae_roundtrip(bundle, images: np.ndarray, resolution: int | None = None, bat
     size = int(images.shape[1])
     out = np.empty_like(images)
     for start in range(0, len(images), batch):
-        pixels = to_model_pixels(images[start:start + batch], resolution, bundle.device)
+        pixels = to_model_pixels(images[start : start + batch], resolution, bundle.device)
         with fast.autocast(bundle.device):
             decoded = bundle.decode_latents(bundle.encode_images(pixels))
-        out[start:start + batch] = to_uint8(decoded, size)
+        out[start : start + batch] = to_uint8(decoded, size)
     return out

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 
 from ..errors import ReproError
+from ..generators.pixels import to_uint8
 from ..inversion.fastpath import FastPath
 from ..inversion.store import EmbeddingTable
 from .conditioning import guided_prediction, perturbed_condition
 from .config import SamplingConfig
-from ..generators.pixels import to_uint8
 from .plan import SamplePlan
 from .schedulers import build_scheduler
 
@@ -19,16 +19,22 @@ def check_fit(bundle, table: EmbeddingTable, resolution: int | None = None) -> i
     """The generation resolution, after checking that ``table`` was learned for a generator like ``bundle``."""
     width = int(bundle.unet.config.cross_attention_dim)
     if table.text_width != width:
-        raise ReproError(f"embeddings are {table.text_width} wide but generator {bundle.name!r} takes "
-                         f"{width}-wide conditioning; sample with the generator they were learned with "
-                         f"({table.meta.get('generator')!r})")
+        raise ReproError(
+            f"embeddings are {table.text_width} wide but generator {bundle.name!r} takes "
+            f"{width}-wide conditioning; sample with the generator they were learned with "
+            f"({table.meta.get('generator')!r})"
+        )
     if table.tokens > bundle.max_tokens:
-        raise ReproError(f"embeddings have {table.tokens} tokens but generator {bundle.name!r} has a "
-                         f"{bundle.max_tokens}-token context; use the generator they were learned with")
+        raise ReproError(
+            f"embeddings have {table.tokens} tokens but generator {bundle.name!r} has a "
+            f"{bundle.max_tokens}-token context; use the generator they were learned with"
+        )
     if resolution is not None and resolution != table.resolution:
-        raise ReproError(f"embeddings were learned at {table.resolution} px and only generate well there "
-                         f"(paper section 5.2), not at {resolution} px; drop --resolution or invert again at "
-                         f"{resolution} px")
+        raise ReproError(
+            f"embeddings were learned at {table.resolution} px and only generate well there "
+            f"(paper section 5.2), not at {resolution} px; drop --resolution or invert again at "
+            f"{resolution} px"
+        )
     bundle.latent_size(table.resolution)  # raises when the VAE cannot produce that resolution
     return table.resolution
 
@@ -75,8 +81,9 @@ class Sampler:
         checkpoints = plan.checkpoint[rows]
         source = self._rows(checkpoints, plan.source[rows])
         partner = self._rows(checkpoints, partners)
-        cond = perturbed_condition(source, partner, torch.as_tensor(plan.alpha[rows]),
-                                   torch.as_tensor(plan.lam[rows]), noise)
+        cond = perturbed_condition(
+            source, partner, torch.as_tensor(plan.alpha[rows]), torch.as_tensor(plan.lam[rows]), noise
+        )
         uncond_rows = torch.as_tensor(np.searchsorted(self.steps, checkpoints), device=self.device)
         return cond, uncond_rows, generators
 
@@ -110,8 +117,9 @@ class Sampler:
             eps_cond, eps_uncond = output.float().chunk(2)
             guided = guided_prediction(eps_cond, eps_uncond, w)
             if step_kwargs and self.config.eta > 0:
-                step_kwargs["variance_noise"] = torch.stack(
-                    [torch.randn(shape, generator=g) for g in generators]).to(self.device)
+                step_kwargs["variance_noise"] = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(
+                    self.device
+                )
             latents = scheduler.step(guided, t, latents, **step_kwargs).prev_sample
         return self.decode(latents)
 

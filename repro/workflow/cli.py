@@ -17,8 +17,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", default=None, help="smoke | mini | paper (default: config.yaml's)")
     parser.add_argument("--data-root", default=None, help="offline data folder (default: $REPRO_DATA)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--seeds", type=listed(NONNEGATIVE), default=None,
-                        help="comma-separated seeds overriding the registry's")
+    parser.add_argument(
+        "--seeds", type=listed(NONNEGATIVE), default=None, help="comma-separated seeds overriding the registry's"
+    )
     parser.add_argument("--work-dir", default=None, help="folder of the shared assets, per scale (default: work)")
 
 

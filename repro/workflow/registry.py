@@ -14,10 +14,11 @@ a notebook the ``config_dir`` its runner injects. The package never guesses wher
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 import yaml
@@ -30,12 +31,14 @@ SCALES = ("smoke", "mini", "paper")
 BASE_FILE = "_base.yaml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(config_dir: Path, name: str) -> dict:
     path = Path(config_dir) / "schema" / f"{name}.schema.yaml"
     if not path.exists():
-        raise ReproError(f"{path} does not exist: {config_dir} is not a project's config folder; pass the config/ "
-                         "folder of the checkout (--config-dir)")
+        raise ReproError(
+            f"{path} does not exist: {config_dir} is not a project's config folder; pass the config/ "
+            "folder of the checkout (--config-dir)"
+        )
     return yaml.safe_load(path.read_text())
 
 
@@ -65,8 +68,9 @@ def load_config(config_dir: Path, overrides: Mapping[str, Any] | None = None) ->
     """``<config_dir>/config.yaml`` updated by ``overrides`` (Snakemake's --config), validated."""
     path = Path(config_dir) / "config.yaml"
     if not path.exists():
-        raise ReproError(f"no config.yaml in {config_dir}: name the project's config folder (--config-dir, or run "
-                         "from the checkout)")
+        raise ReproError(
+            f"no config.yaml in {config_dir}: name the project's config folder (--config-dir, or run from the checkout)"
+        )
     config = yaml.safe_load(path.read_text()) or {}
     config.update(overrides or {})
     validate(config_dir, config, "config", f"workflow configuration ({path.name} and --config)")
@@ -151,8 +155,10 @@ def load_bases(folder: Path) -> dict[str, dict[str, dict]]:
     for group, scales in bases.items():
         names = {scale: sorted(scales[scale]) for scale in SCALES}
         if any(names[scale] != names[SCALES[0]] for scale in SCALES):
-            raise ReproError(f"base file {path}: group {group!r} sets {names}; a group sets the same params at "
-                             "every scale, so that an experiment reads the same names at each")
+            raise ReproError(
+                f"base file {path}: group {group!r} sets {names}; a group sets the same params at "
+                "every scale, so that an experiment reads the same names at each"
+            )
     return bases
 
 
@@ -160,14 +166,18 @@ def _defaults(spec: Mapping[str, Any], bases: Mapping[str, dict], path: Path) ->
     """scale -> the params of the groups ``spec`` builds on (its ``base``), which must exist and not overlap."""
     unknown = [group for group in spec.get("base", []) if group not in bases]
     if unknown:
-        raise ReproError(f"experiment file {path} builds on {unknown}, which {path.parent / BASE_FILE} does not "
-                         f"define; its groups are {sorted(bases)}")
+        raise ReproError(
+            f"experiment file {path} builds on {unknown}, which {path.parent / BASE_FILE} does not "
+            f"define; its groups are {sorted(bases)}"
+        )
     origin: dict[str, str] = {}  # param -> the group that sets it
     for group in spec.get("base", []):
         for param in bases[group][SCALES[0]]:
             if param in origin:
-                raise ReproError(f"experiment file {path} builds on {origin[param]} and {group}, which both set "
-                                 f"{param!r}; a param comes from one group: name only one, or set it in the file")
+                raise ReproError(
+                    f"experiment file {path} builds on {origin[param]} and {group}, which both set "
+                    f"{param!r}; a param comes from one group: name only one, or set it in the file"
+                )
             origin[param] = group
     return {scale: {param: bases[group][scale][param] for param, group in origin.items()} for scale in SCALES}
 
