@@ -22,6 +22,18 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def library_loggers_on_the_session_stream():
+    """diffusers and transformers give their loggers a stream handler on first use, bound to whatever
+    ``sys.stderr`` is then; were that a test's ``capsys`` stream, closed after the test, every later warning of
+    theirs would print a logging traceback into other tests' output. Bind them now, to the session's stream."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.get_logger("diffusers")
+    transformers_logging.get_logger("transformers")
+
+
+@pytest.fixture(autouse=True, scope="session")
 def one_thread():
     """The tests' models are tiny: they gain nothing from threads, and OpenMP spinning on a busy 2-core runner
     costs 10x."""
