@@ -3,6 +3,7 @@ report tests."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -14,6 +15,11 @@ import yaml
 #: this checkout, and its config folder: the package never guesses them, so the tests name them
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "config"
+
+# The README's test command names the data folder relative to the checkout ("../shared/data"), and many tests
+# change directory: pin it to the folder it named when pytest started.
+if os.environ.get("REPRO_DATA"):
+    os.environ["REPRO_DATA"] = str(Path(os.environ["REPRO_DATA"]).resolve())
 
 
 def pytest_collection_modifyitems(items):
