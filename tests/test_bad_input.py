@@ -512,6 +512,10 @@ CASES = {
         ["data", "export", f"{k['digits']}:all", "--out", k["digits"]],
         ["is not empty", "export into a new folder"],
     ),
+    "report screenshot not an image file": lambda k, t: (
+        ["report", "--scale", "smoke", "--out", str(t / "pages"), "--screenshot", str(t / "shot")],
+        ["--screenshot", "name a .png (or .jpg) file"],
+    ),
     "data export of no split": lambda k, t: (
         ["data", "export", k["digits"], "--out", str(t / "x")],
         ["names no split", "give DATASET:SPLIT"],

@@ -38,6 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.screenshot and Path(args.screenshot).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ReproError(f"--screenshot {args.screenshot}: name a .png (or .jpg) file, e.g. reports/index.png")
     ids = [i for i in args.experiments.split(",") if i]
     experiments = select(load_registry(Path(args.config_dir)), ids)
     runs = {e.id: Path(args.results) / args.scale / e.id for e in experiments}
