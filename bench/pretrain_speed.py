@@ -25,7 +25,7 @@ from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_g
 from repro.generators import mini_config
 from repro.pretrain.autoencoder import AutoencoderStage
 from repro.pretrain.diffusion import DiffusionStage
-from repro.pretrain.settings import scale_settings
+from repro.pretrain.settings import ATTENTION_BACKENDS, scale_settings
 from repro.provenance import Provenance, write_rows
 
 #: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
@@ -33,7 +33,9 @@ from repro.provenance import Provenance, write_rows
 FIRST_STEP, TOTAL = 200, 1000
 
 
-def diffusion_stage(settings, images: int, compile: str | None, device, seed: int = 0) -> DiffusionStage:
+def diffusion_stage(
+    settings, images: int, compile: str | None, device, attention: str | None = None, seed: int = 0
+) -> DiffusionStage:
     rng = np.random.default_rng(seed)
     classes = sorted({*mini_config.CIFAR10_CLASSES, *mini_config.IMAGENETTE_CLASSES, *mini_config.PACS_CLASSES})
     captions = [f"a photo of a {classes[i]}" for i in rng.integers(0, len(classes), images)]
@@ -52,10 +54,15 @@ def diffusion_stage(settings, images: int, compile: str | None, device, seed: in
         device,
         folder=Path("/tmp/pretrain_speed"),
         compile=compile,
+        attention=attention,
     )
 
 
-def autoencoder_stage(settings, images: int, compile: str | None, device, seed: int = 0) -> AutoencoderStage:
+def autoencoder_stage(
+    settings, images: int, compile: str | None, device, attention: str | None = None, seed: int = 0
+) -> AutoencoderStage:
+    if attention is not None:
+        raise ValueError("the autoencoder stage has no attention setting")
     pixels = np.random.default_rng(seed).integers(
         0, 256, (images, mini_config.RESOLUTION, mini_config.RESOLUTION, 3), dtype=np.uint8
     )
@@ -99,6 +106,12 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--profile", action="store_true", help="write the UNet step's top kernels")
+    parser.add_argument(
+        "--attention",
+        default="default",
+        help="UNet: comma list of SDPA backends to time, each at every batch: default (torch's choice), "
+        + ", ".join(ATTENTION_BACKENDS),
+    )
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     if device.type == "cuda":
@@ -108,6 +121,10 @@ def main(argv=None) -> int:
     unet_batches = [4, 8] if args.tiny else [int(b) for b in args.unet_batches.split(",") if b]
     vae_batches = [4] if args.tiny else [int(b) for b in args.vae_batches.split(",") if b]
     warmup, steps = (1, 2) if args.tiny else (args.warmup, args.steps)
+    attentions = [None if a == "default" else a for a in args.attention.split(",") if a]
+    unknown = {a for a in attentions if a is not None and a not in ATTENTION_BACKENDS}
+    if unknown or not attentions:
+        parser.error(f"--attention: {', '.join(sorted(unknown)) or 'empty'}; give default or {ATTENTION_BACKENDS}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     scale = scale_settings("mini")
@@ -116,20 +133,20 @@ def main(argv=None) -> int:
     print(f"device {prov.device}: bf16 matrix products at {peak:.0f} TFLOP/s", flush=True)
 
     stages = {
-        "unet": (diffusion_stage, scale.diffusion, unet_batches),
-        "autoencoder": (autoencoder_stage, scale.autoencoder, vae_batches),
+        "unet": (diffusion_stage, scale.diffusion, [(a, b) for a in attentions for b in unet_batches]),
+        "autoencoder": (autoencoder_stage, scale.autoencoder, [(None, b) for b in vae_batches]),
     }
     rows = []
-    for name, (build, settings, batches) in stages.items():
-        if not batches:
+    for name, (build, settings, cases) in stages.items():
+        if not cases:
             continue
         # FLOPs of one eager step of 2 images: the count scales with the batch
         probe = build(replace(settings, batch_size=2), 8, None, device)
         flops = counted_flops(partial(probe.train_step, FIRST_STEP, TOTAL)) / 2
         del probe
-        for batch in batches:
+        for attention, batch in cases:
             reset_memory(device)
-            stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device)
+            stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, attention)
             timing = time_steps(stage, warmup, steps)
             rate = batch / timing["step_seconds"]
             rows.append(
@@ -137,6 +154,7 @@ def main(argv=None) -> int:
                     stage=name,
                     batch=batch,
                     compile=compile or "eager",
+                    attention=attention or "default",
                     images_per_second=round(rate),
                     step_seconds=round(timing["step_seconds"], 5),
                     flops_per_image=flops,
@@ -149,12 +167,13 @@ def main(argv=None) -> int:
                 )
             )
             print(
-                f"{name} batch {batch}: {rate:,.0f} images/s, {rate * flops / 1e12:.1f} TFLOP/s "
+                f"{name} batch {batch}, attention {attention or 'default'}: {rate:,.0f} images/s, "
+                f"{rate * flops / 1e12:.1f} TFLOP/s "
                 f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s",
                 flush=True,
             )
             write_rows(rows, out / "pretrain_speed.csv")  # after every case: a run cut short keeps what it timed
-            if args.profile and name == "unet" and batch == unet_batches[-1] and device.type == "cuda":
+            if args.profile and name == "unet" and (attention, batch) == cases[-1] and device.type == "cuda":
                 profile(stage, 5, out / "pretrain_speed_profile.txt")
             del stage
     return 0

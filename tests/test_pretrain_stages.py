@@ -14,7 +14,7 @@ from repro.generators import mini_config
 from repro.generators.tiny import tiny_generator
 from repro.pretrain.autoencoder import AutoencoderStage, autoencoder_loss, uint8_to_pixels
 from repro.pretrain.diffusion import DiffusionStage, MovingAverage, balanced_weights, diffusion_loss, drop_captions
-from repro.pretrain.loop import run_stage
+from repro.pretrain.loop import attention_backend, run_stage
 from repro.pretrain.pool import caption_table, record_split, split_pool
 from repro.pretrain.settings import AutoencoderSettings, DiffusionSettings
 
@@ -76,7 +76,7 @@ def tiny_autoencoder_stage(images, **settings):
     return AutoencoderStage(tiny_generator(resolution=32).vae, images, s, seed=0, device=CPU)
 
 
-def tiny_diffusion_stage(folder, n=48, **settings):
+def tiny_diffusion_stage(folder, n=48, attention=None, **settings):
     bundle = tiny_generator(resolution=32)
     torch.manual_seed(0)
     pool = fake_pool(n, size=32)
@@ -95,6 +95,7 @@ def tiny_diffusion_stage(folder, n=48, **settings):
         seed=0,
         device=CPU,
         folder=folder,
+        attention=attention,
     )
 
 
@@ -132,6 +133,16 @@ def test_diffusion_loss_falls(tmp_path):
     for step in range(30):
         stage.train_step(step, 30)
     assert held_loss() < 0.7 * before
+
+
+def test_the_attention_backend_pin_reaches_the_unets_attention(tmp_path):
+    default = [tiny_diffusion_stage(tmp_path).train_step(step, 10)["loss"].item() for step in range(3)]
+    math = [tiny_diffusion_stage(tmp_path, attention="math").train_step(step, 10)["loss"].item() for step in range(3)]
+    assert math == pytest.approx(default, rel=1e-4)
+    with pytest.raises(RuntimeError):  # no cuDNN attention on a CPU: the pin is obeyed, not ignored
+        tiny_diffusion_stage(tmp_path, attention="cudnn").train_step(0, 10)
+    with pytest.raises(ReproError, match="unknown attention backend 'fast'"):
+        attention_backend("fast")
 
 
 def _parameters(module):

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..arguments import NONNEGATIVE, POSITIVE, RATE, device
 from ..errors import ReproError
 from ..files import output_file, output_folder
+from .settings import ATTENTION_BACKENDS
 
 ACTIONS = ("vae", "adopt-vae", "unet", "export", "card", "all", "pack")
 #: the third-party CIFAR-10 classifier in the data folder that judges the card's CIFAR-10 samples
@@ -62,6 +63,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=NONNEGATIVE, help="seed of the split, initialisation and batches (default 0)")
     parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
     parser.add_argument("--no-compile", action="store_true", help="train without torch.compile")
+    parser.add_argument(
+        "--attention",
+        choices=ATTENTION_BACKENDS,
+        help="unet: pin the attention to this SDPA backend (default: torch's choice; bench/pretrain_speed.py "
+        "--attention times them)",
+    )
     parser.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     parser.add_argument(
         "--cifar-judge",
@@ -133,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     scale = scale_settings(args.scale, seed=args.seed, checkpoint_minutes=args.checkpoint_minutes)
     if args.no_compile:
         scale = replace(scale, compile=None)
+    if args.attention:
+        scale = replace(scale, attention=args.attention)
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes
     judge = cifar_judge(args) if args.action in ("card", "all") else None  # checked before any training
     device = _device(args.device)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..errors import ReproError
 from ..files import replaced_atomically
-from .loop import StepRandom, bf16_autocast, compiled, lr_factor, read_done, run_stage
+from .loop import StepRandom, attention_backend, bf16_autocast, compiled, lr_factor, read_done, run_stage
 from .pool import caption_table
 from .settings import DiffusionSettings
 
@@ -111,6 +111,7 @@ class DiffusionStage:
         device: torch.device,
         folder: Path,
         compile: str | None = None,
+        attention: str | None = None,
     ):
         if scheduler.config.prediction_type != "epsilon":
             raise ReproError(f"the mini model predicts epsilon; scheduler says {scheduler.config.prediction_type}")
@@ -150,6 +151,7 @@ class DiffusionStage:
         self.random = StepRandom(seed, self.device)
         self.loss_fn = compiled(diffusion_loss, compile)
         self.autocast = bf16_autocast(self.device)
+        self.attention = attention
         self._fixed_context = None  # text-encoder output once it no longer trains
 
     def settings_dict(self) -> dict:
@@ -205,7 +207,7 @@ class DiffusionStage:
         captions = drop_captions(self.caption_index[index], self.empty_index, s.caption_dropout, gen)
         timesteps = torch.randint(0, self.num_timesteps, (s.batch_size,), generator=gen, device=self.device)
         noise = torch.randn(clean.shape, generator=gen, device=self.device)
-        with self.autocast:
+        with self.autocast, attention_backend(self.attention):
             loss = self.loss_fn(
                 self.unet, clean, noise, timesteps, self._context_table(text_lr > 0), captions, self.alphas_cumprod
             )
@@ -311,6 +313,7 @@ def train_diffusion(
         device,
         folder,
         compile=scale.compile,
+        attention=scale.attention,
     )
     return run_stage(
         stage,

@@ -8,6 +8,7 @@ supplies the bookkeeping: learning-rate schedule, step budget, checkpoints, loss
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -99,6 +100,25 @@ def compiled(fn, mode: str | None):
     if mode is None:
         return fn
     return torch.compile(fn, mode=mode, dynamic=False)
+
+
+def attention_backend(name: str | None):
+    """A context that pins the UNet's attention to one SDPA backend. The mini UNet's heads are 16-32 wide on
+    64-256 tokens, shapes where torch's default (cuDNN on H100) was a fifth of the training step's GPU time, so
+    the backends are worth timing against each other (bench/pretrain_speed.py --attention)."""
+    if name is None:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    backends = {
+        "flash": SDPBackend.FLASH_ATTENTION,
+        "efficient": SDPBackend.EFFICIENT_ATTENTION,
+        "cudnn": SDPBackend.CUDNN_ATTENTION,
+        "math": SDPBackend.MATH,
+    }
+    if name not in backends:
+        raise ReproError(f"unknown attention backend {name!r}; choose one of {', '.join(backends)}")
+    return sdpa_kernel(backends[name])
 
 
 def bf16_autocast(device: torch.device):

@@ -68,6 +68,10 @@ class CardSettings:
     cifar_target_images: int = 100
 
 
+#: scaled_dot_product_attention backends the UNet stage can be pinned to (``--attention``)
+ATTENTION_BACKENDS = ("flash", "efficient", "cudnn", "math")
+
+
 @dataclass(frozen=True)
 class PretrainScale:
     name: str
@@ -78,6 +82,9 @@ class PretrainScale:
     card: CardSettings
     #: torch.compile mode of the training steps (None: eager)
     compile: str | None
+    #: the SDPA backend the UNet's attention is pinned to while training (None: torch's choice); a speed
+    #: setting like ``compile``, chosen with bench/pretrain_speed.py --attention
+    attention: str | None = None
     log_every: int = 50
     checkpoint_minutes: float = 3.0
     seed: int = 0
