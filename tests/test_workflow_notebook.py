@@ -125,3 +125,12 @@ def test_the_report_command_renders_the_run_folders_it_is_given(demo_project, tm
     assert "| reproduced |" in (pages / "index.md").read_text()
     assert main([*args, "--runs", str(tmp_path / "di_other")]) == 2
     assert "'di_other' is not one of the reported experiments (di_demo)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("table", ["results.csv", "claims.csv"])
+def test_a_damaged_result_table_is_named_with_how_to_remake_it(demo, tmp_path, table):
+    out = tmp_path / "results" / "mini" / "di_demo"
+    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
+    (out / table).write_bytes(b'table,row\n"unclosed quote,\x00')
+    with pytest.raises(ReproError, match=rf"di_demo/{table} is damaged .*run its experiment again \(delete .*di_demo"):
+        render_report([demo], "mini", {"di_demo": out}, tmp_path / "reports", tmp_path / "logs")

@@ -12,26 +12,36 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import ReproError
+from ..files import read_damageable
 from ..workflow.notebook import CLAIMS_CSV, RESULTS_CSV
 from ..workflow.registry import Experiment
 
 KEY = ["table", "row", "column"]
 
 
+def _rerun(path: Path) -> str:
+    return f"run its experiment again (delete {path.parent} and rerun snakemake, or `repro run {path.parent.name}`)"
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    return read_damageable(path, pd.read_csv, what, _rerun(path))
+
+
 def load_results(folder: Path) -> pd.DataFrame | None:
     path = Path(folder) / RESULTS_CSV
     if not path.exists():
         return None
-    frame = pd.read_csv(path)
+    frame = _read_table(path, "the result table")
     missing = [c for c in KEY + ["value"] if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path} lacks the columns {missing} that the report needs (see repro.results.tables)")
+        raise ReproError(f"the result table {path} lacks the columns {missing} the report needs; {_rerun(path)}")
     return frame
 
 
 def load_claims(folder: Path) -> pd.DataFrame | None:
     path = Path(folder) / CLAIMS_CSV
-    return pd.read_csv(path) if path.exists() else None
+    return _read_table(path, "the claims table") if path.exists() else None
 
 
 def _key_strings(frame: pd.DataFrame) -> pd.DataFrame:
