@@ -146,6 +146,10 @@ class TrainStep:
         return self.loss
 
 
+#: compiled variants of the one forward code (``Classifier.forward``) that torch.compile may keep: one per
+#: architecture, batch and resolution met in the process, since the grids of a notebook add theirs one after
+#: another; past its default limit (8) it would fall back to eager kernels with no more than a log line
+COMPILED_VARIANTS = 64
 #: trainings a grid runs at once on one GPU by default: eight ResNet-18 steps at batch 128 keep an H100 busy
 #: (bench/classifier_speed.py --grid measures 8 and 16) at a few GiB each
 MAX_CONCURRENT = 8
@@ -379,9 +383,7 @@ def train_classifiers(
     reports: list[TrainReport | None] = [None] * len(jobs)
     waiting, running = deque(range(len(jobs))), {}
     bar = _progress(sum(job.recipe.steps for job in jobs), progress, len(jobs))
-    # torch.compile keeps one compiled variant per architecture, batch and resolution of the same forward code;
-    # a grid may need one per training, and past the limit it would fall back to eager without a word
-    limit = max(torch._dynamo.config.cache_size_limit, len(jobs))
+    limit = max(torch._dynamo.config.cache_size_limit, COMPILED_VARIANTS, len(jobs))
     with torch._dynamo.config.patch(cache_size_limit=limit):
         while waiting or running:
             while waiting and len(running) < max_concurrent:
