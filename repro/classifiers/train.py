@@ -151,7 +151,9 @@ class TrainStep:
 #: another; past its default limit (8) it would fall back to eager kernels with no more than a log line
 COMPILED_VARIANTS = 64
 #: trainings a grid runs at once on one GPU by default: eight ResNet-18 steps at batch 128 keep an H100 busy
-#: (bench/classifier_speed.py --grid measures 8 and 16) at a few GiB each
+#: (bench/classifier_speed.py measures grids of 8 and 16) at a few GiB each. Each training takes two CUDA streams
+#: of PyTorch's pool of 32 per device (its own and its step's warm-up stream): beyond 16 at once, trainings start
+#: sharing a stream, and their steps queue behind each other
 MAX_CONCURRENT = 8
 
 
@@ -207,9 +209,9 @@ class OwnRandomness:
         self.cpu = torch.Generator().manual_seed(seed).get_state()
         self.cuda = None
         if device.type == "cuda":
+            self.cuda = torch.Generator(device).manual_seed(seed).graphsafe_get_state()  # (initialises CUDA)
             index = device.index if device.index is not None else torch.cuda.current_device()
             self.global_cuda = torch.cuda.default_generators[index]
-            self.cuda = torch.Generator(device).manual_seed(seed).graphsafe_get_state()
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
