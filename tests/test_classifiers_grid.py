@@ -46,10 +46,8 @@ def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _train_alone(job: TrainingJob):
-    return train_classifier(
-        job.model, job.data, job.recipe, augment=job.augment, seed=job.seed, meada=job.meada, device="cpu",
-        progress=False, log_every=2,
-    )  # fmt: skip
+    options = dict(augment=job.augment, seed=job.seed, meada=job.meada, device="cpu", progress=False, log_every=2)
+    return train_classifier(job.model, job.data, job.recipe, **options)
 
 
 def test_models_trained_together_are_bit_identical_to_models_trained_alone():

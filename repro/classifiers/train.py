@@ -344,6 +344,16 @@ class _Training:
         )
 
 
+def _room_for(job: TrainingJob, device: torch.device, running: dict) -> bool:
+    """Whether a job may start beside the trainings running: its training images, copied to the GPU whole,
+    take at most half the memory still free (a paper-scale synthetic set is several GiB), or nothing else runs."""
+    if device.type != "cuda" or not running:
+        return True
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    free = torch.cuda.mem_get_info(device)[0] + cached
+    return 2 * sum(source.images.nbytes for source in job.data.sources) < free
+
+
 @contextlib.contextmanager
 def _about(label: str, concurrent: int) -> Iterator[None]:
     """Errors of one training of a grid name it."""
@@ -371,8 +381,9 @@ def train_classifiers(
 
     The trainings advance one step each in turn, each queued on its own CUDA stream, so their CUDA graphs run
     side by side; a training that ends makes room for the next job waiting. Each keeps its own CUDA graph and
-    memory (they run concurrently, so they cannot share a graph's memory pool): ``max_concurrent`` bounds the
-    GPU memory. Every result is the one the job gives trained alone (:func:`train_classifier`).
+    memory (they run concurrently, so they cannot share a graph's memory pool) and its own copy of its training
+    images on the GPU: ``max_concurrent`` bounds the memory, and a job whose images would not fit beside the
+    running ones waits for them. Every result is the one the job gives trained alone (:func:`train_classifier`).
     """
     jobs = list(jobs)
     if max_concurrent < 1:
@@ -388,7 +399,7 @@ def train_classifiers(
     limit = max(torch._dynamo.config.cache_size_limit, COMPILED_VARIANTS, len(jobs))
     with torch._dynamo.config.patch(cache_size_limit=limit):
         while waiting or running:
-            while waiting and len(running) < max_concurrent:
+            while waiting and len(running) < max_concurrent and _room_for(jobs[waiting[0]], device, running):
                 index = waiting.popleft()
                 with _about(labels[index], len(running) + 1):
                     running[index] = _Training(jobs[index], device, speed, log_every)
