@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from repro.classifiers import MeAda, Recipe, TrainingData, TrainingJob, build_model, train_classifier, train_classifiers
+from repro.classifiers import (
+    MeAda,
+    Recipe,
+    Speed,
+    TrainingData,
+    TrainingJob,
+    build_model,
+    train_classifier,
+    train_classifiers,
+)
 from repro.classifiers import train as train_module
 from repro.errors import ReproError
 
@@ -107,3 +116,31 @@ def test_a_grid_of_one_is_train_classifier():
     (first, weights), (second, again) = reports
     assert first.losses == second.losses and all(torch.equal(weights[k], again[k]) for k in weights)
     assert np.isfinite(first.images_per_second) and first.seconds > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_graphs_replayed_side_by_side_give_the_models_trained_alone(monkeypatch):
+    """CUDA graphs replayed on their own streams, MobileNetV2's dropout drawn inside the graphs from each
+    training's own generator state: the weights are those trained alone. fp32 and deterministic cuDNN, so only
+    cuBLAS's reduction order may differ between streams (far below a dropout mask's effect on an update)."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    speed = Speed(bf16=False, channels_last=False, compile=None)  # graphs on; compiling would take minutes
+
+    def jobs() -> list[TrainingJob]:
+        made = []
+        for arch, seed in [("mobilenet_v2", 0), ("cifar_resnet20", 1), ("mobilenet_v2", 2)]:
+            torch.manual_seed(seed)
+            model = build_model(arch, 4, 16)
+            made.append(TrainingJob(model, TrainingData(real=REAL), Recipe.sgd(12, batch_size=16), seed=seed))
+        return made
+
+    alone = jobs()
+    for job in alone:
+        train_classifier(job.model, job.data, job.recipe, seed=job.seed, device="cuda", speed=speed, progress=False)
+    together = jobs()
+    reports = train_classifiers(together, device="cuda", speed=speed, progress=False)
+    assert [r.concurrent for r in reports] == [3, 3, 3]
+    for solo, grid in zip(alone, together):
+        mine, theirs = _weights(solo.model), _weights(grid.model)
+        for key in mine:
+            torch.testing.assert_close(theirs[key], mine[key], rtol=0, atol=1e-5, msg=f"{grid.model.arch} {key}")
