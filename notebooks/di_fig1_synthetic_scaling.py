@@ -32,7 +32,7 @@ config_dir = ""
 
 # %%
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, claims, shared_sets, train_and_test
+from repro.experiments import ExperimentRun, TrainingGrid, claims, shared_sets
 from repro.experiments.plots import curves, summary_table
 from repro.experiments.sweeps import expand, guidance_label, sample
 
@@ -46,35 +46,35 @@ inversion = run.assets.checked(f"inversion_{dataset}", run.params)
 smallest = min(synthetic_sizes)
 # the default set's settings with each sensitivity strength instead of its guidance, at the smallest size only
 sensitivity = expand({**run.params, "per_image": smallest, "sweep": {"guidance": guidance_sensitivity}}, dataset)
-for seed in seeds:
-    sets = {(REAL, 1, "full real set"): TrainingData(real=train)}
-    sets.update(
-        {
-            (DI, k, f"{k}x the real set"): TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=k))
-            for k in sorted(synthetic_sizes)
-        }
-    )
-    for setting in sensitivity:
-        label = guidance_label(setting.point["guidance"])
-        variants = sample(run, inversion, setting, ids=train.ids, seed=seed, prefix="guidance")
-        sets[(f"{DI}, {label}", smallest, f"{smallest}x the real set, {label}")] = TrainingData(
-            synthetic=variants.subset(train.ids, variants=smallest)
+with TrainingGrid(run) as grid:  # the classifiers of every seed and set, trained side by side on the GPU
+    for seed in seeds:
+        sets = {(REAL, 1, "full real set"): TrainingData(real=train)}
+        sets.update(
+            {
+                (DI, k, f"{k}x the real set"): TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=k))
+                for k in sorted(synthetic_sizes)
+            }
         )
-    for (method, multiple, row), data in sets.items():
-        train_and_test(
-            run,
-            table=TABLE,
-            row=f"{row} ({len(data.sources[0].labels)} images)",
-            data=data,
-            tests={method: test},
-            dataset=dataset,
-            arch=arch,
-            steps=train_steps,
-            batch_size=batch_size,
-            seed=seed,
-            method=method,
-            multiple=multiple,
-        )
+        for setting in sensitivity:
+            label = guidance_label(setting.point["guidance"])
+            variants = sample(run, inversion, setting, ids=train.ids, seed=seed, prefix="guidance")
+            sets[(f"{DI}, {label}", smallest, f"{smallest}x the real set, {label}")] = TrainingData(
+                synthetic=variants.subset(train.ids, variants=smallest)
+            )
+        for (method, multiple, row), data in sets.items():
+            grid.add(
+                table=TABLE,
+                row=f"{row} ({len(data.sources[0].labels)} images)",
+                data=data,
+                tests={method: test},
+                dataset=dataset,
+                arch=arch,
+                steps=train_steps,
+                batch_size=batch_size,
+                seed=seed,
+                method=method,
+                multiple=multiple,
+            )
 summary_table(run, TABLE)
 
 # %%

@@ -34,7 +34,7 @@ config_dir = ""
 # %%
 from repro.classifiers import TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, claims, test_set, train_and_test, training_set
+from repro.experiments import ExperimentRun, TrainingGrid, claims, test_set, training_set
 from repro.experiments.plots import bars, summary_table
 from repro.experiments.sweeps import expand, generator_inversion, sample
 
@@ -63,32 +63,32 @@ def di_label(fraction):
 # %%
 (setting,) = expand(run.params)  # the base sampling settings (Figure 5 sweeps the generator, not them)
 fractions = sorted(pretrain_fractions) if "diffusion_inversion" in methods else []
-for dataset in datasets:
-    train = training_set(dataset, per_class, scale, data_root)
-    test = test_set(dataset, test_per_class, data_root)
-    inversions = {fraction: generator_inversion(run, dataset, train, fraction) for fraction in fractions}
-    for seed in seeds:
-        sets = {(REAL, None): TrainingData(real=train)} if "real" in methods else {}
-        for fraction, (inversion, unet) in inversions.items():
-            synthetic = sample(
-                run, inversion, setting, ids=train.ids, seed=seed, prefix=f"sample-{dataset}", unet_weights=unet
-            )
-            sets[(di_label(fraction), fraction)] = TrainingData(synthetic=synthetic.subset(train.ids, per_image))
-        for (method, fraction), data in sets.items():
-            train_and_test(
-                run,
-                table=TABLE,
-                row=dataset,
-                data=data,
-                tests={method: test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                method=method,
-                pretrain_fraction=fraction,
-            )
+with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+    for dataset in datasets:
+        train = training_set(dataset, per_class, scale, data_root)
+        test = test_set(dataset, test_per_class, data_root)
+        inversions = {fraction: generator_inversion(run, dataset, train, fraction) for fraction in fractions}
+        for seed in seeds:
+            sets = {(REAL, None): TrainingData(real=train)} if "real" in methods else {}
+            for fraction, (inversion, unet) in inversions.items():
+                synthetic = sample(
+                    run, inversion, setting, ids=train.ids, seed=seed, prefix=f"sample-{dataset}", unet_weights=unet
+                )
+                sets[(di_label(fraction), fraction)] = TrainingData(synthetic=synthetic.subset(train.ids, per_image))
+            for (method, fraction), data in sets.items():
+                grid.add(
+                    table=TABLE,
+                    row=dataset,
+                    data=data,
+                    tests={method: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    method=method,
+                    pretrain_fraction=fraction,
+                )
 summary_table(run, TABLE)
 
 # %%

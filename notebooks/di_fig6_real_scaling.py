@@ -30,7 +30,7 @@ config_dir = ""
 
 # %%
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, claims, real_subset, shared_sets, train_and_test, variants_of
+from repro.experiments import ExperimentRun, TrainingGrid, claims, real_subset, shared_sets, variants_of
 from repro.experiments.plots import curves, summary_table
 
 run = ExperimentRun.from_globals(globals())
@@ -41,39 +41,45 @@ PAPER_ROWS = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}  # datasets whose cr
 HIGH_RESOLUTION = ("imagenette", "stl10")
 
 # %%
-for dataset in datasets:
-    train, test, _ = shared_sets(run, dataset)
-    for fraction in real_fractions:
-        for seed in seeds:
-            real = real_subset(train, fraction, seed)
-            synthetic = variants_of(run, dataset, real.ids, seed)  # learned and planned from these images alone
-            sets = {REAL: TrainingData(real=real), DI: TrainingData(synthetic=synthetic.subset(real.ids, per_image))}
-            for method, data in sets.items():
-                scores = train_and_test(
-                    run,
-                    table=TABLE,
-                    row=f"{dataset}, {len(real)} real images",
-                    data=data,
-                    tests={method: test},
-                    dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
-                    seed=seed,
-                    method=method,
-                    real_images=len(real),
-                    fraction=fraction,
-                )
-                if fraction == 1.0 and dataset in PAPER_TEXT:  # the cell the paper's text reports
-                    run.record(
-                        table="text, section 4.1",
-                        row=PAPER_TEXT[dataset],
-                        column=method,
-                        value=scores[method],
-                        unit="%",
-                        seed=seed,
+text_cells = []  # (dataset, method, seed, scores) of the cells the paper's text reports
+with TrainingGrid(run) as grid:  # the classifiers of every dataset, size, seed and set, trained side by side on the GPU
+    for dataset in datasets:
+        train, test, _ = shared_sets(run, dataset)
+        for fraction in real_fractions:
+            for seed in seeds:
+                real = real_subset(train, fraction, seed)
+                synthetic = variants_of(run, dataset, real.ids, seed)  # learned and planned from these images alone
+                sets = {
+                    REAL: TrainingData(real=real),
+                    DI: TrainingData(synthetic=synthetic.subset(real.ids, per_image)),
+                }
+                for method, data in sets.items():
+                    scores = grid.add(
+                        table=TABLE,
+                        row=f"{dataset}, {len(real)} real images",
+                        data=data,
+                        tests={method: test},
                         dataset=dataset,
+                        arch=arch,
+                        steps=train_steps,
+                        batch_size=batch_size,
+                        seed=seed,
+                        method=method,
+                        real_images=len(real),
+                        fraction=fraction,
                     )
+                    if fraction == 1.0 and dataset in PAPER_TEXT:
+                        text_cells.append((dataset, method, seed, scores))
+for dataset, method, seed, scores in text_cells:
+    run.record(
+        table="text, section 4.1",
+        row=PAPER_TEXT[dataset],
+        column=method,
+        value=scores[method],
+        unit="%",
+        seed=seed,
+        dataset=dataset,
+    )
 summary_table(run, TABLE)
 
 # %%

@@ -38,10 +38,10 @@ from repro.errors import ReproError
 from repro.experiments import (
     ExperimentRun,
     Synthetic,
+    TrainingGrid,
     claims,
     per_dataset,
     shared_sets,
-    train_and_test,
     validation_split,
 )
 from repro.experiments.classify import validation_table
@@ -63,10 +63,9 @@ bundle = load_bundle(run, generator, dtype) if "lecf" in methods else None
 pool_model = lambda: feature_networks(run, POOL_FEATURES)[0].model  # noqa: E731  (only the pool filter loads it)
 
 
-def fit(dataset, data, test, seed, method, size, **fields):
-    """One classifier on generated images; its accuracy recorded as the curve's cell."""
-    return train_and_test(
-        run,
+def fit(grid, dataset, data, test, seed, method, size, **fields):
+    """One classifier on generated images, added to ``grid``; its accuracy recorded as the curve's cell."""
+    grid.add(
         table=TABLE,
         row=f"{NAMES.get(dataset, dataset)}, {size}x the real set",
         data=data,
@@ -106,41 +105,42 @@ for dataset in datasets:
             pool_classifier=pool_model,
         )
         candidates = []  # thresholds whose set is not empty, each scored at the smallest size, first seed
-        for threshold in sorted(lecf_thresholds):
-            kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), threshold, per_class_at[smallest], dataset)
-            run.record(
-                table="LECF acceptance",
-                row=f"{name}, threshold {float(threshold)}",
-                column="acceptance rate",
-                value=100 * kept.index["acceptance"]["acceptance_rate"],
-                unit="%",
-                dataset=dataset,
-                threshold=threshold,
-                images=len(kept),
-                size=smallest,
-            )
-            if not len(kept):
-                print(
-                    f"{name}: LECF at threshold {threshold} kept no image within its attempts budget; not a candidate"
+        with TrainingGrid(run) as grid:  # the candidates' classifiers, trained side by side on the GPU
+            for threshold in sorted(lecf_thresholds):
+                kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), threshold, per_class_at[smallest], dataset)
+                run.record(
+                    table="LECF acceptance",
+                    row=f"{name}, threshold {float(threshold)}",
+                    column="acceptance rate",
+                    value=100 * kept.index["acceptance"]["acceptance_rate"],
+                    unit="%",
+                    dataset=dataset,
+                    threshold=threshold,
+                    images=len(kept),
+                    size=smallest,
                 )
-                continue
-            train_and_test(
-                run,
-                table=SELECTION,
-                row=name,
-                data=TrainingData(synthetic=Synthetic(kept.path).subset()),
-                tests={f"threshold {float(threshold)}": test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=first_seed,
-                threshold=threshold,
-                size=smallest,
-                images=len(kept),
-                validation=validation,
-            )
-            candidates.append(threshold)
+                if not len(kept):
+                    print(
+                        f"{name}: LECF at threshold {threshold} kept no image within its attempts budget; "
+                        "not a candidate"
+                    )
+                    continue
+                grid.add(
+                    table=SELECTION,
+                    row=name,
+                    data=TrainingData(synthetic=Synthetic(kept.path).subset()),
+                    tests={f"threshold {float(threshold)}": test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=first_seed,
+                    threshold=threshold,
+                    size=smallest,
+                    images=len(kept),
+                    validation=validation,
+                )
+                candidates.append(threshold)
         if candidates:
             # chosen on the validation split (ties: the lower threshold), never on the test set
             chosen[dataset] = claims.best(
@@ -172,30 +172,33 @@ for dataset in datasets:
             )
         else:
             print(f"{name}: LECF kept no image at any threshold; no LECF curve")
-    for size in sorted(synthetic_sizes):
-        for seed in seeds:
-            if "diffusion_inversion" in methods:
-                fit(
-                    dataset,
-                    TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=size)),
-                    test,
-                    seed,
-                    "diffusion_inversion",
-                    size,
-                    images=size * len(train),
-                )
-            if dataset in chosen and (size, seed) != (smallest, first_seed):
-                kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), chosen[dataset], per_class_at[size], dataset)
-                fit(
-                    dataset,
-                    TrainingData(synthetic=Synthetic(kept.path).subset()),
-                    test,
-                    seed,
-                    "lecf",
-                    size,
-                    threshold=chosen[dataset],
-                    images=len(kept),
-                )
+    with TrainingGrid(run) as grid:  # the curves' classifiers, trained side by side on the GPU
+        for size in sorted(synthetic_sizes):
+            for seed in seeds:
+                if "diffusion_inversion" in methods:
+                    fit(
+                        grid,
+                        dataset,
+                        TrainingData(synthetic=synthetic(seed).subset(train.ids, variants=size)),
+                        test,
+                        seed,
+                        "diffusion_inversion",
+                        size,
+                        images=size * len(train),
+                    )
+                if dataset in chosen and (size, seed) != (smallest, first_seed):
+                    kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), chosen[dataset], per_class_at[size], dataset)
+                    fit(
+                        grid,
+                        dataset,
+                        TrainingData(synthetic=Synthetic(kept.path).subset()),
+                        test,
+                        seed,
+                        "lecf",
+                        size,
+                        threshold=chosen[dataset],
+                        images=len(kept),
+                    )
 
 # %%
 curves(

@@ -30,7 +30,7 @@ config_dir = ""
 # %%
 from repro.classifiers import ARCHS, TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, claims, shared_sets, train_and_test
+from repro.experiments import ExperimentRun, TrainingGrid, claims, shared_sets
 from repro.experiments.plots import bars, summary_table
 
 run = ExperimentRun.from_globals(globals())
@@ -50,24 +50,24 @@ if unknown:
 
 # %%
 train, test, synthetic = shared_sets(run, dataset)
-for arch in archs:
-    for seed in seeds:
-        variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
-        sets = {REAL: TrainingData(real=train), DI: TrainingData(synthetic=variants)}
-        for method, data in sets.items():
-            train_and_test(
-                run,
-                table=TABLE,
-                row=NAMES.get(arch, arch),
-                data=data,
-                tests={method: test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                method=method,
-            )
+with TrainingGrid(run) as grid:  # the classifiers of every architecture, seed and set, trained side by side on the GPU
+    for arch in archs:
+        for seed in seeds:
+            variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
+            sets = {REAL: TrainingData(real=train), DI: TrainingData(synthetic=variants)}
+            for method, data in sets.items():
+                grid.add(
+                    table=TABLE,
+                    row=NAMES.get(arch, arch),
+                    data=data,
+                    tests={method: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    method=method,
+                )
 summary_table(run, TABLE)
 
 # %%

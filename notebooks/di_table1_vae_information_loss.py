@@ -35,7 +35,7 @@ from dataclasses import replace
 
 from repro.classifiers import TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, claims, generate, per_dataset, shared_sets, train_and_test
+from repro.experiments import ExperimentRun, TrainingGrid, claims, generate, per_dataset, shared_sets
 from repro.experiments.plots import bars, summary_table
 from repro.sampling import vae_roundtrip
 
@@ -54,35 +54,35 @@ bundle = generate.generator(run, generator, dtype)
 
 # %%
 vae_rows = {}  # dataset -> {resolution: row label}
-for dataset in datasets:
-    column = COLUMNS.get(dataset, dataset)
-    train, test, synthetic = shared_sets(run, dataset)
-    vae_rows[dataset] = {r: f"Real ({train.resolution} -> {r})" for r in sizes}
-    sets = {ORIGINAL: (TrainingData(real=train), None)}
-    for r, row in vae_rows[dataset].items():
-        processed = replace(
-            train,
-            images=vae_roundtrip(bundle, train.images, resolution=r, precision=dtype),
-            name=f"{train.name}:vae{r}",
-        )
-        sets[row] = (TrainingData(real=processed), r)
-    for seed in seeds:
-        variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
-        sets[DI] = (TrainingData(synthetic=variants), per_dataset(resolution, dataset))
-        for row, (data, size) in sets.items():
-            train_and_test(
-                run,
-                table=TABLE,
-                row=row,
-                data=data,
-                tests={column: test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                generator_resolution=size or "",
+with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+    for dataset in datasets:
+        column = COLUMNS.get(dataset, dataset)
+        train, test, synthetic = shared_sets(run, dataset)
+        vae_rows[dataset] = {r: f"Real ({train.resolution} -> {r})" for r in sizes}
+        sets = {ORIGINAL: (TrainingData(real=train), None)}
+        for r, row in vae_rows[dataset].items():
+            processed = replace(
+                train,
+                images=vae_roundtrip(bundle, train.images, resolution=r, precision=dtype),
+                name=f"{train.name}:vae{r}",
             )
+            sets[row] = (TrainingData(real=processed), r)
+        for seed in seeds:
+            variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
+            sets[DI] = (TrainingData(synthetic=variants), per_dataset(resolution, dataset))
+            for row, (data, size) in sets.items():
+                grid.add(
+                    table=TABLE,
+                    row=row,
+                    data=data,
+                    tests={column: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    generator_resolution=size or "",
+                )
 summary_table(run, TABLE)
 
 # %%

@@ -35,7 +35,7 @@ from repro.baselines.knn import check_retrieval_source, retrieval_sets
 from repro.baselines.params import knn_retriever
 from repro.classifiers import TrainingData
 from repro.data import load_split
-from repro.experiments import ExperimentRun, claims, shared_sets, train_and_test
+from repro.experiments import ExperimentRun, TrainingGrid, claims, shared_sets
 from repro.experiments.plots import bars
 from repro.experiments.quality import feature_networks
 
@@ -69,41 +69,41 @@ retriever = knn_retriever(
     corpus_per_class=knn_corpus_per_class,
 )
 print(f"retrieval corpus: {len(retriever.pool)} of the pool's {len(pool)} images")
-for dataset in datasets:
-    table, row = PLACES[dataset]
-    train, test, synthetic = shared_sets(run, dataset)
-    retrieved = retrieval_sets(retriever, train, knn_k)
-    sets = {f"K={k}": (TrainingData(real=r.image_set), k) for k, r in retrieved.items()}
-    for k, r in retrieved.items():  # how often a neighbour is of the query's own class (by name)
-        run.record(
-            table="KNN retrieval: neighbours of the query's class",
-            row=row,
-            column=f"K={k}",
-            value=100 * r.agreement(),
-            unit="%",
-            dataset=dataset,
-            k=k,
-            corpus=len(retriever.pool),
-        )
-    for seed in seeds:
-        variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
-        sets[di_column(table)] = (TrainingData(synthetic=variants), None)
-        for column, (data, k) in sets.items():
-            train_and_test(
-                run,
-                table=table,
+with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+    for dataset in datasets:
+        table, row = PLACES[dataset]
+        train, test, synthetic = shared_sets(run, dataset)
+        retrieved = retrieval_sets(retriever, train, knn_k)
+        sets = {f"K={k}": (TrainingData(real=r.image_set), k) for k, r in retrieved.items()}
+        for k, r in retrieved.items():  # how often a neighbour is of the query's own class (by name)
+            run.record(
+                table="KNN retrieval: neighbours of the query's class",
                 row=row,
-                data=data,
-                tests={column: test},
+                column=f"K={k}",
+                value=100 * r.agreement(),
+                unit="%",
                 dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                method="KNN retrieval" if k else "Diffusion Inversion",
                 k=k,
-                queries=len(train),
+                corpus=len(retriever.pool),
             )
+        for seed in seeds:
+            variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
+            sets[di_column(table)] = (TrainingData(synthetic=variants), None)
+            for column, (data, k) in sets.items():
+                grid.add(
+                    table=table,
+                    row=row,
+                    data=data,
+                    tests={column: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    method="KNN retrieval" if k else "Diffusion Inversion",
+                    k=k,
+                    queries=len(train),
+                )
 
 # %%
 for table in dict.fromkeys(PLACES[d][0] for d in datasets):

@@ -31,7 +31,7 @@ config_dir = ""
 # %%
 from repro.classifiers import AUGMENTATIONS, TrainingData
 from repro.errors import ReproError
-from repro.experiments import ExperimentRun, claims, shared_sets, train_and_test
+from repro.experiments import ExperimentRun, TrainingGrid, claims, shared_sets
 from repro.experiments.plots import bars, summary_table
 
 run = ExperimentRun.from_globals(globals())
@@ -58,24 +58,24 @@ if unknown or "default" not in augmentations:
 
 # %%
 train, test, synthetic = shared_sets(run, dataset)
-for augmentation in augmentations:
-    augment, column = AUGMENT[augmentation]
-    for seed in seeds:
-        variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
-        for row, data in {REAL: TrainingData(real=train), DI: TrainingData(synthetic=variants)}.items():
-            train_and_test(
-                run,
-                table=TABLE,
-                row=row,
-                data=data,
-                tests={column: test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                augment=augment,
-            )
+with TrainingGrid(run) as grid:  # the classifiers of every augmentation, seed and set, trained side by side on the GPU
+    for augmentation in augmentations:
+        augment, column = AUGMENT[augmentation]
+        for seed in seeds:
+            variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
+            for row, data in {REAL: TrainingData(real=train), DI: TrainingData(synthetic=variants)}.items():
+                grid.add(
+                    table=TABLE,
+                    row=row,
+                    data=data,
+                    tests={column: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    augment=augment,
+                )
 summary_table(run, TABLE)
 
 # %%

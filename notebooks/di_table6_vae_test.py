@@ -33,7 +33,7 @@ config_dir = ""
 from dataclasses import replace
 
 from repro.classifiers import TrainingData
-from repro.experiments import ExperimentRun, claims, generate, per_dataset, shared_sets, train_and_test
+from repro.experiments import ExperimentRun, TrainingGrid, claims, generate, per_dataset, shared_sets
 from repro.experiments.plots import bars, summary_table
 from repro.sampling import vae_roundtrip
 
@@ -48,31 +48,33 @@ COLUMNS = {
 bundle = generate.generator(run, generator, dtype)
 
 # %%
-for dataset in datasets:
-    train, test, synthetic = shared_sets(run, dataset)
-    size = per_dataset(resolution, dataset)
-    vae_test = replace(
-        test, images=vae_roundtrip(bundle, test.images, resolution=size, precision=dtype), name=f"{test.name}:vae{size}"
-    )
-    for seed in seeds:
-        variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
-        sets = {"Real Data": TrainingData(real=train), "Synthetic Data": TrainingData(synthetic=variants)}
-        for method, data in sets.items():
-            original, processed = COLUMNS[method]
-            train_and_test(
-                run,
-                table=TABLE,
-                row=ROWS.get(dataset, dataset),
-                data=data,
-                tests={original: test, processed: vae_test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                method=method,
-                vae_resolution=size,
-            )
+with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+    for dataset in datasets:
+        train, test, synthetic = shared_sets(run, dataset)
+        size = per_dataset(resolution, dataset)
+        vae_test = replace(
+            test,
+            images=vae_roundtrip(bundle, test.images, resolution=size, precision=dtype),
+            name=f"{test.name}:vae{size}",
+        )
+        for seed in seeds:
+            variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
+            sets = {"Real Data": TrainingData(real=train), "Synthetic Data": TrainingData(synthetic=variants)}
+            for method, data in sets.items():
+                original, processed = COLUMNS[method]
+                grid.add(
+                    table=TABLE,
+                    row=ROWS.get(dataset, dataset),
+                    data=data,
+                    tests={original: test, processed: vae_test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    method=method,
+                    vae_resolution=size,
+                )
 summary_table(run, TABLE)
 
 # %%

@@ -34,7 +34,7 @@ config_dir = ""
 
 # %%
 from repro.classifiers import TrainingData, parse_ratio, split_batch
-from repro.experiments import ExperimentRun, claims, shared_sets, train_and_test, validation_split
+from repro.experiments import ExperimentRun, TrainingGrid, claims, shared_sets, validation_split
 from repro.experiments.classify import validation_table
 from repro.experiments.plots import bars, summary_table
 
@@ -62,45 +62,45 @@ for dataset in datasets:
     column = COLUMNS.get(dataset, dataset)
     train, test, synthetic = shared_sets(run, dataset)
     fit, validation = validation_split(train, validation_fraction)
-    mixed = {ratio: {} for ratio in ratios}  # ratio -> seed -> top-1 on the test set
-    for seed in seeds:
-        generated = synthetic(seed).subset(fit.ids, per_image)  # the seed's sample, without the held-out images
-        sets = {
-            (TABLE, REAL, None): TrainingData(real=fit),
-            (TABLE, GENERATED, None): TrainingData(synthetic=generated),
-        }
-        sets.update(
-            {
-                (BY_RATIO, f"{MIXED} ({ratio})", ratio): TrainingData(real=fit, synthetic=generated, ratio=mix)
-                for ratio, mix in mixes.items()
+    mixed = {ratio: {} for ratio in ratios}  # ratio -> seed -> the scores of its classifier
+    with TrainingGrid(run) as grid:  # the dataset's classifiers of every seed and set, trained side by side on the GPU
+        for seed in seeds:
+            generated = synthetic(seed).subset(fit.ids, per_image)  # the seed's sample, without the held-out images
+            sets = {
+                (TABLE, REAL, None): TrainingData(real=fit),
+                (TABLE, GENERATED, None): TrainingData(synthetic=generated),
             }
-        )
-        for (table, row, ratio), data in sets.items():
-            scores = train_and_test(
-                run,
-                table=table,
-                row=row,
-                data=data,
-                tests={column: test},
-                dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
-                seed=seed,
-                ratio=ratio or "",
-                validation=validation if ratio else None,
+            sets.update(
+                {
+                    (BY_RATIO, f"{MIXED} ({ratio})", ratio): TrainingData(real=fit, synthetic=generated, ratio=mix)
+                    for ratio, mix in mixes.items()
+                }
             )
-            if ratio:
-                mixed[ratio][seed] = scores[column]
+            for (table, row, ratio), data in sets.items():
+                scores = grid.add(
+                    table=table,
+                    row=row,
+                    data=data,
+                    tests={column: test},
+                    dataset=dataset,
+                    arch=arch,
+                    steps=train_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    ratio=ratio or "",
+                    validation=validation if ratio else None,
+                )
+                if ratio:
+                    mixed[ratio][seed] = scores
     best[dataset] = claims.best(
         {r: run.cell(validation_table(BY_RATIO), row=f"{MIXED} ({r})", column=column) for r in ratios}
     )
-    for seed, value in mixed[best[dataset]].items():  # the paper's row: the chosen ratio's test accuracies
+    for seed, scores in mixed[best[dataset]].items():  # the paper's row: the chosen ratio's test accuracies
         run.record(
             table=TABLE,
             row=MIXED,
             column=column,
-            value=value,
+            value=scores[column],
             unit="%",
             seed=seed,
             dataset=dataset,

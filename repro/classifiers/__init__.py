@@ -2,7 +2,8 @@
 
 Every model takes float images NCHW in [0, 1] and normalises inside, so real, synthetic and decoded images
 share one path. The training loop is the GPU fast path (GPU-resident batches, bf16, channels-last, compiled
-model, whole step as a CUDA graph) and the same code runs eagerly on CPU.
+model, whole step as a CUDA graph; the trainings of a grid side by side on one GPU) and the same code runs
+eagerly on CPU.
 """
 
 from .augment import AUGMENTATIONS, CutMix, CutOut, MixUp, PolicyAugment, batch_augmentation
@@ -14,7 +15,16 @@ from .mixing import Pool, TrainingData, parse_ratio, split_batch
 from .models import ARCHS, IMAGENET_MEAN, IMAGENET_STD, Classifier, build_model, load_classifier, save_classifier
 from .policies import AugMix, AutoAugment, RandAugment
 from .recipes import Recipe
-from .train import Speed, TrainReport, TrainStep, soft_cross_entropy, train_classifier
+from .train import (
+    MAX_CONCURRENT,
+    Speed,
+    TrainingJob,
+    TrainReport,
+    TrainStep,
+    soft_cross_entropy,
+    train_classifier,
+    train_classifiers,
+)
 
 __all__ = [
     "ARCHS",
@@ -27,6 +37,7 @@ __all__ = [
     "Distillation",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "MAX_CONCURRENT",
     "MeAda",
     "MixUp",
     "PolicyAugment",
@@ -36,6 +47,7 @@ __all__ = [
     "Speed",
     "TrainReport",
     "TrainStep",
+    "TrainingJob",
     "TrainingData",
     "batch_augmentation",
     "build_model",
@@ -51,4 +63,5 @@ __all__ = [
     "soft_cross_entropy",
     "split_batch",
     "train_classifier",
+    "train_classifiers",
 ]

@@ -1,12 +1,13 @@
 """What every experiment notebook shares: the run context (recording cells and claims, saving figures), the
-shared assets of a scale, the protocol's image sets, and classifier training over seeds.
+shared assets of a scale, the protocol's image sets, and classifier training over seeds (a grid of trainings
+together on one GPU).
 
 A notebook stays thin: it reads its parameters, asks these helpers for data and assets, loops over the grid
 of its artifact, records every measured cell and decides the paper's claims from the recorded numbers.
 """
 
 from .assets import Assets, disagreements, per_dataset
-from .classify import recipe_for, train_and_test
+from .classify import TrainingGrid, recipe_for, train_and_test, train_and_test_many
 from .protocol import (
     SharedSynthetic,
     Synthetic,
@@ -25,6 +26,7 @@ __all__ = [
     "ExperimentRun",
     "SharedSynthetic",
     "Synthetic",
+    "TrainingGrid",
     "disagreements",
     "per_dataset",
     "real_subset",
@@ -33,6 +35,7 @@ __all__ = [
     "shared_sets",
     "test_set",
     "train_and_test",
+    "train_and_test_many",
     "training_set",
     "training_split",
     "validation_split",

@@ -1,17 +1,33 @@
-"""One classifier per seed on real, synthetic or mixed data, scored on real test sets and recorded.
+"""Classifiers per seed on real, synthetic or mixed data, scored on real test sets and recorded; a grid of them
+trained together on one GPU.
 
 The recipe is the paper's (appendix B.1): SGD for natural images, AdamW for MedMNIST-like data
 (``repro.classifiers.Recipe``); the same budget in steps for every training set of a comparison.
+
+A notebook's loops over datasets x settings x seeds give many small trainings. Collected in a
+:class:`TrainingGrid`, they are trained ``max_concurrent`` at a time side by side on the GPU
+(``repro.classifiers.train_classifiers``), each exactly the model it would be trained alone, and their rows are
+recorded in the order the trainings were added, as :func:`train_and_test` one after another records them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from ..classifiers import Recipe, TrainingData, build_model, evaluate, train_classifier
-from ..provenance import timed
+from ..classifiers import (
+    MAX_CONCURRENT,
+    Recipe,
+    TrainingData,
+    TrainingJob,
+    build_model,
+    evaluate,
+    train_classifiers,
+)
+from ..errors import ReproError
 
 #: datasets the paper trains with AdamW (appendix B.1)
 ADAMW_DATASETS = ("pathmnist", "dermamnist", "bloodmnist")
@@ -35,61 +51,164 @@ def validation_table(table: str) -> str:
     return f"{table}, validation split"
 
 
-def train_and_test(
-    run,
-    *,
-    table: str,
-    row,
-    data: TrainingData,
-    tests: Mapping[str, object],
-    dataset: str,
-    arch: str,
-    steps: int,
-    batch_size: int,
-    seed: int,
-    augment: str = "default",
-    validation=None,
-    **fields,
-) -> dict[str, float]:
+def train_and_test(run, **training) -> dict[str, float]:
     """Train ``arch`` on ``data`` with ``seed``; record top-1 (%) on each test set as column ``tests`` key.
 
-    ``tests`` maps a column name to an image set (``images`` uint8 NHWC, ``labels``). Extra ``fields`` go into
-    every recorded row (what varies in the grid: size, ratio, augmentation...). ``validation``: an image set
-    carved from the training data, scored too and recorded under :func:`validation_table` with the same row and
-    columns, for best-of-K choices that must not see the test set.
+    The keywords: ``table``, ``row``, ``data`` (a ``TrainingData``), ``tests``, ``dataset``, ``arch``, ``steps``,
+    ``batch_size``, ``seed``, optionally ``augment`` and ``validation``, and extra fields. ``tests`` maps a column
+    name to an image set (``images`` uint8 NHWC, ``labels``). Extra fields go into every recorded row (what varies
+    in the grid: size, ratio, augmentation...). ``validation``: an image set carved from the training data,
+    scored too and recorded under :func:`validation_table` with the same row and columns, for best-of-K choices
+    that must not see the test set. Returns the top-1 per ``tests`` column. A grid of trainings whose results
+    are not needed one before the next trains faster in a :class:`TrainingGrid`.
     """
-    batch = fitted_batch(data, batch_size)
-    recipe = recipe_for(dataset, steps, batch)
-    torch.manual_seed(seed)
-    mean, std = data.channel_stats()
-    model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
-    with timed() as wall:
-        report = train_classifier(model, data, recipe, augment=augment, seed=seed, device=run.device, progress=False)
-
-    def record(where: str, column: str, images) -> float:
-        value = evaluate(model, images.images, images.labels, device=run.device)
-        run.record(
-            table=where,
-            row=row,
-            column=column,
-            value=value,
-            unit="%",
-            seed=seed,
-            wall_seconds=wall(),
-            dataset=dataset,
-            arch=arch,
-            steps=recipe.steps,
-            batch_size=batch,
-            optimizer=recipe.optimizer,
-            augment=augment,
-            train_images=sum(len(s.labels) for s in data.sources),
-            images_per_second=round(report.images_per_second),
-            **fields,
-        )
-        return value
-
-    scores = {column: record(table, column, test) for column, test in tests.items()}
-    if validation is not None:
-        for column in tests:
-            record(validation_table(table), column, validation)
+    (scores,) = train_and_test_many(run, [training])
     return scores
+
+
+def train_and_test_many(
+    run, trainings: Sequence[Mapping[str, Any]], max_concurrent: int = MAX_CONCURRENT
+) -> list[dict[str, float]]:
+    """:func:`train_and_test` for each of ``trainings`` (its keyword arguments), trained together on one GPU,
+    ``max_concurrent`` at a time; every model is the one trained alone, the rows are recorded in the order of
+    ``trainings``, and the scores returned in that order.
+
+    Timing columns of a row trained together: ``images_per_second`` is its own training's rate while it shared
+    the GPU (the group's aggregate rate is their sum), ``wall_seconds`` the wall time from its set-up to its last
+    step (a span it shared), ``trained_together`` the most trainings that ran at once beside it (1: alone).
+    """
+    scores = []
+    for start in range(0, len(trainings), max_concurrent):
+        group = [_Cell(run, **training) for training in trainings[start : start + max_concurrent]]
+        reports = train_classifiers(
+            [cell.job for cell in group], device=run.device, max_concurrent=max_concurrent, progress=False
+        )
+        scores += [cell.record(run, report) for cell, report in zip(group, reports)]
+    return scores
+
+
+class _Cell:
+    """One training of a grid: its model (built from its seed) and job, and the rows it records when trained."""
+
+    def __init__(
+        self,
+        run,
+        *,
+        table: str,
+        row,
+        data: TrainingData,
+        tests: Mapping[str, object],
+        dataset: str,
+        arch: str,
+        steps: int,
+        batch_size: int,
+        seed: int,
+        augment: str = "default",
+        validation=None,
+        **fields,
+    ):
+        batch = fitted_batch(data, batch_size)
+        self.recipe = recipe_for(dataset, steps, batch)
+        torch.manual_seed(seed)  # the initial weights: the same whenever the model is built
+        mean, std = data.channel_stats()
+        self.model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
+        name = _name(table, row, tests, seed)
+        self.job = TrainingJob(self.model, data, self.recipe, augment, seed=seed, name=name)
+        self.table, self.row, self.tests, self.validation, self.seed = table, row, tests, validation, seed
+        self.fields = dict(dataset=dataset, arch=arch, steps=self.recipe.steps, batch_size=batch)
+        self.fields.update(optimizer=self.recipe.optimizer, augment=augment)
+        self.fields.update(train_images=sum(len(s.labels) for s in data.sources), **fields)
+
+    def record(self, run, report) -> dict[str, float]:
+        def score(where: str, column: str, images) -> float:
+            value = evaluate(self.model, images.images, images.labels, device=run.device)
+            run.record(
+                table=where,
+                row=self.row,
+                column=column,
+                value=value,
+                unit="%",
+                seed=self.seed,
+                wall_seconds=report.seconds,
+                images_per_second=round(report.images_per_second),
+                trained_together=report.concurrent,
+                **self.fields,
+            )
+            return value
+
+        scores = {column: score(self.table, column, test) for column, test in self.tests.items()}
+        if self.validation is not None:
+            for column in self.tests:
+                score(validation_table(self.table), column, self.validation)
+        return scores
+
+
+def _name(table: str, row, tests: Mapping[str, object], seed: int) -> str:
+    """How errors name a training: ``Table 4 / Synthetic (Ours) / CutOut, seed 1``."""
+    return f"{table} / {row} / {', '.join(map(str, tests))}, seed {seed}"
+
+
+class Scores(Mapping):
+    """Top-1 (%) per test column of one training of a :class:`TrainingGrid`, readable once it has been trained."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.values: dict[str, float] | None = None
+
+    def _trained(self) -> dict[str, float]:
+        if self.values is None:
+            raise ReproError(
+                f"{self.name} has not been trained yet: read its scores after the `with TrainingGrid(run)` block"
+            )
+        return self.values
+
+    def __getitem__(self, column: str) -> float:
+        return self._trained()[column]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._trained())
+
+    def __len__(self) -> int:
+        return len(self._trained())
+
+
+class TrainingGrid:
+    """The trainings of a notebook's loops, collected and trained together on one GPU::
+
+        with TrainingGrid(run) as grid:
+            for seed in seeds:
+                for method, data in sets.items():
+                    grid.add(table=TABLE, row=..., data=data, tests={method: test}, ..., seed=seed)
+
+    ``add`` takes what :func:`train_and_test` takes and returns the training's :class:`Scores`, readable once it
+    has been trained: as soon as ``max_concurrent`` trainings wait (so a grid holds no more models and data than
+    that), and at the end of the block. Rows are recorded in the order the trainings were added. A block left by
+    an error trains nothing more.
+    """
+
+    def __init__(self, run, max_concurrent: int = MAX_CONCURRENT):
+        self.run, self.max_concurrent = run, max_concurrent
+        self.waiting: list[tuple[dict[str, Any], Scores]] = []
+
+    def __enter__(self) -> TrainingGrid:
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        if error_type is None:
+            self.train()
+
+    def add(self, **training) -> Scores:
+        # a missing or unknown keyword fails here, where the notebook adds it, not when the grid trains
+        named = inspect.signature(_Cell).bind(self.run, **training).arguments
+        scores = Scores(_name(named["table"], named["row"], named["tests"], named["seed"]))
+        self.waiting.append((training, scores))
+        if len(self.waiting) >= self.max_concurrent:
+            self.train()
+        return scores
+
+    def train(self) -> None:
+        """Train every training still waiting and record its rows."""
+        waiting, self.waiting = self.waiting, []
+        results = train_and_test_many(self.run, [training for training, _ in waiting], self.max_concurrent)
+        for (_, scores), values in zip(waiting, results):
+            scores.values = values

@@ -19,7 +19,7 @@ from typing import Any
 from ..classifiers import TrainingData
 from ..errors import ReproError
 from .assets import per_dataset
-from .classify import train_and_test
+from .classify import TrainingGrid
 
 #: experiment parameter -> the keyword of ``generate.sample_set`` it sets
 SAMPLING = {
@@ -182,46 +182,46 @@ def train_sweep(
 
     p = run.params
     settings = expand(p, p.get("dataset"))
-    for setting in settings:
-        for seed in p["seeds"]:
-            synthetic = sample(run, inversion, setting, ids=train.ids, prefix=prefix, seed=seed)
-            for size in sizes or [int(setting.sampling.get("per_image", 1))]:
-                data = TrainingData(synthetic=synthetic.subset(train.ids, int(size)))
-                cell = {**setting.point, "size": size}
-                train_and_test(
-                    run,
-                    table=table,
-                    row=row.format(**cell),
-                    data=data,
-                    tests={column.format(**cell): test},
-                    dataset=p["dataset"],
-                    arch=p["arch"],
-                    steps=p["train_steps"],
-                    batch_size=p["batch_size"],
-                    seed=seed,
-                    validation=validation,
-                    synthetic_size=size,
-                    **setting.point,
-                )
-            if metric_tables:
-                metrics = sorted({m for shown in metric_tables.values() for m in shown})
-                scores = image_metrics(
-                    run,
-                    train.images,
-                    synthetic.subset(train.ids).images,
-                    features=p["features"],
-                    convention=p["metric_convention"],
-                    metrics=metrics,
-                    samples=p.get("metric_samples"),
-                    seed=seed,
-                )
-                record_metrics(
-                    run,
-                    scores,
-                    tables=metric_tables,
-                    row=metric_row.format(**setting.point),
-                    seed=seed,
-                    features=p["features"],
-                    **setting.point,
-                )
+    with TrainingGrid(run) as grid:  # the settings' and seeds' classifiers, trained together
+        for setting in settings:
+            for seed in p["seeds"]:
+                synthetic = sample(run, inversion, setting, ids=train.ids, prefix=prefix, seed=seed)
+                for size in sizes or [int(setting.sampling.get("per_image", 1))]:
+                    data = TrainingData(synthetic=synthetic.subset(train.ids, int(size)))
+                    cell = {**setting.point, "size": size}
+                    grid.add(
+                        table=table,
+                        row=row.format(**cell),
+                        data=data,
+                        tests={column.format(**cell): test},
+                        dataset=p["dataset"],
+                        arch=p["arch"],
+                        steps=p["train_steps"],
+                        batch_size=p["batch_size"],
+                        seed=seed,
+                        validation=validation,
+                        synthetic_size=size,
+                        **setting.point,
+                    )
+                if metric_tables:
+                    metrics = sorted({m for shown in metric_tables.values() for m in shown})
+                    scores = image_metrics(
+                        run,
+                        train.images,
+                        synthetic.subset(train.ids).images,
+                        features=p["features"],
+                        convention=p["metric_convention"],
+                        metrics=metrics,
+                        samples=p.get("metric_samples"),
+                        seed=seed,
+                    )
+                    record_metrics(
+                        run,
+                        scores,
+                        tables=metric_tables,
+                        row=metric_row.format(**setting.point),
+                        seed=seed,
+                        features=p["features"],
+                        **setting.point,
+                    )
     return settings

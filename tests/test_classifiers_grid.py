@@ -1,0 +1,146 @@
+"""Trainings of a grid advanced together: each model is exactly the model trained alone, errors name the training."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from repro.classifiers import (
+    MeAda,
+    Recipe,
+    Speed,
+    TrainingData,
+    TrainingJob,
+    build_model,
+    train_classifier,
+    train_classifiers,
+)
+from repro.classifiers import train as train_module
+from repro.errors import ReproError
+
+from .test_classifiers_support import bars_dataset
+
+REAL, SYNTHETIC = bars_dataset(24, seed=0, name="real"), bars_dataset(24, seed=1, name="synthetic")
+
+#: (arch, data, augment, steps, seed): what differs between the trainings of one grid. MobileNetV2 draws its
+#: dropout from torch's global generator; MixUp, CutOut and RandAugment draw from their own; ME-ADA grows its set
+#: mid-training; the steps differ, so trainings end apart and waiting ones start while others run.
+GRID = [
+    ("cifar_resnet20", TrainingData(real=REAL), "default", 6, 0),
+    ("mobilenet_v2", TrainingData(real=REAL), "default", 5, 1),
+    ("cifar_resnet20", TrainingData(real=REAL, synthetic=SYNTHETIC, ratio=(1, 3)), "mixup", 7, 2),
+    ("mobilenet_v2", TrainingData(synthetic=SYNTHETIC), "cutout", 4, 3),
+    ("cifar_resnet20", TrainingData(real=REAL), "meada", 6, 4),
+    ("cifar_resnet20", TrainingData(real=REAL), "randaugment", 3, 5),
+]
+
+
+def _jobs() -> list[TrainingJob]:
+    jobs = []
+    for arch, data, augment, steps, seed in GRID:
+        torch.manual_seed(seed)
+        model = build_model(arch, len(data.classes), data.resolution)
+        meada = MeAda(interval=0.3, ascent_steps=1) if augment == "meada" else None
+        jobs.append(
+            TrainingJob(model, data, Recipe.sgd(steps, batch_size=16, lr=0.05), augment, seed=seed, meada=meada)
+        )
+    return jobs
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _train_alone(job: TrainingJob):
+    options = dict(augment=job.augment, seed=job.seed, meada=job.meada, device="cpu", progress=False, log_every=2)
+    return train_classifier(job.model, job.data, job.recipe, **options)
+
+
+def test_models_trained_together_are_bit_identical_to_models_trained_alone():
+    alone = _jobs()
+    alone_reports = [_train_alone(job) for job in alone]
+    together = _jobs()
+    global_state = torch.get_rng_state()
+    reports = train_classifiers(together, device="cpu", max_concurrent=3, log_every=2, progress=False)
+    assert torch.equal(torch.get_rng_state(), global_state)  # the trainings drew from their own generators only
+    for solo, grid, solo_report, report in zip(alone, together, alone_reports, reports):
+        mine, theirs = _weights(solo.model), _weights(grid.model)
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), f"{grid.model.arch} seed {grid.seed} differs"
+        assert report.losses == solo_report.losses and report.steps == grid.recipe.steps
+        assert not grid.model.training
+    assert [r.concurrent for r in alone_reports] == [1] * len(GRID)
+    assert max(r.concurrent for r in reports) == 3
+
+
+def test_without_their_own_randomness_interleaved_dropout_models_would_differ(monkeypatch):
+    """The check above has teeth: with one shared global generator, MobileNetV2's dropout masks interleave."""
+    alone = [job for job in _jobs() if job.model.arch == "mobilenet_v2"]
+    for job in alone:
+        _train_alone(job)
+    monkeypatch.setattr(train_module.OwnRandomness, "active", lambda self: contextlib.nullcontext())
+    together = [job for job in _jobs() if job.model.arch == "mobilenet_v2"]
+    train_classifiers(together, device="cpu", progress=False)
+    solo, grid = _weights(alone[0].model), _weights(together[0].model)
+    assert not all(torch.equal(solo[k], grid[k]) for k in solo)
+
+
+def test_an_error_names_the_training_it_happened_in():
+    jobs = _jobs()[:3]
+    jobs[1] = TrainingJob(jobs[1].model, jobs[1].data, Recipe.sgd(4, batch_size=16, lr=1e30), name="MobileNet, lr 1e30")
+    with pytest.raises(ReproError, match=r"^MobileNet, lr 1e30: the training loss became (nan|inf) by step 2"):
+        train_classifiers(jobs, device="cpu", log_every=2, progress=False)
+    unnamed = _jobs()[:2]
+    unnamed[1] = TrainingJob(build_model("cifar_resnet20", 3, 16), unnamed[1].data, unnamed[1].recipe)
+    with pytest.raises(ReproError, match=r"^training 2 of 2: the model predicts 3 classes but the data has 4"):
+        train_classifiers(unnamed, device="cpu", progress=False)
+    with pytest.raises(ReproError, match="max_concurrent"):
+        train_classifiers(unnamed, device="cpu", max_concurrent=0)
+
+
+def test_a_grid_of_one_is_train_classifier():
+    data = TrainingData(real=REAL)
+    reports = []
+    for train in (
+        lambda model: train_classifier(model, data, Recipe.sgd(3, batch_size=16), seed=7, device="cpu", progress=False),
+        lambda model: train_classifiers(
+            [TrainingJob(model, data, Recipe.sgd(3, batch_size=16), seed=7)], device="cpu", progress=False
+        )[0],
+    ):
+        torch.manual_seed(0)
+        model = build_model("cifar_resnet20", 4, 16)
+        reports.append((train(model), _weights(model)))
+    (first, weights), (second, again) = reports
+    assert first.losses == second.losses and all(torch.equal(weights[k], again[k]) for k in weights)
+    assert np.isfinite(first.images_per_second) and first.seconds > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_graphs_replayed_side_by_side_give_the_models_trained_alone(monkeypatch):
+    """CUDA graphs replayed on their own streams, MobileNetV2's dropout drawn inside the graphs from each
+    training's own generator state: the weights are those trained alone. fp32 and deterministic cuDNN, so only
+    cuBLAS's reduction order may differ between streams (far below a dropout mask's effect on an update)."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    speed = Speed(bf16=False, channels_last=False, compile=None)  # graphs on; compiling would take minutes
+
+    def jobs() -> list[TrainingJob]:
+        made = []
+        for arch, seed in [("mobilenet_v2", 0), ("cifar_resnet20", 1), ("mobilenet_v2", 2)]:
+            torch.manual_seed(seed)
+            model = build_model(arch, 4, 16)
+            made.append(TrainingJob(model, TrainingData(real=REAL), Recipe.sgd(12, batch_size=16), seed=seed))
+        return made
+
+    alone = jobs()
+    for job in alone:
+        train_classifier(job.model, job.data, job.recipe, seed=job.seed, device="cuda", speed=speed, progress=False)
+    together = jobs()
+    reports = train_classifiers(together, device="cuda", speed=speed, progress=False)
+    assert [r.concurrent for r in reports] == [3, 3, 3]
+    for solo, grid in zip(alone, together):
+        mine, theirs = _weights(solo.model), _weights(grid.model)
+        for key in mine:
+            torch.testing.assert_close(theirs[key], mine[key], rtol=0, atol=1e-5, msg=f"{grid.model.arch} {key}")

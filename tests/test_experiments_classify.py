@@ -1,0 +1,82 @@
+"""Trainings of a notebook's grid trained together record exactly the rows of one training after another."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.classifiers import TrainingData
+from repro.errors import ReproError
+from repro.experiments import ExperimentRun, TrainingGrid, train_and_test
+from tests.conftest import CONFIG_DIR
+
+from .test_classifiers_support import bars_dataset
+
+TRAIN, OTHER, TEST = bars_dataset(12, seed=0), bars_dataset(12, seed=1), bars_dataset(6, seed=2)
+#: timing columns: the only ones that may differ between a grid and one training after another
+TIMING = ["wall_seconds", "images_per_second", "trained_together"]
+
+
+def _run(tmp_path, name: str) -> ExperimentRun:
+    return ExperimentRun(
+        "di_fig6_real_scaling", "smoke", tmp_path / name, {}, device="cpu", work_dir=tmp_path, config_dir=CONFIG_DIR
+    )
+
+
+def _trainings() -> list[dict]:
+    """Two sets, two seeds, an augmentation, a validation split, a small set that lowers the batch, a mix."""
+    found = []
+    for seed in (0, 1):
+        sets = {
+            "Real": TrainingData(real=TRAIN),
+            "Mixed": TrainingData(real=TRAIN, synthetic=OTHER, ratio=(1, 1)),
+            "Few": TrainingData(real=bars_dataset(2, seed=3)),
+        }
+        for method, data in sets.items():
+            found.append(
+                dict(
+                    table="Table 9",
+                    row=f"{method} set",
+                    data=data,
+                    tests={method: TEST, f"{method}, again": TEST},
+                    dataset="cifar10",
+                    arch="cifar_resnet20",
+                    steps=4,
+                    batch_size=16,
+                    seed=seed,
+                    augment="cutout" if method == "Real" else "default",
+                    validation=OTHER if method == "Mixed" else None,
+                    method=method,
+                )
+            )
+    return found
+
+
+def test_a_grid_records_the_rows_of_one_training_after_another_in_their_order(tmp_path):
+    one_by_one = _run(tmp_path, "alone")
+    alone = [train_and_test(one_by_one, **training) for training in _trainings()]
+    together = _run(tmp_path, "grid")
+    with TrainingGrid(together, max_concurrent=4) as grid:  # 6 trainings: a full group of 4 and the 2 left
+        scores = [grid.add(**training) for training in _trainings()]
+    assert [dict(s) for s in scores] == alone
+    expected, recorded = one_by_one.frame(), together.frame()
+    assert list(recorded.columns) == list(expected.columns)
+    assert recorded.drop(columns=TIMING).equals(expected.drop(columns=TIMING))
+    assert set(expected["trained_together"]) == {1} and set(recorded["trained_together"]) == {4, 2}
+    assert (recorded["images_per_second"] > 0).all() and (recorded["wall_seconds"] > 0).all()
+    assert set(recorded["batch_size"]) == {16, 8}  # the 8-image set lowered its batch, as alone
+
+
+def test_scores_are_read_after_the_block_and_keywords_are_checked_where_added(tmp_path):
+    run = _run(tmp_path, "grid")
+    with TrainingGrid(run) as grid:
+        scores = grid.add(**_trainings()[0])
+        with pytest.raises(ReproError, match=r"Table 9 / Real set / Real, Real, again, seed 0 has not been trained"):
+            scores["Real"]
+        with pytest.raises(TypeError, match="seed"):
+            grid.add(**{k: v for k, v in _trainings()[0].items() if k != "seed"})
+    assert set(scores) == {"Real", "Real, again"} and 0 <= scores["Real"] <= 100
+    with pytest.raises(RuntimeError, match="stop"), TrainingGrid(run) as grid:
+        left = grid.add(**_trainings()[1])
+        raise RuntimeError("stop")
+    with pytest.raises(ReproError, match="not been trained"):  # a block left by an error trains nothing more
+        left["Mixed"]
