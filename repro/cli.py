@@ -25,6 +25,7 @@ COMMANDS = {
     "run": ("repro.workflow.cli", "run one experiment's notebook at a scale (what the workflow runs)"),
     "notebook": ("repro.workflow.prepare", "prepare one experiment's notebook at a scale for JupyterLab"),
     "report": ("repro.report.cli", "render reports from result CSVs"),
+    "jobs": ("repro.report.jobs", "gather the workflow's per-job time and peak memory into one table"),
 }
 
 
