@@ -195,7 +195,7 @@ run_dag() {
   else
     echo "snakemake ended with status $rc (a failed job's log is under logs/$scale/): run again to retry. Left:"
   fi
-  sed -n '/^Job stats/,/^$/p' <<<"$left"
+  awk '/^Job stats/ {table = 1} table {print} table && /^$/ {exit}' <<<"$left"
   exit 3
 }
 

@@ -128,7 +128,7 @@ def jobs_page(path: Path, scale: str) -> Page:
         f"the pieces of a resumed run. The jobs' own times add up to {total['wall']} ({total['wall_s']:,.0f} s). "
         "The sum of the jobs' times is not the wall time: Snakemake runs jobs at once where cores, GPUs and notebook "
         "kernels allow, so a job's share of the sum is not its share of the wall time. Neither counts Snakemake's "
-        "own start-up between jobs, a failed attempt of a job, or the report."
+        "own start-up between jobs, an attempt of a job that was stopped or failed, or the report."
     )
     page.text(
         "Max RSS: the memory of the job's processes (the notebook's kernel included), as Snakemake's benchmark "
