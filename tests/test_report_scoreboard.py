@@ -10,6 +10,7 @@ from repro.report import render_report
 from repro.report.scoreboard import BEGIN, END, SCOPE
 from repro.workflow.notebook import run_notebook
 from repro.workflow.registry import load_registry
+from tests.conftest import REPO
 
 README = f"""# A project
 
@@ -81,3 +82,8 @@ def test_a_scale_without_results_leaves_the_readme_as_it_is(demo_project, tmp_pa
     assert main([*args, "--results", str(tmp_path / "results")]) == 2
     assert "no experiment has results at scale mini" in capsys.readouterr().err
     assert readme.read_text() == README
+
+
+def test_the_readme_holds_one_scoreboard_block_near_its_top():
+    text = (REPO / "README.md").read_text()
+    assert text.count(BEGIN) == 1 and text.count(END) == 1 and text.index(BEGIN) < text.index("## Set up and run")
