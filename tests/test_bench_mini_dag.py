@@ -18,8 +18,10 @@ MIB = 1024 * 1024
 
 
 def script(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    """The script in ``cwd`` with ``env``; never the session's data folder, which `stage` would write into."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("REPRO_DATA", "OUT", "DAG_STATE")}
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+        ["bash", str(SCRIPT), *args], cwd=cwd, env={**inherited, **env}, capture_output=True, text=True, timeout=300
     )
 
 
@@ -90,7 +92,7 @@ def test_carry_and_stage_move_the_data_folder_one_call_at_a_time(checkout, tmp_p
     for i, folder in enumerate(reversed(folders)):  # one device call each, in any order
         call = tmp_path / f"call{i}"
         shutil.copytree(folder, call / folder.name)
-        staged = script("stage", cwd=call, DAG_STATE=str(state))
+        staged = script("stage", cwd=call, DAG_STATE=str(state), REPRO_DATA=str(state / "data"))
         assert staged.returncode == 0, staged.stderr
     assert "staged: every carried file is in place" in staged.stdout
     for name in ("big.zip", "small.zip", "models/teacher.th"):
@@ -104,9 +106,9 @@ def test_stage_refuses_a_damaged_file(checkout, tmp_path):
     shutil.copytree(repo, call, ignore=shutil.ignore_patterns(".git"))
     part = next(call.glob(".carry*/data/big.zip.part01"))
     part.write_bytes(b"x" + part.read_bytes()[1:])
-    staged = script("stage", cwd=call, DAG_STATE=str(tmp_path / "state"))
+    staged = script("stage", cwd=call, DAG_STATE=str(tmp_path / "state"), REPRO_DATA=str(tmp_path / "staged"))
     assert staged.returncode == 2 and "data/big.zip came damaged: carry its folder again" in staged.stderr
-    assert not (tmp_path / "state" / "data" / "big.zip").exists()
+    assert not (tmp_path / "staged" / "big.zip").exists()
 
 
 @pytest.mark.skipif(
