@@ -44,7 +44,12 @@ include: "rules/reports.smk"
 include: "rules/pretrain.smk"
 
 
+# The result folders and the jobs table are targets too, not only the report's inputs: Snakemake rebuilds a
+# missing file only for a job that must run, and a report that is up to date needs nothing, so a deleted result
+# folder would go unnoticed. As targets, the one that is missing reruns, and the jobs table and report after it.
 rule all:
     default_target: True
     input:
-        rules.report.output,
+        runs=rules.report.input.runs,
+        jobs=rules.jobs.output,
+        report=rules.report.output,

@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from .errors import ReproError
+from .workflow.jobstats import record_gpu_peak_at_exit
 
 COMMANDS = {
     "data": ("repro.data.cli", "list, prepare and verify datasets"),
@@ -24,6 +25,7 @@ COMMANDS = {
     "run": ("repro.workflow.cli", "run one experiment's notebook at a scale (what the workflow runs)"),
     "notebook": ("repro.workflow.prepare", "prepare one experiment's notebook at a scale for JupyterLab"),
     "report": ("repro.report.cli", "render reports from result CSVs"),
+    "jobs": ("repro.report.jobs", "gather the workflow's per-job time and peak memory into one table"),
 }
 
 
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     module = importlib.import_module(COMMANDS[args.command][0])
+    record_gpu_peak_at_exit()  # where a workflow job asks for it: repro.workflow.jobstats
     try:
         return int(module.run(args) or 0)
     except ReproError as err:

@@ -17,6 +17,8 @@ rule asset:
         folder=directory(f"{WORK}/assets/{{name}}"),
     log:
         f"logs/{SCALE}/assets/{{name}}.log",
+    benchmark:
+        f"{BENCHMARKS}/{SCALE}/assets/{{name}}.tsv"
     wildcard_constraints:
         name="|".join(ASSETS) or "no-asset",
     conda:
@@ -25,8 +27,9 @@ rule asset:
         gpu=lambda w: GPUS if ASSETS[w.name].get("gpu", True) else 0,
     params:
         env=ENV,
+        record=lambda w: record_gpu_peak(f"assets/{w.name}"),
         partial=lambda w, output: f"{output.folder}.partial",
         command=lambda w, output: asset_command(w.name, f"{output.folder}.partial"),
     shell:
-        "mkdir -p {params.partial} && {params.env}{params.command} > {log} 2>&1 "
+        "mkdir -p {params.partial} && {params.record}{params.env}{params.command} > {log} 2>&1 "
         "&& mv {params.partial} {output.folder}"

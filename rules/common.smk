@@ -3,6 +3,8 @@
 import os
 import shlex
 
+from repro.workflow.jobstats import GPU_PEAK_FILE_ENV
+
 DATA_ROOT = CONFIG["data_root"]
 DATA_ARG = f"--data-root {shlex.quote(DATA_ROOT)}" if DATA_ROOT else ""
 # `{data}` in asset args (third-party weights in the data folder): data_root, else $REPRO_DATA
@@ -12,11 +14,20 @@ DATA_DIR = os.path.abspath(DATA_DIR) if DATA_DIR else ""
 GPUS = 0 if SCALE == "smoke" else 1
 SEEDS_ARG = f"--seeds {','.join(map(str, CONFIG['seeds']))}" if CONFIG["seeds"] else ""
 ASSETS = SCALE_SPEC.get("assets", {})
+# Each asset and experiment job's time and memory (Snakemake's benchmark), and its peak GPU memory beside it.
+BENCHMARKS = "benchmarks"
 
 
 # Where the short name `mini` points at this scale (smoke: a generator its own DAG pretrains in CPU steps).
 MINI_GENERATOR = work_path(SCALE_SPEC["mini_generator"], WORK) if "mini_generator" in SCALE_SPEC else ""
 ENV = f"REPRO_MINI_GENERATOR={shlex.quote(os.path.abspath(MINI_GENERATOR))} " if MINI_GENERATOR else ""
+
+
+def record_gpu_peak(job):
+    """The shell prefix that has a job's `repro` processes record their peak GPU memory beside its benchmark,
+    benchmarks/<scale>/<job>.gpu.jsonl (repro.workflow.jobstats), in a file of this run alone."""
+    path = shlex.quote(f"{BENCHMARKS}/{SCALE}/{job}.gpu.jsonl")
+    return f"rm -f {path} && {GPU_PEAK_FILE_ENV}={path} "
 
 
 def asset_folder(name):

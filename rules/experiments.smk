@@ -12,6 +12,8 @@ rule experiment:
         folder=directory(f"{RESULTS}/{{scale}}/{{id}}"),
     log:
         f"logs/{{scale}}/{{id}}.log",
+    benchmark:
+        f"{BENCHMARKS}/{{scale}}/{{id}}.tsv"
     wildcard_constraints:
         scale=SCALE,
         id="|".join(e.id for e in RUNNABLE) or "no-runnable-experiment",
@@ -23,6 +25,7 @@ rule experiment:
         kernels=1,
     params:
         env=ENV,
+        record=lambda w: record_gpu_peak(w.id),
         config_dir=config_dir_of,
         executed=lambda w, output: f"{output.folder}/{w.id}.ipynb",
         # not a Snakemake log (which it would create empty): the report reads its presence as "the notebook raised"
@@ -32,6 +35,6 @@ rule experiment:
         seeds=SEEDS_ARG,
         data=DATA_ARG,
     shell:
-        "{params.env}repro run {wildcards.id} --config-dir {params.config_dir} --scale {wildcards.scale} "
+        "{params.record}{params.env}repro run {wildcards.id} --config-dir {params.config_dir} --scale {wildcards.scale} "
         "--out {output.folder} --executed {params.executed} --failed {params.failed} --device {params.device} "
         "--work-dir {params.work} {params.seeds} {params.data} > {log} 2>&1"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,6 +15,7 @@ import pandas as pd
 import pytest
 
 from repro.report.browser import check_pages, find_browser
+from repro.report.jobs import read_jobs
 from repro.workflow.registry import SCALES, load_registry, load_scale, needed_assets
 from tests.conftest import CONFIG_DIR, REPO
 from tests.test_workflow_prepare import run_all
@@ -98,19 +101,22 @@ def test_unknown_experiment_id_stops_the_workflow():
     assert "unknown experiment id(s) ['di_nope']" in run.stderr + run.stdout
 
 
-@pytest.fixture(scope="module")
-def smoke_dag(tmp_path_factory) -> Path:
-    """The whole smoke DAG on this machine's cores, run once for the tests below (its folders under one root)."""
-    root = tmp_path_factory.mktemp("smoke")
-    run = snakemake(
-        "--cores",
-        "2",
+def smoke_config(root: Path) -> list[str]:
+    """The smoke scale with its folders under ``root``."""
+    return [
         "--config",
         "scale=smoke",
         f"results_dir={root}/results",
         f"reports_dir={root}/reports",
         f"work_dir={root}/work",
-    )
+    ]
+
+
+@pytest.fixture(scope="module")
+def smoke_dag(tmp_path_factory) -> Path:
+    """The whole smoke DAG on this machine's cores, run once for the tests below (its folders under one root)."""
+    root = tmp_path_factory.mktemp("smoke")
+    run = snakemake("--cores", "2", *smoke_config(root))
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     return root
 
@@ -141,7 +147,8 @@ def test_the_smoke_report_reads_cleanly_in_chromium(smoke_dag):
     pages = sorted((smoke_dag / "reports" / "smoke").glob("*.html"))
     checks = check_pages(pages)
     assert {str(c.page): c.problems for c in checks if c.problems} == {}
-    assert sum(c.images for c in checks) > 0 and len(checks) == len(load_registry(CONFIG_DIR)) + 1
+    # the index, the scoreboard, the jobs page and one page per artifact
+    assert sum(c.images for c in checks) > 0 and len(checks) == len(load_registry(CONFIG_DIR)) + 3
 
 
 @pytest.mark.slow
@@ -175,3 +182,51 @@ def test_the_readme_notebook_path_runs_a_prepared_notebook_at_smoke_scale(smoke_
     results = pd.read_csv(smoke_dag / "nb" / experiment / "results.csv")
     assert (results["scale"] == "smoke").all() and len(results) > 0
     assert workflow_csv.read_bytes() == before
+
+
+def scheduled(root: Path) -> set[str]:
+    """What a dry run of the smoke DAG under ``root`` would build: the outputs of its jobs."""
+    dry = snakemake("--dry-run", *smoke_config(root))
+    assert dry.returncode == 0, dry.stderr
+    return set(re.findall(r"^\s*output: (.+)$", dry.stdout, flags=re.M))
+
+
+@pytest.mark.slow
+def test_a_finished_tree_schedules_nothing(smoke_dag):
+    assert scheduled(smoke_dag) == set()
+
+
+@pytest.mark.slow
+def test_a_deleted_result_folder_reschedules_its_experiment_and_the_report_only(smoke_dag, tmp_path):
+    folder = smoke_dag / "results" / "smoke" / "di_fig6_real_scaling"
+    shutil.move(folder, tmp_path / "kept")  # back where it was after the dry run, its times unchanged
+    try:
+        outputs = scheduled(smoke_dag)
+    finally:
+        shutil.move(tmp_path / "kept", folder)
+    assert outputs == {
+        str(folder),
+        str(smoke_dag / "results" / "smoke" / "jobs.csv"),
+        str(smoke_dag / "reports" / "smoke"),
+    }
+
+
+@pytest.mark.slow
+def test_every_job_records_its_time_and_memory_in_the_jobs_table(smoke_dag):
+    """Each asset and experiment the DAG ran has its row; on a CPU no job used a GPU; a notebook's runner and its
+    kernel each recorded their peak; the report shows the table."""
+    jobs, closing = read_jobs(smoke_dag / "results" / "smoke" / "jobs.csv")
+    scale, expected = load_scale(CONFIG_DIR, "smoke"), set()
+    for experiment in load_registry(CONFIG_DIR).values():
+        if experiment.notebook.exists() and not experiment.skip_reason("smoke"):
+            expected |= {("experiment", experiment.id)} | {
+                ("asset", a) for a in needed_assets(experiment, "smoke", scale)
+            }
+            peaks = (REPO / "benchmarks" / "smoke" / f"{experiment.id}.gpu.jsonl").read_text().splitlines()
+            assert len({json.loads(line)["pid"] for line in peaks}) == 2, experiment.id
+    assert expected <= set(zip(jobs["kind"], jobs["job"]))
+    ran = jobs[[(kind, job) in expected for kind, job in zip(jobs["kind"], jobs["job"])]]
+    assert (ran["wall_s"] > 0).all() and (ran["gpu_peak_mib"] == 0).all() and (ran["device"] == "no GPU").all()
+    assert list(jobs["wall_s"]) == sorted(jobs["wall_s"], reverse=True)
+    assert 0 < closing.loc["run", "wall_s"] <= closing.loc["total", "wall_s"] + 1
+    assert "[Time and memory of every job](jobs.md)" in (smoke_dag / "reports" / "smoke" / "index.md").read_text()

@@ -1,6 +1,6 @@
 """``repro report``: render reports/<scale>/ from the result folders of a scale and the registry; ``--check``
 opens every page in headless Chromium and fails on what a reader would see wrong, ``--screenshot`` saves the
-index as it looks there."""
+index as it looks there; ``--readme`` writes the scale's scoreboard into a README instead."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import argparse
 from pathlib import Path
 
 from ..errors import ReproError
-from ..workflow.registry import load_registry, select
+from ..workflow.registry import Experiment, load_registry, select
 from .render import render_report
+from .scoreboard import write_readme_scoreboard
+from .verdicts import RAN, artifact_outcome
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results", help="results root for the others (default: results)")
     parser.add_argument("--out", default=None, help="folder of the pages (default: reports/<scale>)")
     parser.add_argument("--logs", default="logs", help="where failed notebooks are kept (default: logs)")
+    parser.add_argument(
+        "--jobs", default=None, help="the jobs table to show (default: <results>/<scale>/jobs.csv, where it exists)"
+    )
+    parser.add_argument(
+        "--readme",
+        default=None,
+        metavar="FILE",
+        help="write the scoreboard between FILE's <!-- scoreboard:begin --> and <!-- scoreboard:end --> lines, "
+        "linked to the pages in --out, and render nothing else",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -51,13 +63,20 @@ def run(args: argparse.Namespace) -> int:
             )
         runs[folder.name] = folder
     out = Path(args.out or Path("reports") / args.scale)
-    index = render_report(experiments, args.scale, runs, out, Path(args.logs))
+    if args.readme:
+        return _write_readme(Path(args.readme), experiments, args.scale, runs, out, Path(args.logs))
+    jobs = Path(args.jobs or Path(args.results) / args.scale / "jobs.csv")
+    if args.jobs and not jobs.exists():
+        raise ReproError(f"--jobs names {jobs}, which does not exist; `repro jobs --scale {args.scale}` writes it")
+    jobs = jobs if jobs.exists() else None
+    index = render_report(experiments, args.scale, runs, out, Path(args.logs), jobs)
     print(f"report written: {index} (and .html)")
     if not (args.check or args.screenshot):
         return 0
     from .browser import check_pages
 
-    pages = [index.with_suffix(".html"), *(out / f"{e.id}.html" for e in experiments)]
+    extra = ["scoreboard", *(["jobs"] if jobs else [])]
+    pages = [index.with_suffix(".html"), *(out / f"{name}.html" for name in extra + [e.id for e in experiments])]
     checks = check_pages(pages, Path(args.screenshot) if args.screenshot else None)
     for check in checks:
         for problem in check.problems:
@@ -68,3 +87,20 @@ def run(args: argparse.Namespace) -> int:
         + (f"; screenshot {args.screenshot}" if args.screenshot else "")
     )
     return 1 if bad else 0
+
+
+def _write_readme(
+    readme: Path, experiments: list[Experiment], scale: str, runs: dict[str, Path], pages: Path, logs: Path
+) -> int:
+    """The scoreboard of the result folders ``runs`` into ``readme``'s block; refused where none of them ran."""
+    outcomes = [artifact_outcome(e, scale, runs[e.id], logs) for e in experiments]
+    if not any(status.label in RAN for status, _ in outcomes):
+        looked = ", ".join(sorted({str(folder.parent) for folder in runs.values()}))
+        raise ReproError(
+            f"no experiment has results at scale {scale} in {looked}: run the workflow first "
+            f"(snakemake --cores all --config scale={scale})"
+        )
+    verdicts = [v for _, claims in outcomes for v in claims]
+    write_readme_scoreboard(readme, verdicts, scale, pages)
+    print(f"scoreboard of scale {scale} ({len(verdicts)} claims) written into {readme}")
+    return 0

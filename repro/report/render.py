@@ -1,6 +1,7 @@
-"""Render ``reports/<scale>/``: an index with the status of every artifact and every claim, and one page per
-artifact with our numbers beside the paper's and the run's figures (each page Markdown, and HTML rendered from
-it: :mod:`.page`).
+"""Render ``reports/<scale>/``: an index with the status of every artifact and every claim, one page per
+artifact with our numbers beside the paper's and the run's figures, the scoreboard of the claims
+(:mod:`.scoreboard`) and, where the workflow gathered one, the time and memory of every job (:mod:`.jobs`); each
+page Markdown, and HTML rendered from it (:mod:`.page`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..results.tables import (
-    artifact_status,
+    Status,
     beside_paper,
     claim_text,
     conventions,
-    load_claims,
     load_results,
     summarise,
 )
 from ..workflow.registry import Experiment
+from .jobs import jobs_page
 from .page import Page, plain
+from .scoreboard import scoreboard_page
+from .verdicts import ClaimVerdict, artifact_outcome
 
 PAPER_TITLES = {"diffusion_inversion": "Diffusion Inversion", "ddis": "DDIS"}
 
@@ -36,7 +39,9 @@ def _number(value, std=None) -> str:
     return text
 
 
-def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: Path, status) -> Page:
+def _artifact_page(
+    experiment: Experiment, scale: str, folder: Path, page_dir: Path, status: Status, verdicts: list[ClaimVerdict]
+) -> Page:
     page = Page(f"{PAPER_TITLES[experiment.paper]} {experiment.artifact}: {experiment.title}")
     page.text(f"[All artifacts at scale `{scale}`](index.md)")
     page.text(
@@ -78,21 +83,11 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
             for r in table.itertuples()
         ],
     )
-    claims = load_claims(folder) if results is not None else None
-    if experiment.claims:
+    if verdicts:
         page.heading("Claims")
-        verdicts = {} if claims is None else {c["claim"]: c for c in claims.to_dict("records")}
         page.table(
             ["claim", "check", "holds at this scale", "evidence"],
-            [
-                [
-                    plain(claim_text(c)),
-                    plain(c["check"]),
-                    _verdict(verdicts.get(c["id"])),
-                    plain((verdicts.get(c["id"]) or {}).get("evidence", "")),
-                ]
-                for c in experiment.claims
-            ],
+            [[plain(claim_text(v.claim)), plain(v.claim["check"]), v.verdict, plain(v.evidence)] for v in verdicts],
         )
     missing = experiment.spec.get("rows_without_mini_analogue", [])
     if missing and scale != "paper":
@@ -109,32 +104,33 @@ def _artifact_page(experiment: Experiment, scale: str, folder: Path, page_dir: P
     return page
 
 
-def _verdict(claim_row) -> str:
-    if claim_row is None:
-        return "not tested"
-    return {"true": "yes", "false": "no"}.get(str(claim_row["holds"]).lower(), "undecided")
-
-
 def render_report(
     experiments: Sequence[Experiment],
     scale: str,
     runs: Mapping[str, Path],
     page_dir: Path,
     logs_dir: Path = Path("logs"),
+    jobs: Path | None = None,
 ) -> Path:
-    """Write ``page_dir/index.{md,html}`` and one page per artifact from ``runs`` (experiment id -> its result
-    folder, ``results/<scale>/<id>``); return the index path."""
+    """Write ``page_dir/index.{md,html}``, one page per artifact from ``runs`` (experiment id -> its result
+    folder, ``results/<scale>/<id>``), the scoreboard and, from ``jobs`` (a jobs.csv), the jobs page; return
+    the index path."""
     page_dir = Path(page_dir)
     index = Page(f"Replication status at scale `{scale}`")
     index.text(
         "Every artifact of the two papers, whether this scale reproduces it, and why a cell is empty. "
         "Numbers come only from this run's CSVs; the paper's are shown beside them on each page."
     )
-    status_rows, claim_rows = [], []
+    index.text("[The scoreboard](scoreboard.md): every claim, reproduced, differs or undecided at this scale.")
+    if jobs is not None:
+        jobs_page(jobs, scale).write(page_dir / "jobs.md")
+        index.text("[Time and memory of every job](jobs.md): where the run's time went.")
+    status_rows, claim_rows, outcomes = [], [], []
     for experiment in experiments:
         folder = Path(runs[experiment.id])
-        status = artifact_status(experiment, scale, folder, Path(logs_dir) / scale / f"{experiment.id}.failed.ipynb")
-        _artifact_page(experiment, scale, folder, page_dir, status).write(page_dir / f"{experiment.id}.md")
+        status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
+        outcomes += verdicts
+        _artifact_page(experiment, scale, folder, page_dir, status, verdicts).write(page_dir / f"{experiment.id}.md")
         status_rows.append(
             [
                 f"[{experiment.id}]({experiment.id}.md)",
@@ -144,22 +140,11 @@ def render_report(
                 plain(status.detail),
             ]
         )
-        claims = load_claims(folder) if status.label in ("reproduced", "differs", "ran") else None
-        verdicts = {} if claims is None else {c["claim"]: c for c in claims.to_dict("records")}
-        for claim in experiment.claims:
-            found = verdicts.get(claim["id"])
-            ran = status.label in ("reproduced", "differs", "ran")
-            claim_rows.append(
-                [
-                    plain(claim_text(claim)),
-                    experiment.id,
-                    _verdict(found) if found else "not tested" if ran else status.label,
-                    plain((found or {}).get("evidence", "")),
-                ]
-            )
+        claim_rows += [[plain(claim_text(v.claim)), experiment.id, v.verdict, plain(v.evidence)] for v in verdicts]
     index.heading("Artifacts")
     index.table(["experiment", "paper", "artifact", "status", "detail"], status_rows)
     index.heading("Claims")
     index.table(["claim", "experiment", "reproduced at this scale", "evidence"], claim_rows)
     index.write(page_dir / "index.md")
+    scoreboard_page(outcomes, scale).write(page_dir / "scoreboard.md")
     return page_dir / "index.md"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReproError
+from .jobstats import kernel_arguments
 from .registry import Experiment
 
 #: Contract between the runner, the notebooks and the report: what every notebook writes into ``out_dir``.
@@ -111,6 +112,7 @@ def run_notebook(
                 cwd=str(out_dir),
                 progress_bar=False,
                 kernel_name="python3",
+                extra_arguments=kernel_arguments(),  # the kernel records its GPU peak for the workflow's job
             )
         except papermill.PapermillExecutionError as err:
             failed.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# The whole mini DAG (shared assets, every notebook, the jobs table, the report) on one GPU machine, in device
+# calls shorter than 10 minutes, and what the repository keeps of it, packed to bring back.
+#
+# Here, in the checkout's root (network for pip, and the data folder $REPRO_DATA, default ../shared/data):
+#   bench/mini_dag.sh wheels          download into .whl/ the wheels the GPU image lacks (mini_dag.requirements.txt)
+#   bench/mini_dag.sh carry [MIB]     share the wheels and the data folder's archives out over the ignored folders
+#                                     .carry1, .carry2, ... of at most MIB each (default: what one call carries
+#                                     beside the working tree), splitting larger files into parts; prints the calls
+# There, one device call each:
+#   bench/mini_dag.sh stage           take in the carried .carry*/ folders: a file whose parts are all in is put
+#                                     together, checked (sha256) and moved to its place; the wheels are installed
+#                                     once all are in. Says what is still to carry
+#   bench/mini_dag.sh run [MINUTES]   snakemake --cores all --config scale=mini, stopped after MINUTES (default 8),
+#                                     then what is left; exit status 0: the DAG is complete, 3: run again
+#   bench/mini_dag.sh pack            what the repository keeps (results/mini: CSVs, figures, executed notebooks,
+#                                     jobs.csv; reports/mini), at most 64 MiB, as $OUT/mini-dag.tar.gz.NN parts
+#
+# A session: `wheels` and `carry` here; a call `bench/mini_dag.sh stage` carrying [".carryK"] for each folder;
+# calls `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh run` until one exits 0 (REPRO_GIT_COMMIT names the code in
+# the results' provenance: the copy has no .git); a call `bench/mini_dag.sh pack`; then here, in the repository
+# root, `cat mini-dag.tar.gz.* | tar -xz` and `repro report --scale mini --readme README.md`. Keep the calls
+# back to back: the state lasts only while the machine stays warm.
+#
+# State: each call gets a fresh copy of the checkout, but /tmp lasts while the machine is held, so all that the
+# DAG writes lives under $DAG_STATE (/tmp/mini-dag): results, reports and work through the workflow's config
+# (results_dir, reports_dir, work_dir), and the folders the rules name in the checkout (logs/, benchmarks/ and
+# Snakemake's own .snakemake/) as links into it. A run stopped at its time limit, or anywhere, is resumed by the
+# next: Snakemake reruns what is missing or incomplete, and each job resumes its own work (an asset from
+# <name>.partial/, a notebook from work/mini/<id>/). A fresh machine starts over, from `stage`.
+# DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a CPU, with the
+# data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]'); OUT
+# (default $DAG_STATE/out) is where `run` logs and `pack` packs.
+set -euo pipefail
+phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|pack}
+scale=${DAG_SCALE:-mini}
+state=${DAG_STATE:-/tmp/mini-dag}
+out=${OUT:-$state/out}
+site=$state/site
+mib=$((1024 * 1024))
+manifest=$state/incoming/MANIFEST # one line per carried file: sha256, size, parts, name (whl/... or data/...)
+
+wheels() {
+  mkdir -p .whl
+  local req
+  grep -v '^#' bench/mini_dag.requirements.txt | while read -r req; do
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl "$req" ||
+      python3 -m pip wheel -q --no-deps -w .whl "$req" # a pure-Python package published as source only
+  done
+  du -sh .whl
+}
+
+carry() {
+  local data=$REPRO_DATA tree budget src name size parts part folder n=0
+  # a call carries 64 MiB in all: the working tree (tracked and not ignored files) and the carried folders
+  tree=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- | tail -n1 | cut -f1)
+  budget=$((${1:-0} * mib))
+  if [ "$budget" = 0 ]; then
+    budget=$((64 * mib - tree - mib))
+    if [ "$budget" -lt $((4 * mib)) ]; then
+      echo "the working tree takes $((tree / mib)) MiB of a call's 64: too little is left to carry data" >&2
+      exit 2
+    fi
+  fi
+  rm -rf .carry[0-9]* .carry-parts
+  mkdir -p .carry-parts
+  : >.carry-parts/MANIFEST
+  while IFS=$'\t' read -r src name; do
+    size=$(stat -c %s "$src")
+    parts=$(((size + budget - 1) / budget))
+    [ "$parts" -gt 0 ] || parts=1
+    mkdir -p ".carry-parts/$(dirname "$name")"
+    split -b "$budget" -d -a 2 "$src" ".carry-parts/$name.part"
+    [ -e ".carry-parts/$name.part00" ] || : >".carry-parts/$name.part00" # an empty file is one empty part
+    echo "$(sha256sum "$src" | cut -d' ' -f1) $size $parts $name" >>.carry-parts/MANIFEST
+  done < <(
+    for src in .whl/*.whl; do [ -e "$src" ] && printf '%s\twhl/%s\n' "$src" "${src##*/}"; done
+    for src in "$data"/*.zip "$data"/models/*; do [ -e "$src" ] && printf '%s\tdata/%s\n' "$src" "${src#"$data"/}"; done
+  )
+  # first fit, largest part first; every folder holds the manifest, so any of them tells stage the whole list
+  declare -a fill=()
+  while IFS=$'\t' read -r size part; do
+    for ((folder = 1; folder <= n; folder++)); do
+      [ $((fill[folder] + size)) -le "$budget" ] && break
+    done
+    if [ "$folder" -gt "$n" ]; then
+      n=$folder
+      fill[folder]=0
+      mkdir -p ".carry$folder"
+      cp .carry-parts/MANIFEST ".carry$folder/"
+    fi
+    fill[folder]=$((fill[folder] + size))
+    mkdir -p ".carry$folder/$(dirname "$part")"
+    mv ".carry-parts/$part" ".carry$folder/$part"
+  done < <(cd .carry-parts && find . -name '*.part[0-9][0-9]' -printf '%s\t%P\n' | sort -rn)
+  rm -rf .carry-parts
+  echo "the working tree takes $((tree / mib)) MiB; $n folders of at most $((budget / mib)) MiB to carry, one call each:"
+  for ((folder = 1; folder <= n; folder++)); do
+    echo "  carry [\".carry$folder\"]: bench/mini_dag.sh stage    ($(du -sh ".carry$folder" | cut -f1))"
+  done
+}
+
+# where a carried file goes: the wheels to install, or the data folder
+destination() {
+  case "$1" in
+    whl/*) echo "$state/wheels/${1#whl/}" ;;
+    data/*) echo "$REPRO_DATA/${1#data/}" ;;
+  esac
+}
+
+# print the carried files not yet in place; fail where some are missing
+staged() {
+  local sha size parts name missing=0
+  [ -f "$manifest" ] || return 0 # nothing was carried: a rehearsal on a machine that has it all
+  while read -r sha size parts name; do
+    [ -f "$(destination "$name")" ] || { echo "  still to carry: $name"; missing=1; }
+  done <"$manifest"
+  local wheels=("$state"/wheels/*.whl)
+  if [ "$missing" = 0 ] && [ -e "${wheels[0]}" ] && [ ! -e "$site/.installed" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
+      "${wheels[@]}"
+    touch "$site/.installed"
+    echo "  installed ${#wheels[@]} wheels into $site"
+  fi
+  return "$missing"
+}
+
+stage() {
+  local folder sha size parts name dest got
+  mkdir -p "$state/incoming" "$state/wheels" "$REPRO_DATA"
+  for folder in .carry[0-9]*/; do [ -d "$folder" ] && cp -r "$folder." "$state/incoming/"; done
+  [ -f "$manifest" ] || { echo "no .carry folder came with this call (bench/mini_dag.sh carry, here)" >&2; exit 2; }
+  while read -r sha size parts name; do
+    dest=$(destination "$name")
+    [ ! -f "$dest" ] || continue
+    got=("$state/incoming/$name".part[0-9][0-9])
+    if [ ! -e "${got[0]}" ] || [ "${#got[@]}" -ne "$parts" ]; then continue; fi
+    mkdir -p "$(dirname "$dest")"
+    cat "$state/incoming/$name".part[0-9][0-9] >"$dest.tmp"
+    if ! echo "$sha  $dest.tmp" | sha256sum -c --quiet; then
+      rm -f "$dest.tmp" "$state/incoming/$name".part[0-9][0-9]
+      echo "$name came damaged: carry its folder again" >&2
+      exit 2
+    fi
+    mv "$dest.tmp" "$dest"
+    rm -f "$state/incoming/$name".part[0-9][0-9]
+    echo "  in place: $name ($((size / mib)) MiB)"
+  done <"$manifest"
+  if staged; then echo "staged: every carried file is in place"; fi
+}
+
+# the folders the rules name in the checkout, linked to the state that outlasts this call's copy of it
+link_state() {
+  local folder
+  for folder in logs benchmarks .snakemake; do
+    if [ -e "$folder" ] && [ ! -L "$folder" ]; then
+      echo "$folder/ is a folder of this checkout; the DAG's state lives in $state: move $folder/ away first" >&2
+      exit 2
+    fi
+    mkdir -p "$state/$folder"
+    ln -sfn "$state/$folder" "$folder"
+  done
+}
+
+run_dag() {
+  local minutes=${1:-8} rc=0 left extra
+  staged || { echo "stage the folders above first" >&2; exit 2; }
+  if [ -z "${REPRO_GIT_COMMIT:-}" ] && ! git rev-parse -q HEAD >/dev/null 2>&1; then
+    echo "this copy has no .git: name its commit, REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD), in the call" >&2
+    exit 2
+  fi
+  link_state
+  mkdir -p "$out" "$state/bin"
+  # the jobs' `repro` command: this checkout's package, with the staged wheels
+  printf '#!/bin/sh\nexec python3 -m repro.cli "$@"\n' >"$state/bin/repro"
+  chmod +x "$state/bin/repro"
+  export PATH=$state/bin:$PATH PYTHONPATH=$site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+  export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 REPRO_OFFLINE=1 REPRO_CACHE=${REPRO_CACHE:-$state/cache}
+  local config=(--config "scale=$scale" "results_dir=$state/results" "reports_dir=$state/reports"
+    "work_dir=$state/work")
+  read -ra extra <<<"${DAG_CONFIG:-}"
+  config+=("${extra[@]}")
+  python3 -m snakemake --unlock "${config[@]}" >/dev/null 2>&1 || true # a lock left by a piece killed outright
+  timeout --kill-after=30s "${minutes}m" python3 -m snakemake --cores all "${config[@]}" 2>&1 |
+    tee -a "$out/run.log" || rc=$?
+  left=$(python3 -m snakemake --dry-run --quiet rules "${config[@]}" 2>&1)
+  if grep -q "Nothing to be done" <<<"$left"; then
+    echo "the $scale DAG is complete: bench/mini_dag.sh pack"
+    return 0
+  fi
+  if [ "$rc" = 124 ]; then
+    echo "stopped after $minutes minutes: run again to go on. Left:"
+  else
+    echo "snakemake ended with status $rc (a failed job's log is under logs/$scale/): run again to retry. Left:"
+  fi
+  awk '/^Job stats/ {table = 1} table {print} table && /^$/ {exit}' <<<"$left"
+  exit 3
+}
+
+pack() {
+  local keep=("results/$scale" "reports/$scale") name="$scale-dag" size folder
+  for folder in "${keep[@]}"; do
+    [ -d "$state/$folder" ] || { echo "nothing to pack: no $state/$folder (bench/mini_dag.sh run)" >&2; exit 2; }
+  done
+  size=$(cd "$state" && du -scb --exclude=.snakemake_timestamp "${keep[@]}" | tail -n1 | cut -f1)
+  if [ "$size" -gt $((64 * mib)) ]; then
+    echo "what the repository would keep takes $((size / mib)) MiB, over its 64; the largest files:" >&2
+    (cd "$state" && find "${keep[@]}" -type f -printf '%s\t%p\n' | sort -rn | head -n 10) >&2
+    exit 2
+  fi
+  [ -f "$state/results/$scale/jobs.csv" ] || echo "warning: no jobs table yet: the DAG has not finished" >&2
+  mkdir -p "$out"
+  rm -f "$out/$name".tar.gz.*
+  tar -C "$state" --exclude=.snakemake_timestamp -cz "${keep[@]}" | split -b 15m -d -a 2 - "$out/$name.tar.gz."
+  ls -l "$out"
+  echo "$((size / mib)) MiB kept; unpack in the repository root: cat $name.tar.gz.* | tar -xz"
+}
+
+# the data folder: where carry takes the archives from, here; where stage puts them and the DAG reads them, there
+case "$phase" in
+  wheels) wheels ;;
+  carry) REPRO_DATA=${REPRO_DATA:-../shared/data} carry "${2:-}" ;;
+  stage) REPRO_DATA=${REPRO_DATA:-$state/data} stage ;;
+  run) export REPRO_DATA=${REPRO_DATA:-$state/data} && run_dag "${2:-}" ;;
+  pack) pack ;;
+  *)
+    echo "unknown phase $phase (wheels, carry, stage, run, pack)" >&2
+    exit 2
+    ;;
+esac

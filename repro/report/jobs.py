@@ -1,0 +1,177 @@
+"""``repro jobs``: where a workflow run's time goes. One table of every asset and experiment job of a scale, its
+wall time, memory and peak GPU memory, gathered from what the jobs left under ``benchmarks/<scale>/`` (Snakemake's
+benchmark TSVs, and the GPU peaks of :mod:`repro.workflow.jobstats` beside them) into ``results/<scale>/jobs.csv``,
+which is committed with the results; the report shows it as its jobs page.
+
+A job's end is its benchmark file's modification time (Snakemake writes it when the job finishes), its start that
+less its wall time. Two lines close the table: the sum of the jobs' times, and the run's wall time, taken as the
+time during which at least one job ran (the union of the jobs' intervals): the sum exceeds it where jobs ran at
+once, and it leaves out the pauses between the pieces of a resumed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ReproError
+from ..workflow.jobstats import read_gpu_peak
+from .page import Page, plain
+
+COLUMNS = ["job", "kind", "wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "device", "started", "ended"]
+#: the kinds of the job rows; the two closing lines have kinds "total" and "run"
+JOB_KINDS = ("asset", "experiment")
+
+
+def clock(seconds: float) -> str:
+    """Seconds as h:mm:ss."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+
+
+def _seconds(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+def gather_jobs(benchmarks: Path) -> pd.DataFrame:
+    """One row per job benchmarked under ``benchmarks`` (assets in its ``assets/`` folder), longest first."""
+    rows = []
+    for tsv in sorted(benchmarks.rglob("*.tsv")):
+        bench = pd.read_csv(tsv, sep="\t", na_values="NA").iloc[0]
+        ended = tsv.stat().st_mtime
+        gpu = read_gpu_peak(tsv.with_suffix(".gpu.jsonl"))
+        rows.append(
+            {
+                "job": tsv.stem,
+                "kind": "asset" if tsv.relative_to(benchmarks).parts[0] == "assets" else "experiment",
+                "wall_s": round(float(bench["s"]), 1),
+                "wall": clock(bench["s"]),
+                "max_rss_mib": None if pd.isna(bench["max_rss"]) else round(float(bench["max_rss"])),
+                "gpu_peak_mib": None if gpu.mib is None else round(gpu.mib),
+                "device": "" if gpu.mib is None else gpu.devices or "no GPU",
+                "started": _timestamp(ended - float(bench["s"])),
+                "ended": _timestamp(ended),
+            }
+        )
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values("wall_s", ascending=False, ignore_index=True)
+
+
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """How long at least one of the intervals was open (their union's length)."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def closing_lines(jobs: pd.DataFrame) -> pd.DataFrame:
+    """The sum of the jobs' times, and the run's wall time (the union of their intervals)."""
+    started, ended = jobs["started"].map(_seconds), jobs["ended"].map(_seconds)
+    shared = {
+        "max_rss_mib": jobs["max_rss_mib"].max(),
+        "gpu_peak_mib": jobs["gpu_peak_mib"].max(),
+        "device": "; ".join(sorted({d for d in jobs["device"] if d and d != "no GPU"})),
+        "started": _timestamp(started.min()) if len(jobs) else "",
+        "ended": _timestamp(ended.max()) if len(jobs) else "",
+    }
+
+    def line(job: str, kind: str, seconds: float) -> dict:
+        return {"job": job, "kind": kind, "wall_s": round(seconds, 1), "wall": clock(seconds), **shared}
+
+    run = busy_seconds(list(zip(started, ended, strict=True)))
+    return pd.DataFrame(
+        [line("all jobs, one after another", "total", jobs["wall_s"].sum()), line("the run", "run", run)],
+        columns=COLUMNS,
+    )
+
+
+def write_jobs(jobs: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Write the jobs and their closing lines to ``path``; return the closing lines."""
+    closing = closing_lines(jobs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat([jobs, closing], ignore_index=True).to_csv(path, index=False)
+    return closing
+
+
+def read_jobs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The job rows of a jobs.csv and its closing lines."""
+    table = pd.read_csv(path, keep_default_na=False, na_values={"max_rss_mib": "", "gpu_peak_mib": ""})
+    is_job = table["kind"].isin(JOB_KINDS)
+    return table[is_job].reset_index(drop=True), table[~is_job].set_index("kind")
+
+
+def _mib(value) -> str:
+    return "—" if pd.isna(value) else f"{value:,.0f}"
+
+
+def jobs_page(path: Path, scale: str) -> Page:
+    """The report's page of a jobs.csv: the run's wall time, then every job, longest first."""
+    jobs, closing = read_jobs(path)
+    page = Page(f"Time and memory of every job at scale `{scale}`")
+    page.text(f"[All artifacts at scale `{scale}`](index.md)")
+    if jobs.empty:
+        page.text("No job of this scale was benchmarked: run the workflow (`snakemake --cores all`).")
+        return page
+    run, total = closing.loc["run"], closing.loc["total"]
+    page.text(
+        f"The run took **{run['wall']}** ({run['wall_s']:,.0f} s) of wall time: the time during which at least one "
+        f"of its {len(jobs)} jobs was running, from {run['started']} to {run['ended']}, without the pauses between "
+        f"the pieces of a resumed run. The jobs' own times add up to {total['wall']} ({total['wall_s']:,.0f} s). "
+        "The sum of the jobs' times is not the wall time: Snakemake runs jobs at once where cores, GPUs and notebook "
+        "kernels allow, so a job's share of the sum is not its share of the wall time. Neither counts Snakemake's "
+        "own start-up between jobs, an attempt of a job that was stopped or failed, or the report."
+    )
+    page.text(
+        "Max RSS: the memory of the job's processes (the notebook's kernel included), as Snakemake's benchmark "
+        "samples it (every 30 s after a job's first 30 s: a short peak can be missed). GPU peak: the most memory "
+        "PyTorch's caching allocator reserved on one device by any of the job's processes "
+        "(`torch.cuda.max_memory_reserved`); the driver's view (nvidia-smi) adds each process's CUDA context. A "
+        "dash: not recorded."
+    )
+    page.table(
+        ["job", "kind", "wall time", "seconds", "max RSS (MiB)", "GPU peak (MiB)", "device", "started"],
+        [
+            [
+                plain(j.job),
+                j.kind,
+                j.wall,
+                f"{j.wall_s:,.1f}",
+                _mib(j.max_rss_mib),
+                _mib(j.gpu_peak_mib),
+                plain(j.device),
+                j.started,
+            ]
+            for j in jobs.itertuples()
+        ],
+    )
+    page.text("The same table, with the two closing lines: `jobs.csv` beside the results of this scale.")
+    return page
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", required=True, choices=["smoke", "mini", "paper"])
+    parser.add_argument("--benchmarks", default=None, help="the jobs' benchmarks (default: benchmarks/<scale>)")
+    parser.add_argument("--out", default=None, help="the table (default: results/<scale>/jobs.csv)")
+
+
+def run(args: argparse.Namespace) -> int:
+    benchmarks = Path(args.benchmarks or Path("benchmarks") / args.scale)
+    out = Path(args.out or Path("results") / args.scale / "jobs.csv")
+    if not benchmarks.is_dir():
+        raise ReproError(
+            f"no benchmarks in {benchmarks}: the workflow writes one per job there (snakemake --config "
+            f"scale={args.scale}); name another folder with --benchmarks"
+        )
+    jobs = gather_jobs(benchmarks)
+    run_line = write_jobs(jobs, out).set_index("kind").loc["run"]
+    print(f"{len(jobs)} jobs in {out}: the run took {run_line['wall']} with a job running")
+    return 0

@@ -1,0 +1,90 @@
+"""The scoreboard of a scale: every claim of the two papers, reproduced, differs or undecided at that scale, the
+count of each, and one line on what the scale can and cannot say of the papers. The report writes it as
+``reports/<scale>/scoreboard.md``; ``repro report --scale S --readme README.md`` writes the same between the
+README's markers, with its links made relative to the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..errors import ReproError
+from ..results.tables import claim_text
+from .page import Page, plain
+from .verdicts import ClaimVerdict
+
+#: what a verdict at each scale can and cannot say of the papers (DESIGN.md's scales and mini world)
+SCOPE = {
+    "smoke": (
+        "At `smoke` scale a generator trained for a few CPU steps runs every notebook on a few images per class "
+        "and one seed: it proves that the whole pipeline runs, and decides no claim (one seed never does)."
+    ),
+    "mini": (
+        "At `mini` scale the papers' methods run on the project's own 64 px text-to-image model, pretrained on a "
+        "small pool of real images (CIFAR-10, ImageNette, PACS) in place of Stable Diffusion and LAION, with small "
+        "target sets and several seeds: a verdict says whether a claim's direction holds for the method itself, "
+        "beyond seed noise; it cannot reproduce the papers' numbers, and what needs Stable Diffusion, CLIP, "
+        "BigGAN, LAION retrieval or Inception features stays undecided until the `paper` scale."
+    ),
+    "paper": (
+        "At `paper` scale the papers' own settings run on Stable Diffusion and the papers' datasets: a verdict "
+        "speaks to the claim as the paper states it."
+    ),
+}
+VERDICTS = ("reproduced", "differs", "undecided")
+BEGIN, END = "<!-- scoreboard:begin -->", "<!-- scoreboard:end -->"
+
+
+def scoreboard_verdict(verdict: ClaimVerdict) -> str:
+    """reproduced (the claim holds), differs (it fails) or undecided (anything else)."""
+    return {"yes": "reproduced", "no": "differs"}.get(verdict.verdict, "undecided")
+
+
+def _note(verdict: ClaimVerdict) -> str:
+    """Why a claim is undecided: the run's evidence decides neither way, or the artifact did not run."""
+    if verdict.verdict in ("yes", "no"):
+        return ""
+    return "the run's evidence decides neither way" if verdict.verdict == "undecided" else verdict.verdict
+
+
+def scoreboard_page(verdicts: Sequence[ClaimVerdict], scale: str, link: Callable[[str], str] = str) -> Page:
+    """The scoreboard; ``link`` turns a report page's name (``index.md``, ``<id>.md``) into the link to it."""
+    counts = Counter(map(scoreboard_verdict, verdicts))
+    page = Page(f"Scoreboard at scale `{scale}`")
+    page.text(SCOPE[scale])
+    page.text(
+        f"Of {len(verdicts)} claims at scale `{scale}`: "
+        + ", ".join(f"**{counts[v]} {'differ' if v == 'differs' else v}**" for v in VERDICTS)
+        + f". The evidence of each is on its artifact's page; [the full report]({link('index.md')})."
+    )
+    page.table(
+        ["verdict", "claim", "experiment", "why undecided"],
+        [
+            [
+                scoreboard_verdict(v),
+                plain(claim_text(v.claim)),
+                f"[{v.experiment.id}]({link(f'{v.experiment.id}.md')})",
+                plain(_note(v)),
+            ]
+            for v in sorted(verdicts, key=lambda v: VERDICTS.index(scoreboard_verdict(v)))
+        ],
+    )
+    return page
+
+
+def write_readme_scoreboard(readme: Path, verdicts: Sequence[ClaimVerdict], scale: str, pages: Path) -> None:
+    """Replace the block between the README's markers with the scoreboard, linked to the report pages in
+    ``pages`` from the README's folder."""
+    text = readme.read_text()
+    begin, end = text.find(BEGIN), text.find(END)
+    if begin < 0 or end < begin or text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise ReproError(
+            f"{readme} has no scoreboard block: put a line `{BEGIN}` where the scoreboard goes and a line `{END}` "
+            "below it, once each"
+        )
+    page = scoreboard_page(verdicts, scale, lambda name: os.path.relpath(pages / name, readme.parent))
+    block = "\n\n".join(page.blocks)
+    readme.write_text(text[: begin + len(BEGIN)] + "\n" + block + "\n" + text[end:])

@@ -1,0 +1,104 @@
+"""Peak GPU memory of a workflow job, recorded by the job's own processes.
+
+Snakemake's ``benchmark:`` directive times a job and samples the memory of its processes, but cannot see the
+GPU. So a rule names a file in ``$REPRO_GPU_PEAK_FILE``, and every ``repro`` process of the job records its own
+peak there as it exits: the ``repro`` command itself (:mod:`repro.cli` registers it), and for ``repro run`` the
+notebook's kernel, a separate process that papermill starts and that runs no ``repro`` command (the runner asks
+it to register at start-up: :func:`kernel_arguments`). Only the process knows its peak, and only until it
+exits, which is why each one writes for itself.
+
+Each process appends one JSON line: its pid and, for each visible CUDA device, its name and the most memory
+PyTorch's caching allocator reserved on it (``torch.cuda.max_memory_reserved``); no devices where the process
+never initialised CUDA (a CPU run, or ``repro run``'s runner, which leaves the GPU to its kernel). The job's
+peak (:func:`read_gpu_peak`) is the largest of any process on any device: the processes of a ``repro`` job use
+the GPU one at a time, so their peaks do not add up.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: names the file a job's processes append their peaks to; set by the workflow's rules, unset elsewhere
+GPU_PEAK_FILE_ENV = "REPRO_GPU_PEAK_FILE"
+MIB = 1024 * 1024
+
+#: the files this process registered for (a command run twice in one process records once)
+_registered: set[str] = set()
+
+
+def _job_file() -> str | None:
+    """The job's file, made absolute in this process's environment too: a child started in another folder
+    (papermill's kernel runs in the notebook's output folder) then appends to the same file."""
+    path = os.environ.get(GPU_PEAK_FILE_ENV)
+    if not path:
+        return None
+    os.environ[GPU_PEAK_FILE_ENV] = os.path.abspath(path)
+    return os.environ[GPU_PEAK_FILE_ENV]
+
+
+def record_gpu_peak_at_exit() -> None:
+    """Append this process's GPU peak to the job's file when it exits, where the workflow named a file."""
+    path = _job_file()
+    if path is None or path in _registered:
+        return
+    _registered.add(path)
+    atexit.register(_append_if_same_process, Path(path), os.getpid())
+
+
+def kernel_arguments() -> list[str]:
+    """Options for a notebook kernel's launch that make the kernel record its peak as well (none where the
+    workflow named no file). Given at launch, they leave no trace in the executed notebook."""
+    if _job_file() is None:
+        return []
+    register = f"__import__('{__name__}', fromlist=['_']).record_gpu_peak_at_exit()"
+    return [f"--IPKernelApp.exec_lines={[register]!r}"]
+
+
+def gpu_peaks() -> list[dict]:
+    """Each visible CUDA device's name and the most memory this process reserved on it, in bytes; empty where
+    the process never initialised CUDA."""
+    torch = sys.modules.get("torch")  # never imported: CUDA is not initialised, and importing it at exit costs seconds
+    if torch is None or not torch.cuda.is_initialized():
+        return []
+    return [
+        {"name": torch.cuda.get_device_name(i), "peak_bytes": int(torch.cuda.max_memory_reserved(i))}
+        for i in range(torch.cuda.device_count())
+    ]
+
+
+def append_gpu_peak(path: Path) -> None:
+    """Append this process's line; appends of one short line do not interleave between processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        file.write(json.dumps({"pid": os.getpid(), "devices": gpu_peaks()}) + "\n")
+
+
+def _append_if_same_process(path: Path, pid: int) -> None:
+    # a forked child that exits through Python inherits the handler, not the parent's CUDA memory: skip it
+    if os.getpid() == pid:
+        append_gpu_peak(path)
+
+
+@dataclass(frozen=True)
+class GpuPeak:
+    """A job's peak GPU memory: ``mib`` is None where its processes recorded nothing (the job ran without this
+    record, or was killed), 0 where none used a GPU; ``devices`` names the devices that held the memory."""
+
+    mib: float | None
+    devices: str
+
+
+def read_gpu_peak(path: Path) -> GpuPeak:
+    """The largest peak any of the job's processes recorded on any device, and the devices it used."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    if not records:
+        return GpuPeak(None, "")
+    devices = [d for record in records for d in record["devices"]]
+    used = [d for d in devices if d["peak_bytes"] > 0]
+    peak = max((d["peak_bytes"] for d in used), default=0)
+    return GpuPeak(peak / MIB, "; ".join(sorted({d["name"] for d in used})))

@@ -1,0 +1,119 @@
+"""bench/mini_dag.sh, the parts a CPU can check: `carry` shares files out over folders one device call can carry
+and `stage` puts them together again, folder by folder; `pack` brings back what the repository keeps in parts
+the device returns (at most 8 files of 16 MiB), and refuses more than 64 MiB."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPT = REPO / "bench" / "mini_dag.sh"
+MIB = 1024 * 1024
+
+
+def script(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    """The script in ``cwd`` with ``env``; never the session's data folder, which `stage` would write into."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("REPRO_DATA", "OUT", "DAG_STATE")}
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], cwd=cwd, env={**inherited, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def finished(tmp_path):
+    """A state folder as a finished mini run leaves it: results with a large figure, the jobs table, the report."""
+    state = tmp_path / "state"
+    (state / "results" / "mini" / "di_demo").mkdir(parents=True)
+    (state / "results" / "mini" / "di_demo" / "figure.png").write_bytes(os.urandom(20 * MIB))
+    (state / "results" / "mini" / "di_demo" / ".snakemake_timestamp").touch()
+    (state / "results" / "mini" / "jobs.csv").write_text("job,kind\n")
+    (state / "reports" / "mini").mkdir(parents=True)
+    (state / "reports" / "mini" / "index.md").write_text("# index\n")
+    return state
+
+
+def test_pack_returns_what_the_repository_keeps_in_parts_the_device_brings_back(finished, tmp_path):
+    out = tmp_path / "out"
+    run = script("pack", cwd=tmp_path, DAG_STATE=str(finished), OUT=str(out))
+    assert run.returncode == 0, run.stderr
+    parts = sorted(out.iterdir())
+    assert [p.name for p in parts] == ["mini-dag.tar.gz.00", "mini-dag.tar.gz.01"]
+    assert all(p.stat().st_size <= 16 * MIB for p in parts) and len(parts) <= 8
+    assert "cat mini-dag.tar.gz.* | tar -xz" in run.stdout
+    whole = tmp_path / "whole.tar.gz"
+    whole.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with tarfile.open(whole) as archive:
+        names = set(archive.getnames())
+        archive.extractall(tmp_path / "repo", filter="data")
+    assert {"results/mini/jobs.csv", "reports/mini/index.md", "results/mini/di_demo/figure.png"} <= names
+    assert not any(name.endswith(".snakemake_timestamp") for name in names)
+    figure = "results/mini/di_demo/figure.png"
+    assert (tmp_path / "repo" / figure).read_bytes() == (finished / figure).read_bytes()
+
+
+def test_pack_refuses_more_than_the_repository_keeps(finished, tmp_path):
+    with open(finished / "results" / "mini" / "di_demo" / "huge.bin", "wb") as sparse:
+        sparse.truncate(65 * MIB)
+    out = tmp_path / "out"
+    run = script("pack", cwd=tmp_path, DAG_STATE=str(finished), OUT=str(out))
+    assert run.returncode == 2 and "over its 64" in run.stderr and "huge.bin" in run.stderr
+    assert not out.exists()
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A checkout with a wheel-less .whl/ and a data folder of archives, one of them larger than a call's share."""
+    repo, data = tmp_path / "repo", tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    (data / "big.zip").write_bytes(os.urandom(3 * MIB + 5))
+    (data / "small.zip").write_bytes(os.urandom(1000))
+    (data / "models" / "teacher.th").write_bytes(os.urandom(100))
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / ".gitignore").write_text("/.carry*/\n")
+    return repo, data
+
+
+def test_carry_and_stage_move_the_data_folder_one_call_at_a_time(checkout, tmp_path):
+    repo, data = checkout
+    run = script("carry", "1", cwd=repo, REPRO_DATA=str(data))
+    assert run.returncode == 0, run.stderr
+    folders = sorted(repo.glob(".carry*"))
+    assert len(folders) == 4 and 'carry [".carry1"]: bench/mini_dag.sh stage' in run.stdout
+    for folder in folders:  # a part is at most the share; the manifest rides along
+        assert sum(f.stat().st_size for f in folder.rglob("*.part*")) <= MIB
+    state = tmp_path / "state"
+    for i, folder in enumerate(reversed(folders)):  # one device call each, in any order
+        call = tmp_path / f"call{i}"
+        shutil.copytree(folder, call / folder.name)
+        staged = script("stage", cwd=call, DAG_STATE=str(state), REPRO_DATA=str(state / "data"))
+        assert staged.returncode == 0, staged.stderr
+    assert "staged: every carried file is in place" in staged.stdout
+    for name in ("big.zip", "small.zip", "models/teacher.th"):
+        assert (state / "data" / name).read_bytes() == (data / name).read_bytes()
+
+
+def test_stage_refuses_a_damaged_file(checkout, tmp_path):
+    repo, data = checkout
+    script("carry", "1", cwd=repo, REPRO_DATA=str(data))
+    call = tmp_path / "call"
+    shutil.copytree(repo, call, ignore=shutil.ignore_patterns(".git"))
+    part = next(call.glob(".carry*/data/big.zip.part01"))
+    part.write_bytes(b"x" + part.read_bytes()[1:])
+    staged = script("stage", cwd=call, DAG_STATE=str(tmp_path / "state"), REPRO_DATA=str(tmp_path / "staged"))
+    assert staged.returncode == 2 and "data/big.zip came damaged: carry its folder again" in staged.stderr
+    assert not (tmp_path / "staged" / "big.zip").exists()
+
+
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
+)
+def test_the_script_is_shellcheck_clean():
+    run = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout

@@ -1,0 +1,89 @@
+"""The scoreboard: every claim reproduced, differs or undecided at a scale, counted, with what the scale can say;
+written by the report beside its pages, and into a README's marked block with links from the README."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.cli import main
+from repro.report import render_report
+from repro.report.scoreboard import BEGIN, END, SCOPE
+from repro.workflow.notebook import run_notebook
+from repro.workflow.registry import load_registry
+from tests.conftest import REPO
+
+README = f"""# A project
+
+Its introduction.
+
+## Scoreboard
+
+{BEGIN}
+The scoreboard appears here once results exist.
+{END}
+
+## Set up
+"""
+
+
+@pytest.fixture
+def demo_run(demo_project, tmp_path):
+    """The demo artifact run at mini scale (its one claim holds), with a second claim it does not test."""
+    registry = demo_project / "config" / "experiments" / "di_demo.yaml"
+    registry.write_text(
+        registry.read_text().replace("claims:\n", "claims:\n- {id: shrinks, text: it shrinks, check: x}\n")
+    )
+    demo = load_registry(demo_project / "config")["di_demo"]
+    out = tmp_path / "results" / "mini" / "di_demo"
+    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
+    return demo, out
+
+
+def test_the_report_writes_the_scoreboard_beside_its_pages(demo_run, tmp_path):
+    demo, out = demo_run
+    index = render_report([demo], "mini", {"di_demo": out}, tmp_path / "reports" / "mini", tmp_path / "logs")
+    assert "[The scoreboard](scoreboard.md)" in index.read_text()
+    board = (index.parent / "scoreboard.md").read_text()
+    assert board.startswith("# Scoreboard at scale `mini`\n") and SCOPE["mini"] in board
+    assert "Of 2 claims at scale `mini`: **1 reproduced**, **0 differ**, **1 undecided**." in board
+    assert "| reproduced | accuracy grows with data | [di_demo](di_demo.md) |  |" in board
+    assert "| undecided | it shrinks | [di_demo](di_demo.md) | not tested |" in board
+    assert "[the full report](index.md)" in board and (index.parent / "scoreboard.html").exists()
+
+
+def test_the_readme_block_is_replaced_with_links_from_the_readme(demo_run, demo_project, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text(README)
+    args = ["report", "--config-dir", str(demo_project / "config"), "--scale", "mini", "--readme", "README.md"]
+    assert main(args) == 0
+    readme = (tmp_path / "README.md").read_text()
+    before, block, after = readme.partition(BEGIN)[0], *readme.partition(BEGIN)[2].partition(END)[::2]
+    assert before == README.partition(BEGIN)[0] and after == README.partition(END)[2]
+    assert "once results exist" not in block and SCOPE["mini"] in block
+    assert "| reproduced | accuracy grows with data | [di_demo](reports/mini/di_demo.md) |  |" in block
+    assert "[the full report](reports/mini/index.md)" in block
+    assert not (tmp_path / "reports").exists()  # it renders nothing else
+    assert main(args) == 0 and (tmp_path / "README.md").read_text() == readme  # and again gives the same
+
+
+def test_a_readme_without_the_markers_is_refused_with_the_fix(demo_run, demo_project, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(README.replace(END, ""))
+    args = ["report", "--config-dir", str(demo_project / "config"), "--scale", "mini", "--readme", str(readme)]
+    assert main([*args, "--results", str(tmp_path / "results")]) == 2
+    assert f"{readme} has no scoreboard block: put a line `{BEGIN}`" in capsys.readouterr().err
+    assert readme.read_text() == README.replace(END, "")
+
+
+def test_a_scale_without_results_leaves_the_readme_as_it_is(demo_project, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    args = ["report", "--config-dir", str(demo_project / "config"), "--scale", "mini", "--readme", str(readme)]
+    assert main([*args, "--results", str(tmp_path / "results")]) == 2
+    assert "no experiment has results at scale mini" in capsys.readouterr().err
+    assert readme.read_text() == README
+
+
+def test_the_readme_holds_one_scoreboard_block_near_its_top():
+    text = (REPO / "README.md").read_text()
+    assert text.count(BEGIN) == 1 and text.count(END) == 1 and text.index(BEGIN) < text.index("## Set up and run")

@@ -1,0 +1,85 @@
+"""A workflow job's processes record their peak GPU memory: a `repro` command and a notebook's kernel each append
+their line to the file the job names, with no GPU on a CPU, and the CUDA peak where the process used CUDA."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+from repro.workflow import jobstats
+from repro.workflow.jobstats import GPU_PEAK_FILE_ENV, GpuPeak, append_gpu_peak, read_gpu_peak
+from repro.workflow.notebook import run_notebook
+from repro.workflow.registry import load_registry
+from tests.conftest import REPO
+
+
+def records(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_repro_command_records_its_peak_at_exit_even_when_it_fails(tmp_path):
+    """The command runs in the job's folder with a relative path, as Snakemake's rules give it; on a CPU it used
+    no GPU."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), GPU_PEAK_FILE_ENV: "benchmarks/job.gpu.jsonl"}
+    run = subprocess.run(
+        [sys.executable, "-m", "repro.cli", "run", "di_nope", "--config-dir", str(REPO / "config")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2 and "unknown experiment id" in run.stderr
+    (line,) = records(tmp_path / "benchmarks" / "job.gpu.jsonl")
+    assert line["devices"] == [] and line["pid"] != os.getpid()
+    assert read_gpu_peak(tmp_path / "benchmarks" / "job.gpu.jsonl") == GpuPeak(0.0, "")
+
+
+def test_a_notebooks_kernel_records_its_own_peak_and_leaves_no_trace_in_the_notebook(
+    demo_project, tmp_path, monkeypatch
+):
+    """papermill's kernel is a process of its own, started in the output folder: it appends to the job's file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(GPU_PEAK_FILE_ENV, "peak.gpu.jsonl")
+    demo = load_registry(demo_project / "config")["di_demo"]
+    out = tmp_path / "results" / "di_demo"
+    executed = run_notebook(demo, "smoke", out, out / "di_demo.ipynb")
+    (line,) = records(tmp_path / "peak.gpu.jsonl")
+    assert line["pid"] != os.getpid() and line["devices"] == []
+    assert "jobstats" not in executed.read_text()
+
+
+def test_without_a_file_named_nothing_is_recorded(monkeypatch):
+    monkeypatch.delenv(GPU_PEAK_FILE_ENV, raising=False)
+    assert jobstats.kernel_arguments() == []
+
+
+def test_the_peak_is_the_largest_any_process_reserved_on_any_device(tmp_path, monkeypatch):
+    """The CUDA path, with torch.cuda's answers planted: a runner that never initialised CUDA, then a kernel that
+    reserved 3 GiB on the first of two devices."""
+    path = tmp_path / "job.gpu.jsonl"
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    append_gpu_peak(path)
+    reserved = {0: 3 * 1024**3, 1: 0}
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"Fake H100 #{i}")
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda i: reserved[i])
+    append_gpu_peak(path)
+    runner, kernel = records(path)
+    assert runner["devices"] == []
+    assert kernel["devices"] == [
+        {"name": "Fake H100 #0", "peak_bytes": 3 * 1024**3},
+        {"name": "Fake H100 #1", "peak_bytes": 0},
+    ]
+    assert read_gpu_peak(path) == GpuPeak(3072.0, "Fake H100 #0")
+
+
+def test_a_job_that_recorded_nothing_has_no_peak(tmp_path):
+    assert read_gpu_peak(tmp_path / "missing.gpu.jsonl") == GpuPeak(None, "")
+    (tmp_path / "killed.gpu.jsonl").write_text("")
+    assert read_gpu_peak(tmp_path / "killed.gpu.jsonl") == GpuPeak(None, "")
