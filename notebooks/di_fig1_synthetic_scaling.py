@@ -46,7 +46,8 @@ inversion = run.assets.checked(f"inversion_{dataset}", run.params)
 smallest = min(synthetic_sizes)
 # the default set's settings with each sensitivity strength instead of its guidance, at the smallest size only
 sensitivity = expand({**run.params, "per_image": smallest, "sweep": {"guidance": guidance_sensitivity}}, dataset)
-with TrainingGrid(run) as grid:  # the classifiers of every seed and set, trained side by side on the GPU
+# the classifiers of every seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for seed in seeds:
         sets = {(REAL, 1, "full real set"): TrainingData(real=train)}
         sets.update(
@@ -68,9 +69,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every seed and set, traine
                 data=data,
                 tests={method: test},
                 dataset=dataset,
-                arch=arch,
-                steps=train_steps,
-                batch_size=batch_size,
                 seed=seed,
                 method=method,
                 multiple=multiple,

@@ -63,7 +63,8 @@ def di_label(fraction):
 # %%
 (setting,) = expand(run.params)  # the base sampling settings (Figure 5 sweeps the generator, not them)
 fractions = sorted(pretrain_fractions) if "diffusion_inversion" in methods else []
-with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+# the classifiers of every dataset, seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for dataset in datasets:
         train = training_set(dataset, per_class, scale, data_root)
         test = test_set(dataset, test_per_class, data_root)
@@ -82,9 +83,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and se
                     data=data,
                     tests={method: test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     method=method,
                     pretrain_fraction=fraction,

@@ -42,7 +42,8 @@ HIGH_RESOLUTION = ("imagenette", "stl10")
 
 # %%
 text_cells = []  # (dataset, method, seed, scores) of the cells the paper's text reports
-with TrainingGrid(run) as grid:  # the classifiers of every dataset, size, seed and set, trained side by side on the GPU
+# the classifiers of every dataset, size, seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for dataset in datasets:
         train, test, _ = shared_sets(run, dataset)
         for fraction in real_fractions:
@@ -60,9 +61,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every dataset, size, seed 
                         data=data,
                         tests={method: test},
                         dataset=dataset,
-                        arch=arch,
-                        steps=train_steps,
-                        batch_size=batch_size,
                         seed=seed,
                         method=method,
                         real_images=len(real),

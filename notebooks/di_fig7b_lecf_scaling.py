@@ -71,9 +71,6 @@ def fit(grid, dataset, data, test, seed, method, size, **fields):
         data=data,
         tests={{"diffusion_inversion": DI, "lecf": LECF}[method]: test},
         dataset=dataset,
-        arch=arch,
-        steps=train_steps,
-        batch_size=batch_size,
         seed=seed,
         method=method,
         size=size,
@@ -105,7 +102,8 @@ for dataset in datasets:
             pool_classifier=pool_model,
         )
         candidates = []  # thresholds whose set is not empty, each scored at the smallest size, first seed
-        with TrainingGrid(run) as grid:  # the candidates' classifiers, trained side by side on the GPU
+        # the candidates' classifiers, trained side by side on the GPU
+        with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
             for threshold in sorted(lecf_thresholds):
                 kept = lecf_set(lecf, run.scratch(f"lecf_{dataset}"), threshold, per_class_at[smallest], dataset)
                 run.record(
@@ -131,9 +129,6 @@ for dataset in datasets:
                     data=TrainingData(synthetic=Synthetic(kept.path).subset()),
                     tests={f"threshold {float(threshold)}": test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=first_seed,
                     threshold=threshold,
                     size=smallest,
@@ -172,7 +167,8 @@ for dataset in datasets:
             )
         else:
             print(f"{name}: LECF kept no image at any threshold; no LECF curve")
-    with TrainingGrid(run) as grid:  # the curves' classifiers, trained side by side on the GPU
+    # the curves' classifiers, trained side by side on the GPU
+    with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
         for size in sorted(synthetic_sizes):
             for seed in seeds:
                 if "diffusion_inversion" in methods:

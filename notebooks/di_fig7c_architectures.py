@@ -50,7 +50,8 @@ if unknown:
 
 # %%
 train, test, synthetic = shared_sets(run, dataset)
-with TrainingGrid(run) as grid:  # the classifiers of every architecture, seed and set, trained side by side on the GPU
+# the classifiers of every architecture, seed and set, trained side by side on the GPU
+with TrainingGrid(run, steps=train_steps, batch_size=batch_size) as grid:
     for arch in archs:
         for seed in seeds:
             variants = synthetic(seed).subset(train.ids, per_image)  # the seed's own sample of the set
@@ -63,8 +64,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every architecture, seed a
                     tests={method: test},
                     dataset=dataset,
                     arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     method=method,
                 )

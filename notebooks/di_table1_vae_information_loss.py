@@ -54,7 +54,8 @@ bundle = generate.generator(run, generator, dtype)
 
 # %%
 vae_rows = {}  # dataset -> {resolution: row label}
-with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+# the classifiers of every dataset, seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for dataset in datasets:
         column = COLUMNS.get(dataset, dataset)
         train, test, synthetic = shared_sets(run, dataset)
@@ -77,9 +78,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and se
                     data=data,
                     tests={column: test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     generator_resolution=size or "",
                 )

@@ -69,7 +69,8 @@ retriever = knn_retriever(
     corpus_per_class=knn_corpus_per_class,
 )
 print(f"retrieval corpus: {len(retriever.pool)} of the pool's {len(pool)} images")
-with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+# the classifiers of every dataset, seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for dataset in datasets:
         table, row = PLACES[dataset]
         train, test, synthetic = shared_sets(run, dataset)
@@ -96,9 +97,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and se
                     data=data,
                     tests={column: test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     method="KNN retrieval" if k else "Diffusion Inversion",
                     k=k,

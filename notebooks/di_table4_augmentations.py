@@ -58,7 +58,8 @@ if unknown or "default" not in augmentations:
 
 # %%
 train, test, synthetic = shared_sets(run, dataset)
-with TrainingGrid(run) as grid:  # the classifiers of every augmentation, seed and set, trained side by side on the GPU
+# the classifiers of every augmentation, seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for augmentation in augmentations:
         augment, column = AUGMENT[augmentation]
         for seed in seeds:
@@ -70,9 +71,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every augmentation, seed a
                     data=data,
                     tests={column: test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     augment=augment,
                 )

@@ -48,7 +48,8 @@ COLUMNS = {
 bundle = generate.generator(run, generator, dtype)
 
 # %%
-with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and set, trained side by side on the GPU
+# the classifiers of every dataset, seed and set, trained side by side on the GPU
+with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
     for dataset in datasets:
         train, test, synthetic = shared_sets(run, dataset)
         size = per_dataset(resolution, dataset)
@@ -68,9 +69,6 @@ with TrainingGrid(run) as grid:  # the classifiers of every dataset, seed and se
                     data=data,
                     tests={original: test, processed: vae_test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     method=method,
                     vae_resolution=size,

@@ -63,7 +63,8 @@ for dataset in datasets:
     train, test, synthetic = shared_sets(run, dataset)
     fit, validation = validation_split(train, validation_fraction)
     mixed = {ratio: {} for ratio in ratios}  # ratio -> seed -> the scores of its classifier
-    with TrainingGrid(run) as grid:  # the dataset's classifiers of every seed and set, trained side by side on the GPU
+    # the dataset's classifiers of every seed and set, trained side by side on the GPU
+    with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
         for seed in seeds:
             generated = synthetic(seed).subset(fit.ids, per_image)  # the seed's sample, without the held-out images
             sets = {
@@ -83,9 +84,6 @@ for dataset in datasets:
                     data=data,
                     tests={column: test},
                     dataset=dataset,
-                    arch=arch,
-                    steps=train_steps,
-                    batch_size=batch_size,
                     seed=seed,
                     ratio=ratio or "",
                     validation=validation if ratio else None,

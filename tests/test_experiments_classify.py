@@ -55,8 +55,9 @@ def test_a_grid_records_the_rows_of_one_training_after_another_in_their_order(tm
     one_by_one = _run(tmp_path, "alone")
     alone = [train_and_test(one_by_one, **training) for training in _trainings()]
     together = _run(tmp_path, "grid")
-    with TrainingGrid(together, max_concurrent=4) as grid:  # 6 trainings: a full group of 4 and the 2 left
-        scores = [grid.add(**training) for training in _trainings()]
+    recipe = {"arch": "cifar_resnet20", "steps": 4, "batch_size": 16}  # given once, to the grid
+    with TrainingGrid(together, max_concurrent=4, **recipe) as grid:  # 6 trainings: a full group of 4 and 2 left
+        scores = [grid.add(**{k: v for k, v in t.items() if k not in recipe}) for t in _trainings()]
     assert [dict(s) for s in scores] == alone
     expected, recorded = one_by_one.frame(), together.frame()
     assert list(recorded.columns) == list(expected.columns)
@@ -75,6 +76,9 @@ def test_scores_are_read_after_the_block_and_keywords_are_checked_where_added(tm
         with pytest.raises(TypeError, match="seed"):
             grid.add(**{k: v for k, v in _trainings()[0].items() if k != "seed"})
     assert set(scores) == {"Real", "Real, again"} and 0 <= scores["Real"] <= 100
+    shared = TrainingGrid(run, arch="cifar_resnet20", steps=4)  # what every training of a grid shares, given once
+    with pytest.raises(ReproError, match="arch, steps: given to the TrainingGrid and to add"):
+        shared.add(**_trainings()[0])
     with pytest.raises(RuntimeError, match="stop"), TrainingGrid(run) as grid:
         left = grid.add(**_trainings()[1])
         raise RuntimeError("stop")

@@ -175,10 +175,10 @@ class Scores(Mapping):
 class TrainingGrid:
     """The trainings of a notebook's loops, collected and trained together on one GPU::
 
-        with TrainingGrid(run) as grid:
+        with TrainingGrid(run, arch=arch, steps=train_steps, batch_size=batch_size) as grid:
             for seed in seeds:
                 for method, data in sets.items():
-                    grid.add(table=TABLE, row=..., data=data, tests={method: test}, ..., seed=seed)
+                    grid.add(table=TABLE, row=..., data=data, tests={method: test}, seed=seed, ...)
 
     ``add`` takes what :func:`train_and_test` takes and returns the training's :class:`Scores`, readable once it
     has been trained: as soon as ``max_concurrent`` trainings wait (so a grid holds no more models and data than
@@ -186,7 +186,9 @@ class TrainingGrid:
     an error trains nothing more.
     """
 
-    def __init__(self, run, max_concurrent: int = MAX_CONCURRENT):
+    def __init__(self, run, max_concurrent: int = MAX_CONCURRENT, **shared):
+        #: keywords every ``add`` gets (what all the grid's trainings share: the recipe, arch, steps, batch_size)
+        self.shared = shared
         self.run, self.max_concurrent = run, max_concurrent
         self.waiting: list[tuple[dict[str, Any], Scores]] = []
 
@@ -198,6 +200,10 @@ class TrainingGrid:
             self.train()
 
     def add(self, **training) -> Scores:
+        twice = sorted(self.shared.keys() & training.keys())
+        if twice:
+            raise ReproError(f"{', '.join(twice)}: given to the TrainingGrid and to add(); give each in one place")
+        training = {**self.shared, **training}
         # a missing or unknown keyword fails here, where the notebook adds it, not when the grid trains
         named = inspect.signature(_Cell).bind(self.run, **training).arguments
         scores = Scores(_name(named["table"], named["row"], named["tests"], named["seed"]))

@@ -182,7 +182,10 @@ def train_sweep(
 
     p = run.params
     settings = expand(p, p.get("dataset"))
-    with TrainingGrid(run) as grid:  # the settings' and seeds' classifiers, trained together
+    # the settings' and seeds' classifiers, trained together
+    with TrainingGrid(
+        run, dataset=p["dataset"], arch=p["arch"], steps=p["train_steps"], batch_size=p["batch_size"]
+    ) as grid:
         for setting in settings:
             for seed in p["seeds"]:
                 synthetic = sample(run, inversion, setting, ids=train.ids, prefix=prefix, seed=seed)
@@ -194,10 +197,6 @@ def train_sweep(
                         row=row.format(**cell),
                         data=data,
                         tests={column.format(**cell): test},
-                        dataset=p["dataset"],
-                        arch=p["arch"],
-                        steps=p["train_steps"],
-                        batch_size=p["batch_size"],
                         seed=seed,
                         validation=validation,
                         synthetic_size=size,
