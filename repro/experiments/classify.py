@@ -120,8 +120,10 @@ class _Cell:
         self.fields.update(train_images=sum(len(s.labels) for s in data.sources), **fields)
 
     def record(self, run, report) -> dict[str, float]:
-        def score(where: str, column: str, images) -> float:
-            value = evaluate(self.model, images.images, images.labels, device=run.device)
+        def accuracy(images) -> float:
+            return evaluate(self.model, images.images, images.labels, device=run.device)
+
+        def record(where: str, column: str, value: float) -> None:
             run.record(
                 table=where,
                 row=self.row,
@@ -134,12 +136,14 @@ class _Cell:
                 trained_together=report.concurrent,
                 **self.fields,
             )
-            return value
 
-        scores = {column: score(self.table, column, test) for column, test in self.tests.items()}
-        if self.validation is not None:
+        scores = {column: accuracy(test) for column, test in self.tests.items()}
+        for column, value in scores.items():
+            record(self.table, column, value)
+        if self.validation is not None:  # one model, one validation set: scored once, recorded under each column
+            value = accuracy(self.validation)
             for column in self.tests:
-                score(validation_table(self.table), column, self.validation)
+                record(validation_table(self.table), column, value)
         return scores
 
 
