@@ -33,10 +33,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
 from repro.classifiers import Pool, Recipe, Speed, TrainingData, TrainingJob, build_model, train_classifiers
-from repro.experiments.timing import matmul_tflops, peak_memory_gib, reset_memory
+from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_gib, reset_memory
 from repro.provenance import Provenance, write_rows
 
 #: issue 14's targets on one H100 at batch 128: one training on the path the experiments call, and a grid of at
@@ -62,9 +61,8 @@ def train_flops_per_image(arch: str, resolution: int, device: torch.device) -> f
     """Forward + backward FLOPs of one image (counted at batch 8)."""
     model = build_model(arch, 10, resolution).to(device)
     x = torch.rand(8, 3, resolution, resolution, device=device)
-    with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(model(x), torch.zeros(8, dtype=torch.long, device=device)).backward()
-    return counter.get_total_flops() / 8
+    labels = torch.zeros(8, dtype=torch.long, device=device)
+    return counted_flops(lambda: F.cross_entropy(model(x), labels).backward()) / 8
 
 
 def train_together(args, data, batch: int, trainings: int, speed: Speed, device: torch.device):
