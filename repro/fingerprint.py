@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from .errors import ReproError
+
 #: files whose content makes a model (weights and the configs that shape them)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".th", ".json")
 
@@ -25,21 +27,33 @@ def file_hash(path: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _is_part(path: Path, folder: Path) -> bool:
-    """A file of a model part (``unet/...``, ``vae/...``): not the card, its figures or the training records."""
-    parts = path.relative_to(folder).parts
-    return path.is_file() and path.suffix in WEIGHT_SUFFIXES and len(parts) >= 2 and parts[0] != "training"
+def _is_part(path: Path, folder: Path, parts: Iterable[str] | None) -> bool:
+    """A file of a model part (``unet/...``, ``vae/...``; only ``parts`` where given): not the card, its figures
+    or the training records."""
+    relative = path.relative_to(folder).parts
+    if not (path.is_file() and path.suffix in WEIGHT_SUFFIXES and len(relative) >= 2):
+        return False
+    return relative[0] in parts if parts is not None else relative[0] != "training"
 
 
-def folder_fingerprint(folder: str | Path, extra: Iterable[str | Path] = ()) -> str:
-    """The weights under ``folder`` (and the ``extra`` files, e.g. a swapped-in UNet) as one short hash."""
+def folder_fingerprint(folder: str | Path, extra: Iterable[str | Path] = (), parts: Iterable[str] | None = None) -> str:
+    """The weights under model folder ``folder`` (only its subfolders ``parts`` where given, e.g. ``("vae",)``;
+    and the ``extra`` files, e.g. a swapped-in UNet) as one short hash. A folder holding no weight file is
+    refused: the hash of nothing would match every other empty folder."""
     folder = Path(folder)
+    parts = None if parts is None else tuple(parts)
     snapshot = next((p.name for p in [folder, *folder.parents] if p.parent.name == "snapshots"), None)
     digest = hashlib.sha256()
     if snapshot is not None:
         digest.update(f"hub-snapshot:{snapshot}".encode())
     else:
-        for path in sorted(p for p in folder.rglob("*") if _is_part(p, folder)):
+        files = sorted(p for p in folder.rglob("*") if _is_part(p, folder, parts))
+        if not files:
+            raise ReproError(
+                f"no model weights under {folder}{f' {list(parts)}' if parts else ''}: give a model folder "
+                "(one holding unet/, vae/, ... subfolders)"
+            )
+        for path in files:
             digest.update(f"{path.relative_to(folder)}:{file_hash(path)}\n".encode())
     for path in extra:
         digest.update(f"extra:{file_hash(path)}\n".encode())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from repro.errors import ReproError
 from repro.fingerprint import file_hash, folder_fingerprint
 
 
@@ -31,3 +34,27 @@ def test_a_hub_snapshot_is_named_by_its_commit(tmp_path):
     a.mkdir(parents=True)
     b.mkdir(parents=True)
     assert folder_fingerprint(a.parent) == folder_fingerprint(b) != folder_fingerprint(tmp_path / "snapshots" / "d")
+
+
+def test_a_fingerprint_of_some_parts_follows_those_parts_only(tmp_path):
+    model = tmp_path / "mini"
+    for part in ("unet", "vae"):
+        (model / part).mkdir(parents=True)
+        (model / part / "diffusion_pytorch_model.safetensors").write_bytes(f"{part} v1".encode())
+    vae = folder_fingerprint(model, parts=("vae",))
+    assert vae != folder_fingerprint(model)
+    (model / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"unet v2")
+    assert folder_fingerprint(model, parts=("vae",)) == vae
+    (model / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"vae v2")
+    assert folder_fingerprint(model, parts=("vae",)) != vae
+
+
+def test_a_folder_without_weights_is_refused_not_hashed_as_nothing(tmp_path):
+    model = tmp_path / "mini"
+    (model / "vae").mkdir(parents=True)
+    (model / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"weights")
+    # the part folder itself holds no part subfolders: its hash would be that of nothing
+    with pytest.raises(ReproError, match="no model weights under"):
+        folder_fingerprint(model / "vae")
+    with pytest.raises(ReproError, match="no model weights under"):
+        folder_fingerprint(model, parts=("unet",))

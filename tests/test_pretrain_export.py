@@ -14,6 +14,7 @@ import torch
 from safetensors import safe_open
 
 from repro.cli import main
+from repro.fingerprint import folder_fingerprint
 from repro.generators import load_generator
 from repro.pretrain.autoencoder import train_autoencoder
 from repro.pretrain.diffusion import train_diffusion
@@ -213,6 +214,8 @@ def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     assert main(["pretrain", "adopt-vae", *work2]) == 0
     adopted = json.loads((tmp_path / "work2" / "autoencoder" / "done.json").read_text())
     assert adopted["adopted"]["from"] == str(folder) and adopted["steps"] == metrics["training"]["autoencoder"]["steps"]
+    # the record names the adopted autoencoder's weights, not the hash of an empty file list
+    assert adopted["adopted"]["fingerprint"] == folder_fingerprint(folder, parts=("vae",))
     assert main(["pretrain", "unet", *work2]) == 0
     assert main(["pretrain", "export", "--work", str(tmp_path / "work2"), "--weights", str(tmp_path / "w2")]) == 0
     vae = "vae/diffusion_pytorch_model.safetensors"

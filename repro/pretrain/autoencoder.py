@@ -190,7 +190,7 @@ def adopt_autoencoder(work: Path, model: Path) -> dict:
         AutoencoderKL.from_pretrained(model / "vae", torch_dtype=torch.float32).save_pretrained(tmp)
     shutil.copy(training / "autoencoder_log.csv", folder / LOG_FILE)
     record = read_json(training / "autoencoder.json", "autoencoder record", fix)
-    record["adopted"] = {"from": str(model), "fingerprint": folder_fingerprint(model / "vae")}
+    record["adopted"] = {"from": str(model), "fingerprint": folder_fingerprint(model, parts=("vae",))}
     write_done(folder, record)
     return record
 
