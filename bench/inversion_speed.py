@@ -25,7 +25,7 @@ import torch
 
 from repro.experiments.timing import counted_flops, inversion_trainer, matmul_tflops, reset_memory, time_inversion
 from repro.inversion import InversionConfig
-from repro.provenance import Provenance, write_rows
+from repro.provenance import Provenance, RowsFile
 
 PAPER_SECONDS_PER_EMBEDDING = {128: 18.8, 256: 84.1}  # A40, 3000 steps (appendix C.1)
 STEPS_PER_EMBEDDING = 3000
@@ -143,7 +143,10 @@ def main(argv=None) -> int:
         "bench_inversion_speed", "bench", config=vars(args), generator=bundle.name, dataset="random pixels"
     )
     flops: dict[tuple, float] = {}
-    rows = []
+    path = Path(args.out) / (
+        "inversion_speed_mini.csv" if args.generator == "mini" and not args.tiny else "inversion_speed.csv"
+    )
+    results = RowsFile(path)
     for case in cases(resolutions, batches, compile_batch, args.tokens, authors_batch):
         dtype = torch.float32 if case.config.precision == "fp32" else torch.bfloat16
         if bundle.dtype != dtype:
@@ -163,7 +166,7 @@ def main(argv=None) -> int:
             "paper_a40_sec_per_embedding": PAPER_SECONDS_PER_EMBEDDING.get(case.resolution),
         }
         if time.perf_counter() - began > args.budget_seconds:
-            rows.append(provenance.row(**row, status="skipped: time budget"))
+            results.add(provenance.row(**row, status="skipped: time budget"))
             continue
         key = (case.resolution, case.config.tokens, case.config.reencode_every_step, case.config.precision)
         try:
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
                 flops[key] = flops_per_image_step(bundle, case)
             with_time = time_case(bundle, case, args.warmup if not case.config.compile else args.warmup + 2, args.timed)
         except torch.OutOfMemoryError:
-            rows.append(provenance.row(**row, status="out of memory"))
+            results.add(provenance.row(**row, status="out of memory"))
             print(f"{case.label}: out of memory", flush=True)
             reset_memory(device)
             continue
@@ -187,17 +190,13 @@ def main(argv=None) -> int:
             peak_tflops=round(peak, 1),
             share_of_peak=tflops / peak if device.type == "cuda" else None,
         )
-        rows.append(provenance.row(wall_seconds=with_time["warmup_seconds"] + step * args.timed, **row))
+        results.add(provenance.row(wall_seconds=with_time["warmup_seconds"] + step * args.timed, **row))
         print(
             f"{case.label}: {step:.4f} s/step, {case.batch / step:,.0f} image-steps/s, "
             f"{row['sec_per_embedding']:.3f} s/embedding "
             f"({tflops:.1f} TFLOP/s, peak mem {with_time['peak_mem_gib']})",
             flush=True,
         )
-    path = Path(args.out) / (
-        "inversion_speed_mini.csv" if args.generator == "mini" and not args.tiny else "inversion_speed.csv"
-    )
-    write_rows(rows, path)
     print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
     return 0
 

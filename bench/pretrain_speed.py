@@ -26,7 +26,7 @@ from repro.generators import mini_config
 from repro.pretrain.autoencoder import AutoencoderStage
 from repro.pretrain.diffusion import DiffusionStage
 from repro.pretrain.settings import ATTENTION_BACKENDS, scale_settings
-from repro.provenance import Provenance, write_rows
+from repro.provenance import Provenance, RowsFile
 
 #: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
 #: a real run's steps are
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         "unet": (diffusion_stage, scale.diffusion, [(a, b) for a in attentions for b in unet_batches]),
         "autoencoder": (autoencoder_stage, scale.autoencoder, [(None, b) for b in vae_batches]),
     }
-    rows = []
+    results = RowsFile(out / "pretrain_speed.csv")
     for name, (build, settings, cases) in stages.items():
         if not cases:
             continue
@@ -146,10 +146,13 @@ def main(argv=None) -> int:
         del probe
         for attention, batch in cases:
             reset_memory(device)
+            # each case compiles its own step: torch.compile's cache does not key on the attention backend, so a
+            # second backend would otherwise replay the first one's compiled kernels
+            torch._dynamo.reset()
             stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, attention)
             timing = time_steps(stage, warmup, steps)
             rate = batch / timing["step_seconds"]
-            rows.append(
+            results.add(
                 prov.row(
                     stage=name,
                     batch=batch,
@@ -172,7 +175,6 @@ def main(argv=None) -> int:
                 f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s",
                 flush=True,
             )
-            write_rows(rows, out / "pretrain_speed.csv")  # after every case: a run cut short keeps what it timed
             if args.profile and name == "unet" and (attention, batch) == cases[-1] and device.type == "cuda":
                 profile(stage, 5, out / "pretrain_speed_profile.txt")
             del stage

@@ -25,7 +25,7 @@ from inversion_speed import build_generator
 
 from repro.errors import ReproError
 from repro.experiments.timing import counted_flops, matmul_tflops, random_table, reset_memory, time_sampling
-from repro.provenance import Provenance, write_rows
+from repro.provenance import Provenance, RowsFile
 from repro.sampling import Sampler, SamplingConfig, make_plan
 
 PAPER_SECONDS_PER_IMAGE = {128: 0.20, 256: 0.82}  # A40, 100 steps (appendix C.1)
@@ -71,7 +71,10 @@ def main(argv=None) -> int:
     provenance = Provenance(
         "bench_sampling_speed", "bench", config=vars(args), generator=bundle.name, dataset="random embeddings"
     )
-    rows = []
+    path = Path(args.out) / (
+        "sampling_speed_mini.csv" if args.generator == "mini" and not args.tiny else "sampling_speed.csv"
+    )
+    results = RowsFile(path)
     for resolution in resolutions:
         table = random_table(bundle, args.batch, resolution, args.tokens, source_resolution=SAVE_RESOLUTION[resolution])
         for scheduler, steps in (("ddim", 100), ("dpm++", 20)):
@@ -115,10 +118,10 @@ def main(argv=None) -> int:
                 )
                 seconds = timing["generate_seconds"]
             except torch.OutOfMemoryError:
-                rows.append(provenance.row(**row, status="out of memory"))
+                results.add(provenance.row(**row, status="out of memory"))
                 continue
             except ReproError as err:
-                rows.append(provenance.row(**row, status=f"error: {err}"))
+                results.add(provenance.row(**row, status=f"error: {err}"))
                 continue
             tflops = gflop * args.batch / seconds / 1e3
             denoise = seconds - timing["decode_seconds"]
@@ -134,17 +137,13 @@ def main(argv=None) -> int:
                 peak_tflops=round(peak, 1),
                 share_of_peak=tflops / peak if device.type == "cuda" else None,
             )
-            rows.append(provenance.row(wall_seconds=seconds, **row))
+            results.add(provenance.row(wall_seconds=seconds, **row))
             print(
                 f"{scheduler} {steps} steps {resolution}px B={args.batch}: {row['sec_per_image']:.4f} s/image, "
                 f"{row['unet_evaluations_per_second']:,.0f} UNet evaluations/s "
                 f"({tflops:.1f} TFLOP/s, peak mem {row['peak_mem_gib']})",
                 flush=True,
             )
-    path = Path(args.out) / (
-        "sampling_speed_mini.csv" if args.generator == "mini" and not args.tiny else "sampling_speed.csv"
-    )
-    write_rows(rows, path)
     print(f"wrote {path} in {time.perf_counter() - began:.0f} s")
     return 0
 

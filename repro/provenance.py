@@ -145,3 +145,15 @@ def write_rows(rows: Iterable[Mapping[str, Any]], path: str | Path) -> pd.DataFr
     frame.to_csv(tmp, index=False)
     tmp.replace(path)
     return frame
+
+
+class RowsFile:
+    """A CSV of result rows rewritten after every added row, so a run stopped part-way (a time limit, an out-of-
+    memory kill) keeps every row it finished."""
+
+    def __init__(self, path: str | Path):
+        self.path, self.rows = Path(path), []
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.rows.append(row)
+        write_rows(self.rows, self.path)

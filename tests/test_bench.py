@@ -38,3 +38,24 @@ def test_ddis_speed_gives_every_unit_beside_the_papers_figure(tmp_path):
     assert table.loc["DDIS image, tokens included", "paper_seconds"] == pytest.approx(4.536)
     assert pd.isna(table.loc["DAG image", "paper_seconds"]) and "not given" in table.loc["DAG image", "paper_source"]
     assert table["paper_source"].str.contains("ddis.txt line").all()
+
+
+def test_pretrain_speed_times_both_stages_for_every_attention_backend(tmp_path):
+    bench("pretrain_speed", "--out", str(tmp_path), "--tiny", "--attention", "default,math")
+    table = pd.read_csv(tmp_path / "pretrain_speed.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(table.columns)
+    unet = table[table["stage"] == "unet"]
+    assert sorted(set(unet["attention"])) == ["default", "math"] and len(unet) == 4  # 2 backends x 2 batches
+    assert list(table[table["stage"] == "autoencoder"]["attention"]) == ["default"]
+    assert table["images_per_second"].gt(0).all() and table["flops_per_image"].gt(0).all()
+
+
+@pytest.mark.parametrize("name", ["inversion_speed", "sampling_speed"])
+def test_generator_benches_write_a_row_per_case(tmp_path, monkeypatch, name):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))  # sampling_speed builds its generator with inversion_speed's
+    bench(name, "--out", str(tmp_path), "--tiny")
+    table = pd.read_csv(tmp_path / f"{name}.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(table.columns)
+    assert (table["status"] == "ok").all() and len(table) >= 2
+    rate = "image_steps_per_second" if name == "inversion_speed" else "unet_evaluations_per_second"
+    assert table[rate].gt(0).all() and table["achieved_tflops"].gt(0).all()
