@@ -4,6 +4,9 @@ same Markdown by markdown-it-py (CommonMark plus tables), so the two never disag
 Text from the run (evidence, file names, status details) goes through :func:`plain` so that a ``*`` or ``[`` in
 it stays a character instead of becoming formatting. Raw HTML in the Markdown is escaped, not passed through.
 Relative links to sibling ``.md`` pages point at their ``.html`` twins in the HTML page.
+
+A page's blocks can also go into another Markdown file (a README) between two marker lines:
+:func:`write_marked_block` replaces what lies between them and leaves the rest of the file as it is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from markdown_it import MarkdownIt
+
+from ..errors import ReproError
 
 #: characters that would start Markdown formatting inside a table cell or a sentence
 _SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*[]<|"})
@@ -68,6 +73,10 @@ class Page:
     def image(self, path: str, alt: str) -> None:
         self.blocks.append(f"![{plain(alt)}](<{path}>)")
 
+    def body(self) -> str:
+        """The blocks without the title, as Markdown (what goes into a marked block of another file)."""
+        return "\n\n".join(self.blocks)
+
     def markdown(self) -> str:
         return "\n\n".join([f"# {self.title}", *self.blocks]) + "\n"
 
@@ -82,3 +91,31 @@ class Page:
         path_md.parent.mkdir(parents=True, exist_ok=True)
         path_md.write_text(self.markdown())
         path_md.with_suffix(".html").write_text(self.html())
+
+
+def split_marked(path: Path, begin: str, end: str, what: str) -> tuple[str, str, str]:
+    """``path``'s text as (everything up to and including the line ``begin``, what lies between the markers,
+    everything from the line ``end`` on); refused, naming the file and the fix, unless each marker is there
+    once and ``begin`` comes first. ``what`` names the block in the message ("scoreboard")."""
+    if not path.is_file():
+        raise ReproError(f"{path} does not exist: give the Markdown file that holds the {what} block")
+    text = path.read_text()
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start or text.count(begin) != 1 or text.count(end) != 1:
+        raise ReproError(
+            f"{path} has no {what} block: put a line `{begin}` where the {what} goes and a line `{end}` "
+            "below it, once each"
+        )
+    return text[: start + len(begin)], text[start + len(begin) : stop], text[stop:]
+
+
+def marked_block(markdown: str) -> str:
+    """What :func:`write_marked_block` puts between the markers for ``markdown``."""
+    return "\n" + markdown + "\n"
+
+
+def write_marked_block(path: Path, begin: str, end: str, markdown: str, what: str) -> None:
+    """Replace what lies between ``path``'s marker lines ``begin`` and ``end`` with ``markdown``; the rest of the
+    file stays as it is (see :func:`split_marked` for what is refused)."""
+    head, _, tail = split_marked(path, begin, end, what)
+    path.write_text(head + marked_block(markdown) + tail)

@@ -11,9 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import ReproError
 from ..results.tables import claim_text
-from .page import Page, plain
+from .page import Page, plain, write_marked_block
 from .verdicts import ClaimVerdict
 
 #: what a verdict at each scale can and cannot say of the papers (DESIGN.md's scales and mini world)
@@ -78,13 +77,5 @@ def scoreboard_page(verdicts: Sequence[ClaimVerdict], scale: str, link: Callable
 def write_readme_scoreboard(readme: Path, verdicts: Sequence[ClaimVerdict], scale: str, pages: Path) -> None:
     """Replace the block between the README's markers with the scoreboard, linked to the report pages in
     ``pages`` from the README's folder."""
-    text = readme.read_text()
-    begin, end = text.find(BEGIN), text.find(END)
-    if begin < 0 or end < begin or text.count(BEGIN) != 1 or text.count(END) != 1:
-        raise ReproError(
-            f"{readme} has no scoreboard block: put a line `{BEGIN}` where the scoreboard goes and a line `{END}` "
-            "below it, once each"
-        )
     page = scoreboard_page(verdicts, scale, lambda name: os.path.relpath(pages / name, readme.parent))
-    block = "\n\n".join(page.blocks)
-    readme.write_text(text[: begin + len(BEGIN)] + "\n" + block + "\n" + text[end:])
+    write_marked_block(readme, BEGIN, END, page.body(), "scoreboard")
