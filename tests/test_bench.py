@@ -1,15 +1,20 @@
-"""The GPU benchmarks' CPU smoke runs (``--tiny``): the code they time runs, and their CSVs say what they promise."""
+"""The GPU benchmarks' and diagnostics' CPU smoke runs (``--tiny``): the code they time runs, and their CSVs say what
+they promise."""
 
 from __future__ import annotations
 
 import runpy
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import repro.pretrain.pool as pool
+from repro.data.images import resize
 from repro.errors import ReproError
 from repro.provenance import PROVENANCE_COLUMNS
 from tests.conftest import REPO
+from tests.test_pretrain_stages import fake_pool
 
 
 def bench(name: str, *args: str) -> None:
@@ -148,3 +153,30 @@ def test_perf_table_refuses_a_readme_without_markers_and_a_missing_results_folde
 
 def test_the_committed_readme_holds_the_table_of_the_committed_csvs():
     bench("perf_table", "--results", str(REPO / "results" / "bench"), "--readme", str(REPO / "README.md"), "--check")
+
+
+def test_judge_shortcut_measures_every_source_raw_round_tripped_and_sampled(tmp_path, monkeypatch):
+    monkeypatch.setattr(pool, "load_pool", lambda root=None: fake_pool(48))  # two sources: photo, cartoon
+    bench("judge_shortcut", "--out", str(tmp_path), "--tiny")
+    table = pd.read_csv(tmp_path / "judge_shortcut.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(table.columns)
+    assert sorted(zip(table["source"], table["kind"])) == [
+        (s, k) for s in ("cartoon", "photo") for k in ("real", "roundtrip", "sampled")
+    ]
+    stats = table[["laplacian_variance", "laplacian_variance_median", "high_frequency_share"]]
+    assert np.isfinite(stats.to_numpy()).all() and stats.ge(0).all().all() and table["high_frequency_share"].le(1).all()
+    assert table["resolution"].eq(64).all()  # the tiny generator's 32 px samples measured at the pool's 64 px
+    by = table.set_index(["source", "kind"])
+    for source in ("cartoon", "photo"):
+        assert 1 <= by.loc[(source, "real"), "count"] == by.loc[(source, "roundtrip"), "count"] <= 4
+        assert by.loc[(source, "sampled"), "count"] == by.loc[(source, "sampled"), "captions"] == 3  # 1 per caption
+        assert by.loc[(source, "roundtrip"), "laplacian_variance"] != by.loc[(source, "real"), "laplacian_variance"]
+
+    # the statistics: an upsampled (blurry) image is less sharp than a sharp one; a flat one has no detail
+    measure = runpy.run_path(str(REPO / "bench" / "judge_shortcut.py"))
+    sharp = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    blurry = resize(resize(sharp, 16), 64)
+    flat = np.full((1, 64, 64, 3), 128, np.uint8)
+    for name in ("laplacian_variance", "high_frequency_share"):
+        assert (measure[name](blurry) < measure[name](sharp)).all()
+        assert measure[name](flat) == pytest.approx([0.0])

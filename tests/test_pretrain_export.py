@@ -22,7 +22,7 @@ from repro.pretrain.export import export_mini, pack_work
 from repro.pretrain.loop import run_stage
 from repro.pretrain.pool import record_split, split_pool
 from repro.pretrain.settings import AutoencoderSettings, DiffusionSettings, scale_settings
-from tests.test_pretrain_stages import fake_pool, tiny_diffusion_stage
+from tests.test_pretrain_stages import FakeSet, fake_pool, tiny_diffusion_stage
 
 CPU = torch.device("cpu")
 
@@ -164,11 +164,53 @@ def test_packed_work_resumes_on_a_fresh_machine(tmp_path):
     assert done is not None and done["steps"] == 8
 
 
+def spy(monkeypatch, module, name: str, images_of) -> list:
+    """Replace ``module.name`` by a wrapper that records ``images_of(*arguments)`` of each call."""
+    calls, real = [], getattr(module, name)
+
+    def recording(*args, **kwargs):
+        calls.append(np.array(images_of(*args)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return calls
+
+
+class ByRed(torch.nn.Module):
+    """Labels an image by its red level: class k for red near 50 k (a stand-in classifier for predict)."""
+
+    resolution = 8
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.levels = torch.nn.Parameter(torch.arange(classes, dtype=torch.float32) * 50 / 255)
+
+    def forward(self, x):
+        return -((x[:, 0].mean(dim=(1, 2))[:, None] - self.levels) ** 2)
+
+
+def test_judge_accuracy_overall_and_per_class():
+    from repro.pretrain.card import judge_accuracy
+
+    red = np.array([0, 0, 50, 50, 100, 0], np.uint8)  # labelled: 0, 1 (wrong), 1, 1, 0 (wrong), 0
+    labels = np.array([0, 1, 1, 1, 0, 0])
+    images = np.zeros((6, 8, 8, 3), np.uint8)
+    images[..., 0] = red[:, None, None]
+    scored = judge_accuracy(ByRed(3), FakeSet(images, labels, ["cat", "dog", "ship"], [str(i) for i in range(6)]))
+    assert scored["percent"] == pytest.approx(100 * 4 / 6, abs=0.01)
+    assert scored["per_class_percent"] == {"cat": pytest.approx(66.7), "dog": pytest.approx(66.7), "ship": None}
+    assert scored["per_class_images"] == {"cat": 3, "dog": 3, "ship": 0}
+
+
 def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     pytest.importorskip("repro.data.gpu")  # the card's classifier trains on the data layer's GPU batches
+    import repro.pretrain.card as card
     import repro.pretrain.pool as pool
+    from repro.sampling import vae_roundtrip
 
     monkeypatch.setattr(pool, "load_pool", lambda root=None: fake_pool(48))
+    trained_on = spy(monkeypatch, card, "train_pool_classifier", lambda train_set, *_: train_set.images)
+    featurised = spy(monkeypatch, card, "pool_features", lambda _, images, *__: images)
     monkeypatch.setattr(
         pool, "load_cifar_target", lambda root=None: replace(fake_pool(10, size=32), captions=None, domains=None)
     )
@@ -198,6 +240,32 @@ def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     assert set(metrics["feature_distance"]["by_guidance_scale"]) == {"1", "3"}
     assert metrics["text_encoder"]["texts"] == 7  # six captions and the empty prompt
     assert metrics["throughput"]["diffusion"]["images_per_second"] > 0
+
+    # the judge trained on the training pool's VAE round trips and compares samples with the held-out round trips
+    scale = scale_settings("smoke")
+    train, holdout = split_pool(fake_pool(48), scale.holdout_images, scale.seed, scale.pool_images)
+    bundle = load_generator(folder, dtype="fp32", device=CPU)
+    assert len(trained_on) == 1 and trained_on[0].shape == train.images.shape
+    assert np.array_equal(trained_on[0], vae_roundtrip(bundle, train.images))
+    assert not np.array_equal(trained_on[0], train.images)
+    # features of: the held-out images, the samples at each guidance scale, training images (the floor)
+    assert len(featurised) == 2 + len(scale.card.guidance_scales)
+    assert np.array_equal(featurised[0], vae_roundtrip(bundle, holdout.images))
+    reference = np.random.default_rng(scale.seed).choice(len(train), len(holdout), replace=False)
+    assert np.array_equal(featurised[-1], trained_on[0][reference])
+    judge = metrics["classifier"]
+    assert judge["trained_on"] == "VAE round trips of the training pool"
+    for key in ("holdout_roundtrip_accuracy", "holdout_raw_accuracy"):
+        assert 0 <= judge[key] <= 100
+    per_class, counts = judge["holdout_roundtrip_per_class_percent"], judge["holdout_per_class_images"]
+    assert set(per_class) == set(counts) == {"cat", "dog", "chain saw"} and sum(counts.values()) == 16
+    assert all((v is None) == (counts[k] == 0) and (v is None or 0 <= v <= 100) for k, v in per_class.items())
+    assert metrics["prompt_fidelity"]["caption_class"]["a cartoon of a chain saw"] == "chain saw"
+    assert metrics["feature_distance"]["real_images"] == "VAE round trips"
+    readme = (folder / "README.md").read_text()
+    assert "trained on the autoencoder's reconstructions" in readme and "so that the autoencoder's blur" in readme
+    assert f"{judge['holdout_raw_accuracy']}% of the raw held-out images" in readme
+    assert "ceiling: held-out round trips of the class" in readme
     assert main(args) == 0  # everything done: resumes to the end at once and rebuilds the card
 
     # a new UNet on the adopted autoencoder: the exported VAE is the same weights
