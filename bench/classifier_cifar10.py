@@ -15,6 +15,7 @@ import argparse
 
 import torch
 
+from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.classifiers import Recipe, TrainingData, build_model, evaluate, save_classifier, train_classifier
 from repro.provenance import Provenance, timed, write_rows
 
@@ -24,8 +25,8 @@ TARGET_ACCURACY = 93.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/bench", help="folder for classifier_cifar10.csv")
-    parser.add_argument("--steps", type=int, default=15_000)
-    parser.add_argument("--seed", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=POSITIVE, default=15_000)
+    parser.add_argument("--seed", type=NONNEGATIVE, nargs="+", default=[0])
     parser.add_argument("--data-root", default=None, help="folder with the CIFAR-10 archives (default $REPRO_DATA)")
     parser.add_argument("--save", action="store_true", help="also save the trained weights under --out")
     args = parser.parse_args()

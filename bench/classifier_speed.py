@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from repro.arguments import POSITIVE
 from repro.classifiers import Pool, Recipe, Speed, TrainingData, TrainingJob, build_model, train_classifiers
 from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_gib, reset_memory
 from repro.provenance import Provenance, write_rows
@@ -79,13 +80,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/bench", help="folder for classifier_speed.csv")
     parser.add_argument("--arch", default="resnet18")
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 512])
-    parser.add_argument("--steps", type=int, default=400, help="steps per training (the first 10 %% untimed)")
+    parser.add_argument("--resolution", type=POSITIVE, default=32)
+    parser.add_argument("--batch-sizes", type=POSITIVE, nargs="+", default=[128, 512])
+    parser.add_argument("--steps", type=POSITIVE, default=400, help="steps per training (the first 10 %% untimed)")
     parser.add_argument("--modes", nargs="+", default=None, help="subset of plain bf16 graph fast autotune")
     parser.add_argument("--autotune", action="store_true", help="also measure max-autotune compilation")
-    parser.add_argument("--grids", type=int, nargs="*", default=[8, 16], help="trainings per grid (none: no grid)")
-    parser.add_argument("--grid-batch", type=int, default=128, help="the batch of every training of a grid")
+    parser.add_argument("--grids", type=POSITIVE, nargs="*", default=[8, 16], help="trainings per grid (none: no grid)")
+    parser.add_argument("--grid-batch", type=POSITIVE, default=128, help="the batch of every training of a grid")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke run: small model, few steps")
     args = parser.parse_args(argv)
 

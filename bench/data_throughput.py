@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.data.gpu import GpuBatches
 from repro.provenance import Provenance, timed, write_rows
 
@@ -26,14 +27,14 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/bench", help="folder for data_throughput.csv")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 512])
-    parser.add_argument("--images", type=int, default=50000, help="images held on the device")
-    parser.add_argument("--batches", type=int, default=200, help="batches per timed run")
-    parser.add_argument("--warmup", type=int, default=20, help="batches before timing")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--crop-pad", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes", type=POSITIVE, nargs="+", default=[32, 64])
+    parser.add_argument("--batch-sizes", type=POSITIVE, nargs="+", default=[128, 512])
+    parser.add_argument("--images", type=POSITIVE, default=50000, help="images held on the device")
+    parser.add_argument("--batches", type=POSITIVE, default=200, help="batches per timed run")
+    parser.add_argument("--warmup", type=NONNEGATIVE, default=20, help="batches before timing")
+    parser.add_argument("--repeats", type=POSITIVE, default=5)
+    parser.add_argument("--crop-pad", type=NONNEGATIVE, default=4)
+    parser.add_argument("--seed", type=NONNEGATIVE, default=0)
     return parser.parse_args()
 
 

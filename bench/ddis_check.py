@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from repro.arguments import NONNEGATIVE, POSITIVE, RATE
 from repro.classifiers.batchnorm import BatchNormAlignment
 from repro.classifiers.teacher import load_teacher, mixed_precision, teacher_view
 from repro.ddis.cat import CATConfig, learn_class_tokens
@@ -43,24 +44,24 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--generator", default="mini", help="mini | a diffusers folder")
     p.add_argument("--teacher", required=True, help="akamaster CIFAR-10 ResNet-56 checkpoint (.th)")
     p.add_argument("--out", default="results/bench/ddis_check")
-    p.add_argument("--per-class", type=int, default=100, help="images per class and mode")
-    p.add_argument("--batch-size", type=int, default=200, help="images per sampling batch (DAG's batch)")
+    p.add_argument("--per-class", type=POSITIVE, default=100, help="images per class and mode")
+    p.add_argument("--batch-size", type=POSITIVE, default=200, help="images per sampling batch (DAG's batch)")
     p.add_argument(
         "--prompt",
         default="a photo of {a} {token} {cls}",
         help="template; the mini model was pretrained on 'a photo of a {class}' captions",
     )
-    p.add_argument("--guidance", type=float, default=7.5)
-    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--guidance", type=RATE, default=7.5)
+    p.add_argument("--steps", type=POSITIVE, default=30)
     p.add_argument(
         "--step-rms",
         default="auto",
         help="DAG's first-step RMS (repro.ddis.dag), or 'auto': the candidate with the lowest final L_BN",
     )
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--accumulation", type=int, default=20)
-    p.add_argument("--images-per-step", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=POSITIVE, default=30)
+    p.add_argument("--accumulation", type=POSITIVE, default=20)
+    p.add_argument("--images-per-step", type=POSITIVE, default=1)
+    p.add_argument("--seed", type=NONNEGATIVE, default=0)
     return p.parse_args(argv)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from repro.arguments import NONNEGATIVE, POSITIVE, RATE
 from repro.baselines.deepinversion import invert_batch, preset_for
 from repro.classifiers import build_model
 from repro.classifiers.teacher import load_teacher, prepare_teacher
@@ -65,18 +66,18 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--generator", default="mini", help="mini | a diffusers folder")
     p.add_argument("--dtype", default="bf16", choices=["bf16", "fp32"])
     p.add_argument("--teacher", default=None, help="a classifier checkpoint (default: a random ResNet-34 at 64 px)")
-    p.add_argument("--classes", type=int, default=2, help="classes whose tokens are learned (together) and timed")
-    p.add_argument("--cat-epochs", type=int, default=30)
-    p.add_argument("--cat-accumulation", type=int, default=20)
-    p.add_argument("--cat-images-per-step", type=int, default=1)
-    p.add_argument("--steps", type=int, default=30, help="DDIM steps of every sampling (the paper's 30)")
+    p.add_argument("--classes", type=POSITIVE, default=2, help="classes whose tokens are learned (together) and timed")
+    p.add_argument("--cat-epochs", type=POSITIVE, default=30)
+    p.add_argument("--cat-accumulation", type=POSITIVE, default=20)
+    p.add_argument("--cat-images-per-step", type=POSITIVE, default=1)
+    p.add_argument("--steps", type=POSITIVE, default=30, help="DDIM steps of every sampling (the paper's 30)")
     p.add_argument("--prompt", default="{a} {token} {cls}", help="the mini scale's CAT prompt")
-    p.add_argument("--dag-step-rms", type=float, default=0.03)
-    p.add_argument("--dag-images", type=int, default=400, help="DAG images timed (after one warm-up batch)")
-    p.add_argument("--deepinversion-batch", type=int, default=152, help="the paper scale's batch")
-    p.add_argument("--deepinversion-iterations", type=int, default=20_000, help="the paper scale's iterations")
-    p.add_argument("--deepinversion-timed", type=int, default=50, help="iterations timed (after one warm-up)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dag-step-rms", type=RATE, default=0.03)
+    p.add_argument("--dag-images", type=POSITIVE, default=400, help="DAG images timed (after one warm-up batch)")
+    p.add_argument("--deepinversion-batch", type=POSITIVE, default=152, help="the paper scale's batch")
+    p.add_argument("--deepinversion-iterations", type=POSITIVE, default=20_000, help="the paper scale's iterations")
+    p.add_argument("--deepinversion-timed", type=POSITIVE, default=50, help="iterations timed (after one warm-up)")
+    p.add_argument("--seed", type=NONNEGATIVE, default=0)
     p.add_argument("--tiny", action="store_true", help="CPU smoke run: the tiny test generator, a tiny budget")
     args = p.parse_args(argv)
     if args.tiny:

@@ -30,17 +30,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from repro.arguments import POSITIVE, RATE
+
 
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--generator", default="mini")
-    p.add_argument("--images", type=int, default=100, help="N images of the CIFAR-10 target split, N / 10 per class")
-    p.add_argument("--steps", type=int, default=1000, help="stage-1 updates per embedding")
-    p.add_argument("--resolution", type=int, default=64)
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--sample-steps", type=int, default=50)
-    p.add_argument("--recon-guidance", type=float, default=2.0)
-    p.add_argument("--variants", type=int, default=5)
+    p.add_argument(
+        "--images", type=POSITIVE, default=100, help="N images of the CIFAR-10 target split, N / 10 per class"
+    )
+    p.add_argument("--steps", type=POSITIVE, default=1000, help="stage-1 updates per embedding")
+    p.add_argument("--resolution", type=POSITIVE, default=64)
+    p.add_argument("--batch", type=POSITIVE, default=100)
+    p.add_argument("--sample-steps", type=POSITIVE, default=50)
+    p.add_argument("--recon-guidance", type=RATE, default=2.0)
+    p.add_argument("--variants", type=POSITIVE, default=5)
     p.add_argument("--judge", default=None, help="classifier checkpoint (default: $REPRO_DATA's akamaster ResNet-56)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="results/bench/inversion_reconstruction", help="the CSV and the grid")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.experiments.timing import counted_flops, inversion_trainer, matmul_tflops, reset_memory, time_inversion
 from repro.inversion import InversionConfig
 from repro.provenance import Provenance, RowsFile
@@ -114,9 +115,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for inversion_speed.csv")
     parser.add_argument("--tiny", action="store_true", help="tiny random generator (CPU smoke run)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--timed", type=int, default=20)
-    parser.add_argument("--tokens", type=int, default=77, help="tokens per embedding on our path")
+    parser.add_argument("--warmup", type=NONNEGATIVE, default=3)
+    parser.add_argument("--timed", type=POSITIVE, default=20)
+    parser.add_argument("--tokens", type=POSITIVE, default=77, help="tokens per embedding on our path")
     parser.add_argument(
         "--generator",
         default="sd14",

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from repro.arguments import NONNEGATIVE, POSITIVE, RATE
+
 #: ITU-R 601 luma weights of R, G, B
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -49,11 +51,11 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="folder for judge_shortcut.csv")
     p.add_argument("--generator", default="mini", help="generator to round-trip and sample with")
     p.add_argument("--scale", default="mini", help="pretrain scale whose pool split gives the held-out images")
-    p.add_argument("--images", type=int, default=16, help="held-out images per source, at most (default 16)")
-    p.add_argument("--per-caption", type=int, default=2, help="samples per caption of the source (default 2)")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
-    p.add_argument("--guidance", type=float, default=3.0, help="guidance scale, diffusers' convention (default 3)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", type=POSITIVE, default=16, help="held-out images per source, at most (default 16)")
+    p.add_argument("--per-caption", type=POSITIVE, default=2, help="samples per caption of the source (default 2)")
+    p.add_argument("--steps", type=POSITIVE, default=50, help="DDIM steps (default 50)")
+    p.add_argument("--guidance", type=RATE, default=3.0, help="guidance scale, diffusers' convention (default 3)")
+    p.add_argument("--seed", type=NONNEGATIVE, default=0)
     p.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument(

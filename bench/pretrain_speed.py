@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_gib, reset_memory, synced
 from repro.generators import mini_config
 from repro.pretrain.autoencoder import AutoencoderStage
@@ -103,8 +104,8 @@ def main(argv=None) -> int:
     parser.add_argument("--unet-batches", default="1024,2048,4096")
     parser.add_argument("--vae-batches", default="256,512", help="empty: skip the autoencoder")
     parser.add_argument("--compile", default="default", help="torch.compile mode, or none")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=NONNEGATIVE, default=5)
+    parser.add_argument("--steps", type=POSITIVE, default=20)
     parser.add_argument("--profile", action="store_true", help="write the UNet step's top kernels")
     parser.add_argument(
         "--attention",

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from inversion_speed import build_generator
 
+from repro.arguments import POSITIVE
 from repro.errors import ReproError
 from repro.experiments.timing import counted_flops, matmul_tflops, random_table, reset_memory, time_sampling
 from repro.provenance import Provenance, RowsFile
@@ -50,8 +51,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for sampling_speed.csv")
     parser.add_argument("--tiny", action="store_true", help="tiny random generator (CPU smoke run)")
-    parser.add_argument("--batch", type=int, default=256, help="images per batch (x2 UNet rows with guidance)")
-    parser.add_argument("--tokens", type=int, default=77)
+    parser.add_argument("--batch", type=POSITIVE, default=256, help="images per batch (x2 UNet rows with guidance)")
+    parser.add_argument("--tokens", type=POSITIVE, default=77)
     parser.add_argument(
         "--generator",
         default="sd14",

@@ -180,3 +180,24 @@ def test_judge_shortcut_measures_every_source_raw_round_tripped_and_sampled(tmp_
     for name in ("laplacian_variance", "high_frequency_share"):
         assert (measure[name](blurry) < measure[name](sharp)).all()
         assert measure[name](flat) == pytest.approx([0.0])
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        ("classifier_speed", "--steps"),
+        ("ddis_speed", "--deepinversion-timed"),
+        ("inversion_reconstruction", "--images"),
+        ("inversion_speed", "--timed"),
+        ("judge_shortcut", "--per-caption"),
+        ("pretrain_speed", "--steps"),
+        ("sampling_speed", "--batch"),
+    ],
+)
+def test_a_bench_refuses_a_count_of_zero_before_any_work(tmp_path, capsys, monkeypatch, name, option):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))  # sampling_speed imports inversion_speed
+    with pytest.raises(SystemExit) as stopped:
+        bench(name, "--out", str(tmp_path / "out"), option, "0")
+    assert stopped.value.code == 2
+    assert f"argument {option}: 0 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing started
