@@ -21,7 +21,7 @@ two sharpness statistics of the grey image (ITU-R 601 luma, 0-255), averaged ove
 If the round trips and samples of the sharp sources fall to CIFAR-10's real-image values, blur alone can tell
 a CIFAR-10 image from the others, and a judge trained on raw images has a shortcut.
 
-    python bench/judge_shortcut.py --out results/bench/judge_shortcut     # CPU: a few minutes, or a GPU
+    python bench/judge_shortcut.py --out results/bench                    # CPU: a few minutes, or a GPU
     python bench/judge_shortcut.py --out /tmp/bench --tiny                 # smoke run: tiny random generator
 
 The defaults are small so that a CPU finishes in minutes (sampling is nearly all of it): at most 16 held-out
