@@ -28,9 +28,10 @@
 # Snakemake's own .snakemake/) as links into it. A run stopped at its time limit, or anywhere, is resumed by the
 # next: Snakemake reruns what is missing or incomplete, and each job resumes its own work (an asset from
 # <name>.partial/, a notebook from work/mini/<id>/). A fresh machine starts over, from `stage`.
-# DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a CPU, with the
-# data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]'); OUT
-# (default $DAG_STATE/out) is where `run` logs and `pack` packs.
+# GPU_JOBS (default 1) lets that many jobs share the GPU at once (each asks for one `gpu` of the workflow's
+# resources). DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a
+# CPU, with the data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
+# OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
 phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|pack}
 scale=${DAG_SCALE:-mini}
@@ -183,7 +184,10 @@ run_dag() {
   read -ra extra <<<"${DAG_CONFIG:-}"
   config+=("${extra[@]}")
   python3 -m snakemake --unlock "${config[@]}" >/dev/null 2>&1 || true # a lock left by a piece killed outright
-  timeout --kill-after=30s "${minutes}m" python3 -m snakemake --cores all "${config[@]}" 2>&1 |
+  # GPU_JOBS jobs share the one GPU (default 1: one at a time), so one job's start-up, data decoding and
+  # compilation run while another's kernels do
+  timeout --kill-after=30s "${minutes}m" python3 -m snakemake --cores all --resources "gpu=${GPU_JOBS:-1}" \
+    "${config[@]}" 2>&1 |
     tee -a "$out/run.log" || rc=$?
   left=$(python3 -m snakemake --dry-run --quiet rules "${config[@]}" 2>&1)
   if grep -q "Nothing to be done" <<<"$left"; then
