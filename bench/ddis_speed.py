@@ -164,6 +164,7 @@ def main(argv=None) -> int:
         f"{cat.images_per_step} images",
         batch=len(classes) * cat.accumulation * cat.images_per_step,
         updates_per_unit=updates,
+        images_per_update=cat.accumulation * cat.images_per_step,
     )
 
     # 2. DAG images (DAG + CAT, the ddis mode) in the DDIS sets' batches, halved while the device runs out of memory

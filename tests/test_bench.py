@@ -201,3 +201,77 @@ def test_a_bench_refuses_a_count_of_zero_before_any_work(tmp_path, capsys, monke
     assert stopped.value.code == 2
     assert f"argument {option}: 0 is out of range" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_dag_budget_counts_one_training_per_model_not_per_record():
+    trainings = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))["trainings"]
+    records = pd.DataFrame(
+        [
+            # two trainings (seeds 0 and 1), each with two test columns and a validation row per column
+            {
+                "table": t,
+                "row": "Synthetic",
+                "column": c,
+                "value": 50.0 + s,
+                "seed": s,
+                "arch": "resnet18",
+                "dataset": "imagenette",
+                "steps": 4,
+                "trained_together": 2,
+                "wall_seconds": 1.5,
+            }
+            for s in (0, 1)
+            for t in ("Figure 6", "Figure 6, validation split")
+            for c in ("real test", "VAE test")
+        ]
+        + [{"table": "Figure 6", "row": "Teacher", "column": "real test", "value": 90.0, "seed": 0}]
+    )
+    found = trainings(records)
+    assert len(found) == 2 and sorted(found["seed"]) == [0, 1]
+
+
+def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, capsys):
+    module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
+    counts = tmp_path / "smoke"
+    from repro.workflow.registry import load_bases, load_experiment
+
+    folder = REPO / "config" / "experiments"
+    bases = load_bases(folder)
+    for path in folder.glob("[!_]*.yaml"):
+        (counts / path.stem).mkdir(parents=True)
+        pd.DataFrame(columns=["table", "row", "column", "value", "seed"]).to_csv(counts / path.stem / "results.csv")
+    # one experiment trained two ResNet-18s on ImageNette at smoke, with one seed
+    pd.DataFrame(
+        [
+            {
+                "table": "Table 4",
+                "row": r,
+                "column": "top-1",
+                "value": 1.0,
+                "seed": 0,
+                "arch": "resnet18",
+                "dataset": "imagenette",
+                "steps": 2,
+                "trained_together": 2,
+            }
+            for r in ("Real", "Synthetic")
+        ]
+    ).to_csv(counts / "di_table4_augmentations" / "results.csv")
+    bench("dag_budget", "--scale", "mini", "--counts", str(counts), "--out", str(tmp_path / "out"))
+    jobs = pd.read_csv(tmp_path / "out" / "dag_budget.csv").set_index("job")
+    params = load_experiment(folder / "di_table4_augmentations.yaml", bases).params("mini")
+    rates = module["read_rates"](REPO / "results" / "bench")
+    per_image = module["flops_per_image"]("resnet18", 10, 64)
+    expected = 2 * len(params["seeds"]) * params["train_steps"] * params["batch_size"] * per_image
+    assert jobs.loc["di_table4_augmentations", "seconds"] == pytest.approx(expected / (rates["grid_tflops"] * 1e12))
+    assert jobs.loc["di_table4_augmentations", "work"].startswith(f"{2 * len(params['seeds'])} trainings")
+    # an inversion asset: its split's images x its steps at the bench's rate
+    inversion = jobs.loc["assets/inversion_imagenette"]
+    assert inversion["seconds"] == pytest.approx(3000 * 1000 / rates["inversion_image_steps_per_s"])
+    assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
+
+
+def test_dag_budget_says_what_to_run_when_the_counts_are_missing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench("dag_budget", "--counts", str(tmp_path / "nothing"))
+    assert stopped.value.code == 2 and "run the cheaper scale's DAG first" in capsys.readouterr().err
