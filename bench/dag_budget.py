@@ -40,8 +40,9 @@ from repro.arguments import RATE
 from repro.errors import ReproError
 
 ROOT = Path(__file__).resolve().parents[1]
-#: results columns that differ between the records of one training (its test columns, validation rows)
-PER_RECORD = ("column", "value", "unit", "table")
+#: results columns that differ between the records of one training (its test columns; its validation rows differ
+#: in ``table`` too, by VALIDATION_SUFFIX)
+PER_RECORD = ("column", "value", "unit")
 VALIDATION_SUFFIX = ", validation split"
 
 
@@ -177,13 +178,12 @@ def trainings(results: pd.DataFrame) -> pd.DataFrame:
     distilled ``student``), with what varies per record dropped."""
     if "trained_together" in results:
         trained = results[results["trained_together"].notna()]
-        kind = trained.assign(arch=trained["arch"])
     elif "student" in results and "train_steps" in results:
-        kind = results[results["train_steps"].notna()].assign(arch=lambda f: f["student"])
+        trained = results[results["train_steps"].notna()].assign(arch=lambda f: f["student"])
     else:
         return results.iloc[0:0]
-    kind = kind.assign(table=kind["table"].str.removesuffix(VALIDATION_SUFFIX))
-    return kind.drop(columns=[c for c in PER_RECORD if c in kind and c != "table"]).drop_duplicates()
+    trained = trained.assign(table=trained["table"].str.removesuffix(VALIDATION_SUFFIX))
+    return trained.drop(columns=[c for c in PER_RECORD if c in trained]).drop_duplicates()
 
 
 def experiment_rows(counts: Path, scale: str, rates: dict[str, float]) -> list[dict]:
