@@ -32,11 +32,10 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from repro.arguments import POSITIVE
 from repro.classifiers import Pool, Recipe, Speed, TrainingData, TrainingJob, build_model, train_classifiers
-from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_gib, reset_memory
+from repro.experiments.timing import classifier_train_flops, matmul_tflops, peak_memory_gib, reset_memory
 from repro.provenance import Provenance, write_rows
 
 #: issue 14's targets on one H100 at batch 128: one training on the path the experiments call, and a grid of at
@@ -56,14 +55,6 @@ def modes(autotune: bool) -> dict[str, Speed]:
     if autotune:
         found["autotune"] = replace(fast, compile="max-autotune-no-cudagraphs")
     return found
-
-
-def train_flops_per_image(arch: str, resolution: int, device: torch.device) -> float:
-    """Forward + backward FLOPs of one image (counted at batch 8)."""
-    model = build_model(arch, 10, resolution).to(device)
-    x = torch.rand(8, 3, resolution, resolution, device=device)
-    labels = torch.zeros(8, dtype=torch.long, device=device)
-    return counted_flops(lambda: F.cross_entropy(model(x), labels).backward()) / 8
 
 
 def train_together(args, data, batch: int, trainings: int, speed: Speed, device: torch.device):
@@ -112,7 +103,7 @@ def main(argv=None) -> int:
             "random-cifar",
         )
     )
-    flops = train_flops_per_image(args.arch, args.resolution, device)
+    flops = classifier_train_flops(args.arch, 10, args.resolution, device, batch=8)
     peak = matmul_tflops(device)
     prov = Provenance("bench_classifier_speed", "bench", vars(args), dataset="random uint8, 10 classes")
     rows, single = [], {}

@@ -85,17 +85,10 @@ def _bench_token_image_steps(token: pd.Series) -> float:
 
 @cache
 def flops_per_image(arch: str, classes: int, resolution: int) -> float:
-    """Forward and backward FLOPs of one training image (counted at batch 2 on the CPU)."""
-    import torch
-    import torch.nn.functional as F
+    """Forward and backward FLOPs of one training image, counted once per model shape on the CPU."""
+    from repro.experiments.timing import classifier_train_flops
 
-    from repro.classifiers import build_model
-    from repro.experiments.timing import counted_flops
-
-    model = build_model(arch, classes, resolution)
-    x = torch.rand(2, 3, resolution, resolution)
-    labels = torch.zeros(2, dtype=torch.long)
-    return counted_flops(lambda: F.cross_entropy(model(x), labels).backward()) / 2
+    return classifier_train_flops(arch, classes, resolution)
 
 
 def dataset_facts(name: str) -> tuple[int, int]:

@@ -88,6 +88,19 @@ def counted_flops(run: Callable[[], Any]) -> float:
     return float(counter.get_total_flops())
 
 
+def classifier_train_flops(arch: str, classes: int, resolution: int, device="cpu", batch: int = 2) -> float:
+    """Forward and backward FLOPs of one training image of classifier ``arch`` (counted on ``batch`` images: the
+    count grows linearly with the batch)."""
+    import torch.nn.functional as F
+
+    from ..classifiers import build_model
+
+    model = build_model(arch, classes, resolution).to(device)
+    x = torch.rand(batch, 3, resolution, resolution, device=device)
+    labels = torch.zeros(batch, dtype=torch.long, device=device)
+    return counted_flops(lambda: F.cross_entropy(model(x), labels).backward()) / batch
+
+
 def matmul_tflops(device, size: int = 8192, repeats: int = 10) -> float:
     """The bf16 matrix-product rate the device sustains (a ``size``-cubed product, after warm-up), in TFLOP/s:
     the attainable peak that achieved rates are compared with. Off a GPU, :data:`H100_BF16_TFLOPS`."""
