@@ -17,7 +17,7 @@ import torch
 
 from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.classifiers import Recipe, TrainingData, build_model, evaluate, save_classifier, train_classifier
-from repro.provenance import Provenance, timed, write_rows
+from repro.provenance import Provenance, RowsFile, timed
 
 TARGET_ACCURACY = 93.0
 
@@ -41,14 +41,14 @@ def main() -> None:
     mean, std = data.channel_stats()
     recipe = Recipe.sgd(args.steps)
     prov = Provenance("bench_classifier_cifar10", "bench", {**vars(args), **recipe.as_dict()}, dataset="cifar10:train")
-    rows = []
+    results = RowsFile(f"{args.out}/classifier_cifar10.csv")
     for seed in args.seed:
         torch.manual_seed(seed)
         model = build_model("resnet18", len(data.classes), data.resolution, mean=mean, std=std)
         with timed() as wall:
             report = train_classifier(model, data, recipe, seed=seed)
         accuracy = evaluate(model, test.images, test.labels)
-        rows.append(
+        results.add(
             prov.row(
                 seed=seed,
                 wall_seconds=wall(),
@@ -64,7 +64,6 @@ def main() -> None:
                 final_loss=round(report.final_loss, 4),
             )
         )
-        write_rows(rows, f"{args.out}/classifier_cifar10.csv")
         print(
             f"seed {seed}: {accuracy:.2f} % top-1 after {recipe.steps} steps, {report.seconds:.0f} s training "
             f"({report.images_per_second:,.0f} img/s steady)"

@@ -36,7 +36,7 @@ import torch
 from repro.arguments import POSITIVE
 from repro.classifiers import Pool, Recipe, Speed, TrainingData, TrainingJob, build_model, train_classifiers
 from repro.experiments.timing import classifier_train_flops, matmul_tflops, peak_memory_gib, reset_memory
-from repro.provenance import Provenance, write_rows
+from repro.provenance import Provenance, RowsFile
 
 #: issue 14's targets on one H100 at batch 128: one training on the path the experiments call, and a grid of at
 #: least 8 trainings in aggregate
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     flops = classifier_train_flops(args.arch, 10, args.resolution, device, batch=8)
     peak = matmul_tflops(device)
     prov = Provenance("bench_classifier_speed", "bench", vars(args), dataset="random uint8, 10 classes")
-    rows, single = [], {}
+    results, single = RowsFile(f"{args.out}/classifier_speed.csv"), {}
 
     def record(batch: int, mode: str, speed: Speed, trainings: int, images_per_second: float, seconds: float, **extra):
         tflops = images_per_second * flops / 1e12
@@ -132,8 +132,7 @@ def main(argv=None) -> int:
             peak_memory_gib=peak_memory_gib(device),
             plain_reference=PLAIN_REFERENCE.get(batch) if args.resolution == 32 and trainings == 1 else None,
         )
-        rows.append(row)
-        write_rows(rows, f"{args.out}/classifier_speed.csv")
+        results.add(row)
         return row
 
     for batch in args.batch_sizes:
@@ -194,7 +193,7 @@ def main(argv=None) -> int:
         if alone is not None:
             verdict = "meets" if alone >= TARGET_AT_128 else "misses"
             print(f"one training at batch 128 ({experiments_mode}): {alone:,} img/s ({verdict} {TARGET_AT_128:,})")
-        grids = [r for r in rows if r["trainings"] >= GRID_AT_LEAST and r["batch_size"] == 128]
+        grids = [r for r in results.rows if r["trainings"] >= GRID_AT_LEAST and r["batch_size"] == 128]
         if grids:
             best = max(r["images_per_second"] for r in grids)
             verdict = "meets" if best >= GRID_TARGET else "misses"

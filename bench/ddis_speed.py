@@ -42,7 +42,7 @@ from repro.classifiers.teacher import load_teacher, prepare_teacher
 from repro.ddis import SAMPLE_BATCH, CATConfig, DAGConfig, DDISSampler, SamplerConfig, learn_class_tokens
 from repro.experiments import timing
 from repro.generators.mini_config import IMAGENETTE_CLASSES
-from repro.provenance import Provenance, write_rows
+from repro.provenance import Provenance, RowsFile
 
 #: the paper's figures (ddis.txt, the DDIS paper's summary in ../shared/papers): seconds per unit and their source
 PAPER = {
@@ -119,12 +119,12 @@ def main(argv=None) -> int:
         epochs=args.cat_epochs, accumulation=args.cat_accumulation, images_per_step=args.cat_images_per_step
     )
     provenance = Provenance("bench_ddis_speed", "bench", config=vars(args), generator=bundle.name)
-    rows = []
+    results = RowsFile(Path(args.out) / "ddis_speed.csv")
 
     def record(unit: str, seconds: float, flops: float, wall: float | None, **fields) -> None:
         paper_seconds, source = PAPER[unit]
         tflops = flops / seconds / 1e12
-        rows.append(
+        results.add(
             provenance.row(
                 seed=args.seed,
                 wall_seconds=wall,
@@ -142,7 +142,6 @@ def main(argv=None) -> int:
                 resolution=bundle.resolution,
             )
         )
-        write_rows(rows, Path(args.out) / "ddis_speed.csv")
         paper = f"paper {paper_seconds:.3g} s" if paper_seconds else "no paper figure"
         print(f"{unit}: {seconds:.4g} s ({tflops:.2f} TFLOP/s; {paper})", flush=True)
 
