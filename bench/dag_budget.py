@@ -13,10 +13,15 @@ Every GPU job of the DAG is costed from the rates that the committed benchmarks 
     experiments' own classifier trainings
       counted in a finished run of a cheaper scale (``--counts``, e.g. results/smoke after the smoke DAG): each
       training a ``TrainingGrid`` recorded there (rows with ``trained_together``; one per model, not per test
-      column) and each distilled student (``ddis_kd``), times the ratio of the scale's seeds to that run's, each
-      of the scale's ``train_steps`` x ``batch_size`` images at the model's FLOPs/image, at the achieved TFLOP/s of
-      the classifier bench's best grid (the experiments train grids side by side). Trainings recorded otherwise
-      (the few-shot sweep of Figure 7a) are not counted.
+      column) and each distilled student (``ddis_kd``), times its multiplier: the product, over every grid axis it
+      records a value of (AXES: the seeds, synthetic sizes, architectures, augmentations, mixing ratios, ..., every
+      key of ``sweep``), of the axis's number of values at the scale over that at the counted run's scale. A
+      training that records no value of an axis (the Real baseline of a size sweep) or holds one whatever the
+      list (HELD: a size or seed held fixed, a threshold chosen on a validation split) is not multiplied by it.
+      Each of the scale's ``train_steps`` x ``batch_size`` images at the counted model's FLOPs/image (the values
+      an axis adds, an architecture or a dataset, cost what the counted ones do), at the achieved TFLOP/s of the
+      classifier bench's best grid (the experiments train grids side by side). Trainings recorded otherwise (the
+      few-shot sweep of Figure 7a) are not counted.
 
 FLOPs per image are counted (torch's flop counter, on the CPU) for each architecture, class count and resolution.
 What is not costed: process start-up, data decoding and compilation of each job (tens of seconds each), the test
@@ -44,6 +49,39 @@ ROOT = Path(__file__).resolve().parents[1]
 #: in ``table`` too, by VALIDATION_SUFFIX)
 PER_RECORD = ("column", "value", "unit")
 VALIDATION_SUFFIX = ", validation split"
+#: the grid axes the experiments' trainings sweep: param -> the results column that records a training's value of it
+#: (the first of these its trainings have: the notebooks name the synthetic size three ways). Every key of a
+#: ``sweep`` is an axis too, recorded under its own name; a dict-valued axis (a student per dataset) counts its keys.
+AXES = {
+    "seeds": ("seed",),
+    "synthetic_sizes": ("synthetic_size", "size", "multiple"),
+    "real_fractions": ("fraction",),
+    "pretrain_fractions": ("pretrain_fraction",),
+    "vae_resolutions": ("generator_resolution",),
+    "archs": ("arch",),
+    "augmentations": ("augment",),
+    "ratios": ("ratio",),
+    "knn_k": ("k",),
+    "lecf_thresholds": ("threshold",),
+    "datasets": ("dataset",),
+    "students": ("dataset",),
+}
+#: trainings that record an axis's value without sweeping the axis, by experiment: column -> which of them (or of
+#: the reused cells). Their value is held or chosen, one whatever the scale's list, so that axis does not multiply
+#: them.
+HELD = {
+    # the real set (recorded as 1x) and the guidance-sensitivity sets (the smallest size only) beside DI's sizes
+    "di_fig1_synthetic_scaling": {"multiple": lambda t: t["method"] != "Diffusion Inversion"},
+    # the DI row is at the generator's own resolution; the Real rows sweep the VAE round trip's
+    "di_table1_vae_information_loss": {"generator_resolution": lambda t: t["row"] == "Diffusion Inversion"},
+    "di_fig7b_lecf_scaling": {
+        # the threshold selection trains each candidate once: at the smallest size, with the first seed
+        "size": lambda t: t["table"] != "Figure 7b",
+        "seed": lambda t: t["table"] != "Figure 7b",
+        # the curves' LECF sets all use the one threshold chosen on the validation split
+        "threshold": lambda t: t["table"] == "Figure 7b",
+    },
+}
 
 
 def read_rates(bench: Path) -> dict[str, float]:
@@ -179,34 +217,81 @@ def trainings(results: pd.DataFrame) -> pd.DataFrame:
     return trained.drop(columns=[c for c in PER_RECORD if c in trained]).drop_duplicates()
 
 
-def experiment_rows(counts: Path, scale: str, rates: dict[str, float]) -> list[dict]:
-    """One estimate per experiment: its trainings counted in ``counts`` (a finished run of a cheaper scale),
-    scaled to ``scale``'s seeds, steps and batch."""
-    from repro.workflow.registry import load_bases, load_experiment
+def reused_cells(results: pd.DataFrame) -> pd.DataFrame:
+    """The records of a cell that no training of its own filled: Figure 7b's LECF point at the smallest size and
+    first seed is the threshold selection's classifier at the chosen threshold (``from_selection``)."""
+    if "from_selection" not in results:
+        return results.iloc[0:0]
+    return results[results["from_selection"].eq(True)]
 
-    folder = ROOT / "config" / "experiments"
-    bases = load_bases(folder)
+
+def axis_lengths(params: dict) -> dict[str, int]:
+    """The number of values of each grid axis in an experiment's params (a dict-valued axis counts its keys)."""
+    axes = {param: params[param] for param in AXES if param in params}
+    axes.update(params.get("sweep") or {})
+    return {param: len(values) for param, values in axes.items()}
+
+
+def multipliers(experiment: str, counted: pd.DataFrame, then: dict, now: dict) -> pd.Series:
+    """How many trainings of the target scale each training ``counted`` at the cheaper scale stands for: the product,
+    over every grid axis it records a value of, of the axis's number of values at the target scale (``now``, the
+    experiment's params there) over that at the counted scale (``then``). The seeds are one of these axes."""
+    held = HELD.get(experiment, {})
+    factor = pd.Series(1.0, index=counted.index)
+    lengths_then, lengths_now = axis_lengths(then), axis_lengths(now)
+    for param in lengths_then.keys() & lengths_now.keys():
+        column = next((c for c in AXES.get(param, (param,)) if c in counted), None)  # a sweep key: its own name
+        if column is None:
+            continue
+        sweeps = counted[column].notna()  # a baseline outside the axis (the Real row of a size sweep) has no value
+        if column in held:
+            fixed = held[column](counted)
+            if not fixed.any():  # a notebook's labels changed under HELD
+                raise ReproError(f"{experiment}: HELD[{column!r}] in bench/dag_budget.py matches none of its trainings")
+            sweeps &= ~fixed
+        factor[sweeps] *= lengths_now[param] / lengths_then[param]
+    return factor
+
+
+def experiment_rows(experiments, counts: Path, scale: str, rates: dict[str, float]) -> list[dict]:
+    """One estimate per experiment: its trainings counted in ``counts`` (a finished run of a cheaper scale),
+    scaled to ``scale``'s grid axes (seeds included), steps and batch."""
     rows = []
-    for path in sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_")):
-        experiment = load_experiment(path, bases)
+    for experiment in experiments:
         if experiment.skip_reason(scale):
             continue
         found = counts / experiment.id / "results.csv"
         if not found.is_file():
             raise ReproError(f"{found} is missing: run the cheaper scale's DAG first (snakemake --cores all)")
-        counted = trainings(pd.read_csv(found))
+        results = pd.read_csv(found)
+        counted = trainings(results)
         params = experiment.params(scale)
         if counted.empty or "train_steps" not in params:
             continue
-        seeds_then = counted["seed"].nunique()
-        factor = len(params["seeds"]) / max(1, seeds_then)
+        if "scale" not in counted or counted["scale"].nunique() != 1:
+            raise ReproError(f"{found}: its trainings name no single scale (the `scale` column)")
+        counted_scale = counted["scale"].iloc[0]
+        then = experiment.params(counted_scale)
+        cells = pd.concat([counted.assign(reused=False), reused_cells(results).assign(reused=True)])
+        # a reused cell was not trained at the counted scale; at ``scale`` it stands for as many cells as a
+        # training would, all trained but itself (the selection's classifier still fills it)
+        scaled = cells.assign(trainings=multipliers(experiment.id, cells, then, params) - cells["reused"])
         seconds = sum(
-            training_seconds(arch, dataset, params["train_steps"], params["batch_size"], rates["grid_tflops"])
-            for arch, dataset in zip(counted["arch"], counted["dataset"])
+            n * training_seconds(arch, dataset, params["train_steps"], params["batch_size"], rates["grid_tflops"])
+            for n, arch, dataset in zip(scaled["trainings"], scaled["arch"], scaled["dataset"])
         )
-        n = round(len(counted) * factor)
+        n = round(scaled["trainings"].sum())
         work = f"{n} trainings x {params['train_steps']} steps x {params['batch_size']}"
-        rows.append({"job": experiment.id, "kind": "classifier trainings", "work": work, "seconds": seconds * factor})
+        rows.append(
+            {
+                "job": experiment.id,
+                "kind": "classifier trainings",
+                "counted": f"{len(counted)} at {counted_scale}",
+                "trainings": n,
+                "work": work,
+                "seconds": seconds,
+            }
+        )
     return rows
 
 
@@ -219,17 +304,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="folder for dag_budget.csv, one row per job")
     args = parser.parse_args(argv)
     try:
-        from repro.workflow.registry import load_scale
+        from repro.workflow.registry import load_registry, load_scale
 
         rates = read_rates(Path(args.bench))
         assets = load_scale(ROOT / "config", args.scale).get("assets", {})
-        rows = asset_rows(assets, rates) + experiment_rows(Path(args.counts), args.scale, rates)
+        experiments = load_registry(ROOT / "config").values()
+        rows = asset_rows(assets, rates) + experiment_rows(experiments, Path(args.counts), args.scale, rates)
     except ReproError as err:
         parser.exit(2, f"dag_budget: error: {err}\n")
     jobs = pd.DataFrame(rows).assign(minutes=lambda f: f["seconds"] / 60).sort_values("seconds", ascending=False)
     total = jobs["minutes"].sum()
+    shown = jobs.assign(counted=jobs.get("counted", pd.Series(dtype=str)).fillna(""))  # trainings: experiments only
     with pd.option_context("display.max_rows", None, "display.width", 160, "display.max_colwidth", 60):
-        print(jobs[["job", "kind", "work", "minutes"]].round(2).to_string(index=False))
+        print(shown[["job", "kind", "counted", "work", "minutes"]].round(2).to_string(index=False))
     print()
     print(jobs.groupby("kind")["minutes"].sum().sort_values(ascending=False).round(1).to_string())
     verdict = "within" if total <= args.budget_minutes else "over"

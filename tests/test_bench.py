@@ -253,6 +253,7 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
                 "dataset": "imagenette",
                 "steps": 2,
                 "trained_together": 2,
+                "scale": "smoke",
             }
             for r in ("Real", "Synthetic")
         ]
@@ -269,6 +270,72 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     inversion = jobs.loc["assets/inversion_imagenette"]
     assert inversion["seconds"] == pytest.approx(3000 * 1000 / rates["inversion_image_steps_per_s"])
     assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
+
+
+def training_records(table: str, row: str, **fields) -> list[dict]:
+    """The records one classifier of a TrainingGrid leaves at smoke: its test column, and again on validation."""
+    common = {"row": row, "value": 10.0, "seed": 0, "arch": "resnet18", "dataset": "imagenette", "scale": "smoke"}
+    return [
+        {"table": t, "column": "top-1", "trained_together": 3, **common, **fields}
+        for t in (table, f"{table}, validation split")
+    ]
+
+
+def test_dag_budget_scales_each_training_by_every_axis_it_sweeps(tmp_path):
+    from repro.workflow.registry import Experiment
+
+    module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
+    sizes = {"smoke": [1, 2], "mini": [1, 2, 5]}  # an axis longer at mini, besides the seeds
+    seeds = {"smoke": [0], "mini": [0, 1, 2]}
+    steps = {"smoke": (2, 4), "mini": (1000, 128)}
+    scales = {
+        scale: {"params": {"seeds": seeds[scale], "synthetic_sizes": sizes[scale], "train_steps": s, "batch_size": b}}
+        for scale, (s, b) in steps.items()
+    }
+    toy = Experiment("toy_sizes", {"scales": scales}, root=tmp_path)
+    (tmp_path / "smoke" / "toy_sizes").mkdir(parents=True)
+    records = training_records("Figure", "Real") + [  # the Real baseline records no synthetic size
+        r for size in (1, 2) for r in training_records("Figure", f"{size}x", synthetic_size=size)
+    ]
+    pd.DataFrame(records).to_csv(tmp_path / "smoke" / "toy_sizes" / "results.csv", index=False)
+    (row,) = module["experiment_rows"]([toy], tmp_path / "smoke", "mini", {"grid_tflops": 100.0})
+    # Real: 1 x 3 seeds; DI: 2 sizes x 3/2 x 3 seeds
+    assert (row["counted"], row["trainings"]) == ("3 at smoke", 3 + 9)
+    assert row["work"] == "12 trainings x 1000 steps x 128"
+    per_image = module["flops_per_image"]("resnet18", 10, 64)
+    assert row["seconds"] == pytest.approx(12 * 1000 * 128 * per_image / 100e12)
+
+
+def test_dag_budget_counts_a_chosen_threshold_once_and_a_selection_at_one_size_and_seed(tmp_path):
+    """Figure 7b: the threshold selection trains every threshold at the smallest size with the first seed; the
+    curves train DI and LECF (at the chosen threshold) at every size and seed, but LECF's first cell is the
+    selection's classifier."""
+    from repro.workflow.registry import load_registry
+
+    module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
+    experiment = load_registry(REPO / "config")["di_fig7b_lecf_scaling"]
+    records = []
+    for dataset in ("imagenette", "pacs_sketch"):
+        at = {"dataset": dataset}
+        for threshold in (0.0, 0.95):
+            records += training_records(
+                "Figure 7b: LECF threshold selection", dataset, threshold=threshold, size=1, **at
+            )
+        for size in (1, 2):
+            records += training_records("Figure 7b", f"{size}x", method="diffusion_inversion", size=size, **at)
+        records += training_records("Figure 7b", "2x", method="lecf", threshold=0.0, size=2, **at)
+        records.append(  # the curve's LECF cell at 1x: the selection's classifier, not trained again
+            {"table": "Figure 7b", "row": "1x", "column": "LECF", "value": 10.0, "seed": 0, "scale": "smoke"}
+            | {"arch": "resnet18", "method": "lecf", "threshold": 0.0, "size": 1, "from_selection": True, **at}
+        )
+    folder = tmp_path / "smoke" / experiment.id
+    folder.mkdir(parents=True)
+    pd.DataFrame(records).to_csv(folder / "results.csv", index=False)
+    (row,) = module["experiment_rows"]([experiment], tmp_path / "smoke", "mini", {"grid_tflops": 100.0})
+    params = experiment.params("mini")
+    thresholds, cells = len(params["lecf_thresholds"]), len(params["synthetic_sizes"]) * len(params["seeds"])
+    per_dataset = thresholds + cells + (cells - 1)  # the selection, DI's curve, LECF's curve but its first cell
+    assert (row["counted"], row["trainings"]) == ("10 at smoke", 2 * per_dataset)
 
 
 def test_dag_budget_says_what_to_run_when_the_counts_are_missing(tmp_path, capsys):
