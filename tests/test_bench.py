@@ -233,7 +233,7 @@ def test_dag_budget_counts_one_training_per_model_not_per_record():
 def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, capsys):
     module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
     counts = tmp_path / "smoke"
-    from repro.workflow.registry import load_bases, load_experiment
+    from repro.workflow.registry import load_bases, load_experiment, load_scale
 
     folder = REPO / "config" / "experiments"
     bases = load_bases(folder)
@@ -268,7 +268,8 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     assert jobs.loc["di_table4_augmentations", "work"].startswith(f"{2 * len(params['seeds'])} trainings")
     # an inversion asset: its split's images x its steps at the bench's rate
     inversion = jobs.loc["assets/inversion_imagenette"]
-    assert inversion["seconds"] == pytest.approx(3000 * 1000 / rates["inversion_image_steps_per_s"])
+    steps = load_scale(REPO / "config", "mini")["assets"]["inversion_imagenette"]["args"]["inversion_steps"]
+    assert inversion["seconds"] == pytest.approx(3000 * steps / rates["inversion_image_steps_per_s"])
     assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
 
 
