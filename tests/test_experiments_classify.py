@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from repro.classifiers import TrainingData
@@ -16,9 +18,16 @@ TRAIN, OTHER, TEST = bars_dataset(12, seed=0), bars_dataset(12, seed=1), bars_da
 TIMING = ["wall_seconds", "images_per_second", "trained_together"]
 
 
-def _run(tmp_path, name: str) -> ExperimentRun:
+def _run(tmp_path, name: str, work: str | None = None) -> ExperimentRun:
+    """A run writing into ``tmp_path/name``; its trainings are kept in ``tmp_path/work`` (default: its own)."""
     return ExperimentRun(
-        "di_fig6_real_scaling", "smoke", tmp_path / name, {}, device="cpu", work_dir=tmp_path, config_dir=CONFIG_DIR
+        "di_fig6_real_scaling",
+        "smoke",
+        tmp_path / name,
+        {},
+        device="cpu",
+        work_dir=tmp_path / (work or f"{name}-work"),
+        config_dir=CONFIG_DIR,
     )
 
 
@@ -84,3 +93,58 @@ def test_scores_are_read_after_the_block_and_keywords_are_checked_where_added(tm
         raise RuntimeError("stop")
     with pytest.raises(ReproError, match="not been trained"):  # a block left by an error trains nothing more
         left["Mixed"]
+
+
+def test_a_rerun_trains_only_what_the_stopped_run_had_not_trained(tmp_path, monkeypatch):
+    import repro.experiments.classify as classify
+
+    trained = []  # the names of the trainings each call of the trainer got
+    real_trainer = classify.train_classifiers
+
+    def counting(jobs, **kwargs):
+        trained.append([job.name for job in jobs])
+        return real_trainer(jobs, **kwargs)
+
+    monkeypatch.setattr(classify, "train_classifiers", counting)
+    trainings = _trainings()
+    first = _run(tmp_path, "first", work="shared")
+    with pytest.raises(RuntimeError, match="stopped"), TrainingGrid(first, max_concurrent=2) as grid:
+        for training in trainings[:4]:
+            grid.add(**training)
+        grid.train()  # two groups of two trained and kept, then the notebook stops
+        raise RuntimeError("stopped")
+    assert len(trained) == 2
+    trained.clear()
+    again = _run(tmp_path, "again", work="shared")
+    with TrainingGrid(again, max_concurrent=2) as grid:
+        scores = [grid.add(**training) for training in trainings]
+    assert trained == [[classify._name(t["table"], t["row"], t["tests"], t["seed"]) for t in trainings[4:]]]
+    fresh = _run(tmp_path, "fresh")  # the same grid with nothing kept
+    with TrainingGrid(fresh, max_concurrent=2) as grid:
+        expected = [grid.add(**training) for training in trainings]
+    assert [dict(s) for s in scores] == [dict(s) for s in expected]
+    resumed, alone = again.frame(), fresh.frame()
+    assert list(resumed.columns) == list(alone.columns)
+    assert resumed.drop(columns=TIMING).equals(alone.drop(columns=TIMING))
+
+
+def test_a_kept_training_is_not_reused_when_its_images_or_recipe_change(tmp_path, monkeypatch):
+    import repro.experiments.classify as classify
+
+    calls = []
+    real_trainer = classify.train_classifiers
+
+    def counting(jobs, **kwargs):
+        calls.append(len(jobs))
+        return real_trainer(jobs, **kwargs)
+
+    monkeypatch.setattr(classify, "train_classifiers", counting)
+    training = _trainings()[0]
+    train_and_test(_run(tmp_path, "one", work="shared"), **training)
+    train_and_test(_run(tmp_path, "same", work="shared"), **training)
+    assert calls == [1]  # the same training: kept
+    changed = dataclasses.replace(TRAIN, images=TRAIN.images.copy())  # the training images, one pixel changed
+    changed.images[0, 0, 0, 0] ^= 1
+    train_and_test(_run(tmp_path, "pixel", work="shared"), **{**training, "data": TrainingData(real=changed)})
+    train_and_test(_run(tmp_path, "steps", work="shared"), **{**training, "steps": 5})
+    assert calls == [1, 1, 1]

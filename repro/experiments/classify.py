@@ -7,7 +7,9 @@ The recipe is the paper's (appendix B.1): SGD for natural images, AdamW for MedM
 A notebook's loops over datasets x settings x seeds give many small trainings. Collected in a
 :class:`TrainingGrid`, they are trained ``max_concurrent`` at a time side by side on the GPU
 (``repro.classifiers.train_classifiers``), each exactly the model it would be trained alone, and their rows are
-recorded in the order the trainings were added, as :func:`train_and_test` one after another records them.
+recorded in the order the trainings were added, as :func:`train_and_test` one after another records them. Each
+finished training is kept in the run's work folder (``repro.experiments.training_store``), so a notebook stopped
+in the middle of its grid trains, when rerun, only what it had not trained yet.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..classifiers import (
     train_classifiers,
 )
 from ..errors import ReproError
+from .training_store import TrainingStore
 
 #: datasets the paper trains with AdamW (appendix B.1)
 ADAMW_DATASETS = ("pathmnist", "dermamnist", "bloodmnist")
@@ -73,18 +76,37 @@ def train_and_test_many(
     ``max_concurrent`` at a time; every model is the one trained alone, the rows are recorded in the order of
     ``trainings``, and the scores returned in that order.
 
+    Each finished training is kept in the run's work folder (:class:`.training_store.TrainingStore`): a rerun of the
+    notebook, after a stop anywhere, records the kept ones' rows again and trains only the others.
+
     Timing columns of a row trained together: ``images_per_second`` is its own training's rate while it shared
     the GPU (the group's aggregate rate is their sum), ``wall_seconds`` the wall time from its set-up to its last
     step (a span it shared), ``trained_together`` the most trainings that ran at once beside it (1: alone).
     """
-    scores = []
-    for start in range(0, len(trainings), max_concurrent):
-        group = [_Cell(run, **training) for training in trainings[start : start + max_concurrent]]
+    store = TrainingStore(run)
+    keys = [store.key(training) for training in trainings]
+    done = [store.load(key) for key in keys]
+    recorded = 0
+
+    def record_finished() -> None:  # the rows in the order of ``trainings``, as soon as every earlier one is in
+        nonlocal recorded
+        while recorded < len(done) and done[recorded] is not None:
+            for row in done[recorded]["rows"]:
+                run.record(**row)
+            recorded += 1
+
+    record_finished()
+    left = [i for i, kept in enumerate(done) if kept is None]
+    for start in range(0, len(left), max_concurrent):
+        group = left[start : start + max_concurrent]
+        cells = [_Cell(run, **trainings[i]) for i in group]
         reports = train_classifiers(
-            [cell.job for cell in group], device=run.device, max_concurrent=max_concurrent, progress=False
+            [cell.job for cell in cells], device=run.device, max_concurrent=max_concurrent, progress=False
         )
-        scores += [cell.record(run, report) for cell, report in zip(group, reports)]
-    return scores
+        for i, cell, report in zip(group, cells, reports):
+            done[i] = store.save(keys[i], cell.result(run, report))
+        record_finished()
+    return [kept["scores"] for kept in done]
 
 
 class _Cell:
@@ -119,12 +141,14 @@ class _Cell:
         self.fields.update(optimizer=self.recipe.optimizer, augment=augment)
         self.fields.update(train_images=sum(len(s.labels) for s in data.sources), **fields)
 
-    def record(self, run, report) -> dict[str, float]:
+    def result(self, run, report) -> dict[str, Any]:
+        """The trained model's scores per test column and the keywords of the rows it records (``run.record``)."""
+
         def accuracy(images) -> float:
             return evaluate(self.model, images.images, images.labels, device=run.device)
 
-        def record(where: str, column: str, value: float) -> None:
-            run.record(
+        def row(where: str, column: str, value: float) -> dict[str, Any]:
+            return dict(
                 table=where,
                 row=self.row,
                 column=column,
@@ -138,13 +162,11 @@ class _Cell:
             )
 
         scores = {column: accuracy(test) for column, test in self.tests.items()}
-        for column, value in scores.items():
-            record(self.table, column, value)
+        rows = [row(self.table, column, value) for column, value in scores.items()]
         if self.validation is not None:  # one model, one validation set: scored once, recorded under each column
             value = accuracy(self.validation)
-            for column in self.tests:
-                record(validation_table(self.table), column, value)
-        return scores
+            rows += [row(validation_table(self.table), column, value) for column in self.tests]
+        return {"rows": rows, "scores": scores}
 
 
 def _name(table: str, row, tests: Mapping[str, object], seed: int) -> str:
