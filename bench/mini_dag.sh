@@ -29,7 +29,7 @@
 # next: Snakemake reruns what is missing or incomplete, and each job resumes its own work (an asset from
 # <name>.partial/, a notebook from work/mini/<id>/). A fresh machine starts over, from `stage`.
 # GPU_JOBS (default 1) lets that many jobs share the GPU at once (each asks for one `gpu` of the workflow's
-# resources). DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a
+# resources; an experiment that measures run time asks for all of them and runs alone). DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a
 # CPU, with the data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
 # OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
@@ -180,7 +180,7 @@ run_dag() {
   export PATH=$state/bin:$PATH PYTHONPATH=$site:$PWD${PYTHONPATH:+:$PYTHONPATH}
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 REPRO_OFFLINE=1 REPRO_CACHE=${REPRO_CACHE:-$state/cache}
   local config=(--config "scale=$scale" "results_dir=$state/results" "reports_dir=$state/reports"
-    "work_dir=$state/work")
+    "work_dir=$state/work" "gpu_jobs=${GPU_JOBS:-1}")
   read -ra extra <<<"${DAG_CONFIG:-}"
   config+=("${extra[@]}")
   python3 -m snakemake --unlock "${config[@]}" >/dev/null 2>&1 || true # a lock left by a piece killed outright

@@ -82,3 +82,9 @@ def experiment_inputs(wildcards):
         "registry": registry_files([wildcards.id]),
         "assets": assets_for(experiment),
     }
+
+
+def experiment_gpus(wildcards):
+    """The GPU slots an experiment job asks for: every slot (config gpu_jobs, as Snakemake's --resources gpu=N)
+    for one that measures run time, so that no other job shares the GPU while it times; else one."""
+    return GPUS * CONFIG["gpu_jobs"] if REGISTRY[wildcards.id].timed else GPUS

@@ -21,7 +21,7 @@ rule experiment:
     conda:
         "../envs/repro.yaml"
     resources:
-        gpu=GPUS,
+        gpu=experiment_gpus,
         kernels=1,
     params:
         env=ENV,

@@ -48,6 +48,18 @@ def test_dry_run_lists_every_runnable_artifact(scale):
     assert f"reports/{scale}" in outputs
 
 
+def test_an_experiment_that_times_runs_alone_on_a_shared_gpu():
+    timed = sorted(e.id for e in load_registry(CONFIG_DIR).values() if e.timed)
+    assert timed == ["ddis_efficiency", "di_fig4_runtime"]
+    ids = [*timed, "di_table2_lecf_quality"]
+    dag = snakemake(
+        "-n", "--resources", "gpu=3", "--config", "scale=mini", "gpu_jobs=3", f"experiments=[{','.join(ids)}]"
+    )
+    assert dag.returncode == 0, dag.stderr
+    asked = dict(re.findall(r"wildcards: scale=mini, id=(\w+)\n\s+resources: [^\n]*gpu=(\d+)", dag.stdout))
+    assert asked == {"ddis_efficiency": "3", "di_fig4_runtime": "3", "di_table2_lecf_quality": "1"}
+
+
 def test_unknown_config_key_stops_the_workflow():
     run = snakemake("-n", "--config", "scael=mini")
     assert run.returncode != 0

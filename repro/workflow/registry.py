@@ -119,6 +119,11 @@ class Experiment:
     def paper_numbers(self) -> list[dict]:
         return self.spec["paper_numbers"]
 
+    @property
+    def timed(self) -> bool:
+        """It measures run time: the workflow runs it alone on the GPU."""
+        return bool(self.spec.get("timed", False))
+
     def skip_reason(self, scale: str) -> str | None:
         """Why this artifact does not run at ``scale``, or None when it does."""
         return self.spec["scales"][scale].get("skip")
