@@ -29,6 +29,16 @@ and validation evaluations, and the notebooks' own sampling and timing cells; an
 
     python bench/dag_budget.py --scale mini --counts results/smoke          # after `snakemake --cores all`
     python bench/dag_budget.py --scale mini --counts results/smoke --out /tmp/budget   # and a CSV of the jobs
+
+How far the floor is from a real run: ``--measured`` names a jobs table of a run of the scale (``jobs.csv``, which
+``repro jobs`` gathers from the workflow's benchmarks) and prints, after the estimate, each measured job's wall
+minutes beside its estimate (their ratio, and the excess in seconds: measured minus estimate), then per kind the
+measured over the estimated minutes and the median excess of a job. A job's wall time is all of it: start-up,
+compilation, evaluations, and, where the run let several jobs share the GPU, its waiting for the others (the header
+gives the run's mean number of jobs at once: its jobs' summed time over its wall time). Jobs of the table that the
+estimate does not cost (an experiment that counts no classifier training) are named, not compared.
+
+    python bench/dag_budget.py --scale mini --counts results/smoke --measured results/mini/jobs.csv
 """
 
 from __future__ import annotations
@@ -295,6 +305,64 @@ def experiment_rows(experiments, counts: Path, scale: str, rates: dict[str, floa
     return rows
 
 
+def read_measured(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A run's jobs table (``repro jobs``): its job rows, named as this script names them (an asset as
+    ``assets/<name>``), and its closing lines by kind (``total``: the jobs' summed time, ``run``: its wall time)."""
+    from repro.report.jobs import read_jobs
+
+    if not path.is_file():
+        raise ReproError(f"{path} is missing: --measured names a run's jobs.csv (repro jobs --scale <scale>)")
+    jobs, closing = read_jobs(path)
+    names = jobs["job"].where(jobs["kind"] != "asset", "assets/" + jobs["job"])
+    return jobs.assign(job=names), closing
+
+
+def compare_measured(estimates: pd.DataFrame, measured: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each measured job that has an estimate: its estimated and measured minutes, their ratio and the excess
+    (measured minus estimated seconds); and per kind of estimate, the jobs' summed minutes, their ratio and the
+    median excess of one job."""
+    both = estimates.merge(measured[["job", "wall_s"]], on="job", how="inner", validate="one_to_one")
+    both = both.assign(
+        measured=both["wall_s"] / 60,
+        ratio=both["wall_s"] / both["seconds"],
+        excess_s=both["wall_s"] - both["seconds"],
+    ).sort_values(["kind", "measured"], ascending=[True, False], ignore_index=True)
+    kinds = both.groupby("kind").agg(
+        jobs=("job", "size"), minutes=("minutes", "sum"), measured=("measured", "sum"), excess_s=("excess_s", "median")
+    )
+    kinds = kinds.assign(ratio=kinds["measured"] / kinds["minutes"]).sort_values("measured", ascending=False)
+    return both, kinds[["jobs", "minutes", "measured", "ratio", "excess_s"]]
+
+
+def print_measured(estimates: pd.DataFrame, measured: pd.DataFrame, closing: pd.DataFrame, path: str) -> None:
+    """The measured jobs beside their estimates, the same per kind, and the jobs the estimate does not cost."""
+    both, kinds = compare_measured(estimates, measured)
+    header = f"measured: {len(measured)} jobs of {path}"
+    if {"total", "run"} <= set(closing.index) and closing.loc["run", "wall_s"] > 0:
+        total, run = closing.loc["total", "wall_s"] / 60, closing.loc["run", "wall_s"] / 60
+        header += (
+            f", {total / run:.1f} running at once on average (their {total:.1f} min over the run's {run:.1f}): "
+            "a job's wall time includes its start-up and its waiting for the jobs that shared the GPU with it"
+        )
+    print(header)
+    uncosted = measured[~measured["job"].isin(estimates["job"])]
+    names = ", ".join(f"{j} ({k})" for j, k in zip(uncosted["job"], uncosted["kind"]))
+    if both.empty:
+        print(f"none of its jobs is costed by this estimate: {names}")
+        return
+    shown = both.rename(columns={"minutes": "estimate"}).round({"estimate": 2, "measured": 2, "ratio": 1})
+    shown = shown.assign(excess_s=shown["excess_s"].round().astype(int))  # whole seconds
+    columns = ["job", "kind", "work", "estimate", "measured", "ratio", "excess_s"]
+    with pd.option_context("display.max_rows", None, "display.width", 160, "display.max_colwidth", 60):
+        print(shown[columns].to_string(index=False))
+        print()
+        print(kinds.rename(columns={"minutes": "estimate", "excess_s": "median excess_s"}).round(1).to_string())
+    estimate, wall = both["minutes"].sum(), both["measured"].sum()
+    print(f"\n{len(both)} jobs: {wall:.1f} minutes measured, {estimate:.1f} estimated ({wall / estimate:.1f}x)")
+    if len(uncosted):
+        print(f"not costed by this estimate: {names}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="mini", help="the scale whose settings are costed (default mini)")
@@ -302,10 +370,14 @@ def main(argv=None) -> int:
     parser.add_argument("--bench", default=str(ROOT / "results" / "bench"), help="the benchmark CSVs")
     parser.add_argument("--budget-minutes", type=RATE, default=20.0, help="the scale's GPU budget (default 20)")
     parser.add_argument("--out", help="folder for dag_budget.csv, one row per job")
+    parser.add_argument(
+        "--measured", metavar="JOBS_CSV", help="a run's jobs table (repro jobs): its wall times beside the estimates"
+    )
     args = parser.parse_args(argv)
     try:
         from repro.workflow.registry import load_registry, load_scale
 
+        measured = read_measured(Path(args.measured)) if args.measured else None
         rates = read_rates(Path(args.bench))
         assets = load_scale(ROOT / "config", args.scale).get("assets", {})
         experiments = load_registry(ROOT / "config").values()
@@ -324,6 +396,9 @@ def main(argv=None) -> int:
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         jobs.to_csv(Path(args.out) / "dag_budget.csv", index=False)
+    if measured is not None:
+        print()
+        print_measured(jobs, *measured, path=args.measured)
     return 0
 
 

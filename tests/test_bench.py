@@ -230,6 +230,13 @@ def test_dag_budget_counts_one_training_per_model_not_per_record():
     assert len(found) == 2 and sorted(found["seed"]) == [0, 1]
 
 
+def counts_without_trainings(counts):
+    """A cheaper run's results folder in which no experiment trained a classifier."""
+    for path in (REPO / "config" / "experiments").glob("[!_]*.yaml"):
+        (counts / path.stem).mkdir(parents=True)
+        pd.DataFrame(columns=["table", "row", "column", "value", "seed"]).to_csv(counts / path.stem / "results.csv")
+
+
 def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, capsys):
     module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
     counts = tmp_path / "smoke"
@@ -237,9 +244,7 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
 
     folder = REPO / "config" / "experiments"
     bases = load_bases(folder)
-    for path in folder.glob("[!_]*.yaml"):
-        (counts / path.stem).mkdir(parents=True)
-        pd.DataFrame(columns=["table", "row", "column", "value", "seed"]).to_csv(counts / path.stem / "results.csv")
+    counts_without_trainings(counts)
     # one experiment trained two ResNet-18s on ImageNette at smoke, with one seed
     pd.DataFrame(
         [
@@ -271,6 +276,89 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     steps = load_scale(REPO / "config", "mini")["assets"]["inversion_imagenette"]["args"]["inversion_steps"]
     assert inversion["seconds"] == pytest.approx(3000 * steps / rates["inversion_image_steps_per_s"])
     assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
+
+
+def measured_jobs(path, walls: dict[str, tuple[str, float, float]]):
+    """A run's jobs.csv as ``repro jobs`` writes it: job -> (kind, start second, wall seconds)."""
+    from repro.report.jobs import COLUMNS, clock, write_jobs
+
+    def timestamp(second: float) -> str:
+        return pd.Timestamp(second, unit="s", tz="UTC").isoformat()
+
+    rows = [
+        {"job": job, "kind": kind, "wall_s": wall, "wall": clock(wall), "max_rss_mib": 100, "gpu_peak_mib": 10}
+        | {"device": "a GPU", "started": timestamp(start), "ended": timestamp(start + wall)}
+        for job, (kind, start, wall) in walls.items()
+    ]
+    write_jobs(pd.DataFrame(rows, columns=COLUMNS), path)
+
+
+def test_dag_budget_compares_each_measured_job_with_its_estimate_and_sums_them_per_kind(tmp_path):
+    module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
+    estimates = pd.DataFrame(
+        [
+            {"job": "assets/inversion_x", "kind": "invert", "work": "w", "seconds": 60.0},
+            {"job": "assets/synthetic_x", "kind": "sample", "work": "w", "seconds": 30.0},
+            {"job": "assets/synthetic_x_seed1", "kind": "sample", "work": "w", "seconds": 30.0},
+            {"job": "assets/synthetic_x_seed2", "kind": "sample", "work": "w", "seconds": 30.0},
+            {"job": "assets/synthetic_x_seed3", "kind": "sample", "work": "w", "seconds": 30.0},  # not measured
+            {"job": "di_toy", "kind": "classifier trainings", "work": "w", "seconds": 600.0},  # not measured
+        ]
+    ).assign(minutes=lambda f: f["seconds"] / 60)
+    measured_jobs(
+        tmp_path / "jobs.csv",
+        {
+            "inversion_x": ("asset", 0, 240.0),
+            "synthetic_x": ("asset", 240, 90.0),
+            "synthetic_x_seed1": ("asset", 240, 150.0),
+            "synthetic_x_seed2": ("asset", 240, 45.0),
+            "di_other": ("experiment", 240, 300.0),  # an experiment the estimate does not cost
+        },
+    )
+    measured, closing = module["read_measured"](tmp_path / "jobs.csv")
+    assets = ["assets/inversion_x", "assets/synthetic_x", "assets/synthetic_x_seed1", "assets/synthetic_x_seed2"]
+    assert sorted(measured["job"]) == [*assets, "di_other"]  # an asset as the estimate names it
+    assert closing.loc["total", "wall_s"] == 825.0 and closing.loc["run", "wall_s"] == 540.0
+    both, kinds = module["compare_measured"](estimates, measured)
+    per_job = both.set_index("job")
+    assert list(per_job.index) == [assets[0], assets[2], assets[1], assets[3]]  # by kind, the longest first
+    assert per_job.loc["assets/inversion_x", ["measured", "ratio", "excess_s"]].tolist() == [4.0, 4.0, 180.0]
+    assert per_job.loc["assets/synthetic_x_seed1", ["ratio", "excess_s"]].tolist() == [5.0, 120.0]
+    # per kind: the measured jobs' summed minutes over their summed estimates, and the median excess of a job
+    assert kinds.loc["sample"].tolist() == pytest.approx([3, 1.5, 4.75, 4.75 / 1.5, 60.0])  # excesses 60, 120, 15
+    assert kinds.loc["invert"].tolist() == [1, 1.0, 4.0, 4.0, 180.0]
+    assert list(kinds.index) == ["sample", "invert"]  # most measured minutes first; unmeasured kinds left out
+
+
+def test_dag_budget_prints_a_measured_run_after_its_unchanged_estimate(tmp_path, capsys):
+    counts = tmp_path / "smoke"
+    counts_without_trainings(counts)
+    arguments = ["--scale", "mini", "--counts", str(counts), "--out", str(tmp_path / "out")]
+    bench("dag_budget", *arguments)
+    estimate = capsys.readouterr().out
+    assert "measured:" not in estimate
+    estimates = pd.read_csv(tmp_path / "out" / "dag_budget.csv").set_index("job")
+    # an inversion that took three times its estimate, beside an experiment the estimate does not cost
+    inversion = 3 * estimates.loc["assets/inversion_imagenette", "seconds"]
+    measured_jobs(
+        tmp_path / "jobs.csv",
+        {"inversion_imagenette": ("asset", 0, inversion), "di_table2_lecf_quality": ("experiment", 0, inversion)},
+    )
+    bench("dag_budget", *arguments, "--measured", str(tmp_path / "jobs.csv"))
+    printed = capsys.readouterr().out
+    assert printed.startswith(estimate)  # the estimate as without the option, then the measured run
+    header, *table = printed.removeprefix(estimate).strip().splitlines()
+    assert header.startswith(f"measured: 2 jobs of {tmp_path / 'jobs.csv'}, 2.0 running at once on average")
+    assert "waiting for the jobs that shared the GPU" in header
+    (row,) = [line.split() for line in table if line.startswith("assets/inversion_imagenette")]
+    assert row[-2:] == ["3.0", f"{2 * inversion / 3:.0f}"]  # ratio, excess seconds
+    assert table[-1] == "not costed by this estimate: di_table2_lecf_quality (experiment)"
+
+
+def test_dag_budget_says_what_to_give_when_the_measured_table_is_missing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench("dag_budget", "--counts", str(tmp_path), "--measured", str(tmp_path / "jobs.csv"))
+    assert stopped.value.code == 2 and "names a run's jobs.csv" in capsys.readouterr().err
 
 
 def training_records(table: str, row: str, **fields) -> list[dict]:
