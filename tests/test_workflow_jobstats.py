@@ -53,6 +53,21 @@ def test_a_notebooks_kernel_records_its_own_peak_and_leaves_no_trace_in_the_note
     assert "jobstats" not in executed.read_text()
 
 
+def test_a_process_that_records_its_peak_before_it_ends_records_it_once_even_when_killed(tmp_path):
+    """What a notebook's kernel does when its notebook saves (ExperimentRun.save): the kernel manager may kill a
+    kernel before its exit hooks run; one ended without them (os._exit) and one ended normally each left one line."""
+    for ending in ("os._exit(0)", "sys.exit(0)"):
+        path = tmp_path / f"{ending[:2]}.gpu.jsonl"
+        script = (
+            "import os, sys; from repro.workflow import jobstats; jobstats.record_gpu_peak_at_exit(); "
+            f"jobstats.record_gpu_peak_now(); {ending}"
+        )
+        env = {**os.environ, "PYTHONPATH": str(REPO), GPU_PEAK_FILE_ENV: str(path)}
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+        (line,) = records(path)
+        assert line["devices"] == [] and line["pid"] != os.getpid()
+
+
 def test_without_a_file_named_nothing_is_recorded(monkeypatch):
     monkeypatch.delenv(GPU_PEAK_FILE_ENV, raising=False)
     assert jobstats.kernel_arguments() == []

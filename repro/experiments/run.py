@@ -17,6 +17,7 @@ import pandas as pd
 from ..paths import DATA_ENV
 from ..provenance import Provenance, write_rows
 from ..results.tables import summarise
+from ..workflow.jobstats import record_gpu_peak_now
 from ..workflow.notebook import CLAIMS_CSV, PARTIAL_CSV, RESULTS_CSV
 from .assets import Assets
 
@@ -219,6 +220,7 @@ class ExperimentRun:
             write_rows(self.claims, self.out_dir / CLAIMS_CSV)
         write_rows(self.rows, self.out_dir / RESULTS_CSV)
         (self.out_dir / PARTIAL_CSV).unlink(missing_ok=True)
+        record_gpu_peak_now()  # the workflow job's GPU peak: the kernel may not live to its exit hooks
         return self.out_dir / RESULTS_CSV
 
 

@@ -4,8 +4,9 @@ Snakemake's ``benchmark:`` directive times a job and samples the memory of its p
 GPU. So a rule names a file in ``$REPRO_GPU_PEAK_FILE``, and every ``repro`` process of the job records its own
 peak there as it exits: the ``repro`` command itself (:mod:`repro.cli` registers it), and for ``repro run`` the
 notebook's kernel, a separate process that papermill starts and that runs no ``repro`` command (the runner asks
-it to register at start-up: :func:`kernel_arguments`). Only the process knows its peak, and only until it
-exits, which is why each one writes for itself.
+it to register at start-up: :func:`kernel_arguments`; it writes when its notebook saves its results, as the kernel
+manager may kill it before its exit hooks run). Only the process knows its peak, and only until it exits, which is
+why each one writes for itself.
 
 Each process appends one JSON line: its pid and, for each visible CUDA device, its name and the most memory
 PyTorch's caching allocator reserved on it (``torch.cuda.max_memory_reserved``); no devices where the process
@@ -29,6 +30,8 @@ MIB = 1024 * 1024
 
 #: the files this process registered for (a command run twice in one process records once)
 _registered: set[str] = set()
+#: the files this process has written its line to: it writes one, now or at exit
+_written: set[str] = set()
 
 
 def _job_file() -> str | None:
@@ -48,6 +51,15 @@ def record_gpu_peak_at_exit() -> None:
         return
     _registered.add(path)
     atexit.register(_append_if_same_process, Path(path), os.getpid())
+
+
+def record_gpu_peak_now() -> None:
+    """Append this process's GPU peak to the job's file now instead of at exit: a notebook's kernel calls it when
+    the notebook saves its results, since the kernel manager may kill a kernel whose CUDA teardown outlasts its
+    wait before the exit hooks run (the H100 rehearsal's notebooks recorded no peak)."""
+    path = _job_file()
+    if path is not None:
+        _append_once(Path(path))
 
 
 def kernel_arguments() -> list[str]:
@@ -81,6 +93,12 @@ def append_gpu_peak(path: Path) -> None:
 def _append_if_same_process(path: Path, pid: int) -> None:
     # a forked child that exits through Python inherits the handler, not the parent's CUDA memory: skip it
     if os.getpid() == pid:
+        _append_once(path)
+
+
+def _append_once(path: Path) -> None:
+    if str(path) not in _written:
+        _written.add(str(path))
         append_gpu_peak(path)
 
 
