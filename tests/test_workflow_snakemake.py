@@ -53,7 +53,14 @@ def test_an_experiment_that_times_runs_alone_on_a_shared_gpu():
     assert timed == ["ddis_efficiency", "di_fig4_runtime"]
     ids = [*timed, "di_table2_lecf_quality"]
     dag = snakemake(
-        "-n", "--resources", "gpu=3", "--config", "scale=mini", "gpu_jobs=3", f"experiments=[{','.join(ids)}]"
+        "-n",
+        "--forceall",
+        "--resources",
+        "gpu=3",
+        "--config",
+        "scale=mini",
+        "gpu_jobs=3",
+        f"experiments=[{','.join(ids)}]",
     )
     assert dag.returncode == 0, dag.stderr
     asked = dict(re.findall(r"wildcards: scale=mini, id=(\w+)\n\s+resources: [^\n]*gpu=(\d+)", dag.stdout))
