@@ -34,7 +34,13 @@ def benchmarks(tmp_path):
     (1000-1060 s); the second asset was recorded before GPU peaks were."""
     folder = tmp_path / "benchmarks" / "mini"
     h100 = {"name": "NVIDIA H100", "peak_bytes": 2048 * 1024**2}
-    bench(folder / "assets", "inversion_cifar10", 100.0, 100, gpu_lines=[{"pid": 1, "devices": [h100]}])
+    timed = {
+        "pid": 1,
+        "devices": [h100],
+        "phases": {"data": 12.0, "generator": 3.4, "inversion": 70.2},
+        "process_s": 98.9,
+    }
+    bench(folder / "assets", "inversion_cifar10", 100.0, 100, gpu_lines=[timed])
     bench(folder / "assets", "synthetic_cifar10", 200.0, 250, rss="NA")
     cpu_only = [{"pid": 2, "devices": []}, {"pid": 3, "devices": []}]
     bench(folder, "di_fig4_runtime", 60.0, 1060, gpu_lines=cpu_only)
@@ -63,7 +69,9 @@ def test_the_table_lists_every_job_longest_first_and_closes_with_the_sum_and_the
         "device": "NVIDIA H100",
     }
     assert first.started == "2027-01-15T08:00:00+00:00" and first.ended == "2027-01-15T08:01:40+00:00"
+    assert first.phases == "process 99 s: other 13 s, data 12 s, generator 3 s, inversion 70 s"
     unrecorded, cpu = jobs.iloc[0], jobs.iloc[2]
+    assert unrecorded.phases == "" and cpu.phases == ""  # jobs whose processes timed no phase
     assert pd.isna(unrecorded.max_rss_mib) and pd.isna(unrecorded.gpu_peak_mib) and unrecorded.device == ""
     assert cpu.gpu_peak_mib == 0 and cpu.device == "no GPU"
     assert closing.loc["total", "wall_s"] == 360 and closing.loc["total", "wall"] == "0:06:00"
@@ -85,6 +93,7 @@ def test_the_report_shows_the_table_and_links_it_from_the_index(benchmarks, demo
     rows = [line for line in page.splitlines() if line.startswith("| ") and "|---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == ["| synthetic_cifar10", "| inversion_cifar10", "| di_fig4_runtime"]
     assert "| inversion_cifar10 | asset | 0:01:40 | 100.0 | 512 | 2,048 | NVIDIA H100 |" in page
+    assert "process 99 s: other 13 s, data 12 s, generator 3 s, inversion 70 s |" in page
     assert "| synthetic_cifar10 | asset | 0:03:20 | 200.0 | — | — |  |" in page
     assert (pages / "jobs.html").exists()
 
@@ -93,3 +102,11 @@ def test_without_benchmarks_the_command_says_where_it_looked(tmp_path, capsys):
     missing = tmp_path / "benchmarks" / "mini"
     assert main(["jobs", "--scale", "mini", "--benchmarks", str(missing), "--out", str(tmp_path / "j.csv")]) == 2
     assert f"no benchmarks in {missing}" in capsys.readouterr().err
+
+
+def test_a_table_written_before_phases_were_timed_still_reads(benchmarks, tmp_path):
+    out = tmp_path / "jobs.csv"
+    main(["jobs", "--scale", "mini", "--benchmarks", str(benchmarks), "--out", str(out)])
+    pd.read_csv(out).drop(columns="phases").to_csv(out, index=False)
+    jobs, _ = read_jobs(out)
+    assert list(jobs["phases"]) == ["", "", ""]

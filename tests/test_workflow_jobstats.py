@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -66,6 +67,28 @@ def test_a_process_that_records_its_peak_before_it_ends_records_it_once_even_whe
         subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
         (line,) = records(path)
         assert line["devices"] == [] and line["pid"] != os.getpid()
+
+
+def test_a_command_that_times_its_phases_says_where_its_time_went(tmp_path):
+    """Each phase's seconds and the process's whole time are in its line; the text splits the process's time into
+    the phases and the rest (imports, start-up)."""
+    path = tmp_path / "job.gpu.jsonl"
+    script = (
+        "import time; from repro.workflow import jobstats; jobstats.record_gpu_peak_at_exit()\n"
+        "with jobstats.phase('data'): time.sleep(0.3)\n"
+        "with jobstats.phase('work'): time.sleep(1.2)\n"
+        "with jobstats.phase('data'): time.sleep(0.3)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), GPU_PEAK_FILE_ENV: str(path)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+    (line,) = records(path)
+    assert list(line["phases"]) == ["data", "work"]
+    assert 0.55 <= line["phases"]["data"] <= 1.5 and 1.15 <= line["phases"]["work"] <= 2.5
+    assert line["process_s"] >= sum(line["phases"].values())
+    described = jobstats.read_phases(path)
+    assert re.fullmatch(r"process \d+ s: other \d+ s, data 1 s, work 1 s", described), described
+    (tmp_path / "untimed.gpu.jsonl").write_text(json.dumps({"pid": 1, "devices": []}) + "\n")
+    assert jobstats.read_phases(tmp_path / "untimed.gpu.jsonl") == ""
 
 
 def test_without_a_file_named_nothing_is_recorded(monkeypatch):

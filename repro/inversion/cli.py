@@ -150,6 +150,7 @@ def run(args) -> int:
     from ..data import dataset_spec, load_split, requested
     from ..files import output_folder, write_arguments
     from ..generators import load_generator
+    from ..workflow.jobstats import phase
     from .config import InversionConfig
     from .run import invert
 
@@ -176,11 +177,13 @@ def run(args) -> int:
     )
     spec = dataset_spec(args.dataset)
     split = args.split or ("target" if "target" in spec.splits else "train")
-    images = load_split(args.dataset, split, root=args.data_root, size=args.image_size)
-    images = requested(images, args.per_class, args.subset_seed, args.limit)
-    bundle = load_generator(
-        args.generator, dtype=dtype, device=device, resolution=args.resolution, unet_weights=args.unet_weights
-    )
+    with phase("data"):
+        images = load_split(args.dataset, split, root=args.data_root, size=args.image_size)
+        images = requested(images, args.per_class, args.subset_seed, args.limit)
+    with phase("generator"):
+        bundle = load_generator(
+            args.generator, dtype=dtype, device=device, resolution=args.resolution, unet_weights=args.unet_weights
+        )
     resolution = args.resolution or bundle.resolution
     if images.resolution != resolution:
         print(
@@ -188,20 +191,21 @@ def run(args) -> int:
             f"the generator only; `repro sample` writes its images at {images.resolution} px",
             file=sys.stderr,
         )
-    files = invert(
-        bundle,
-        images.images,
-        images.labels,
-        images.ids,
-        images.classes,
-        args.out,
-        config,
-        dataset=spec.name,
-        split=split,
-        shard=args.shard,
-        stop_after_steps=args.stop_after_steps,
-        progress=not args.quiet,
-    )
+    with phase("inversion"):  # encoding the images, compilation, the steps and writing the checkpoints
+        files = invert(
+            bundle,
+            images.images,
+            images.labels,
+            images.ids,
+            images.classes,
+            args.out,
+            config,
+            dataset=spec.name,
+            split=split,
+            shard=args.shard,
+            stop_after_steps=args.stop_after_steps,
+            progress=not args.quiet,
+        )
     if files is None:
         print(f"stopped after {args.stop_after_steps} steps; rerun the same command to continue")
     else:

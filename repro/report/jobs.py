@@ -1,7 +1,7 @@
 """``repro jobs``: where a workflow run's time goes. One table of every asset and experiment job of a scale, its
 wall time, memory and peak GPU memory, gathered from what the jobs left under ``benchmarks/<scale>/`` (Snakemake's
-benchmark TSVs, and the GPU peaks of :mod:`repro.workflow.jobstats` beside them) into ``results/<scale>/jobs.csv``,
-which is committed with the results; the report shows it as its jobs page.
+benchmark TSVs, and the GPU peaks and timed phases of :mod:`repro.workflow.jobstats` beside them) into
+``results/<scale>/jobs.csv``, which is committed with the results; the report shows it as its jobs page.
 
 A job's end is its benchmark file's modification time (Snakemake writes it when the job finishes), its start that
 less its wall time. Two lines close the table: the sum of the jobs' times, and the run's wall time, taken as the
@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ReproError
-from ..workflow.jobstats import read_gpu_peak
+from ..workflow.jobstats import read_gpu_peak, read_phases
 from .page import Page, plain
 
-COLUMNS = ["job", "kind", "wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "device", "started", "ended"]
+COLUMNS = ["job", "kind", "wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "device", "started", "ended", "phases"]
 #: the kinds of the job rows; the two closing lines have kinds "total" and "run"
 JOB_KINDS = ("asset", "experiment")
 
@@ -58,6 +58,7 @@ def gather_jobs(benchmarks: Path) -> pd.DataFrame:
                 "device": "" if gpu.mib is None else gpu.devices or "no GPU",
                 "started": _timestamp(ended - float(bench["s"])),
                 "ended": _timestamp(ended),
+                "phases": read_phases(tsv.with_suffix(".gpu.jsonl")),
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS).sort_values("wall_s", ascending=False, ignore_index=True)
@@ -82,6 +83,7 @@ def closing_lines(jobs: pd.DataFrame) -> pd.DataFrame:
         "device": "; ".join(sorted({d for d in jobs["device"] if d and d != "no GPU"})),
         "started": _timestamp(started.min()) if len(jobs) else "",
         "ended": _timestamp(ended.max()) if len(jobs) else "",
+        "phases": "",
     }
 
     def line(job: str, kind: str, seconds: float) -> dict:
@@ -105,6 +107,8 @@ def write_jobs(jobs: pd.DataFrame, path: Path) -> pd.DataFrame:
 def read_jobs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The job rows of a jobs.csv and its closing lines."""
     table = pd.read_csv(path, keep_default_na=False, na_values={"max_rss_mib": "", "gpu_peak_mib": ""})
+    if "phases" not in table:  # a table written before the jobs timed their phases
+        table["phases"] = ""
     is_job = table["kind"].isin(JOB_KINDS)
     return table[is_job].reset_index(drop=True), table[~is_job].set_index("kind")
 
@@ -135,10 +139,11 @@ def jobs_page(path: Path, scale: str) -> Page:
         "samples it (every 30 s after a job's first 30 s: a short peak can be missed). GPU peak: the most memory "
         "PyTorch's caching allocator reserved on one device by any of the job's processes "
         "(`torch.cuda.max_memory_reserved`); the driver's view (nvidia-smi) adds each process's CUDA context. A "
-        "dash: not recorded."
+        "dash: not recorded. Phases: where a command that times its phases (loading data, the generator, its own "
+        "work) spent its time; `other` is the rest of its process's time, mostly imports and start-up."
     )
     page.table(
-        ["job", "kind", "wall time", "seconds", "max RSS (MiB)", "GPU peak (MiB)", "device", "started"],
+        ["job", "kind", "wall time", "seconds", "max RSS (MiB)", "GPU peak (MiB)", "device", "started", "phases"],
         [
             [
                 plain(j.job),
@@ -149,6 +154,7 @@ def jobs_page(path: Path, scale: str) -> Page:
                 _mib(j.gpu_peak_mib),
                 plain(j.device),
                 j.started,
+                plain(j.phases),
             ]
             for j in jobs.itertuples()
         ],

@@ -85,6 +85,7 @@ def run(args) -> int:
     from ..files import output_folder, write_arguments
     from ..generators import load_generator
     from ..inversion.store import load_checkpoints
+    from ..workflow.jobstats import phase
     from .config import SamplingConfig
     from .run import sample_dataset
 
@@ -111,7 +112,8 @@ def run(args) -> int:
         compile=args.compile,
         channels_last=args.channels_last,
     )
-    tables = load_checkpoints(args.embeddings)
+    with phase("embeddings"):
+        tables = load_checkpoints(args.embeddings)
     first = next(iter(tables.values()))
     if args.limit is not None and args.limit > len(first):
         raise ReproError(
@@ -119,8 +121,10 @@ def run(args) -> int:
             f"--limit {len(first)} or fewer"
         )
     generator = args.generator or first.meta["generator"]
-    bundle = load_generator(generator, dtype=dtype, device=device, unet_weights=args.unet_weights)
-    dataset = sample_dataset(bundle, tables, args.out, config, shard=args.shard, progress=not args.quiet)
+    with phase("generator"):
+        bundle = load_generator(generator, dtype=dtype, device=device, unet_weights=args.unet_weights)
+    with phase("sampling"):  # compilation, the denoising loop, decoding and writing the shards
+        dataset = sample_dataset(bundle, tables, args.out, config, shard=args.shard, progress=not args.quiet)
     if dataset is None:
         print(f"shard {args.shard[0]}/{args.shard[1]} done; other shards of {args.out} are still missing")
     else:

@@ -21,6 +21,9 @@ import atexit
 import json
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,29 @@ MIB = 1024 * 1024
 _registered: set[str] = set()
 #: the files this process has written its line to: it writes one, now or at exit
 _written: set[str] = set()
+#: wall seconds of the named phases of this process's work (:func:`phase`), written in its line
+_phases: dict[str, float] = {}
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Time a phase of this process's work (loading the data, the generator, the inversion itself): the job's
+    line says where its wall time went, beside what came before the first phase (imports, start-up)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _phases[name] = _phases.get(name, 0.0) + time.perf_counter() - start
+
+
+def _process_seconds() -> float | None:
+    """Seconds since this process started (None where psutil cannot tell)."""
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except (ImportError, OSError):
+        return None
 
 
 def _job_file() -> str | None:
@@ -86,8 +112,13 @@ def gpu_peaks() -> list[dict]:
 def append_gpu_peak(path: Path) -> None:
     """Append this process's line; appends of one short line do not interleave between processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    line = {"pid": os.getpid(), "devices": gpu_peaks()}
+    if _phases:
+        line["phases"] = {name: round(seconds, 1) for name, seconds in _phases.items()}
+        process = _process_seconds()
+        line["process_s"] = None if process is None else round(process, 1)
     with open(path, "a") as file:
-        file.write(json.dumps({"pid": os.getpid(), "devices": gpu_peaks()}) + "\n")
+        file.write(json.dumps(line) + "\n")
 
 
 def _append_if_same_process(path: Path, pid: int) -> None:
@@ -120,3 +151,21 @@ def read_gpu_peak(path: Path) -> GpuPeak:
     used = [d for d in devices if d["peak_bytes"] > 0]
     peak = max((d["peak_bytes"] for d in used), default=0)
     return GpuPeak(peak / MIB, "; ".join(sorted({d["name"] for d in used})))
+
+
+def read_phases(path: Path) -> str:
+    """Where the job's processes that timed their phases spent their time, one process after another:
+    ``process 379 s: other 21 s, data 12 s, generator 4 s, invert 342 s`` (other: the seconds outside the phases,
+    mostly the imports and start-up before the first); empty where none did."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    described = []
+    for record in records:
+        phases = record.get("phases")
+        if not phases:
+            continue
+        parts = [f"{name} {seconds:.0f} s" for name, seconds in phases.items()]
+        total = record.get("process_s")
+        if total is not None:
+            parts.insert(0, f"other {max(0.0, total - sum(phases.values())):.0f} s")
+        described.append(("" if total is None else f"process {total:.0f} s: ") + ", ".join(parts))
+    return "; ".join(described)
