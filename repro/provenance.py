@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +131,27 @@ def timed():
     end: list[float] = []
     yield lambda: (end[0] if end else time.perf_counter()) - start
     end.append(time.perf_counter())
+
+
+#: wall seconds of the named phases of this process's work (:func:`phase`)
+_phases: dict[str, float] = {}
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Time a phase of this process's work (loading the data, the generator, the inversion itself), added up over
+    its calls: a workflow job records them (``repro.workflow.jobstats``), so its jobs table says where the job's
+    wall time went, beside what came before the first phase (imports, start-up)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _phases[name] = _phases.get(name, 0.0) + time.perf_counter() - start
+
+
+def phase_seconds() -> dict[str, float]:
+    """The seconds of each phase this process has timed so far, in the order they first ran."""
+    return dict(_phases)
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]], path: str | Path) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from repro.files import ARGUMENTS_FILE
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
 from repro.inversion import load_checkpoints
+from repro.provenance import phase_seconds
 from repro.sampling import SyntheticDataset
 
 from .own_data import digit_npz
@@ -53,6 +54,8 @@ def test_invert_then_sample_from_the_command_line(tmp_path, capsys):
     recorded = json.loads((emb / ARGUMENTS_FILE).read_text())
     assert (recorded["inversion_steps"], recorded["inversion_lr"], recorded["checkpoints"]) == (4, 0.03, [2])
     assert recorded["weights"] == json.loads((emb / "run.json").read_text())["weights"]
+    # where its time went, for a workflow job's line (repro.workflow.jobstats)
+    assert {"data", "generator", "inversion"} <= set(phase_seconds())
 
     syn = tmp_path / "syn"
     code = main(
@@ -86,6 +89,7 @@ def test_invert_then_sample_from_the_command_line(tmp_path, capsys):
     assert (recorded["inference_steps"], recorded["interpolation"], recorded["uncond"]) == (2, [0.2], "empty")
     data = SyntheticDataset(syn).load()
     assert data.images.shape == (10, 8, 8, 3) and set(data.provenance["w"].tolist()) <= {1.0, 2.0}
+    assert {"embeddings", "sampling"} <= set(phase_seconds())
 
     code = main(
         [

@@ -74,10 +74,11 @@ def test_a_command_that_times_its_phases_says_where_its_time_went(tmp_path):
     the phases and the rest (imports, start-up)."""
     path = tmp_path / "job.gpu.jsonl"
     script = (
-        "import time; from repro.workflow import jobstats; jobstats.record_gpu_peak_at_exit()\n"
-        "with jobstats.phase('data'): time.sleep(0.3)\n"
-        "with jobstats.phase('work'): time.sleep(1.2)\n"
-        "with jobstats.phase('data'): time.sleep(0.3)\n"
+        "import time; from repro.provenance import phase; from repro.workflow import jobstats\n"
+        "jobstats.record_gpu_peak_at_exit()\n"
+        "with phase('data'): time.sleep(0.3)\n"
+        "with phase('work'): time.sleep(1.2)\n"
+        "with phase('data'): time.sleep(0.3)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), GPU_PEAK_FILE_ENV: str(path)}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)

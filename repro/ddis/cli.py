@@ -17,6 +17,7 @@ import torch
 from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, device, number
 from ..errors import ReproError
 from ..files import output_file, output_folder
+from ..provenance import phase
 from .sampler import SAMPLE_BATCH
 
 
@@ -213,8 +214,10 @@ def _run_token(args) -> int:
         output_file(args.history, "--history")
     device = _device(args.device)
     classes = _classes(args)
-    teacher = _teacher(args, device)
-    bundle = _generator(args, device)
+    with phase("teacher"):
+        teacher = _teacher(args, device)
+    with phase("generator"):
+        bundle = _generator(args, device)
     config = CATConfig(
         lr=args.cat_lr,
         epochs=args.cat_max_epochs,
@@ -223,7 +226,7 @@ def _run_token(args) -> int:
         stop_share=args.cat_stop_accuracy,
         micro_batch=args.micro_batch,
     )
-    with timed() as seconds:
+    with timed() as seconds, phase("tokens"):
         tokens, history = learn_class_tokens(
             bundle,
             teacher,
@@ -261,11 +264,14 @@ def _run_sample(args) -> int:
         raise ReproError(f"mode {args.mode} uses DAG: give the teacher with --teacher")
     if uses_cat and not args.tokens:
         raise ReproError(f"mode {args.mode} uses class tokens: give --tokens (from `repro ddis token`)")
-    teacher = _teacher(args, device) if uses_dag else None
+    with phase("teacher"):
+        teacher = _teacher(args, device) if uses_dag else None
     tokens = ClassTokens.load(args.tokens) if uses_cat else None
-    bundle = _generator(args, device)
+    with phase("generator"):
+        bundle = _generator(args, device)
     sampler = DDISSampler(bundle, classes, args.mode, teacher, tokens, _sampler_config(args))
-    dataset = sample_dataset(sampler, args.images_per_class, args.batch_size, args.out, args.seed, not args.quiet)
+    with phase("sampling"):
+        dataset = sample_dataset(sampler, args.images_per_class, args.batch_size, args.out, args.seed, not args.quiet)
     write_arguments(args.out, args, weights=bundle.fingerprint)
     print(f"{len(dataset)} {args.mode} images of {len(classes)} classes -> {dataset.path}")
     return 0
@@ -280,7 +286,8 @@ def _run_deepinversion(args) -> int:
     output_folder(args.out)
     device = _device(args.device)
     classes = _classes(args)
-    teacher = _teacher(args, device)
+    with phase("teacher"):
+        teacher = _teacher(args, device)
     resolution = args.teacher_resolution
     if resolution is None:
         raise ReproError("the teacher does not say its input size; give --teacher-resolution")
@@ -293,9 +300,10 @@ def _run_deepinversion(args) -> int:
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config = replace(config, **overrides)
-    dataset = deepinversion_dataset(
-        teacher, classes, args.images_per_class, args.out, resolution, config, args.seed, not args.quiet
-    )
+    with phase("deepinversion"):
+        dataset = deepinversion_dataset(
+            teacher, classes, args.images_per_class, args.out, resolution, config, args.seed, not args.quiet
+        )
     write_arguments(args.out, args)
     print(f"{len(dataset)} DeepInversion images of {len(classes)} classes -> {dataset.path}")
     return 0

@@ -150,7 +150,7 @@ def run(args) -> int:
     from ..data import dataset_spec, load_split, requested
     from ..files import output_folder, write_arguments
     from ..generators import load_generator
-    from ..workflow.jobstats import phase
+    from ..provenance import phase
     from .config import InversionConfig
     from .run import invert
 

@@ -85,7 +85,7 @@ def run(args) -> int:
     from ..files import output_folder, write_arguments
     from ..generators import load_generator
     from ..inversion.store import load_checkpoints
-    from ..workflow.jobstats import phase
+    from ..provenance import phase
     from .config import SamplingConfig
     from .run import sample_dataset
 

@@ -22,10 +22,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..provenance import phase_seconds
 
 #: names the file a job's processes append their peaks to; set by the workflow's rules, unset elsewhere
 GPU_PEAK_FILE_ENV = "REPRO_GPU_PEAK_FILE"
@@ -35,19 +35,6 @@ MIB = 1024 * 1024
 _registered: set[str] = set()
 #: the files this process has written its line to: it writes one, now or at exit
 _written: set[str] = set()
-#: wall seconds of the named phases of this process's work (:func:`phase`), written in its line
-_phases: dict[str, float] = {}
-
-
-@contextmanager
-def phase(name: str) -> Iterator[None]:
-    """Time a phase of this process's work (loading the data, the generator, the inversion itself): the job's
-    line says where its wall time went, beside what came before the first phase (imports, start-up)."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        _phases[name] = _phases.get(name, 0.0) + time.perf_counter() - start
 
 
 def _process_seconds() -> float | None:
@@ -113,8 +100,9 @@ def append_gpu_peak(path: Path) -> None:
     """Append this process's line; appends of one short line do not interleave between processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"pid": os.getpid(), "devices": gpu_peaks()}
-    if _phases:
-        line["phases"] = {name: round(seconds, 1) for name, seconds in _phases.items()}
+    phases = phase_seconds()  # what the process timed of its work (repro.provenance.phase)
+    if phases:
+        line["phases"] = {name: round(seconds, 1) for name, seconds in phases.items()}
         process = _process_seconds()
         line["process_s"] = None if process is None else round(process, 1)
     with open(path, "a") as file:
