@@ -36,7 +36,10 @@ minutes beside its estimate (their ratio, and the excess in seconds: measured mi
 measured over the estimated minutes and the median excess of a job. A job's wall time is all of it: start-up,
 compilation, evaluations, and, where the run let several jobs share the GPU, its waiting for the others (the header
 gives the run's mean number of jobs at once: its jobs' summed time over its wall time). Jobs of the table that the
-estimate does not cost (an experiment that counts no classifier training) are named, not compared.
+estimate does not cost (an experiment that counts no classifier training) are named, not compared. Last, the whole
+scale projected from that run: every job's estimate plus its kind's median excess, in job-minutes, and over the
+run's mean number of jobs at once, in minutes of wall time against the budget (a kind the run did not measure, such
+as the notebooks' trainings, counts at its estimate alone: for it the projection is still a floor).
 
     python bench/dag_budget.py --scale mini --counts results/smoke --measured results/mini/jobs.csv
 """
@@ -334,14 +337,36 @@ def compare_measured(estimates: pd.DataFrame, measured: pd.DataFrame) -> tuple[p
     return both, kinds[["jobs", "minutes", "measured", "ratio", "excess_s"]]
 
 
-def print_measured(estimates: pd.DataFrame, measured: pd.DataFrame, closing: pd.DataFrame, path: str) -> None:
-    """The measured jobs beside their estimates, the same per kind, and the jobs the estimate does not cost."""
+def project(estimates: pd.DataFrame, kinds: pd.DataFrame, at_once: float) -> tuple[float, float, list[str]]:
+    """The whole scale's jobs as a measured run would take them: each job's estimate plus the median excess of its
+    kind in that run (start-up, compilation, sharing the GPU), summed in job-minutes, and over ``at_once`` (the
+    run's mean number of jobs at once) in minutes of wall time; and the kinds the run did not measure, which
+    count at their estimate alone (so the projection is still a floor for them)."""
+    excess = estimates["kind"].map(kinds["excess_s"]).fillna(0.0)
+    job_minutes = float((estimates["seconds"] + excess).sum() / 60)
+    unmeasured = sorted(set(estimates["kind"]) - set(kinds.index))
+    return job_minutes, job_minutes / at_once, unmeasured
+
+
+def concurrency(closing: pd.DataFrame) -> float | None:
+    """A measured run's mean number of jobs at once: its jobs' summed time over its wall time."""
+    if {"total", "run"} <= set(closing.index) and closing.loc["run", "wall_s"] > 0:
+        return float(closing.loc["total", "wall_s"] / closing.loc["run", "wall_s"])
+    return None
+
+
+def print_measured(
+    estimates: pd.DataFrame, measured: pd.DataFrame, closing: pd.DataFrame, path: str, budget: float
+) -> None:
+    """The measured jobs beside their estimates, the same per kind, the jobs the estimate does not cost, and the
+    whole scale projected from the run."""
     both, kinds = compare_measured(estimates, measured)
     header = f"measured: {len(measured)} jobs of {path}"
-    if {"total", "run"} <= set(closing.index) and closing.loc["run", "wall_s"] > 0:
+    at_once = concurrency(closing)
+    if at_once is not None:
         total, run = closing.loc["total", "wall_s"] / 60, closing.loc["run", "wall_s"] / 60
         header += (
-            f", {total / run:.1f} running at once on average (their {total:.1f} min over the run's {run:.1f}): "
+            f", {at_once:.1f} running at once on average (their {total:.1f} min over the run's {run:.1f}): "
             "a job's wall time includes its start-up and its waiting for the jobs that shared the GPU with it"
         )
     print(header)
@@ -361,6 +386,15 @@ def print_measured(estimates: pd.DataFrame, measured: pd.DataFrame, closing: pd.
     print(f"\n{len(both)} jobs: {wall:.1f} minutes measured, {estimate:.1f} estimated ({wall / estimate:.1f}x)")
     if len(uncosted):
         print(f"not costed by this estimate: {names}")
+    if at_once is not None:
+        job_minutes, wall, unmeasured = project(estimates, kinds, at_once)
+        verdict = "within" if wall <= budget else "over"
+        print(
+            f"\nprojected from this run: all {len(estimates)} jobs, each its estimate plus its kind's median excess, "
+            f"{job_minutes:.1f} job-minutes; at its {at_once:.1f} jobs at once about {wall:.1f} minutes of wall time, "
+            f"{verdict} the budget of {budget:g}"
+            + (f" (at their estimate alone, not measured: {', '.join(unmeasured)})" if unmeasured else "")
+        )
 
 
 def main(argv=None) -> int:
@@ -398,7 +432,7 @@ def main(argv=None) -> int:
         jobs.to_csv(Path(args.out) / "dag_budget.csv", index=False)
     if measured is not None:
         print()
-        print_measured(jobs, *measured, path=args.measured)
+        print_measured(jobs, *measured, path=args.measured, budget=args.budget_minutes)
     return 0
 
 

@@ -328,6 +328,13 @@ def test_dag_budget_compares_each_measured_job_with_its_estimate_and_sums_them_p
     assert kinds.loc["sample"].tolist() == pytest.approx([3, 1.5, 4.75, 4.75 / 1.5, 60.0])  # excesses 60, 120, 15
     assert kinds.loc["invert"].tolist() == [1, 1.0, 4.0, 4.0, 180.0]
     assert list(kinds.index) == ["sample", "invert"]  # most measured minutes first; unmeasured kinds left out
+    # the whole scale: each estimate plus its kind's median excess (inversion 60 + 180 s, four sampling jobs 30 + 60
+    # s each, the trainings' 600 s unmeasured), over the run's 825 / 540 jobs at once
+    at_once = module["concurrency"](closing)
+    assert at_once == pytest.approx(825 / 540)
+    job_minutes, wall, unmeasured = module["project"](estimates, kinds, at_once)
+    assert job_minutes == pytest.approx((240 + 4 * 90 + 600) / 60) and wall == pytest.approx(job_minutes / at_once)
+    assert unmeasured == ["classifier trainings"]
 
 
 def test_dag_budget_prints_a_measured_run_after_its_unchanged_estimate(tmp_path, capsys):
@@ -352,7 +359,9 @@ def test_dag_budget_prints_a_measured_run_after_its_unchanged_estimate(tmp_path,
     assert "waiting for the jobs that shared the GPU" in header
     (row,) = [line.split() for line in table if line.startswith("assets/inversion_imagenette")]
     assert row[-2:] == ["3.0", f"{2 * inversion / 3:.0f}"]  # ratio, excess seconds
-    assert table[-1] == "not costed by this estimate: di_table2_lecf_quality (experiment)"
+    assert table[-3:-1] == ["not costed by this estimate: di_table2_lecf_quality (experiment)", ""]
+    assert table[-1].startswith(f"projected from this run: all {len(estimates)} jobs, each its estimate plus")
+    assert "at its 2.0 jobs at once about" in table[-1] and "the budget of 20" in table[-1]
 
 
 def test_dag_budget_says_what_to_give_when_the_measured_table_is_missing(tmp_path, capsys):
