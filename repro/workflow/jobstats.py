@@ -130,9 +130,14 @@ class GpuPeak:
     devices: str
 
 
+def _records(path: Path) -> list[dict]:
+    """The lines the job's processes appended (none where the file is missing)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 def read_gpu_peak(path: Path) -> GpuPeak:
     """The largest peak any of the job's processes recorded on any device, and the devices it used."""
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    records = _records(path)
     if not records:
         return GpuPeak(None, "")
     devices = [d for record in records for d in record["devices"]]
@@ -145,9 +150,8 @@ def read_phases(path: Path) -> str:
     """Where the job's processes that timed their phases spent their time, one process after another:
     ``process 379 s: other 21 s, data 12 s, generator 4 s, invert 342 s`` (other: the seconds outside the phases,
     mostly the imports and start-up before the first); empty where none did."""
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
     described = []
-    for record in records:
+    for record in _records(path):
         phases = record.get("phases")
         if not phases:
             continue
