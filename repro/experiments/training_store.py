@@ -77,18 +77,18 @@ class TrainingStore:
     """The kept trainings of one experiment run: ``load(key)`` a training's rows and scores, ``save`` them."""
 
     def __init__(self, run):
-        self.run = run
         self.folder = run.scratch("trainings")
+        # what every training of the run shares, described once
+        self.run_identity = {
+            "code": code_digest(),
+            "experiment": run.experiment,
+            "scale": run.scale,
+            "params": describe(run.params),
+            "device": run.device,
+        }
 
     def key(self, training: Mapping[str, Any]) -> str:
-        identity = {
-            "code": code_digest(),
-            "experiment": self.run.experiment,
-            "scale": self.run.scale,
-            "params": describe(self.run.params),
-            "device": self.run.device,
-            "training": describe(training),
-        }
+        identity = {**self.run_identity, "training": describe(training)}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
     def load(self, key: str) -> dict | None:
