@@ -14,7 +14,8 @@
 #   bench/mini_dag.sh run [MINUTES]   snakemake --cores all --config scale=mini, stopped after MINUTES (default 8),
 #                                     then what is left; exit status 0: the DAG is complete, 3: run again
 #   bench/mini_dag.sh pack            what the repository keeps (results/mini: CSVs, figures, executed notebooks,
-#                                     jobs.csv; reports/mini), at most 64 MiB, as $OUT/mini-dag.tar.gz.NN parts
+#                                     jobs.csv; reports/mini) and the jobs' benchmarks and logs, at most 64 MiB,
+#                                     as $OUT/mini-dag.tar.gz.NN parts
 #
 # A session: `wheels` and `carry` here; a call `bench/mini_dag.sh stage` carrying [".carryK"] for each folder;
 # calls `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh run` until one exits 0 (REPRO_GIT_COMMIT names the code in
@@ -179,6 +180,10 @@ run_dag() {
   chmod +x "$state/bin/repro"
   export PATH=$state/bin:$PATH PYTHONPATH=$site:$PWD${PYTHONPATH:+:$PYTHONPATH}
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 REPRO_OFFLINE=1 REPRO_CACHE=${REPRO_CACHE:-$state/cache}
+  # torch.compile's worker pool takes a process per core by default; GPU_JOBS jobs compiling at once would
+  # start that many pools (16 workers of 600 MiB each per job on a 16-core machine) and fight for the cores
+  local threads=$(($(nproc) / ${GPU_JOBS:-1}))
+  export TORCHINDUCTOR_COMPILE_THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-$((threads > 0 ? threads : 1))}
   local config=(--config "scale=$scale" "results_dir=$state/results" "reports_dir=$state/reports"
     "work_dir=$state/work" "gpu_jobs=${GPU_JOBS:-1}")
   read -ra extra <<<"${DAG_CONFIG:-}"
@@ -204,10 +209,13 @@ run_dag() {
 }
 
 pack() {
-  local keep=("results/$scale" "reports/$scale") name="$scale-dag" size folder
-  for folder in "${keep[@]}"; do
-    [ -d "$state/$folder" ] || { echo "nothing to pack: no $state/$folder (bench/mini_dag.sh run)" >&2; exit 2; }
+  local keep=() name="$scale-dag" size folder
+  # the results and reports the repository keeps, and the jobs' benchmarks and logs: a run that has not
+  # finished has no jobs table yet, which `repro jobs` makes here from the benchmarks
+  for folder in "results/$scale" "reports/$scale" "benchmarks/$scale" "logs/$scale"; do
+    [ -d "$state/$folder" ] && keep+=("$folder")
   done
+  [ "${#keep[@]}" -gt 0 ] || { echo "nothing to pack in $state (bench/mini_dag.sh run)" >&2; exit 2; }
   size=$(cd "$state" && du -scb --exclude=.snakemake_timestamp "${keep[@]}" | tail -n1 | cut -f1)
   if [ "$size" -gt $((64 * mib)) ]; then
     echo "what the repository would keep takes $((size / mib)) MiB, over its 64; the largest files:" >&2

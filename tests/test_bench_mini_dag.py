@@ -4,6 +4,7 @@ the device returns (at most 8 files of 16 MiB), and refuses more than 64 MiB."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -55,6 +56,25 @@ def test_pack_returns_what_the_repository_keeps_in_parts_the_device_brings_back(
     assert not any(name.endswith(".snakemake_timestamp") for name in names)
     figure = "results/mini/di_demo/figure.png"
     assert (tmp_path / "repo" / figure).read_bytes() == (finished / figure).read_bytes()
+
+
+def test_pack_brings_back_an_unfinished_runs_benchmarks_and_logs(tmp_path):
+    state = tmp_path / "state"
+    (state / "benchmarks" / "mini" / "assets").mkdir(parents=True)
+    (state / "benchmarks" / "mini" / "assets" / "tokens_cifar10.tsv").write_text("s\n59.0\n")
+    (state / "logs" / "mini").mkdir(parents=True)
+    (state / "logs" / "mini" / "di_demo.log").write_text("killed\n")
+    out = tmp_path / "out"
+    run = script("pack", cwd=tmp_path, DAG_STATE=str(state), OUT=str(out))
+    assert run.returncode == 0, run.stderr
+    assert "no jobs table yet" in run.stderr
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in sorted(out.iterdir())))) as archive:
+        assert set(archive.getnames()) >= {"benchmarks/mini/assets/tokens_cifar10.tsv", "logs/mini/di_demo.log"}
+
+
+def test_pack_says_when_there_is_nothing_to_pack(tmp_path):
+    run = script("pack", cwd=tmp_path, DAG_STATE=str(tmp_path / "empty"), OUT=str(tmp_path / "out"))
+    assert run.returncode == 2 and "nothing to pack" in run.stderr
 
 
 def test_pack_refuses_more_than_the_repository_keeps(finished, tmp_path):

@@ -12,6 +12,7 @@ from repro.errors import ReproError
 from repro.generators.pixels import to_model_pixels
 from repro.generators.tiny import tiny_generator
 from repro.inversion import FastPath, GroupTrainer, InversionConfig, invert, load_checkpoints
+from repro.inversion.fastpath import MIN_COMPILED_BATCH, compiled_batch
 from repro.inversion.trainer import group_generator
 
 CLASSES = ["cat", "dog"]
@@ -84,6 +85,40 @@ def test_each_embedding_gets_the_gradient_it_would_get_alone(bundle, data):
     alone = trainer.embeddings.detach()[1:2].clone().requires_grad_(True)
     trainer.per_image_loss(latents[1:2], noise[1:2], timesteps[1:2], alone).sum().backward()
     torch.testing.assert_close(together, alone.grad[0], rtol=1e-4, atol=1e-7)
+
+
+def test_compiled_unet_sees_padded_batches_and_real_rows_keep_outputs_and_gradients(bundle, data, monkeypatch):
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        """What torch.compile would run, recording the batch sizes it is called with."""
+
+        def __init__(self, unet):
+            super().__init__()
+            self.unet = unet
+
+        def forward(self, latents, *args, **kwargs):
+            seen.append(latents.shape[0])
+            return self.unet(latents, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: Recorder(module))
+    eager = make_trainer(bundle, data[0][:3])
+    compiled = make_trainer(bundle, data[0][:3], fast=FastPath(compile=True))
+    latents = eager.clean_latents()
+    noise, timesteps = torch.randn(latents.shape), torch.tensor([3, 400, 800])
+    losses = []
+    for trainer in (eager, compiled):
+        loss = trainer.per_image_loss(latents, noise, timesteps)
+        loss.sum().backward()
+        losses.append(loss.detach())
+    assert seen == [MIN_COMPILED_BATCH]
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(compiled.embeddings.grad, eager.embeddings.grad, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(("rows", "batch"), [(1, 64), (64, 64), (65, 128), (904, 1024), (1024, 1024), (2048, 2048)])
+def test_compiled_batches_are_powers_of_two(rows, batch):
+    assert compiled_batch(rows) == batch
 
 
 def test_loss_falls_on_a_fixed_image(bundle, data):
