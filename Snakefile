@@ -9,6 +9,7 @@ from snakemake.utils import min_version
 
 from repro.workflow.registry import (
     BASE_FILE,
+    asset_demand,
     load_config,
     load_registry,
     load_scale,

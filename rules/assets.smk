@@ -25,6 +25,7 @@ rule asset:
         "../envs/repro.yaml"
     resources:
         gpu=lambda w: GPUS if ASSETS[w.name].get("gpu", True) else 0,
+    priority: lambda w: ASSET_DEMAND[w.name]
     params:
         env=ENV,
         record=lambda w: record_gpu_peak(f"assets/{w.name}"),

@@ -14,6 +14,8 @@ DATA_DIR = os.path.abspath(DATA_DIR) if DATA_DIR else ""
 GPUS = 0 if SCALE == "smoke" else 1
 SEEDS_ARG = f"--seeds {','.join(map(str, CONFIG['seeds']))}" if CONFIG["seeds"] else ""
 ASSETS = SCALE_SPEC.get("assets", {})
+# how many of the selected notebooks wait for each asset: the most awaited start first
+ASSET_DEMAND = asset_demand(RUNNABLE, SCALE, SCALE_SPEC)
 # Each asset and experiment job's time and memory (Snakemake's benchmark), and its peak GPU memory beside it.
 BENCHMARKS = "benchmarks"
 

@@ -3,7 +3,10 @@ they promise."""
 
 from __future__ import annotations
 
+import os
 import runpy
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,32 @@ def test_classifier_speed_times_one_training_and_a_grid_trained_together(tmp_pat
     assert grid["images_per_second"] > 0 and grid["per_training_images_per_second"] > 0
     assert grid["single_images_per_second"] == single["images_per_second"]  # the experiments' path beside it
     assert table["train_gflop_per_image"].gt(0).all() and table["achieved_tflops"].notna().all()
+
+
+def test_gpu_sharing_times_workers_started_together_and_their_aggregate(tmp_path):
+    # a script of its own process: its workers are spawned processes, which import it by path
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "gpu_sharing.py"), "--processes", "1", "2", "--steps", "2", "--tiny"]
+        + ["--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": "", "CUDA_MPS_PIPE_DIRECTORY": str(tmp_path / "no-mps")},
+    )
+    assert run.returncode == 0, run.stderr
+    table = pd.read_csv(tmp_path / "gpu_sharing.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(table.columns)
+    assert sorted(zip(table["workload"], table["processes"])) == [
+        ("deepinversion", 1),
+        ("deepinversion", 2),
+        ("grid", 1),
+        ("grid", 2),
+    ]
+    assert table["items_per_s"].gt(0).all() and not table["mps"].any()
+    assert table.loc[table["processes"] == 1, "speedup_over_one"].eq(1).all()
+    # the aggregate counts every worker's items over the whole span: never more than their summed rates
+    assert (table["items_per_s"] <= table["mean_worker_items_per_s"] * table["processes"] * 1.001).all()
+    assert "x2 (MPS off)" in run.stdout
 
 
 def test_ddis_speed_gives_every_unit_beside_the_papers_figure(tmp_path):

@@ -6,7 +6,15 @@ import pytest
 import yaml
 
 from repro.errors import ReproError
-from repro.workflow.registry import SCALES, load_config, load_experiment, load_registry, load_scale, select
+from repro.workflow.registry import (
+    SCALES,
+    asset_demand,
+    load_config,
+    load_experiment,
+    load_registry,
+    load_scale,
+    select,
+)
 from tests.conftest import CONFIG_DIR, demo_spec
 
 
@@ -136,3 +144,21 @@ def test_a_bad_composition_names_the_groups_and_the_fix(demo_project, bases, nam
     write_bases(demo_project, bases, base=names)
     with pytest.raises(ReproError, match=fragment):
         load_registry(demo_project / "config")
+
+
+def test_asset_demand_counts_the_notebooks_waiting_for_each_asset_through_the_assets_it_feeds():
+    registry = load_registry(CONFIG_DIR)
+    spec = load_scale(CONFIG_DIR, "mini")
+    runnable = [e for e in registry.values() if not e.skip_reason("mini")]
+    demand = asset_demand(runnable, "mini", spec)
+    assert set(demand) == set(spec["assets"])
+    # every asset of the scale is awaited by some notebook: none costs GPU time for nothing
+    assert min(demand.values()) >= 1, [name for name, n in demand.items() if n == 0]
+    # an asset waits for what it needs, so what it needs is awaited at least as much (a teacher before its tokens)
+    for name, asset in spec["assets"].items():
+        for need in asset.get("needs", []):
+            assert demand[need] >= demand[name], (need, name)
+    # the ImageNette inversion feeds most of Diffusion Inversion's notebooks: the workflow starts it first
+    assert max(demand, key=demand.get) == "inversion_imagenette"
+    users = [e for e in runnable if "tokens_imagenette" in e.assets("mini")]
+    assert demand["teacher_imagenette"] >= len(users) > 0

@@ -14,7 +14,7 @@ a notebook the ``config_dir`` its runner injects. The package never guesses wher
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -223,6 +223,25 @@ def needed_assets(experiment: Experiment, scale: str, scale_spec: Mapping[str, A
     if "mini_generator" in scale_spec and "generator" in scale_spec.get("assets", {}) and "generator" not in names:
         names.append("generator")
     return names
+
+
+def asset_demand(experiments: Iterable[Experiment], scale: str, scale_spec: Mapping[str, Any]) -> dict[str, int]:
+    """How many of ``experiments`` wait for each asset of the scale, directly or through the assets it feeds: the
+    workflow starts the most awaited first (its jobs' priority), so that an inversion that most notebooks need
+    is not left behind jobs that one notebook needs."""
+    assets = scale_spec.get("assets", {})
+    demand = dict.fromkeys(assets, 0)
+    for experiment in experiments:
+        awaited, todo = set(), list(needed_assets(experiment, scale, scale_spec))
+        while todo:
+            name = todo.pop()
+            if name in awaited or name not in assets:
+                continue
+            awaited.add(name)
+            todo.extend(assets[name].get("needs", []))
+        for name in awaited:
+            demand[name] += 1
+    return demand
 
 
 def select(registry: Mapping[str, Experiment], ids: list[str] | None) -> list[Experiment]:
