@@ -148,3 +148,15 @@ def test_a_kept_training_is_not_reused_when_its_images_or_recipe_change(tmp_path
     train_and_test(_run(tmp_path, "pixel", work="shared"), **{**training, "data": TrainingData(real=changed)})
     train_and_test(_run(tmp_path, "steps", work="shared"), **{**training, "steps": 5})
     assert calls == [1, 1, 1]
+
+
+def test_the_trainings_time_is_a_phase_of_the_notebooks_process(tmp_path, monkeypatch):
+    import repro.provenance as provenance
+
+    monkeypatch.setattr(provenance, "_phases", {})
+    train_and_test(_run(tmp_path, "timed"), **_trainings()[0])
+    trained = provenance.phase_seconds()["training"]
+    assert trained > 0
+    # a rerun that finds the training kept trains nothing: its phase adds no training's time
+    train_and_test(_run(tmp_path, "again", work="timed-work"), **_trainings()[0])
+    assert provenance.phase_seconds()["training"] == trained

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import ReproError
-from ..provenance import config_hash
+from ..provenance import config_hash, phase
 from .knn import KnnRetriever, check_retrieval_source
 from .lecf import LECF, ClassifierFilter, ClipZeroShotFilter, LECFConfig, language_enhancement, template_prompts
 
@@ -104,7 +104,8 @@ def lecf_set(lecf: LECF, root: str | Path, threshold: float, per_class: int, dat
     """The set of (``threshold``, ``per_class``) as a ``SyntheticDataset`` under ``root``, generated once."""
     digest = config_hash(lecf.dataset_config(threshold, per_class))
     folder = Path(root) / f"threshold{float(threshold):g}-per_class{int(per_class)}-{digest}"
-    return lecf.write(folder, threshold, per_class, dataset=dataset)
+    with phase("lecf"):  # prompting, the classifier filter's attempts and writing the set
+        return lecf.write(folder, threshold, per_class, dataset=dataset)
 
 
 def knn_retriever(pool, net, *, source: str, features: str, corpus_per_class="all", seed: int = 0) -> KnnRetriever:

@@ -30,6 +30,7 @@ from ..classifiers import (
     train_classifiers,
 )
 from ..errors import ReproError
+from ..provenance import phase
 from .training_store import TrainingStore
 
 #: datasets the paper trains with AdamW (appendix B.1)
@@ -99,10 +100,11 @@ def train_and_test_many(
     left = [i for i, kept in enumerate(done) if kept is None]
     for start in range(0, len(left), max_concurrent):
         group = left[start : start + max_concurrent]
-        cells = [_Cell(run, **trainings[i]) for i in group]
-        reports = train_classifiers(
-            [cell.job for cell in cells], device=run.device, max_concurrent=max_concurrent, progress=False
-        )
+        with phase("training"):  # the models' set-up, their training and their test scores
+            cells = [_Cell(run, **trainings[i]) for i in group]
+            reports = train_classifiers(
+                [cell.job for cell in cells], device=run.device, max_concurrent=max_concurrent, progress=False
+            )
         for i, cell, report in zip(group, cells, reports):
             done[i] = store.save(keys[i], cell.result(run, report))
         record_finished()

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..generators import load_generator
 from ..inversion import InversionConfig, invert, load_checkpoints
 from ..inversion.store import EmbeddingTable
+from ..provenance import phase
 from ..sampling import SamplingConfig, sample_dataset
 from .protocol import Synthetic
 
@@ -101,7 +102,8 @@ def sample_set(
             "weights": bundle.fingerprint,
         },
     )
-    sample_dataset(bundle, tables, folder, config, progress=False)
+    with phase("sampling"):
+        sample_dataset(bundle, tables, folder, config, progress=False)
     return Synthetic(folder, name=name)
 
 
@@ -132,16 +134,17 @@ def invert_set(
         compile=_compile(run),
     )
     folder = run.scratch(name, {"inversion": config.hash(), "ids": list(images.ids), "weights": bundle.fingerprint})
-    invert(
-        bundle,
-        images.images,
-        images.labels,
-        images.ids,
-        images.classes,
-        folder,
-        config,
-        dataset=images.name,
-        split="",
-        progress=False,
-    )
+    with phase("inversion"):
+        invert(
+            bundle,
+            images.images,
+            images.labels,
+            images.ids,
+            images.classes,
+            folder,
+            config,
+            dataset=images.name,
+            split="",
+            progress=False,
+        )
     return folder

@@ -31,6 +31,7 @@ from ..metrics import (
     VGG16Features,
     evaluate,
 )
+from ..provenance import phase
 
 POOL_FEATURES = "pool-resnet18"
 #: metrics computed on k-nearest-neighbour balls: their unit names the k
@@ -105,13 +106,14 @@ def image_metrics(
             return images
         return images[np.sort(rng.choice(len(images), int(samples), replace=False))]
 
-    scores = evaluate(
-        ImageSource.from_array(cut(real), "real"),
-        ImageSource.from_array(cut(fake), "synthetic"),
-        feature_networks(run, features, convention),
-        metrics=list(metrics),
-        settings=settings(convention),
-    )
+    with phase("metrics"):
+        scores = evaluate(
+            ImageSource.from_array(cut(real), "real"),
+            ImageSource.from_array(cut(fake), "synthetic"),
+            feature_networks(run, features, convention),
+            metrics=list(metrics),
+            settings=settings(convention),
+        )
     return with_k(scores, convention)
 
 
