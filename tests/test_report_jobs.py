@@ -95,6 +95,7 @@ def test_the_report_shows_the_table_and_links_it_from_the_index(benchmarks, demo
     assert "| inversion_cifar10 | asset | 0:01:40 | 100.0 | 512 | 2,048 | NVIDIA H100 |" in page
     assert "process 99 s: other 13 s, data 12 s, generator 3 s, inversion 70 s |" in page
     assert "| synthetic_cifar10 | asset | 0:03:20 | 200.0 | — | — |  |" in page
+    assert f"The same table, with the two closing lines: `{table.as_posix()}`." in page  # the table shown, named
     assert (pages / "jobs.html").exists()
 
 

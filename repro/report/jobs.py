@@ -140,7 +140,8 @@ def jobs_page(path: Path, scale: str) -> Page:
         "PyTorch's caching allocator reserved on one device by any of the job's processes "
         "(`torch.cuda.max_memory_reserved`); the driver's view (nvidia-smi) adds each process's CUDA context. A "
         "dash: not recorded. Phases: where a command that times its phases (loading data, the generator, its own "
-        "work) spent its time; `other` is the rest of its process's time, mostly imports and start-up."
+        "work) or a notebook (its sampling, inversions, trainings, metrics) spent its time; `other` is the rest of "
+        "its process's time: imports, start-up and, in a notebook, what no phase covers."
     )
     page.table(
         ["job", "kind", "wall time", "seconds", "max RSS (MiB)", "GPU peak (MiB)", "device", "started", "phases"],
@@ -159,7 +160,7 @@ def jobs_page(path: Path, scale: str) -> Page:
             for j in jobs.itertuples()
         ],
     )
-    page.text("The same table, with the two closing lines: `jobs.csv` beside the results of this scale.")
+    page.text(f"The same table, with the two closing lines: `{path.as_posix()}`.")
     return page
 
 
