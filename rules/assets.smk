@@ -21,11 +21,11 @@ rule asset:
         f"{BENCHMARKS}/{SCALE}/assets/{{name}}.tsv"
     wildcard_constraints:
         name="|".join(ASSETS) or "no-asset",
+    priority: lambda w: ASSET_DEMAND[w.name]
     conda:
         "../envs/repro.yaml"
     resources:
         gpu=lambda w: GPUS if ASSETS[w.name].get("gpu", True) else 0,
-    priority: lambda w: ASSET_DEMAND[w.name]
     params:
         env=ENV,
         record=lambda w: record_gpu_peak(f"assets/{w.name}"),
