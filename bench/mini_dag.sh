@@ -181,7 +181,7 @@ run_dag() {
   export PATH=$state/bin:$PATH PYTHONPATH=$site:$PWD${PYTHONPATH:+:$PYTHONPATH}
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 REPRO_OFFLINE=1 REPRO_CACHE=${REPRO_CACHE:-$state/cache}
   # torch.compile's worker pool takes a process per core by default; GPU_JOBS jobs compiling at once would
-  # start that many pools (16 workers of 600 MiB each per job on a 16-core machine) and fight for the cores
+  # start that many pools (16 workers of about 600 MiB each per job on a 16-core machine) and fight for the cores
   local threads=$(($(nproc) / ${GPU_JOBS:-1}))
   export TORCHINDUCTOR_COMPILE_THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-$((threads > 0 ? threads : 1))}
   local config=(--config "scale=$scale" "results_dir=$state/results" "reports_dir=$state/reports"

@@ -5,9 +5,9 @@ in the reduced precision. ``precision="fp32"`` turns autocast off (the authors' 
 
 A compiled UNet sees only a few batch sizes: each call's rows are padded with zeros up to the next power of two
 (at least ``MIN_COMPILED_BATCH``) and the padding's outputs dropped. Without it the last, smaller batch of a run
-(5000 images in groups of 1024 end with 904) makes torch.compile compile the whole graph again, for a dynamic
-batch, which costs more than the run's other steps together at mini scale. No row of the UNet depends on
-another (GroupNorm and attention are per image), so padding changes no real row's output or gradient.
+(5000 images in groups of 1024 end with 904) makes torch.compile compile the whole graph a second time, for a
+dynamic batch, in every job. No row of the UNet depends on another (GroupNorm and attention are per image), so
+padding changes no real row's output or gradient.
 """
 
 from __future__ import annotations
