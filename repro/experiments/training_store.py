@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import weakref
 from collections.abc import Mapping
 from functools import cache
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..files import write_text_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -99,7 +100,5 @@ class TrainingStore:
     def save(self, key: str, kept: Mapping[str, Any]) -> dict:
         """Keep a finished training (written whole or not at all); returns it as ``load`` will read it back."""
         text = json.dumps(kept, default=plain)
-        partial = self.folder / f"{key}.json.partial"
-        partial.write_text(text)
-        os.replace(partial, self.folder / f"{key}.json")
+        write_text_atomic(text, self.folder / f"{key}.json")
         return json.loads(text)
