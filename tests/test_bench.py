@@ -61,6 +61,35 @@ def test_gpu_sharing_times_workers_started_together_and_their_aggregate(tmp_path
     assert "x2 (MPS off)" in run.stdout
 
 
+def test_seed_noise_trains_each_seed_in_every_mode_from_the_same_start(tmp_path, capsys):
+    bench("seed_noise", "--tiny", "--steps", "4", "--seeds", "0", "1", "2", "--out", str(tmp_path))
+    table = pd.read_csv(tmp_path / "seed_noise.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(table.columns)
+    assert sorted(zip(table["mode"], table["seed"])) == [(m, s) for m in ("alone", "grid", "plain") for s in (0, 1, 2)]
+    assert table["trained_together"].tolist() == [1, 1, 1, 3, 3, 3, 1, 1, 1]
+    # on a CPU every mode is the eager fp32 step: a seed's weights, batches and so its accuracy are the same in each
+    by_mode = table.pivot(index="seed", columns="mode", values="top1")
+    assert (by_mode["grid"] == by_mode["alone"]).all() and (by_mode["plain"] == by_mode["alone"]).all()
+    assert table["top1"].between(0, 100).all() and table["images_per_second"].gt(0).all()
+    assert "mean_abs_diff_to_alone" in capsys.readouterr().out
+
+
+def test_seed_noise_summary_pairs_each_mode_with_alone_per_seed():
+    summary = runpy.run_path(str(REPO / "bench" / "seed_noise.py"))["summary"]
+    table = pd.DataFrame(
+        {
+            "mode": ["alone"] * 3 + ["grid"] * 3,
+            "steps": [5] * 6,
+            "seed": [0, 1, 2] * 2,
+            "top1": [50, 40, 30, 52, 37, 30],
+        }
+    )
+    rows = summary(table).set_index("mode")
+    assert rows.loc["alone", "mean"] == 40 and rows.loc["alone", "std"] == 10
+    assert rows.loc["grid", "mean_abs_diff_to_alone"] == pytest.approx(5 / 3)
+    assert (rows.loc["grid", "min"], rows.loc["grid", "max"]) == (30, 52)
+
+
 def test_ddis_speed_gives_every_unit_beside_the_papers_figure(tmp_path):
     bench("ddis_speed", "--out", str(tmp_path), "--tiny")
     table = pd.read_csv(tmp_path / "ddis_speed.csv").set_index("unit")

@@ -1,0 +1,156 @@
+"""How much of a classifier's test accuracy is its seed, and whether training side by side changes it.
+
+The mini notebooks' claims compare classifiers over seeds, so their confidence intervals are as wide as one
+training's seed-to-seed spread. This trains the notebooks' classifier (ResNet-18, the paper's SGD recipe, batch
+128) on one real training set for each of ``--seeds``, in three ways, and tests each on the real test set:
+
+    alone   ``train_classifier`` on the fast path (bf16, compiled, CUDA graphs on a GPU), one seed after another
+    grid    ``train_classifiers``: the same jobs side by side, as a notebook's ``TrainingGrid`` trains them
+    plain   ``train_classifier`` with ``Speed.plain()``: fp32, eager, no graphs
+
+at each of ``--steps``. A seed's model starts from the same weights and draws the same batches in every mode,
+so per seed ``grid - alone`` is what training side by side changes and ``alone - plain`` what the fast path
+changes, while the spread over seeds within one mode is the noise the experiments' intervals carry. One row per
+(mode, steps, seed) in ``seed_noise.csv``; the summary printed per (mode, steps): mean, standard deviation and
+range of top-1, and the mean absolute per-seed difference to ``alone``.
+
+    python bench/seed_noise.py --out results/bench                       # ImageNette target, 500 and 2000 steps
+    python bench/seed_noise.py --modes alone grid --steps 500 --seeds 0 1 2 3 4 --out /tmp/bench
+    python bench/seed_noise.py --tiny --out /tmp/bench                    # CPU smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from repro.arguments import NONNEGATIVE, POSITIVE
+from repro.classifiers import (
+    Pool,
+    Recipe,
+    Speed,
+    TrainingData,
+    TrainingJob,
+    build_model,
+    evaluate,
+    mean_std,
+    train_classifier,
+    train_classifiers,
+)
+from repro.classifiers.cli import open_images
+from repro.classifiers.train import resolve_device
+from repro.provenance import Provenance, RowsFile
+
+MODES = ("alone", "grid", "plain")
+
+
+def tiny_sets() -> tuple[Pool, Pool]:
+    """Random 16 px images of 4 classes whose mean colour is their class: learnable in a few steps on a CPU."""
+    rng = np.random.default_rng(0)
+
+    def pool(n: int) -> Pool:
+        labels = rng.integers(0, 4, n)
+        images = rng.integers(0, 64, (n, 16, 16, 3)) + (labels * 60)[:, None, None, None]
+        return Pool(images.astype(np.uint8), labels, ["a", "b", "c", "d"])
+
+    return pool(64), pool(64)
+
+
+def job(data: TrainingData, arch: str, steps: int, batch: int, seed: int) -> TrainingJob:
+    torch.manual_seed(seed)  # a seed's initial weights, the same in every mode
+    mean, std = data.channel_stats()
+    model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
+    return TrainingJob(model, data, Recipe.sgd(steps, batch_size=batch), seed=seed, name=f"seed {seed}")
+
+
+def train(mode: str, jobs: list[TrainingJob], device: torch.device, fast: Speed):
+    """The jobs trained in ``mode``; their reports, in order."""
+    if mode == "grid":
+        return train_classifiers(jobs, device=device, speed=fast, max_concurrent=len(jobs), progress=False)
+    speed = Speed.plain() if mode == "plain" else fast
+    return [
+        train_classifier(j.model, j.data, j.recipe, seed=j.seed, device=device, speed=speed, progress=False)
+        for j in jobs
+    ]
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (mode, steps): top-1 mean, standard deviation, range, and the mean |difference| to alone per seed."""
+    alone = table[table["mode"] == "alone"].set_index(["steps", "seed"])["top1"]
+    rows = []
+    for (mode, steps), cell in table.groupby(["mode", "steps"], sort=False):
+        mean, std = mean_std(cell["top1"])
+        paired = cell.set_index(["steps", "seed"])["top1"] - alone.reindex(cell.set_index(["steps", "seed"]).index)
+        rows.append(
+            {
+                "mode": mode,
+                "steps": steps,
+                "seeds": len(cell),
+                "mean": mean,
+                "std": std,
+                "min": cell["top1"].min(),
+                "max": cell["top1"].max(),
+                "mean_abs_diff_to_alone": paired.abs().mean(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", default="imagenette:target", help="training set, DATASET:SPLIT")
+    parser.add_argument("--test", default="imagenette:test", help="test set, DATASET:SPLIT")
+    parser.add_argument("--arch", default="resnet18")
+    parser.add_argument("--modes", choices=MODES, nargs="+", default=list(MODES))
+    parser.add_argument("--steps", type=POSITIVE, nargs="+", default=[500, 2000])
+    parser.add_argument("--seeds", type=NONNEGATIVE, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--batch-size", type=POSITIVE, default=128)
+    parser.add_argument("--data-root", default=None, help="data folder (default: $REPRO_DATA)")
+    parser.add_argument("--tiny", action="store_true", help="CPU smoke run: 16 px random sets, a CIFAR ResNet-20")
+    parser.add_argument("--out", default="results/bench", help="folder for seed_noise.csv")
+    args = parser.parse_args(argv)
+    if "grid" in args.modes and "alone" not in args.modes:
+        parser.error("--modes grid is compared with alone: name both")
+    device = resolve_device(None)
+    if args.tiny:
+        real, test = tiny_sets()
+        arch, batch = "cifar_resnet20", 8
+    else:
+        real = open_images(args.train, args.data_root, "train")
+        test = open_images(args.test, args.data_root, "test")
+        arch, batch = args.arch, args.batch_size
+    data = TrainingData(real)
+    fast = Speed.auto(device)  # on a CPU: plain, as every CPU training
+    provenance = Provenance("bench_seed_noise", "bench", vars(args), dataset="random" if args.tiny else args.train)
+    rows = RowsFile(Path(args.out) / "seed_noise.csv")
+    records = []
+    for steps in args.steps:
+        for mode in args.modes:
+            jobs = [job(data, arch, steps, batch, seed) for seed in args.seeds]
+            reports = train(mode, jobs, device, fast)
+            for j, report in zip(jobs, reports):
+                top1 = evaluate(j.model, test.images, test.labels, device=device)
+                record = dict(
+                    mode=mode,
+                    steps=steps,
+                    top1=top1,
+                    arch=arch,
+                    batch_size=batch,
+                    images_per_second=report.images_per_second,
+                    trained_together=report.concurrent,
+                    final_loss=report.final_loss,
+                )
+                records.append({**record, "seed": j.seed})
+                rows.add(provenance.row(seed=j.seed, wall_seconds=report.seconds, **record))
+                print(f"{mode:5} {steps:5} steps seed {j.seed}: top-1 {top1:.2f} % ({report.seconds:.1f} s)")
+    print(summary(pd.DataFrame(records)).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
