@@ -8,14 +8,17 @@ training's seed-to-seed spread. This trains the notebooks' classifier (ResNet-18
     grid    ``train_classifiers``: the same jobs side by side, as a notebook's ``TrainingGrid`` trains them
     plain   ``train_classifier`` with ``Speed.plain()``: fp32, eager, no graphs
 
-at each of ``--steps``. A seed's model starts from the same weights and draws the same batches in every mode,
-so per seed ``grid - alone`` is what training side by side changes and ``alone - plain`` what the fast path
-changes, while the spread over seeds within one mode is the noise the experiments' intervals carry. One row per
-(mode, steps, seed) in ``seed_noise.csv``; the summary printed per (mode, steps): mean, standard deviation and
-range of top-1, and the mean absolute per-seed difference to ``alone``.
+at each of ``--steps`` and each linear warm-up length of ``--warmup-steps`` (default: the recipe's 2 % of the
+steps, 10 of 500; a short warm-up at lr 0.1 is one suspect for a wide spread). A seed's model starts from the
+same weights and draws the same batches in every mode, so per seed ``grid - alone`` is what training side by side
+changes and ``alone - plain`` what the fast path changes, while the spread over seeds within one mode is the
+noise the experiments' intervals carry. One row per
+(warm-up, steps, mode, seed) in ``seed_noise.csv``, with the training loss every 25 steps; the summary printed
+per (warm-up, steps, mode): mean, standard deviation and range of top-1, and the mean absolute per-seed
+difference to ``alone``.
 
     python bench/seed_noise.py --out results/bench                       # ImageNette target, 500 and 2000 steps
-    python bench/seed_noise.py --modes alone grid --steps 500 --seeds 0 1 2 3 4 --out /tmp/bench
+    python bench/seed_noise.py --modes alone grid --steps 500 --warmup-steps 10 100 --out /tmp/bench
     python bench/seed_noise.py --tiny --out /tmp/bench                    # CPU smoke run
 """
 
@@ -47,6 +50,8 @@ from repro.classifiers.train import resolve_device
 from repro.provenance import Provenance, RowsFile
 
 MODES = ("alone", "grid", "plain")
+#: steps between the recorded training losses (each record waits for the GPU: fine for a diagnostic)
+LOG_EVERY = 25
 
 
 def tiny_sets() -> tuple[Pool, Pool]:
@@ -61,35 +66,42 @@ def tiny_sets() -> tuple[Pool, Pool]:
     return pool(64), pool(64)
 
 
-def job(data: TrainingData, arch: str, steps: int, batch: int, seed: int) -> TrainingJob:
+def job(data: TrainingData, arch: str, recipe: Recipe, seed: int) -> TrainingJob:
     torch.manual_seed(seed)  # a seed's initial weights, the same in every mode
     mean, std = data.channel_stats()
     model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
-    return TrainingJob(model, data, Recipe.sgd(steps, batch_size=batch), seed=seed, name=f"seed {seed}")
+    return TrainingJob(model, data, recipe, seed=seed, name=f"seed {seed}")
 
 
 def train(mode: str, jobs: list[TrainingJob], device: torch.device, fast: Speed):
     """The jobs trained in ``mode``; their reports, in order."""
     if mode == "grid":
-        return train_classifiers(jobs, device=device, speed=fast, max_concurrent=len(jobs), progress=False)
+        return train_classifiers(
+            jobs, device=device, speed=fast, max_concurrent=len(jobs), log_every=LOG_EVERY, progress=False
+        )
     speed = Speed.plain() if mode == "plain" else fast
     return [
-        train_classifier(j.model, j.data, j.recipe, seed=j.seed, device=device, speed=speed, progress=False)
+        train_classifier(
+            j.model, j.data, j.recipe, seed=j.seed, device=device, speed=speed, log_every=LOG_EVERY, progress=False
+        )
         for j in jobs
     ]
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (mode, steps): top-1 mean, standard deviation, range, and the mean |difference| to alone per seed."""
-    alone = table[table["mode"] == "alone"].set_index(["steps", "seed"])["top1"]
+    """Per (warm-up, steps, mode): top-1 mean, standard deviation, range, and the mean |difference| to alone per
+    seed."""
+    keys = ["warmup_steps", "steps", "seed"]
+    alone = table[table["mode"] == "alone"].set_index(keys)["top1"]
     rows = []
-    for (mode, steps), cell in table.groupby(["mode", "steps"], sort=False):
+    for (warmup, steps, mode), cell in table.groupby(["warmup_steps", "steps", "mode"], sort=False):
         mean, std = mean_std(cell["top1"])
-        paired = cell.set_index(["steps", "seed"])["top1"] - alone.reindex(cell.set_index(["steps", "seed"]).index)
+        paired = cell.set_index(keys)["top1"] - alone.reindex(cell.set_index(keys).index)
         rows.append(
             {
-                "mode": mode,
+                "warmup_steps": warmup,
                 "steps": steps,
+                "mode": mode,
                 "seeds": len(cell),
                 "mean": mean,
                 "std": std,
@@ -108,6 +120,9 @@ def main(argv=None) -> int:
     parser.add_argument("--arch", default="resnet18")
     parser.add_argument("--modes", choices=MODES, nargs="+", default=list(MODES))
     parser.add_argument("--steps", type=POSITIVE, nargs="+", default=[500, 2000])
+    parser.add_argument(
+        "--warmup-steps", type=NONNEGATIVE, nargs="+", default=None, help="warm-up lengths (default: the recipe's)"
+    )
     parser.add_argument("--seeds", type=NONNEGATIVE, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--batch-size", type=POSITIVE, default=128)
     parser.add_argument("--data-root", default=None, help="data folder (default: $REPRO_DATA)")
@@ -129,25 +144,29 @@ def main(argv=None) -> int:
     provenance = Provenance("bench_seed_noise", "bench", vars(args), dataset="random" if args.tiny else args.train)
     rows = RowsFile(Path(args.out) / "seed_noise.csv")
     records = []
-    for steps in args.steps:
+    for warmup, steps in [(w, s) for w in args.warmup_steps or [None] for s in args.steps]:
+        recipe = Recipe.sgd(steps, batch_size=batch, warmup_steps=warmup)
         for mode in args.modes:
-            jobs = [job(data, arch, steps, batch, seed) for seed in args.seeds]
+            jobs = [job(data, arch, recipe, seed) for seed in args.seeds]
             reports = train(mode, jobs, device, fast)
             for j, report in zip(jobs, reports):
                 top1 = evaluate(j.model, test.images, test.labels, device=device)
                 record = dict(
                     mode=mode,
                     steps=steps,
+                    warmup_steps=recipe.warmup,
                     top1=top1,
                     arch=arch,
                     batch_size=batch,
                     images_per_second=report.images_per_second,
                     trained_together=report.concurrent,
                     final_loss=report.final_loss,
+                    losses=" ".join(f"{step}:{loss:.3f}" for step, loss in report.losses),
                 )
                 records.append({**record, "seed": j.seed})
                 rows.add(provenance.row(seed=j.seed, wall_seconds=report.seconds, **record))
-                print(f"{mode:5} {steps:5} steps seed {j.seed}: top-1 {top1:.2f} % ({report.seconds:.1f} s)")
+                about = f"{mode:5} {steps:5} steps (warm-up {recipe.warmup}) seed {j.seed}"
+                print(f"{about}: top-1 {top1:.2f} % ({report.seconds:.1f} s)")
     print(summary(pd.DataFrame(records)).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 

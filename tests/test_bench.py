@@ -67,6 +67,8 @@ def test_seed_noise_trains_each_seed_in_every_mode_from_the_same_start(tmp_path,
     assert set(PROVENANCE_COLUMNS) <= set(table.columns)
     assert sorted(zip(table["mode"], table["seed"])) == [(m, s) for m in ("alone", "grid", "plain") for s in (0, 1, 2)]
     assert table["trained_together"].tolist() == [1, 1, 1, 3, 3, 3, 1, 1, 1]
+    assert table["warmup_steps"].eq(0).all()  # the recipe's 2 % of 4 steps
+    assert table["losses"].str.fullmatch(r"4:\d+\.\d{3}").all()  # the last step's loss (every 25 steps, and the end)
     # on a CPU every mode is the eager fp32 step: a seed's weights, batches and so its accuracy are the same in each
     by_mode = table.pivot(index="seed", columns="mode", values="top1")
     assert (by_mode["grid"] == by_mode["alone"]).all() and (by_mode["plain"] == by_mode["alone"]).all()
@@ -80,6 +82,7 @@ def test_seed_noise_summary_pairs_each_mode_with_alone_per_seed():
         {
             "mode": ["alone"] * 3 + ["grid"] * 3,
             "steps": [5] * 6,
+            "warmup_steps": [1] * 6,
             "seed": [0, 1, 2] * 2,
             "top1": [50, 40, 30, 52, 37, 30],
         }
