@@ -19,6 +19,7 @@ difference to ``alone``.
 
     python bench/seed_noise.py --out results/bench                       # ImageNette target, 500 and 2000 steps
     python bench/seed_noise.py --modes alone grid --steps 500 --warmup-steps 10 100 --out /tmp/bench
+    python bench/seed_noise.py --modes alone grid --steps 500 --augment autoaugment --out /tmp/bench
     python bench/seed_noise.py --tiny --out /tmp/bench                    # CPU smoke run
 """
 
@@ -34,6 +35,7 @@ import torch
 
 from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.classifiers import (
+    AUGMENTATIONS,
     Pool,
     Recipe,
     Speed,
@@ -66,11 +68,11 @@ def tiny_sets() -> tuple[Pool, Pool]:
     return pool(64), pool(64)
 
 
-def job(data: TrainingData, arch: str, recipe: Recipe, seed: int) -> TrainingJob:
+def job(data: TrainingData, arch: str, recipe: Recipe, augment: str, seed: int) -> TrainingJob:
     torch.manual_seed(seed)  # a seed's initial weights, the same in every mode
     mean, std = data.channel_stats()
     model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
-    return TrainingJob(model, data, recipe, seed=seed, name=f"seed {seed}")
+    return TrainingJob(model, data, recipe, augment=augment, seed=seed, name=f"seed {seed}")
 
 
 def train(mode: str, jobs: list[TrainingJob], device: torch.device, fast: Speed):
@@ -82,7 +84,15 @@ def train(mode: str, jobs: list[TrainingJob], device: torch.device, fast: Speed)
     speed = Speed.plain() if mode == "plain" else fast
     return [
         train_classifier(
-            j.model, j.data, j.recipe, seed=j.seed, device=device, speed=speed, log_every=LOG_EVERY, progress=False
+            j.model,
+            j.data,
+            j.recipe,
+            augment=j.augment,
+            seed=j.seed,
+            device=device,
+            speed=speed,
+            log_every=LOG_EVERY,
+            progress=False,
         )
         for j in jobs
     ]
@@ -124,6 +134,7 @@ def main(argv=None) -> int:
         "--warmup-steps", type=NONNEGATIVE, nargs="+", default=None, help="warm-up lengths (default: the recipe's)"
     )
     parser.add_argument("--seeds", type=NONNEGATIVE, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--augment", choices=AUGMENTATIONS, default="default", help="augmentation of every training")
     parser.add_argument("--batch-size", type=POSITIVE, default=128)
     parser.add_argument("--data-root", default=None, help="data folder (default: $REPRO_DATA)")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke run: 16 px random sets, a CIFAR ResNet-20")
@@ -147,7 +158,7 @@ def main(argv=None) -> int:
     for warmup, steps in [(w, s) for w in args.warmup_steps or [None] for s in args.steps]:
         recipe = Recipe.sgd(steps, batch_size=batch, warmup_steps=warmup)
         for mode in args.modes:
-            jobs = [job(data, arch, recipe, seed) for seed in args.seeds]
+            jobs = [job(data, arch, recipe, args.augment, seed) for seed in args.seeds]
             reports = train(mode, jobs, device, fast)
             for j, report in zip(jobs, reports):
                 top1 = evaluate(j.model, test.images, test.labels, device=device)
@@ -155,6 +166,7 @@ def main(argv=None) -> int:
                     mode=mode,
                     steps=steps,
                     warmup_steps=recipe.warmup,
+                    augment=args.augment,
                     top1=top1,
                     arch=arch,
                     batch_size=batch,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
 
-from repro.data.gpu import GpuBatches
+from repro.data.gpu import GpuBatches, to_device
 from repro.errors import ReproError
 
 
@@ -130,3 +132,31 @@ def test_throughput_script_writes_a_csv_with_provenance(tmp_path, monkeypatch):
     assert set(PROVENANCE_COLUMNS) <= set(table.columns)
     assert table[["crop_pad", "flip"]].values.tolist() == [[4, True], [0, False]]
     assert (table["images_per_s"] > 0).all()
+
+
+def test_to_device_gives_the_values_in_the_dtype_asked():
+    values = np.array([[1.5, 2.0], [3.0, 4.25]])
+    out = to_device(values, "cpu", torch.float32)
+    assert out.dtype == torch.float32 and torch.equal(out, torch.tensor(values, dtype=torch.float32))
+    assert to_device([1, 2], "cpu").dtype == torch.int64
+    assert to_device(np.array([300, 7]), "cpu", torch.uint8).tolist() == [44, 7]  # wraps as torch.tensor does
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_to_device_is_queued_behind_the_streams_work_without_waiting_for_it():
+    big = torch.randn(4096, 4096, device="cuda")
+    torch.cuda.synchronize()
+
+    def host_seconds(copy) -> float:
+        for _ in range(50):  # a tenth of a second or more of queued matrix products
+            big @ big
+        start = time.perf_counter()
+        out = copy()
+        seconds = time.perf_counter() - start
+        torch.cuda.synchronize()
+        assert out.tolist() == [0, 1, 2]
+        return seconds
+
+    queued = host_seconds(lambda: to_device(np.arange(3), "cuda"))
+    pageable = host_seconds(lambda: torch.as_tensor(np.arange(3), device="cuda"))
+    assert queued < 0.01 < pageable  # the pageable copy waited for the products; the pinned one did not

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..data.gpu import to_device
 from ..errors import ReproError
 from .policies import AugMix, AutoAugment, RandAugment
 
@@ -51,9 +52,8 @@ class CutOut:
     def __call__(self, images: torch.Tensor, targets: torch.Tensor):
         n, _, h, w = images.shape
         side = self.side(h, w)
-        corners = torch.as_tensor(
-            np.stack([self.rng.integers(0, h - side + 1, n), self.rng.integers(0, w - side + 1, n)], 1),
-            device=images.device,
+        corners = to_device(
+            np.stack([self.rng.integers(0, h - side + 1, n), self.rng.integers(0, w - side + 1, n)], 1), images.device
         )
         rows = torch.arange(h, device=images.device).view(1, h, 1)
         cols = torch.arange(w, device=images.device).view(1, 1, w)
@@ -69,7 +69,7 @@ class MixUp:
 
     def __call__(self, images: torch.Tensor, targets: torch.Tensor):
         lam = float(self.rng.beta(self.alpha, self.alpha))
-        perm = torch.as_tensor(self.rng.permutation(len(images)), device=images.device)
+        perm = to_device(self.rng.permutation(len(images)), images.device)
         return images * lam + images[perm] * (1 - lam), targets * lam + targets[perm] * (1 - lam)
 
 
@@ -93,7 +93,7 @@ class CutMix:
     def __call__(self, images: torch.Tensor, targets: torch.Tensor):
         n, _, h, w = images.shape
         top, bottom, left, right = self.box(h, w)
-        perm = torch.as_tensor(self.rng.permutation(n), device=images.device)
+        perm = to_device(self.rng.permutation(n), images.device)
         pasted = (bottom - top) * (right - left) / (h * w)
         out = images.clone()
         out[:, :, top:bottom, left:right] = images[perm, :, top:bottom, left:right]

@@ -24,6 +24,8 @@ from torchvision.transforms import autoaugment as tv_autoaugment
 from torchvision.transforms import functional as TF
 from torchvision.transforms.v2 import functional as TF2
 
+from ..data.gpu import to_device
+
 GEOMETRIC = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
 
 
@@ -53,11 +55,11 @@ def _inverse_affine(name: str, magnitude: float, height: int, width: int) -> lis
 def _affine_batch(images: torch.Tensor, matrices: list[list[float]], mode: str) -> torch.Tensor:
     """Per-image inverse affine matrices applied in one grid_sample (torchvision's grid, zero fill)."""
     n, _, h, w = images.shape
-    theta = torch.tensor(matrices, dtype=torch.float32, device=images.device).view(n, 2, 3)
+    theta = to_device(matrices, images.device, torch.float32).view(n, 2, 3)
     xs = torch.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, steps=w, device=images.device)
     ys = torch.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, steps=h, device=images.device)
     base = torch.stack([xs.expand(h, w), ys.unsqueeze(1).expand(h, w), torch.ones(h, w, device=images.device)], -1)
-    scale = torch.tensor([0.5 * w, 0.5 * h], device=images.device)
+    scale = to_device([0.5 * w, 0.5 * h], images.device, torch.float32)
     grid = base.view(1, h * w, 3).expand(n, -1, -1).bmm(theta.transpose(1, 2) / scale).view(n, h, w, 2)
     out = F.grid_sample(images.float(), grid, mode=mode, padding_mode="zeros", align_corners=False)
     return out.round().to(torch.uint8)
@@ -66,7 +68,7 @@ def _affine_batch(images: torch.Tensor, matrices: list[list[float]], mode: str) 
 def _blend(images: torch.Tensor, other: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
     # Both weights are rounded to float32 from double, as torchvision's Python-float arithmetic does, so the
     # truncation to uint8 lands on the same integers.
-    weights = torch.tensor(np.stack([factors, 1.0 - factors]), dtype=torch.float32, device=images.device)
+    weights = to_device(np.stack([factors, 1.0 - factors]), images.device, torch.float32)
     ratio, rest = weights.view(2, -1, 1, 1, 1)
     return (ratio * images + rest * other).clamp(0, 255).to(torch.uint8)
 
@@ -93,10 +95,10 @@ def apply_op(images: torch.Tensor, name: str, magnitudes, interpolation: str = "
         # at factor 0 torchvision's sharpness is exactly its blurred ('degenerate') image: the blend partner
         return _blend(images, TF.adjust_sharpness(images, 0.0), factors)
     if name == "Posterize":
-        keep = torch.tensor(256 - 2 ** (8 - mags.astype(np.int64)), dtype=torch.uint8, device=images.device)
+        keep = to_device(256 - 2 ** (8 - mags.astype(np.int64)), images.device, torch.uint8)
         return images & keep.view(-1, 1, 1, 1)
     if name == "Solarize":
-        threshold = torch.tensor(mags, dtype=torch.float32, device=images.device).view(-1, 1, 1, 1)
+        threshold = to_device(mags, images.device, torch.float32).view(-1, 1, 1, 1)
         return torch.where(images >= threshold, 255 - images, images)
     if name == "AutoContrast":
         return TF.autocontrast(images)
@@ -113,7 +115,7 @@ def apply_stage(images: torch.Tensor, stage: Stage, interpolation: str) -> torch
     names = stage.names
     for name in {n for n in names if n is not None and n != "Identity"}:
         idx = np.flatnonzero(names == name)
-        index = torch.as_tensor(idx, device=images.device)
+        index = to_device(idx, images.device)
         out[index] = apply_op(images[index], name, stage.magnitudes[idx], interpolation)
     return out
 
@@ -233,8 +235,8 @@ class AugMix:
         chains = images.repeat(self.width, 1, 1, 1)
         for stage in plan.stages:
             chains = apply_stage(chains, stage, self.interpolation)
-        original = torch.as_tensor(plan.original_weight, dtype=torch.float32, device=images.device)
-        weights = torch.as_tensor(plan.chain_weights.T, dtype=torch.float32, device=images.device)
+        original = to_device(plan.original_weight, images.device, torch.float32)
+        weights = to_device(plan.chain_weights.T, images.device, torch.float32)
         mix = original.view(n, 1, 1, 1) * images
         mix = mix + (weights.reshape(self.width, n, 1, 1, 1) * chains.view(self.width, *images.shape)).sum(0)
         return mix.to(torch.uint8)

@@ -17,6 +17,21 @@ import torch
 from ..errors import ReproError
 
 
+def to_device(values, device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Host values (a NumPy array or nested lists) as a tensor on ``device``, queued without waiting for it.
+
+    A copy from pageable host memory makes the CUDA stream finish all its queued work first: a per-step
+    augmentation parameter copied that way stops the host until the training's previous step is done, so a grid's
+    other trainings cannot be queued meanwhile. Copied from pinned memory (PyTorch caches the pinned blocks and
+    keeps each until its copy is done), it is queued like a kernel.
+    """
+    tensor = torch.as_tensor(np.asarray(values), dtype=dtype)
+    device = torch.device(device)
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 class GpuBatches:
     """Iterates ``(images, labels)``: float ``[B, 3, H, W]`` in [0, 1] and int64 ``[B]``, on ``device``.
 
