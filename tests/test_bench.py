@@ -67,7 +67,7 @@ def test_seed_noise_trains_each_seed_in_every_mode_from_the_same_start(tmp_path,
     assert set(PROVENANCE_COLUMNS) <= set(table.columns)
     assert sorted(zip(table["mode"], table["seed"])) == [(m, s) for m in ("alone", "grid", "plain") for s in (0, 1, 2)]
     assert table["trained_together"].tolist() == [1, 1, 1, 3, 3, 3, 1, 1, 1]
-    assert table["warmup_steps"].eq(0).all()  # the recipe's 2 % of 4 steps
+    assert table["warmup_steps"].eq(0).all()  # the recipe's default for 4 steps
     assert table["losses"].str.fullmatch(r"4:\d+\.\d{3}").all()  # the last step's loss (every 25 steps, and the end)
     # on a CPU every mode is the eager fp32 step: a seed's weights, batches and so its accuracy are the same in each
     by_mode = table.pivot(index="seed", columns="mode", values="top1")

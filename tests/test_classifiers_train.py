@@ -79,8 +79,16 @@ def test_a_source_smaller_than_its_share_of_a_batch_is_refused():
         next(data.stream(128, CPU, 0, 0, False))
 
 
+def test_recipe_warms_up_for_two_per_cent_of_the_steps_but_not_for_a_few_steps_only():
+    assert Recipe.sgd(50_000).warmup == 1000  # the authors' default
+    assert Recipe.sgd(10_000).warmup == 200
+    assert Recipe.sgd(500).warmup == 100 and Recipe.sgd(3000).warmup == 100  # the mini budgets: 2 % would be 10, 60
+    assert Recipe.sgd(200).warmup == 40 and Recipe.sgd(4).warmup == 0  # never more than a fifth of the steps
+    assert Recipe.sgd(500, warmup_steps=10).warmup == 10
+
+
 def test_recipe_schedule_warms_up_then_follows_the_cosine():
-    recipe = Recipe.sgd(1000)
+    recipe = Recipe.sgd(1000, warmup_steps=20)
     assert (recipe.batch_size, recipe.momentum, recipe.weight_decay, recipe.nesterov) == (128, 0.9, 5e-4, False)
     assert recipe.warmup == 20 and recipe.padding(32) == 4 and recipe.padding(96) == 12
     assert recipe.lr_at(0) == pytest.approx(0.1 * 1e-3, rel=1e-2)
