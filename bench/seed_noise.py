@@ -128,6 +128,7 @@ def main(argv=None) -> int:
     parser.add_argument("--train", default="imagenette:target", help="training set, DATASET:SPLIT")
     parser.add_argument("--test", default="imagenette:test", help="test set, DATASET:SPLIT")
     parser.add_argument("--arch", default="resnet18")
+    parser.add_argument("--image-size", type=POSITIVE, default=None, help="decode both sets at N px (default: own)")
     parser.add_argument("--modes", choices=MODES, nargs="+", default=list(MODES))
     parser.add_argument("--steps", type=POSITIVE, nargs="+", default=[500, 2000])
     parser.add_argument(
@@ -147,8 +148,8 @@ def main(argv=None) -> int:
         real, test = tiny_sets()
         arch, batch = "cifar_resnet20", 8
     else:
-        real = open_images(args.train, args.data_root, "train")
-        test = open_images(args.test, args.data_root, "test")
+        real = open_images(args.train, args.data_root, "train", args.image_size)
+        test = open_images(args.test, args.data_root, "test", args.image_size)
         arch, batch = args.arch, args.batch_size
     data = TrainingData(real)
     fast = Speed.auto(device)  # on a CPU: plain, as every CPU training
