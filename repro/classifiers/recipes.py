@@ -20,9 +20,9 @@ import torch
 from ..errors import ReproError
 
 OPTIMIZERS = ("sgd", "adamw")
-#: the shortest default warm-up, for budgets under 5,000 steps (where 2 % is less): CIFAR-10 ResNet-20s trained for
-#: 500 steps on 10,000 images reached 51.0 +- 6.5 % top-1 over five seeds after a 10-step warm-up and 59.0 +- 2.1 %
-#: after a 100-step one (bench/seed_noise.py on a CPU: results/bench/seed_noise_cpu/)
+#: the shortest default warm-up, for budgets under 5,000 steps (where 2 % is less): CIFAR ResNet-20s trained for
+#: 500 steps reached 51.0 +- 6.5 % top-1 over five seeds on CIFAR-10 and 51.4 +- 8.8 % on ImageNette after a
+#: 10-step warm-up, 59.0 +- 2.1 % and 64.0 +- 1.5 % after a 100-step one (results/bench/seed_noise_cpu/)
 MIN_WARMUP = 100
 
 
