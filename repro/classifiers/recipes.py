@@ -5,8 +5,8 @@ parameter; AdamW at 1e-3 with weight decay 5e-4 for MedMNIST-like data. The sche
 ``ChainedScheduler(LinearLR(start_factor=1e-3, warm-up), CosineAnnealingLR(T_max=steps, eta_min=1e-3 lr))``,
 written as one closed form per step. Their default warm-up is 1,000 of 50,000 steps; we keep that 2 % share
 when a budget is given in steps, but never shorter than :data:`MIN_WARMUP` steps (at most a fifth of the budget):
-two per cent of a short budget ramps to lr 0.1 within a few steps, and the early loss spike that follows left
-trainings of 500 steps far apart from seed to seed. Default augmentation: random crop after zero-padding by
+two per cent of a short budget ramps to lr 0.1 within a few steps, after which trainings of 500 steps ended far
+apart from seed to seed. Default augmentation: random crop after zero-padding by
 ``resolution // 8`` pixels (4 at 32 px, 12 at 96 px, as their code) and a horizontal flip.
 """
 
