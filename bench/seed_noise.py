@@ -35,6 +35,7 @@ import torch
 
 from repro.arguments import NONNEGATIVE, POSITIVE
 from repro.classifiers import (
+    ARCHS,
     AUGMENTATIONS,
     Pool,
     Recipe,
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", default="imagenette:target", help="training set, DATASET:SPLIT")
     parser.add_argument("--test", default="imagenette:test", help="test set, DATASET:SPLIT")
-    parser.add_argument("--arch", default="resnet18")
+    parser.add_argument("--arch", choices=ARCHS, default="resnet18")
     parser.add_argument("--image-size", type=POSITIVE, default=None, help="decode both sets at N px (default: own)")
     parser.add_argument("--modes", choices=MODES, nargs="+", default=list(MODES))
     parser.add_argument("--steps", type=POSITIVE, nargs="+", default=[500, 2000])
@@ -179,7 +180,7 @@ def main(argv=None) -> int:
                 records.append({**record, "seed": j.seed})
                 rows.add(provenance.row(seed=j.seed, wall_seconds=report.seconds, **record))
                 about = f"{mode:5} {steps:5} steps (warm-up {recipe.warmup}) seed {j.seed}"
-                print(f"{about}: top-1 {top1:.2f} % ({report.seconds:.1f} s)")
+                print(f"{about}: top-1 {top1:.2f} % ({report.seconds:.1f} s)", flush=True)  # minutes apart on a CPU
     print(summary(pd.DataFrame(records)).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 
