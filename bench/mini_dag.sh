@@ -30,7 +30,8 @@
 # next: Snakemake reruns what is missing or incomplete, and each job resumes its own work (an asset from
 # <name>.partial/, a notebook from work/mini/<id>/). A fresh machine starts over, from `stage`.
 # GPU_JOBS (default 1) lets that many jobs share the GPU at once (each asks for one `gpu` of the workflow's
-# resources; an experiment that measures run time asks for all of them and runs alone). DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a
+# resources; an experiment that measures run time asks for all of them and runs alone); MPS=1 starts NVIDIA's
+# Multi-Process Service first (once per machine), so that those jobs' kernels run side by side instead of in turns. DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a
 # CPU, with the data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
 # OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
@@ -166,9 +167,27 @@ link_state() {
   done
 }
 
+# NVIDIA's Multi-Process Service: without it the GPU time-slices between processes, and a job of small kernels
+# (DeepInversion, the class tokens) holds the whole GPU for its slice; the daemon outlives the call, like /tmp
+start_mps() {
+  export CUDA_MPS_PIPE_DIRECTORY=$state/mps CUDA_MPS_LOG_DIRECTORY=$state/mps-log
+  if pgrep -x nvidia-cuda-mps-control >/dev/null; then
+    echo "MPS: the daemon started by an earlier piece serves this one"
+    return
+  fi
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d; then
+    echo "MPS: daemon started"
+  else
+    echo "warning: MPS could not start (nvidia-cuda-mps-control): the jobs share the GPU in turns" >&2
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+  fi
+}
+
 run_dag() {
   local minutes=${1:-8} rc=0 left extra
   staged || { echo "stage the folders above first" >&2; exit 2; }
+  [ "${MPS:-0}" != 1 ] || start_mps
   if [ -z "${REPRO_GIT_COMMIT:-}" ] && ! git rev-parse -q HEAD >/dev/null 2>&1; then
     echo "this copy has no .git: name its commit, REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD), in the call" >&2
     exit 2
