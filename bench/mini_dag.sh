@@ -171,7 +171,7 @@ link_state() {
 # (DeepInversion, the class tokens) holds the whole GPU for its slice; the daemon outlives the call, like /tmp
 start_mps() {
   export CUDA_MPS_PIPE_DIRECTORY=$state/mps CUDA_MPS_LOG_DIRECTORY=$state/mps-log
-  if pgrep -x nvidia-cuda-mps-control >/dev/null; then
+  if pgrep -f '^nvidia-cuda-mps-control' >/dev/null; then # -x matches at most 15 characters of a name
     echo "MPS: the daemon started by an earlier piece serves this one"
     return
   fi
