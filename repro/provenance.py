@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +135,8 @@ def timed():
 
 #: wall seconds of the named phases of this process's work (:func:`phase`)
 _phases: dict[str, float] = {}
+#: called with no arguments whenever a phase ends (:func:`on_phase_end`)
+_phase_listeners: list[Callable[[], None]] = []
 
 
 @contextmanager
@@ -147,11 +149,19 @@ def phase(name: str) -> Iterator[None]:
         yield
     finally:
         _phases[name] = _phases.get(name, 0.0) + time.perf_counter() - start
+        for listener in _phase_listeners:
+            listener()
 
 
 def phase_seconds() -> dict[str, float]:
     """The seconds of each phase this process has timed so far, in the order they first ran."""
     return dict(_phases)
+
+
+def on_phase_end(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever a phase ends: a workflow job records its phases as it goes, so a job stopped
+    before its end still says where its time went (``repro.workflow.jobstats``)."""
+    _phase_listeners.append(listener)
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]], path: str | Path) -> pd.DataFrame:

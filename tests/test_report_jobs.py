@@ -111,3 +111,38 @@ def test_a_table_written_before_phases_were_timed_still_reads(benchmarks, tmp_pa
     pd.read_csv(out).drop(columns="phases").to_csv(out, index=False)
     jobs, _ = read_jobs(out)
     assert list(jobs["phases"]) == ["", "", ""]
+
+
+def test_a_job_stopped_before_its_end_has_a_row_from_its_progress_lines(benchmarks, tmp_path):
+    """A piece's time limit stopped a notebook: no benchmark, but its kernel's progress lines (the last one still
+    running) give its time, peak and phases until then; a job whose process ended (it failed) gets no row."""
+    h100 = {"name": "NVIDIA H100", "peak_bytes": 3072 * 1024**2}
+    lines = [
+        {"pid": 7, "devices": [h100], "running": True, "phases": {"training": 150.0}, "process_s": 200.0},
+        {
+            "pid": 7,
+            "devices": [h100],
+            "running": True,
+            "phases": {"training": 300.0, "sampling": 100.0},
+            "process_s": 480,
+        },
+    ]
+    stopped = benchmarks / "di_fig8a_train_steps_guidance.gpu.jsonl"
+    stopped.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    os.utime(stopped, (START + 1500, START + 1500))
+    failed = benchmarks / "di_table7_real_plus_synthetic.gpu.jsonl"
+    failed.write_text(json.dumps({"pid": 8, "devices": [h100], "phases": {"training": 9.0}, "process_s": 30}) + "\n")
+    out = tmp_path / "jobs.csv"
+    main(["jobs", "--scale", "mini", "--benchmarks", str(benchmarks), "--out", str(out)])
+    jobs, closing = read_jobs(out)
+    assert list(jobs["job"]) == [
+        "di_fig8a_train_steps_guidance",
+        "synthetic_cifar10",
+        "inversion_cifar10",
+        "di_fig4_runtime",
+    ]
+    row = jobs.iloc[0]
+    assert (row.kind, row.wall_s, row.gpu_peak_mib, row.device) == ("experiment", 480, 3072, "NVIDIA H100")
+    assert row.phases == "process 480 s until stopped: other 80 s, training 300 s, sampling 100 s"
+    assert row.started == "2027-01-15T08:17:00+00:00" and row.ended == "2027-01-15T08:25:00+00:00"
+    assert closing.loc["total", "wall_s"] == 840

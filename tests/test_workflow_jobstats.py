@@ -92,6 +92,34 @@ def test_a_command_that_times_its_phases_says_where_its_time_went(tmp_path):
     assert jobstats.read_phases(tmp_path / "untimed.gpu.jsonl") == ""
 
 
+def test_a_process_stopped_before_its_end_left_its_phases_so_far(tmp_path):
+    """Progress lines as phases end (here at least 0.2 s apart): a process killed without its exit hooks (os._exit,
+    as at a piece's time limit) reads as stopped, with its phases until its last line; one that ended normally
+    reads from its last line alone, not stopped."""
+    described = {}
+    for ending in ("os._exit(0)", "sys.exit(0)"):
+        path = tmp_path / f"{ending[:2]}.gpu.jsonl"
+        script = (
+            "import os, sys, time; from repro.provenance import phase; from repro.workflow import jobstats\n"
+            "jobstats.PROGRESS_SECONDS = 0.2\n"
+            "jobstats.record_gpu_peak_at_exit()\n"
+            "for _ in range(3):\n"
+            "    with phase('work'): time.sleep(0.25)\n"
+            "with phase('rest'): time.sleep(0.05)\n"  # ends too soon after the last line for one of its own
+            f"{ending}\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(REPO), GPU_PEAK_FILE_ENV: str(path)}
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+        lines = records(path)
+        assert len(lines) >= 3 and {line["pid"] for line in lines} == {lines[0]["pid"]}
+        assert all(line.get("running") for line in lines[:-1]) and lines[0]["phases"]["work"] >= 0.2
+        described[ending] = (jobstats.read_phases(path), jobstats.stopped_seconds(path))
+    killed, ended = described["os._exit(0)"], described["sys.exit(0)"]
+    assert re.fullmatch(r"process \d+ s until stopped: other \d+ s, work 1 s", killed[0]), killed
+    assert killed[1] is not None and killed[1] >= 0.7
+    assert re.fullmatch(r"process \d+ s: other \d+ s, work 1 s, rest 0 s", ended[0]) and ended[1] is None, ended
+
+
 def test_without_a_file_named_nothing_is_recorded(monkeypatch):
     monkeypatch.delenv(GPU_PEAK_FILE_ENV, raising=False)
     assert jobstats.kernel_arguments() == []

@@ -4,9 +4,12 @@ benchmark TSVs, and the GPU peaks and timed phases of :mod:`repro.workflow.jobst
 ``results/<scale>/jobs.csv``, which is committed with the results; the report shows it as its jobs page.
 
 A job's end is its benchmark file's modification time (Snakemake writes it when the job finishes), its start that
-less its wall time. Two lines close the table: the sum of the jobs' times, and the run's wall time, taken as the
-time during which at least one job ran (the union of the jobs' intervals): the sum exceeds it where jobs ran at
-once, and it leaves out the pauses between the pieces of a resumed run.
+less its wall time. A job stopped before its end (a piece's time limit) has no benchmark: it gets a row where its
+processes' progress lines tell how long it had run and where that time went (its phases say "until stopped"),
+ending at its last line, so the table shows what the run spent on work it did not finish. Two lines close the
+table: the sum of the jobs' times, and the run's wall time, taken as the time during which at least one job ran
+(the union of the jobs' intervals): the sum exceeds it where jobs ran at once, and it leaves out the pauses
+between the pieces of a resumed run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ReproError
-from ..workflow.jobstats import read_gpu_peak, read_phases
+from ..workflow.jobstats import read_gpu_peak, read_phases, stopped_seconds
 from .page import Page, plain
 
 COLUMNS = ["job", "kind", "wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "device", "started", "ended", "phases"]
@@ -41,27 +44,39 @@ def _seconds(timestamp: str) -> float:
 
 
 def gather_jobs(benchmarks: Path) -> pd.DataFrame:
-    """One row per job benchmarked under ``benchmarks`` (assets in its ``assets/`` folder), longest first."""
+    """One row per job benchmarked under ``benchmarks`` (assets in its ``assets/`` folder) and per job stopped
+    before its end, longest first."""
     rows = []
     for tsv in sorted(benchmarks.rglob("*.tsv")):
         bench = pd.read_csv(tsv, sep="\t", na_values="NA").iloc[0]
-        ended = tsv.stat().st_mtime
-        gpu = read_gpu_peak(tsv.with_suffix(".gpu.jsonl"))
-        rows.append(
-            {
-                "job": tsv.stem,
-                "kind": "asset" if tsv.relative_to(benchmarks).parts[0] == "assets" else "experiment",
-                "wall_s": round(float(bench["s"]), 1),
-                "wall": clock(bench["s"]),
-                "max_rss_mib": None if pd.isna(bench["max_rss"]) else round(float(bench["max_rss"])),
-                "gpu_peak_mib": None if gpu.mib is None else round(gpu.mib),
-                "device": "" if gpu.mib is None else gpu.devices or "no GPU",
-                "started": _timestamp(ended - float(bench["s"])),
-                "ended": _timestamp(ended),
-                "phases": read_phases(tsv.with_suffix(".gpu.jsonl")),
-            }
-        )
+        max_rss = None if pd.isna(bench["max_rss"]) else round(float(bench["max_rss"]))
+        rows.append(_row(benchmarks, tsv.with_suffix(".gpu.jsonl"), float(bench["s"]), tsv.stat().st_mtime, max_rss))
+    for record in sorted(benchmarks.rglob("*.gpu.jsonl")):
+        seconds = stopped_seconds(record)
+        if seconds is not None and not record.with_name(_job_name(record) + ".tsv").exists():
+            rows.append(_row(benchmarks, record, seconds, record.stat().st_mtime, None))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values("wall_s", ascending=False, ignore_index=True)
+
+
+def _job_name(record: Path) -> str:
+    return record.name.removesuffix(".gpu.jsonl")
+
+
+def _row(benchmarks: Path, record: Path, seconds: float, ended: float, max_rss: float | None) -> dict:
+    """A job's row from its wall seconds, its end and its processes' lines (``record``)."""
+    gpu = read_gpu_peak(record)
+    return {
+        "job": _job_name(record),
+        "kind": "asset" if record.relative_to(benchmarks).parts[0] == "assets" else "experiment",
+        "wall_s": round(seconds, 1),
+        "wall": clock(seconds),
+        "max_rss_mib": max_rss,
+        "gpu_peak_mib": None if gpu.mib is None else round(gpu.mib),
+        "device": "" if gpu.mib is None else gpu.devices or "no GPU",
+        "started": _timestamp(ended - seconds),
+        "ended": _timestamp(ended),
+        "phases": read_phases(record),
+    }
 
 
 def busy_seconds(intervals: list[tuple[float, float]]) -> float:

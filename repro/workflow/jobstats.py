@@ -13,6 +13,11 @@ PyTorch's caching allocator reserved on it (``torch.cuda.max_memory_reserved``);
 never initialised CUDA (a CPU run, or ``repro run``'s runner, which leaves the GPU to its kernel). The job's
 peak (:func:`read_gpu_peak`) is the largest of any process on any device: the processes of a ``repro`` job use
 the GPU one at a time, so their peaks do not add up.
+
+A process that times its phases (``repro.provenance.phase``) also appends a progress line, marked ``running``,
+when a phase ends at least ``PROGRESS_SECONDS`` after its last line: a job stopped at a piece's time limit, whose
+processes never reach their exit, still tells its peak so far and where its time went until then. The readers
+take each process's last line.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..provenance import phase_seconds
+from ..provenance import on_phase_end, phase_seconds
 
 #: names the file a job's processes append their peaks to; set by the workflow's rules, unset elsewhere
 GPU_PEAK_FILE_ENV = "REPRO_GPU_PEAK_FILE"
 MIB = 1024 * 1024
+#: least seconds between a process's progress lines (a phase may end many times a second)
+PROGRESS_SECONDS = 30.0
 
 #: the files this process registered for (a command run twice in one process records once)
 _registered: set[str] = set()
@@ -64,6 +71,14 @@ def record_gpu_peak_at_exit() -> None:
         return
     _registered.add(path)
     atexit.register(_append_if_same_process, Path(path), os.getpid())
+    last = [time.monotonic()]
+
+    def progress() -> None:
+        if path not in _written and time.monotonic() - last[0] >= PROGRESS_SECONDS:
+            last[0] = time.monotonic()
+            append_gpu_peak(Path(path), running=True)
+
+    on_phase_end(progress)
 
 
 def record_gpu_peak_now() -> None:
@@ -96,10 +111,13 @@ def gpu_peaks() -> list[dict]:
     ]
 
 
-def append_gpu_peak(path: Path) -> None:
-    """Append this process's line; appends of one short line do not interleave between processes."""
+def append_gpu_peak(path: Path, running: bool = False) -> None:
+    """Append this process's line (``running``: a progress line, not its last); appends of one short line do not
+    interleave between processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = {"pid": os.getpid(), "devices": gpu_peaks()}
+    if running:
+        line["running"] = True
     phases = phase_seconds()  # what the process timed of its work (repro.provenance.phase)
     if phases:
         line["phases"] = {name: round(seconds, 1) for name, seconds in phases.items()}
@@ -131,8 +149,16 @@ class GpuPeak:
 
 
 def _records(path: Path) -> list[dict]:
-    """The lines the job's processes appended (none where the file is missing)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    """Each of the job's processes' last line, in the order the processes first wrote (none where the file is
+    missing); a last line still marked ``running`` is a process that was stopped before its end."""
+    if not path.exists():
+        return []
+    last: dict[int, dict] = {}
+    for text in path.read_text().splitlines():
+        if text.strip():
+            line = json.loads(text)
+            last[line["pid"]] = line
+    return list(last.values())
 
 
 def read_gpu_peak(path: Path) -> GpuPeak:
@@ -159,5 +185,13 @@ def read_phases(path: Path) -> str:
         total = record.get("process_s")
         if total is not None:
             parts.insert(0, f"other {max(0.0, total - sum(phases.values())):.0f} s")
-        described.append(("" if total is None else f"process {total:.0f} s: ") + ", ".join(parts))
+        stopped = " until stopped" if record.get("running") else ""
+        described.append(("" if total is None else f"process {total:.0f} s{stopped}: ") + ", ".join(parts))
     return "; ".join(described)
+
+
+def stopped_seconds(path: Path) -> float | None:
+    """How long the longest process of a job that was stopped before its end had run at its last progress line
+    (None where no process was stopped, or none timed its phases)."""
+    seconds = [r["process_s"] for r in _records(path) if r.get("running") and r.get("process_s") is not None]
+    return max(seconds, default=None)
