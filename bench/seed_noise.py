@@ -20,7 +20,13 @@ difference to ``alone``.
     python bench/seed_noise.py --out results/bench                       # ImageNette target, 500 and 2000 steps
     python bench/seed_noise.py --modes alone grid --steps 500 --warmup-steps 10 100 --out /tmp/bench
     python bench/seed_noise.py --modes alone grid --steps 500 --augment autoaugment --out /tmp/bench
+    python bench/seed_noise.py --train pacs_sketch:train --test pacs_sketch:test --steps 500 --out /tmp/bench
     python bench/seed_noise.py --tiny --out /tmp/bench                    # CPU smoke run
+
+A training whose loss diverges (``train_classifier`` stops it at the first non-finite loss it logs, every 25
+steps here) gets a row with no accuracy and the error in ``diverged``, and the other seeds and modes go on: a grid
+stops as a whole, so each of its seeds gets the grid's error. ``--lr`` sets the peak learning rate. (The PACS
+sketch line above is Table 7's real-only training, whose loss became nan in the mini run of 26e81237ae22.)
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from repro.arguments import NONNEGATIVE, POSITIVE
+from repro.arguments import NONNEGATIVE, POSITIVE, RATE
 from repro.classifiers import (
     ARCHS,
     AUGMENTATIONS,
@@ -42,6 +48,7 @@ from repro.classifiers import (
     Speed,
     TrainingData,
     TrainingJob,
+    TrainReport,
     build_model,
     evaluate,
     mean_std,
@@ -50,6 +57,7 @@ from repro.classifiers import (
 )
 from repro.classifiers.cli import open_images
 from repro.classifiers.train import resolve_device
+from repro.errors import ReproError
 from repro.provenance import Provenance, RowsFile
 
 MODES = ("alone", "grid", "plain")
@@ -76,27 +84,35 @@ def job(data: TrainingData, arch: str, recipe: Recipe, augment: str, seed: int) 
     return TrainingJob(model, data, recipe, augment=augment, seed=seed, name=f"seed {seed}")
 
 
-def train(mode: str, jobs: list[TrainingJob], device: torch.device, fast: Speed):
-    """The jobs trained in ``mode``; their reports, in order."""
+def train(mode: str, jobs: list[TrainingJob], device: torch.device, fast: Speed) -> list[TrainReport | ReproError]:
+    """The jobs trained in ``mode``: each one's report, or the error that stopped it (a loss that diverged). A
+    grid stops as a whole, so each of its jobs gets the one error."""
     if mode == "grid":
-        return train_classifiers(
-            jobs, device=device, speed=fast, max_concurrent=len(jobs), log_every=LOG_EVERY, progress=False
-        )
+        try:
+            return train_classifiers(
+                jobs, device=device, speed=fast, max_concurrent=len(jobs), log_every=LOG_EVERY, progress=False
+            )
+        except ReproError as error:
+            return [error] * len(jobs)
     speed = Speed.plain() if mode == "plain" else fast
-    return [
-        train_classifier(
-            j.model,
-            j.data,
-            j.recipe,
-            augment=j.augment,
-            seed=j.seed,
-            device=device,
-            speed=speed,
-            log_every=LOG_EVERY,
-            progress=False,
-        )
-        for j in jobs
-    ]
+    reports = []
+    for j in jobs:
+        try:
+            report = train_classifier(
+                j.model,
+                j.data,
+                j.recipe,
+                augment=j.augment,
+                seed=j.seed,
+                device=device,
+                speed=speed,
+                log_every=LOG_EVERY,
+                progress=False,
+            )
+        except ReproError as error:
+            report = error
+        reports.append(report)
+    return reports
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -105,8 +121,9 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     keys = ["warmup_steps", "steps", "seed"]
     alone = table[table["mode"] == "alone"].set_index(keys)["top1"]
     rows = []
-    for (warmup, steps, mode), cell in table.groupby(["warmup_steps", "steps", "mode"], sort=False):
-        mean, std = mean_std(cell["top1"])
+    for (warmup, steps, mode), everyone in table.groupby(["warmup_steps", "steps", "mode"], sort=False):
+        cell = everyone.dropna(subset=["top1"])  # a training whose loss diverged has no accuracy
+        mean, std = mean_std(cell["top1"]) if len(cell) else (float("nan"), float("nan"))
         paired = cell.set_index(keys)["top1"] - alone.reindex(cell.set_index(keys).index)
         rows.append(
             {
@@ -114,6 +131,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
                 "steps": steps,
                 "mode": mode,
                 "seeds": len(cell),
+                "diverged": len(everyone) - len(cell),
                 "mean": mean,
                 "std": std,
                 "min": cell["top1"].min(),
@@ -138,6 +156,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=NONNEGATIVE, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--augment", choices=AUGMENTATIONS, default="default", help="augmentation of every training")
     parser.add_argument("--batch-size", type=POSITIVE, default=128)
+    parser.add_argument("--lr", type=RATE, default=None, help="peak learning rate (default: the recipe's 0.1)")
     parser.add_argument("--data-root", default=None, help="data folder (default: $REPRO_DATA)")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke run: 16 px random sets, a CIFAR ResNet-20")
     parser.add_argument("--out", default="results/bench", help="folder for seed_noise.csv")
@@ -158,28 +177,31 @@ def main(argv=None) -> int:
     rows = RowsFile(Path(args.out) / "seed_noise.csv")
     records = []
     for warmup, steps in [(w, s) for w in args.warmup_steps or [None] for s in args.steps]:
-        recipe = Recipe.sgd(steps, batch_size=batch, warmup_steps=warmup)
+        recipe = Recipe.sgd(steps, batch_size=batch, warmup_steps=warmup, **({"lr": args.lr} if args.lr else {}))
         for mode in args.modes:
             jobs = [job(data, arch, recipe, args.augment, seed) for seed in args.seeds]
             reports = train(mode, jobs, device, fast)
             for j, report in zip(jobs, reports):
+                record = dict(mode=mode, steps=steps, warmup_steps=recipe.warmup, lr=recipe.lr, augment=args.augment)
+                record.update(arch=arch, batch_size=batch)
+                about = f"{mode:5} {steps:5} steps (warm-up {recipe.warmup}) seed {j.seed}"
+                if isinstance(report, ReproError):  # a row that says so: the other seeds and modes go on
+                    record.update(top1=float("nan"), diverged=str(report))
+                    rows.add(provenance.row(seed=j.seed, wall_seconds=float("nan"), **record))
+                    records.append({**record, "seed": j.seed})
+                    print(f"{about}: {report}", flush=True)
+                    continue
                 top1 = evaluate(j.model, test.images, test.labels, device=device)
-                record = dict(
-                    mode=mode,
-                    steps=steps,
-                    warmup_steps=recipe.warmup,
-                    augment=args.augment,
+                record.update(
                     top1=top1,
-                    arch=arch,
-                    batch_size=batch,
                     images_per_second=report.images_per_second,
                     trained_together=report.concurrent,
                     final_loss=report.final_loss,
                     losses=" ".join(f"{step}:{loss:.3f}" for step, loss in report.losses),
+                    diverged="",
                 )
                 records.append({**record, "seed": j.seed})
                 rows.add(provenance.row(seed=j.seed, wall_seconds=report.seconds, **record))
-                about = f"{mode:5} {steps:5} steps (warm-up {recipe.warmup}) seed {j.seed}"
                 print(f"{about}: top-1 {top1:.2f} % ({report.seconds:.1f} s)", flush=True)  # minutes apart on a CPU
     print(summary(pd.DataFrame(records)).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0

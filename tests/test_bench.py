@@ -501,3 +501,18 @@ def test_dag_budget_says_what_to_run_when_the_counts_are_missing(tmp_path, capsy
     with pytest.raises(SystemExit) as stopped:
         bench("dag_budget", "--counts", str(tmp_path / "nothing"))
     assert stopped.value.code == 2 and "run the cheaper scale's DAG first" in capsys.readouterr().err
+
+
+def test_seed_noise_records_a_diverged_training_and_goes_on(tmp_path, capsys):
+    """At a learning rate of 1e30 every loss becomes nan: each training gets a row naming the step, no accuracy,
+    and the summary counts it (0 seeds with an accuracy, 2 diverged); the run ends normally."""
+    bench("seed_noise", "--tiny", "--steps", "4", "--seeds", "0", "1", "--lr", "1e30", "--out", str(tmp_path))
+    table = pd.read_csv(tmp_path / "seed_noise.csv")
+    assert sorted(zip(table["mode"], table["seed"])) == [(m, s) for m in ("alone", "grid", "plain") for s in (0, 1)]
+    assert table["top1"].isna().all() and table["lr"].eq(1e30).all()
+    assert table["diverged"].str.contains("the training loss became nan by step 4").all()
+    out = capsys.readouterr().out
+    assert "alone     4 steps (warm-up 0) seed 1: the training loss became nan by step 4" in out
+    assert "grid      4 steps (warm-up 0) seed 1: seed 0: the training loss became nan" in out  # the grid's one error
+    summary = out.splitlines()[-4:]
+    assert "diverged" in summary[0] and all(line.split()[3:5] == ["0", "2"] for line in summary[1:])
