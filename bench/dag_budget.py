@@ -23,9 +23,17 @@ Every GPU job of the DAG is costed from the rates that the committed benchmarks 
       classifier bench's best grid (the experiments train grids side by side). Trainings recorded otherwise (the
       few-shot sweep of Figure 7a) are not counted.
 
+    experiments' own sampling
+      the sweep notebooks' synthetic sets (``repro.experiments.sweeps.train_sweep``: Figures 8a-8d): for each
+      setting of the experiment's ``sweep`` and each seed, as many variants of each training image (the validation
+      split carved off) as its largest synthetic size (or ``per_image``), at the setting's inference steps and two
+      UNet rows per step where it guides, at the sampling bench's UNet evaluations/s. A notebook's trainings and
+      its sampling are one job of the workflow: compared with a measured run, its rows count together.
+
 FLOPs per image are counted (torch's flop counter, on the CPU) for each architecture, class count and resolution.
 What is not costed: process start-up, data decoding and compilation of each job (tens of seconds each), the test
-and validation evaluations, and the notebooks' own sampling and timing cells; an estimate is a floor.
+and validation evaluations, the other notebooks' own sampling (Figure 1's guidance sensitivity, Figure 5's
+generators, LECF's sets, DDIS's ablation and quality sets) and the timing cells; an estimate is a floor.
 
     python bench/dag_budget.py --scale mini --counts results/smoke          # after `snakemake --cores all`
     python bench/dag_budget.py --scale mini --counts results/smoke --out /tmp/budget   # and a CSV of the jobs
@@ -308,6 +316,46 @@ def experiment_rows(experiments, counts: Path, scale: str, rates: dict[str, floa
     return rows
 
 
+def sweep_rows(experiments, scale: str, rates: dict[str, float]) -> list[dict]:
+    """One estimate per experiment with a ``sweep``: the synthetic sets its notebook samples for every setting and
+    seed (``train_sweep``), in UNet evaluations at the sampling bench's rate."""
+    from repro.experiments.sweeps import expand
+
+    rows = []
+    for experiment in experiments:
+        params = experiment.params(scale)
+        if experiment.skip_reason(scale) or not params.get("sweep"):
+            continue
+        dataset = params["dataset"]
+        images = split_images(dataset, "train", params.get("per_class"))
+        images = round(images * (1 - params.get("validation_fraction", 0)))  # the fit part, where one is carved
+        variants = images * max(params.get("synthetic_sizes") or [params["per_image"]])
+        settings, seeds = expand(params, dataset), len(params["seeds"])
+        evals = 0.0
+        for setting in settings:
+            guidance = setting.sampling["guidance"]
+            guided = any(g > 0 for g in (guidance if isinstance(guidance, (list, tuple)) else [guidance]))
+            evals += seeds * variants * setting.sampling["inference_steps"] * (2 if guided else 1)
+        work = f"{len(settings) * seeds} sets x {variants:,} images"
+        rows.append(
+            {
+                "job": experiment.id,
+                "kind": "notebook sampling",
+                "work": work,
+                "seconds": evals / rates["sampling_evals_per_s"],
+            }
+        )
+    return rows
+
+
+def per_job(estimates: pd.DataFrame) -> pd.DataFrame:
+    """One row per job of the workflow: a notebook's trainings and its own sampling are one job (its kind names
+    both)."""
+    return estimates.groupby("job", as_index=False, sort=False).agg(
+        kind=("kind", " + ".join), work=("work", "; ".join), seconds=("seconds", "sum"), minutes=("minutes", "sum")
+    )
+
+
 def read_measured(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A run's jobs table (``repro jobs``): its job rows, named as this script names them (an asset as
     ``assets/<name>``), and its closing lines by kind (``total``: the jobs' summed time, ``run``: its wall time)."""
@@ -324,7 +372,7 @@ def compare_measured(estimates: pd.DataFrame, measured: pd.DataFrame) -> tuple[p
     """Each measured job that has an estimate: its estimated and measured minutes, their ratio and the excess
     (measured minus estimated seconds); and per kind of estimate, the jobs' summed minutes, their ratio and the
     median excess of one job."""
-    both = estimates.merge(measured[["job", "wall_s"]], on="job", how="inner", validate="one_to_one")
+    both = per_job(estimates).merge(measured[["job", "wall_s"]], on="job", how="inner", validate="one_to_one")
     both = both.assign(
         measured=both["wall_s"] / 60,
         ratio=both["wall_s"] / both["seconds"],
@@ -338,14 +386,17 @@ def compare_measured(estimates: pd.DataFrame, measured: pd.DataFrame) -> tuple[p
 
 
 def project(estimates: pd.DataFrame, kinds: pd.DataFrame, at_once: float) -> tuple[float, float, list[str]]:
-    """The whole scale's jobs as a measured run would take them: each job's estimate plus the median excess of its
-    kind in that run (start-up, compilation, sharing the GPU), summed in job-minutes, and over ``at_once`` (the
-    run's mean number of jobs at once) in minutes of wall time; and the kinds the run did not measure, which
-    count at their estimate alone (so the projection is still a floor for them)."""
-    excess = estimates["kind"].map(kinds["excess_s"]).fillna(0.0)
-    job_minutes = float((estimates["seconds"] + excess).sum() / 60)
-    unmeasured = sorted(set(estimates["kind"]) - set(kinds.index))
-    return job_minutes, job_minutes / at_once, unmeasured
+    """The whole scale's jobs as a measured run would take them: each job of a kind the run measured at its estimate
+    plus its kind's median excess (start-up, compilation, sharing the GPU), summed in job-minutes and spread over
+    ``at_once`` (the run's mean number of jobs at once); each job of a kind it did not measure at its estimate, a
+    floor at the whole GPU's rate that jobs at once cannot shorten, added after. Returns the job-minutes of all,
+    the minutes of wall time, and the kinds the run did not measure."""
+    jobs = per_job(estimates)
+    measured = jobs["kind"].isin(kinds.index)
+    excess = jobs["kind"].map(kinds["excess_s"]).fillna(0.0)
+    shared = float((jobs["seconds"] + excess)[measured].sum() / 60)
+    alone = float(jobs["seconds"][~measured].sum() / 60)
+    return shared + alone, shared / at_once + alone, sorted(set(jobs["kind"][~measured]))
 
 
 def concurrency(closing: pd.DataFrame) -> float | None:
@@ -390,10 +441,15 @@ def print_measured(
         job_minutes, wall, unmeasured = project(estimates, kinds, at_once)
         verdict = "within" if wall <= budget else "over"
         print(
-            f"\nprojected from this run: all {len(estimates)} jobs, each its estimate plus its kind's median excess, "
+            f"\nprojected from this run: all {len(per_job(estimates))} jobs, each its estimate plus its kind's median "
+            "excess, "
             f"{job_minutes:.1f} job-minutes; at its {at_once:.1f} jobs at once about {wall:.1f} minutes of wall time, "
             f"{verdict} the budget of {budget:g}"
-            + (f" (at their estimate alone, not measured: {', '.join(unmeasured)})" if unmeasured else "")
+            + (
+                f" (at their estimate alone, one after another, not measured: {', '.join(unmeasured)})"
+                if unmeasured
+                else ""
+            )
         )
 
 
@@ -416,6 +472,7 @@ def main(argv=None) -> int:
         assets = load_scale(ROOT / "config", args.scale).get("assets", {})
         experiments = load_registry(ROOT / "config").values()
         rows = asset_rows(assets, rates) + experiment_rows(experiments, Path(args.counts), args.scale, rates)
+        rows += sweep_rows(experiments, args.scale, rates)
     except ReproError as err:
         parser.exit(2, f"dag_budget: error: {err}\n")
     jobs = pd.DataFrame(rows).assign(minutes=lambda f: f["seconds"] / 60).sort_values("seconds", ascending=False)

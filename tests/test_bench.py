@@ -336,6 +336,15 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     inversion = jobs.loc["assets/inversion_imagenette"]
     steps = load_scale(REPO / "config", "mini")["assets"]["inversion_imagenette"]["args"]["inversion_steps"]
     assert inversion["seconds"] == pytest.approx(3000 * steps / rates["inversion_image_steps_per_s"])
+    # a sweep notebook's own sampling: a set per noise strength and seed, of 5 variants (its largest size) of each
+    # of the 2700 training images left beside its validation split, 25 steps of two UNet rows (guidance 2)
+    noise = load_experiment(folder / "di_fig8c_gaussian_noise.yaml", bases).params("mini")
+    assert (noise["per_class"], noise["validation_fraction"], max(noise["synthetic_sizes"])) == (300, 0.1, 5)
+    sets = len(noise["sweep"]["noise"]) * len(noise["seeds"])
+    sampling = jobs.loc["di_fig8c_gaussian_noise"]
+    assert sampling["kind"] == "notebook sampling" and sampling["work"] == f"{sets} sets x 13,500 images"
+    evals = sets * 13_500 * noise["inference_steps"] * 2
+    assert sampling["seconds"] == pytest.approx(evals / rates["sampling_evals_per_s"])
     assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
 
 
@@ -390,11 +399,12 @@ def test_dag_budget_compares_each_measured_job_with_its_estimate_and_sums_them_p
     assert kinds.loc["invert"].tolist() == [1, 1.0, 4.0, 4.0, 180.0]
     assert list(kinds.index) == ["sample", "invert"]  # most measured minutes first; unmeasured kinds left out
     # the whole scale: each estimate plus its kind's median excess (inversion 60 + 180 s, four sampling jobs 30 + 60
-    # s each, the trainings' 600 s unmeasured), over the run's 825 / 540 jobs at once
+    # s each) over the run's 825 / 540 jobs at once; the trainings' 600 s, a kind not measured, after them
     at_once = module["concurrency"](closing)
     assert at_once == pytest.approx(825 / 540)
     job_minutes, wall, unmeasured = module["project"](estimates, kinds, at_once)
-    assert job_minutes == pytest.approx((240 + 4 * 90 + 600) / 60) and wall == pytest.approx(job_minutes / at_once)
+    assert job_minutes == pytest.approx((240 + 4 * 90 + 600) / 60)
+    assert wall == pytest.approx((240 + 4 * 90) / 60 / at_once + 600 / 60)
     assert unmeasured == ["classifier trainings"]
 
 
@@ -516,3 +526,20 @@ def test_seed_noise_records_a_diverged_training_and_goes_on(tmp_path, capsys):
     assert "grid      4 steps (warm-up 0) seed 1: seed 0: the training loss became nan" in out  # the grid's one error
     summary = out.splitlines()[-4:]
     assert "diverged" in summary[0] and all(line.split()[3:5] == ["0", "2"] for line in summary[1:])
+
+
+def test_dag_budget_compares_a_notebooks_trainings_and_sampling_as_its_one_job(tmp_path):
+    module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
+    estimates = pd.DataFrame(
+        [
+            {"job": "di_sweep", "kind": "classifier trainings", "work": "6 trainings", "seconds": 60.0},
+            {"job": "di_sweep", "kind": "notebook sampling", "work": "6 sets", "seconds": 30.0},
+        ]
+    ).assign(minutes=lambda f: f["seconds"] / 60)
+    measured_jobs(tmp_path / "jobs.csv", {"di_sweep": ("experiment", 0, 180.0)})
+    measured, _ = module["read_measured"](tmp_path / "jobs.csv")
+    both, kinds = module["compare_measured"](estimates, measured)
+    (row,) = both.to_dict("records")
+    assert row["kind"] == "classifier trainings + notebook sampling" and row["work"] == "6 trainings; 6 sets"
+    assert (row["seconds"], row["ratio"], row["excess_s"]) == (90.0, 2.0, 90.0)
+    assert list(kinds.index) == ["classifier trainings + notebook sampling"]
