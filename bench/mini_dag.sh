@@ -13,6 +13,9 @@
 #                                     once all are in. Says what is still to carry
 #   bench/mini_dag.sh run [MINUTES]   snakemake --cores all --config scale=mini, stopped after MINUTES (default 8),
 #                                     then what is left; exit status 0: the DAG is complete, 3: run again
+#   bench/mini_dag.sh mps             start NVIDIA's Multi-Process Service unless an earlier call did (what `run`
+#                                     does first with MPS=1; for other benches, export the two CUDA_MPS_ folders
+#                                     it prints)
 #   bench/mini_dag.sh pack            what the repository keeps (results/mini: CSVs, figures, executed notebooks,
 #                                     jobs.csv; reports/mini) and the jobs' benchmarks and logs, at most 64 MiB,
 #                                     as $OUT/mini-dag.tar.gz.NN parts
@@ -35,7 +38,7 @@
 # CPU, with the data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
 # OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
-phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|pack}
+phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|mps|pack}
 scale=${DAG_SCALE:-mini}
 state=${DAG_STATE:-/tmp/mini-dag}
 out=${OUT:-$state/out}
@@ -171,13 +174,14 @@ link_state() {
 # (DeepInversion, the class tokens) holds the whole GPU for its slice; the daemon outlives the call, like /tmp
 start_mps() {
   export CUDA_MPS_PIPE_DIRECTORY=$state/mps CUDA_MPS_LOG_DIRECTORY=$state/mps-log
+  local folders="CUDA_MPS_PIPE_DIRECTORY=$CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY=$CUDA_MPS_LOG_DIRECTORY"
   if pgrep -f '^nvidia-cuda-mps-control' >/dev/null; then # -x matches at most 15 characters of a name
-    echo "MPS: the daemon started by an earlier piece serves this one"
+    echo "MPS: the daemon an earlier call started serves this one ($folders)"
     return
   fi
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
   if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d; then
-    echo "MPS: daemon started"
+    echo "MPS: daemon started ($folders)"
   else
     echo "warning: MPS could not start (nvidia-cuda-mps-control): the jobs share the GPU in turns" >&2
     unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
@@ -255,9 +259,10 @@ case "$phase" in
   carry) REPRO_DATA=${REPRO_DATA:-../shared/data} carry "${2:-}" ;;
   stage) REPRO_DATA=${REPRO_DATA:-$state/data} stage ;;
   run) export REPRO_DATA=${REPRO_DATA:-$state/data} && run_dag "${2:-}" ;;
+  mps) start_mps ;;
   pack) pack ;;
   *)
-    echo "unknown phase $phase (wheels, carry, stage, run, pack)" >&2
+    echo "unknown phase $phase (wheels, carry, stage, run, mps, pack)" >&2
     exit 2
     ;;
 esac

@@ -137,3 +137,36 @@ def test_stage_refuses_a_damaged_file(checkout, tmp_path):
 def test_the_script_is_shellcheck_clean():
     run = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("nvidia-cuda-mps-control") is not None, reason="a machine with NVIDIA's MPS: the stand-in would clash"
+)
+def test_mps_starts_the_daemon_once_and_says_so_where_it_cannot(tmp_path):
+    """A stand-in control binary that records its calls and leaves a process named like the daemon: the first call
+    starts it, a later call (a later piece) finds it and starts none; without the binary the script warns and the
+    jobs share the GPU in turns."""
+    state = tmp_path / "state"
+    absent = script("mps", cwd=tmp_path, DAG_STATE=str(state))
+    assert absent.returncode == 0 and "warning: MPS could not start" in absent.stderr
+    bin_dir, calls, pids = tmp_path / "bin", tmp_path / "calls", tmp_path / "daemon.pids"
+    bin_dir.mkdir()
+    control = bin_dir / "nvidia-cuda-mps-control"
+    control.write_text(
+        "#!/bin/bash\n"
+        f'echo "$@" >> {calls}\n'
+        f"(exec -a nvidia-cuda-mps-control sleep 60 >/dev/null 2>&1 & echo $! >> {pids})\n"
+    )
+    control.chmod(0o755)
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    try:
+        first = script("mps", cwd=tmp_path, DAG_STATE=str(state), PATH=path)
+        again = script("mps", cwd=tmp_path, DAG_STATE=str(state), PATH=path)
+    finally:  # every stand-in daemon, also those of a script that started one again
+        for pid in pids.read_text().split() if pids.exists() else []:
+            os.kill(int(pid), 9)
+    folders = f"CUDA_MPS_PIPE_DIRECTORY={state}/mps CUDA_MPS_LOG_DIRECTORY={state}/mps-log"
+    assert first.returncode == 0 and f"MPS: daemon started ({folders})" in first.stdout, first.stderr
+    assert (state / "mps").is_dir() and (state / "mps-log").is_dir()
+    assert again.returncode == 0 and f"the daemon an earlier call started serves this one ({folders})" in again.stdout
+    assert calls.read_text() == "-d\n"  # started once
