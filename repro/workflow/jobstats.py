@@ -70,11 +70,12 @@ def record_gpu_peak_at_exit() -> None:
     if path is None or path in _registered:
         return
     _registered.add(path)
-    atexit.register(_append_if_same_process, Path(path), os.getpid())
+    pid = os.getpid()
+    atexit.register(_append_if_same_process, Path(path), pid)
     last = [time.monotonic()]
 
-    def progress() -> None:
-        if path not in _written and time.monotonic() - last[0] >= PROGRESS_SECONDS:
+    def progress() -> None:  # as at exit, not from a forked child, which inherits the listener
+        if os.getpid() == pid and path not in _written and time.monotonic() - last[0] >= PROGRESS_SECONDS:
             last[0] = time.monotonic()
             append_gpu_peak(Path(path), running=True)
 
