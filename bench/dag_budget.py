@@ -319,6 +319,7 @@ def experiment_rows(experiments, counts: Path, scale: str, rates: dict[str, floa
 def sweep_rows(experiments, scale: str, rates: dict[str, float]) -> list[dict]:
     """One estimate per experiment with a ``sweep``: the synthetic sets its notebook samples for every setting and
     seed (``train_sweep``), in UNet evaluations at the sampling bench's rate."""
+    from repro.experiments.protocol import training_split
     from repro.experiments.sweeps import expand
 
     rows = []
@@ -327,7 +328,7 @@ def sweep_rows(experiments, scale: str, rates: dict[str, float]) -> list[dict]:
         if experiment.skip_reason(scale) or not params.get("sweep"):
             continue
         dataset = params["dataset"]
-        images = split_images(dataset, "train", params.get("per_class"))
+        images = split_images(dataset, training_split(dataset, scale), params.get("per_class"))
         images = round(images * (1 - params.get("validation_fraction", 0)))  # the fit part, where one is carved
         variants = images * max(params.get("synthetic_sizes") or [params["per_image"]])
         settings, seeds = expand(params, dataset), len(params["seeds"])
