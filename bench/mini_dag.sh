@@ -34,8 +34,9 @@
 # <name>.partial/, a notebook from work/mini/<id>/). A fresh machine starts over, from `stage`.
 # GPU_JOBS (default 1) lets that many jobs share the GPU at once (each asks for one `gpu` of the workflow's
 # resources; an experiment that measures run time asks for all of them and runs alone); MPS=1 starts NVIDIA's
-# Multi-Process Service first (once per machine), so that those jobs' kernels run side by side instead of in turns. DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a
-# CPU, with the data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
+# Multi-Process Service first (once per machine), so that those jobs' kernels run side by side instead of in turns.
+# DAG_SCALE runs another scale the same way and DAG_CONFIG adds workflow settings (a rehearsal on a CPU, with the
+# data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
 # OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
 phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|mps|pack}
