@@ -187,22 +187,21 @@ def main(argv=None) -> int:
                 about = f"{mode:5} {steps:5} steps (warm-up {recipe.warmup}) seed {j.seed}"
                 if isinstance(report, ReproError):  # a row that says so: the other seeds and modes go on
                     record.update(top1=float("nan"), diverged=str(report))
-                    rows.add(provenance.row(seed=j.seed, wall_seconds=float("nan"), **record))
-                    records.append({**record, "seed": j.seed})
-                    print(f"{about}: {report}", flush=True)
-                    continue
-                top1 = evaluate(j.model, test.images, test.labels, device=device)
-                record.update(
-                    top1=top1,
-                    images_per_second=report.images_per_second,
-                    trained_together=report.concurrent,
-                    final_loss=report.final_loss,
-                    losses=" ".join(f"{step}:{loss:.3f}" for step, loss in report.losses),
-                    diverged="",
-                )
+                    seconds, outcome = float("nan"), str(report)
+                else:
+                    top1 = evaluate(j.model, test.images, test.labels, device=device)
+                    record.update(
+                        top1=top1,
+                        images_per_second=report.images_per_second,
+                        trained_together=report.concurrent,
+                        final_loss=report.final_loss,
+                        losses=" ".join(f"{step}:{loss:.3f}" for step, loss in report.losses),
+                        diverged="",
+                    )
+                    seconds, outcome = report.seconds, f"top-1 {top1:.2f} % ({report.seconds:.1f} s)"
                 records.append({**record, "seed": j.seed})
-                rows.add(provenance.row(seed=j.seed, wall_seconds=report.seconds, **record))
-                print(f"{about}: top-1 {top1:.2f} % ({report.seconds:.1f} s)", flush=True)  # minutes apart on a CPU
+                rows.add(provenance.row(seed=j.seed, wall_seconds=seconds, **record))
+                print(f"{about}: {outcome}", flush=True)  # minutes apart on a CPU
     print(summary(pd.DataFrame(records)).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 

@@ -52,8 +52,10 @@ def gather_jobs(benchmarks: Path) -> pd.DataFrame:
         max_rss = None if pd.isna(bench["max_rss"]) else round(float(bench["max_rss"]))
         rows.append(_row(benchmarks, tsv.with_suffix(".gpu.jsonl"), float(bench["s"]), tsv.stat().st_mtime, max_rss))
     for record in sorted(benchmarks.rglob("*.gpu.jsonl")):
+        if record.with_name(_job_name(record) + ".tsv").exists():  # finished: its row is above
+            continue
         seconds = stopped_seconds(record)
-        if seconds is not None and not record.with_name(_job_name(record) + ".tsv").exists():
+        if seconds is not None:
             rows.append(_row(benchmarks, record, seconds, record.stat().st_mtime, None))
     return pd.DataFrame(rows, columns=COLUMNS).sort_values("wall_s", ascending=False, ignore_index=True)
 
