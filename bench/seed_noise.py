@@ -23,10 +23,12 @@ difference to ``alone``.
     python bench/seed_noise.py --train pacs_sketch:train --test pacs_sketch:test --steps 500 --out /tmp/bench
     python bench/seed_noise.py --tiny --out /tmp/bench                    # CPU smoke run
 
-A training whose loss diverges (``train_classifier`` stops it at the first non-finite loss it logs, every 25
-steps here) gets a row with no accuracy and the error in ``diverged``, and the other seeds and modes go on: a grid
-stops as a whole, so each of its seeds gets the grid's error. ``--lr`` sets the peak learning rate. (The PACS
-sketch line above is Table 7's real-only training, whose loss became nan in the mini run of 26e81237ae22.)
+A training whose loss diverges on the fast path (a non-finite loss logged, every 25 steps here) is trained again
+from its initial weights on the plain path, and its row's ``fallback`` says so (its accuracy is then the plain
+one's). One that diverges on the plain path gets a row with no accuracy and the error in ``diverged``, and the
+other seeds and modes go on: a grid stops as a whole, so each of its seeds gets the grid's error. ``--lr`` sets
+the peak learning rate. (The PACS sketch line above is Table 7's real-only training, whose loss became nan in the
+mini run of 26e81237ae22.)
 """
 
 from __future__ import annotations
@@ -197,6 +199,7 @@ def main(argv=None) -> int:
                         final_loss=report.final_loss,
                         losses=" ".join(f"{step}:{loss:.3f}" for step, loss in report.losses),
                         diverged="",
+                        fallback=report.fallback,
                     )
                     seconds, outcome = report.seconds, f"top-1 {top1:.2f} % ({report.seconds:.1f} s)"
                 records.append({**record, "seed": j.seed})

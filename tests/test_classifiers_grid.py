@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from repro.classifiers import (
     TrainingData,
     TrainingJob,
     build_model,
+    soft_cross_entropy,
     train_classifier,
     train_classifiers,
 )
@@ -116,6 +119,69 @@ def test_a_grid_of_one_is_train_classifier():
     (first, weights), (second, again) = reports
     assert first.losses == second.losses and all(torch.equal(weights[k], again[k]) for k in weights)
     assert np.isfinite(first.images_per_second) and first.seconds > 0
+
+
+#: a fast path that runs on a CPU: bf16 autocast, eager
+BF16 = Speed(bf16=True, channels_last=False, compile=None, cuda_graph=False)
+FELL_BACK = (
+    "the training loss became nan by step 2 on the fast path (bf16); trained again from its initial weights in fp32, "
+    "eager"
+)
+
+
+def nan_in_bf16(logits: torch.Tensor, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The soft cross entropy, but nan on logits from bf16 autocast: a loss that diverges on the fast path only."""
+    loss = soft_cross_entropy(logits, images, targets)
+    return loss * math.nan if logits.dtype == torch.bfloat16 else loss
+
+
+def _fallback_jobs(objective) -> list[TrainingJob]:
+    """A MobileNetV2 (dropout) with MixUp whose loss is ``objective``, and a ResNet-20 with CutOut beside it."""
+    jobs = []
+    for arch, augment, seed, loss in [("mobilenet_v2", "mixup", 1, objective), ("cifar_resnet20", "cutout", 2, None)]:
+        torch.manual_seed(seed)
+        model = build_model(arch, 4, 16)
+        recipe = Recipe.sgd(6, batch_size=16, lr=0.05)
+        jobs.append(
+            TrainingJob(model, TrainingData(real=REAL), recipe, augment, loss, seed=seed, name=f"{arch} {seed}")
+        )
+    return jobs
+
+
+def _train_alone_at(job: TrainingJob, speed: Speed):
+    options = dict(augment=job.augment, objective=job.objective, seed=job.seed, device="cpu", speed=speed)
+    return train_classifier(job.model, job.data, job.recipe, **options, progress=False, log_every=2)
+
+
+def test_a_training_that_diverges_on_the_fast_path_is_trained_again_in_fp32_beside_the_others():
+    """Its second training starts afresh from its initial weights, randomness, batches and augmentation: it is the
+    model trained alone on the plain path. The training beside it goes on undisturbed: the model trained alone."""
+    diverging, beside = _fallback_jobs(nan_in_bf16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reports = train_classifiers([diverging, beside], device="cpu", speed=BF16, log_every=2, progress=False)
+    assert [str(w.message) for w in caught if "trained again" in str(w.message)] == [f"mobilenet_v2 1: {FELL_BACK}"]
+    plain_alone, fast_alone = _fallback_jobs(nan_in_bf16)
+    expected = [_train_alone_at(plain_alone, Speed.plain()), _train_alone_at(fast_alone, BF16)]
+    for grid, solo, report, solo_report in zip([diverging, beside], [plain_alone, fast_alone], reports, expected):
+        mine, theirs = _weights(solo.model), _weights(grid.model)
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), f"{grid.name} differs from its training alone"
+        assert report.losses == solo_report.losses and all(math.isfinite(loss) for _, loss in report.losses)
+        assert not grid.model.training
+    assert [r.fallback for r in reports] == [FELL_BACK, ""] and [r.fallback for r in expected] == ["", ""]
+    assert reports[0].concurrent == 2 and reports[0].seconds > 0
+
+
+def test_a_training_that_diverges_on_the_plain_path_too_stops_the_grid():
+    def always_nan(logits, images, targets):
+        return soft_cross_entropy(logits, images, targets) * math.nan
+
+    for speed, fell_back in [(BF16, [f"mobilenet_v2 1: {FELL_BACK}"]), (Speed.plain(), [])]:
+        with warnings.catch_warnings(record=True) as caught, pytest.raises(ReproError) as stopped:
+            warnings.simplefilter("always")
+            train_classifiers(_fallback_jobs(always_nan), device="cpu", speed=speed, log_every=2, progress=False)
+        assert str(stopped.value) == "mobilenet_v2 1: the training loss became nan by step 2; lower the learning rate"
+        assert [str(w.message) for w in caught if "trained again" in str(w.message)] == fell_back
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

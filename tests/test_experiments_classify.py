@@ -11,6 +11,7 @@ from repro.errors import ReproError
 from repro.experiments import ExperimentRun, TrainingGrid, train_and_test
 from tests.conftest import CONFIG_DIR
 
+from .test_classifiers_grid import BF16, nan_in_bf16
 from .test_classifiers_support import bars_dataset
 
 TRAIN, OTHER, TEST = bars_dataset(12, seed=0), bars_dataset(12, seed=1), bars_dataset(6, seed=2)
@@ -74,6 +75,36 @@ def test_a_grid_records_the_rows_of_one_training_after_another_in_their_order(tm
     assert set(expected["trained_together"]) == {1} and set(recorded["trained_together"]) == {4, 2}
     assert (recorded["images_per_second"] > 0).all() and (recorded["wall_seconds"] > 0).all()
     assert set(recorded["batch_size"]) == {16, 8}  # the 8-image set lowered its batch, as alone
+
+
+def test_a_training_trained_again_in_fp32_says_so_in_its_rows(tmp_path, monkeypatch):
+    """On a fast path (bf16 on the CPU here) the first training's loss becomes nan: trained again in fp32, it scores
+    as on the plain path, and its rows' ``fallback`` says what happened; the other training's rows say nothing."""
+    import repro.experiments.classify as classify
+
+    real_trainer = classify.train_classifiers
+    trainings = _trainings()[:2]
+    plain = _run(tmp_path, "plain")
+    expected = [train_and_test(plain, **training) for training in trainings]
+    assert set(plain.frame()["fallback"]) == {""}
+
+    def first_diverges_on_a_fast_path(jobs, **options):
+        jobs = [dataclasses.replace(jobs[0], objective=nan_in_bf16), *jobs[1:]]
+        return real_trainer(jobs, **options, speed=BF16)
+
+    monkeypatch.setattr(classify, "train_classifiers", first_diverges_on_a_fast_path)
+    fast = _run(tmp_path, "fast")
+    with pytest.warns(UserWarning, match=r"^Table 9 / Real set / Real, Real, again, seed 0: the training loss became"):
+        scores = classify.train_and_test_many(fast, trainings)
+    assert scores[0] == expected[0]
+    fallback = fast.frame().groupby("row")["fallback"].unique().map(list).to_dict()
+    assert fallback == {
+        "Real set": [
+            "the training loss became nan by step 4 on the fast path (bf16); trained again from its initial weights "
+            "in fp32, eager"
+        ],
+        "Mixed set": [""],
+    }
 
 
 def test_scores_are_read_after_the_block_and_keywords_are_checked_where_added(tmp_path):

@@ -16,6 +16,10 @@ comes from its own generators (the data stream's, the augmentation's, and its ow
 generators, swapped in around its work: :class:`OwnRandomness`), so a model trained in a grid is the model
 trained alone with the same seed. On the CPU the same code interleaves the trainings one step at a time.
 :func:`train_classifier` is a grid of one.
+
+A training whose loss becomes nan or inf off the plain path is trained again from its initial weights on the plain
+path (fp32, eager) beside the others, with a warning and its report's ``fallback`` saying so; one that diverges on
+the plain path stops the grid with an error naming it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +64,16 @@ class Speed:
     @classmethod
     def plain(cls) -> Speed:
         return cls(bf16=False, channels_last=False, compile=None, cuda_graph=False)
+
+    def fast_parts(self, device: torch.device) -> list[str]:
+        """What of the fast path a training on ``device`` runs (none: the plain step)."""
+        parts = {
+            "bf16": self.bf16,
+            "channels-last": self.channels_last,
+            "compiled": self.compile,
+            "CUDA graph": self.cuda_graph and device.type == "cuda",
+        }
+        return [name for name, used in parts.items() if used]
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -190,10 +205,20 @@ class TrainReport:
     losses: list[tuple[int, float]] = field(default_factory=list)
     #: the most trainings that ran at once while this one ran (1: it ran alone)
     concurrent: int = 1
+    #: empty when the training ran on its path; else what made it train again on the plain path
+    fallback: str = ""
 
     @property
     def final_loss(self) -> float:
         return self.losses[-1][1] if self.losses else float("nan")
+
+
+class Diverged(ReproError):
+    """A training's loss became nan or inf: the one error after which a training off the plain path trains again."""
+
+    def __init__(self, loss: float, step: int):
+        self.what = f"the training loss became {loss} by step {step}"
+        super().__init__(f"{self.what}; lower the learning rate")
 
 
 class OwnRandomness:
@@ -248,11 +273,16 @@ class _Training:
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.randomness = OwnRandomness(job.seed, device)
         self.start = self._mark()
+        # the weights to train again from, should the loss diverge off the plain path (the plain path has no fallback)
+        self.initial: dict[str, torch.Tensor] | None = None
+        if speed.fast_parts(device):
+            self.initial = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+        self.fallback = ""
         # set up on the current stream, which the training's own stream waits for below: what lives on after the
         # training (the weights) belongs to the caller's stream
         model.to(device).train()
-        if speed.channels_last:
-            model.to(memory_format=torch.channels_last)
+        # also back from channels-last: a training again on the plain path gets its model from the fast path
+        model.to(memory_format=torch.channels_last if speed.channels_last else torch.contiguous_format)
         self.optimizer, self.lr = recipe.optimizer_for(model.parameters(), device, capturable=speed.cuda_graph)
         shape = (recipe.batch_size, 3, data.resolution, data.resolution)
         objective = job.objective or soft_cross_entropy
@@ -325,12 +355,30 @@ class _Training:
         mean_loss = self.running.item() / ((self.steps_done - 1) % self.log_every + 1)
         self.running.zero_()
         if not math.isfinite(mean_loss):
-            raise ReproError(f"the training loss became {mean_loss} by step {self.steps_done}; lower the learning rate")
+            raise Diverged(mean_loss, self.steps_done)
         self.losses.append((self.steps_done, mean_loss))
 
-    def report(self) -> TrainReport:
-        if self.stream is not None:  # whatever the caller runs next (evaluation) reads the trained weights
+    def _join_caller(self) -> None:
+        """The caller's stream waits for this training's work: what it runs next reads the weights."""
+        if self.stream is not None:
             torch.cuda.current_stream(self.device).wait_stream(self.stream)
+
+    def again_plain(self, diverged: Diverged) -> _Training:
+        """The job trained again from its initial weights on the plain path, after its loss diverged on this one's:
+        a new training (randomness, data stream, augmentation and optimizer as fresh as this one's were) whose wall
+        time counts this one's too."""
+        self._join_caller()  # the weights are restored on the caller's stream
+        self.job.model.load_state_dict(self.initial)  # BatchNorm's running statistics too
+        again = _Training(self.job, self.device, Speed.plain(), self.log_every)
+        again.start, again.concurrent = self.start, self.concurrent
+        parts = ", ".join(self.speed.fast_parts(self.device))
+        again.fallback = (
+            f"{diverged.what} on the fast path ({parts}); trained again from its initial weights in fp32, eager"
+        )
+        return again
+
+    def report(self) -> TrainReport:
+        self._join_caller()  # whatever the caller runs next (evaluation) reads the trained weights
         self.job.model.eval()
         recipe = self.job.recipe
         timed_images = (recipe.steps - self.timed_from) * recipe.batch_size
@@ -341,6 +389,7 @@ class _Training:
             timed_from=self.timed_from,
             losses=self.losses,
             concurrent=self.concurrent,
+            fallback=self.fallback,
         )
 
 
@@ -405,7 +454,15 @@ def train_classifiers(
                     running[index] = _Training(jobs[index], device, speed, log_every)
             for index, training in list(running.items()):
                 with _about(labels[index], len(running)):
-                    training.advance(len(running))
+                    try:
+                        training.advance(len(running))
+                    except Diverged as diverged:
+                        if training.initial is None:  # it ran on the plain path: nothing to fall back to
+                            raise
+                        bar.total += training.steps_done
+                        training = running[index] = training.again_plain(diverged)
+                        about = f"{labels[index]}: " if labels[index] else ""
+                        warnings.warn(about + training.fallback, stacklevel=2)  # at the caller's line
                 bar.update(1)
                 if training.done:
                     reports[index] = training.report()

@@ -83,6 +83,7 @@ def train_and_test_many(
     Timing columns of a row trained together: ``images_per_second`` is its own training's rate while it shared
     the GPU (the group's aggregate rate is their sum), ``wall_seconds`` the wall time from its set-up to its last
     step (a span it shared), ``trained_together`` the most trainings that ran at once beside it (1: alone).
+    ``fallback`` is empty, or says why the training was trained again in fp32 (its loss diverged on the fast path).
     """
     store = TrainingStore(run)
     keys = [store.key(training) for training in trainings]
@@ -160,6 +161,7 @@ class _Cell:
                 wall_seconds=report.seconds,
                 images_per_second=round(report.images_per_second),
                 trained_together=report.concurrent,
+                fallback=report.fallback,
                 **self.fields,
             )
 
