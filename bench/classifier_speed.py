@@ -20,6 +20,10 @@ Images/s are timed after the first steps (warm-up, compilation and graph capture
 training FLOPs per image (torch.utils.flop_counter) give the achieved TFLOP/s and their share of the bf16
 matrix-product rate measured on the same GPU.
 
+``--profile`` also writes ``classifier_speed_profile.txt``: for one fast training and for a grid of 8 at the grid
+batch (``--profile-steps`` steps each, their warm-up and graph capture included), the wall time beside the summed
+kernel time and the kernels that took the most GPU time: what bounds a training and what bounds a grid.
+
     python bench/classifier_speed.py --out results/bench                  # GPU, about 5 minutes on an H100
     python bench/classifier_speed.py --out /tmp/bench --tiny               # CPU smoke run of the same code
 """
@@ -29,13 +33,21 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from repro.arguments import POSITIVE
 from repro.classifiers import Pool, Recipe, Speed, TrainingData, TrainingJob, build_model, train_classifiers
-from repro.experiments.timing import classifier_train_flops, matmul_tflops, peak_memory_gib, reset_memory
+from repro.experiments.timing import (
+    classifier_train_flops,
+    kernel_table,
+    matmul_tflops,
+    peak_memory_gib,
+    reset_memory,
+)
 from repro.provenance import Provenance, RowsFile
 
 #: issue 14's targets on one H100 at batch 128: one training on the path the experiments call, and a grid of at
@@ -78,6 +90,8 @@ def main(argv=None) -> int:
     parser.add_argument("--autotune", action="store_true", help="also measure max-autotune compilation")
     parser.add_argument("--grids", type=POSITIVE, nargs="*", default=[8, 16], help="trainings per grid (none: no grid)")
     parser.add_argument("--grid-batch", type=POSITIVE, default=128, help="the batch of every training of a grid")
+    parser.add_argument("--profile", action="store_true", help="also write the top kernels of a training and a grid")
+    parser.add_argument("--profile-steps", type=POSITIVE, default=100, help="steps of each profiled training")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke run: small model, few steps")
     args = parser.parse_args(argv)
 
@@ -182,11 +196,21 @@ def main(argv=None) -> int:
             final_loss=round(float(np.mean([r.final_loss for r in reports])), 4),
         )
         print(
-            f"{trainings} x {args.arch} {args.resolution}px batch {args.grid_batch} together: "
+            f"## {trainings} x {args.arch} {args.resolution}px batch {args.grid_batch} together: "
             f"{row['images_per_second']:>8,} img/s in all, {row['per_training_images_per_second']:,} per training "
             f"(one alone: {reference or 'not measured'}; {row['achieved_tflops']} TFLOP/s)",
             flush=True,
         )
+
+    if args.profile:
+        profiled = argparse.Namespace(**{**vars(args), "steps": args.profile_steps})
+        tables = [
+            f"## {trainings} x {args.arch} {args.resolution}px batch {args.grid_batch}, {profiled.steps} steps each "
+            f"({experiments_mode} path):\n"
+            + kernel_table(partial(train_together, profiled, data, args.grid_batch, trainings, speed, device), device)
+            for trainings in (1, GRID_AT_LEAST)
+        ]
+        Path(args.out, "classifier_speed_profile.txt").write_text("\n\n".join(tables))
 
     if device.type == "cuda":
         alone = single.get((128, experiments_mode))

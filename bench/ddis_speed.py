@@ -21,6 +21,10 @@ that a random teacher never lets CAT stop early, so every class runs the whole b
 The paper's figures (hardware unstated) are in the ``paper_*`` columns with the line of ``ddis.txt`` they come
 from.
 
+``--profile`` also writes ``ddis_speed_profile.txt``: for one epoch of the class tokens, one sampling batch and
+``--deepinversion-timed`` DeepInversion iterations, the wall time beside the summed kernel time and the kernels
+that took the most GPU time.
+
     python bench/ddis_speed.py --out results/bench           # GPU, about 3 minutes on an H100
     python bench/ddis_speed.py --out /tmp/bench --tiny       # CPU smoke run of the same code
 """
@@ -78,6 +82,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--deepinversion-iterations", type=POSITIVE, default=20_000, help="the paper scale's iterations")
     p.add_argument("--deepinversion-timed", type=POSITIVE, default=50, help="iterations timed (after one warm-up)")
     p.add_argument("--seed", type=NONNEGATIVE, default=0)
+    p.add_argument("--profile", action="store_true", help="also write the top kernels of each unit's work")
     p.add_argument("--tiny", action="store_true", help="CPU smoke run: the tiny test generator, a tiny budget")
     args = p.parse_args(argv)
     if args.tiny:
@@ -145,14 +150,16 @@ def main(argv=None) -> int:
         paper = f"paper {paper_seconds:.3g} s" if paper_seconds else "no paper figure"
         print(f"{unit}: {seconds:.4g} s ({tflops:.2f} TFLOP/s; {paper})", flush=True)
 
+    #: each unit's work for the FLOP count (and --profile): one epoch, one sampling batch, one or more iterations
+    work = {}
+
     # 1. class tokens: the whole budget timed; FLOPs of one epoch, times the epochs each class ran
     learned = timing.time_class_tokens(bundle, teacher, classes, sampler_config, cat, args.seed)
     updates = sum(learned["updates"].values()) / len(classes)
-    epoch_flops = timing.counted_flops(
-        lambda: learn_class_tokens(
-            bundle, teacher, classes, sampler_config, replace(cat, epochs=1), seed=args.seed, progress=False
-        )
+    work["class tokens, one epoch"] = lambda: learn_class_tokens(
+        bundle, teacher, classes, sampler_config, replace(cat, epochs=1), seed=args.seed, progress=False
     )
+    epoch_flops = timing.counted_flops(work["class tokens, one epoch"])
     per_class, class_flops = learned["seconds"] / len(classes), epoch_flops / len(classes) * updates
     record(
         "class token",
@@ -174,9 +181,10 @@ def main(argv=None) -> int:
         device,
     )
     labels = [i % len(classes) for i in range(batch)]
-    batch_flops = timing.counted_flops(
-        lambda: sampler.sample(labels, torch.Generator(device=device).manual_seed(args.seed))
+    work[f"DAG sampling, one batch of {batch}"] = lambda: sampler.sample(
+        labels, torch.Generator(device=device).manual_seed(args.seed)
     )
+    batch_flops = timing.counted_flops(work[f"DAG sampling, one batch of {batch}"])
     per_image, image_flops = sampled["seconds"] / args.dag_images, batch_flops / batch
     record(
         "DAG image",
@@ -198,11 +206,14 @@ def main(argv=None) -> int:
         teacher, teacher.resolution, config, args.deepinversion_timed, len(classes), args.seed
     )
     labels = torch.arange(config.batch_size) % len(classes)
-    iteration_flops = timing.counted_flops(
-        lambda: invert_batch(
-            teacher, labels, teacher.resolution, replace(config, iterations=1, low_res_iterations=0), args.seed
-        )
-    )
+
+    def deepinversion(iterations: int) -> None:
+        stage = replace(config, iterations=iterations, low_res_iterations=0)
+        invert_batch(teacher, labels, teacher.resolution, stage, args.seed)
+
+    iteration_flops = timing.counted_flops(partial(deepinversion, 1))
+    timed = args.deepinversion_timed
+    work[f"DeepInversion, {timed} iterations of a batch of {config.batch_size}"] = partial(deepinversion, timed)
     iterations = args.deepinversion_iterations
     record(
         "DeepInversion image",
@@ -222,6 +233,9 @@ def main(argv=None) -> int:
         None,
         measured=f"projected: {PAPER_CLASSES} class tokens and {PAPER_IMAGES} DAG images at the measured costs",
     )
+    if args.profile:
+        tables = [f"## {name}:\n{timing.kernel_table(run, device)}" for name, run in work.items()]
+        (Path(args.out) / "ddis_speed_profile.txt").write_text("\n\n".join(tables))
     return 0
 
 

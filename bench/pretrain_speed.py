@@ -22,7 +22,14 @@ import numpy as np
 import torch
 
 from repro.arguments import NONNEGATIVE, POSITIVE
-from repro.experiments.timing import counted_flops, matmul_tflops, peak_memory_gib, reset_memory, synced
+from repro.experiments.timing import (
+    counted_flops,
+    kernel_table,
+    matmul_tflops,
+    peak_memory_gib,
+    reset_memory,
+    synced,
+)
 from repro.generators import mini_config
 from repro.pretrain.autoencoder import AutoencoderStage
 from repro.pretrain.diffusion import DiffusionStage
@@ -87,14 +94,12 @@ def time_steps(stage, warmup: int, steps: int) -> dict:
 
 def profile(stage, steps: int, path: Path) -> None:
     """The GPU kernels of ``steps`` training steps by total time, as a table."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
 
-    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+    def run() -> None:
         for step in range(steps):
             stage.train_step(FIRST_STEP + step, TOTAL)
-        torch.cuda.synchronize()
-    path.write_text(prof.key_averages().table(sort_by="cuda_time_total", row_limit=40, max_name_column_width=90))
+
+    path.write_text(kernel_table(run, "cuda"))
 
 
 def main(argv=None) -> int:

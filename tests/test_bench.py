@@ -25,7 +25,7 @@ def bench(name: str, *args: str) -> None:
 
 
 def test_classifier_speed_times_one_training_and_a_grid_trained_together(tmp_path):
-    bench("classifier_speed", "--out", str(tmp_path), "--tiny", "--modes", "plain")
+    bench("classifier_speed", "--out", str(tmp_path), "--tiny", "--modes", "plain", "--profile", "--profile-steps", "3")
     table = pd.read_csv(tmp_path / "classifier_speed.csv")
     assert set(PROVENANCE_COLUMNS) <= set(table.columns)
     single, grid = table.set_index("mode").loc[["plain", "grid of 2"]].to_dict("records")
@@ -33,6 +33,12 @@ def test_classifier_speed_times_one_training_and_a_grid_trained_together(tmp_pat
     assert grid["images_per_second"] > 0 and grid["per_training_images_per_second"] > 0
     assert grid["single_images_per_second"] == single["images_per_second"]  # the experiments' path beside it
     assert table["train_gflop_per_image"].gt(0).all() and table["achieved_tflops"].notna().all()
+    # --profile: one training and a grid of 8, each its wall time and summed kernel time, then the operators
+    profiled = (tmp_path / "classifier_speed_profile.txt").read_text().split("## ")[1:]
+    assert [part.splitlines()[0] for part in profiled] == [
+        f"{n} x cifar_resnet20 16px batch 16, 3 steps each (plain path):" for n in (1, 8)
+    ]
+    assert all(part.splitlines()[1].startswith("wall ") and "aten::convolution" in part for part in profiled)
 
 
 def test_gpu_sharing_times_workers_started_together_and_their_aggregate(tmp_path):
@@ -94,7 +100,7 @@ def test_seed_noise_summary_pairs_each_mode_with_alone_per_seed():
 
 
 def test_ddis_speed_gives_every_unit_beside_the_papers_figure(tmp_path):
-    bench("ddis_speed", "--out", str(tmp_path), "--tiny")
+    bench("ddis_speed", "--out", str(tmp_path), "--tiny", "--profile")
     table = pd.read_csv(tmp_path / "ddis_speed.csv").set_index("unit")
     assert set(PROVENANCE_COLUMNS) <= set(table.columns) | {"unit"}
     units = ["class token", "DAG image", "DeepInversion image", "DDIS image, tokens included"]
@@ -105,6 +111,13 @@ def test_ddis_speed_gives_every_unit_beside_the_papers_figure(tmp_path):
     assert table.loc["DDIS image, tokens included", "paper_seconds"] == pytest.approx(4.536)
     assert pd.isna(table.loc["DAG image", "paper_seconds"]) and "not given" in table.loc["DAG image", "paper_source"]
     assert table["paper_source"].str.contains("ddis.txt line").all()
+    profiled = (tmp_path / "ddis_speed_profile.txt").read_text().split("## ")[1:]
+    assert [part.splitlines()[0].split(",")[0] for part in profiled] == [
+        "class tokens",
+        "DAG sampling",
+        "DeepInversion",
+    ]
+    assert all(part.splitlines()[1].startswith("wall ") and "aten::" in part for part in profiled)
 
 
 def test_pretrain_speed_times_both_stages_for_every_attention_backend(tmp_path):

@@ -59,6 +59,26 @@ def synced(device):
     end.append(time.perf_counter())
 
 
+def kernel_table(run: Callable[[], Any], device, rows: int = 40) -> str:
+    """What bounds ``run()`` on the GPU: its wall time beside the summed time of the kernels it ran, then the
+    ``rows`` operators and kernels that took the most GPU time (CPU time on a CPU; torch.profiler). Summed kernel
+    time below the wall time means the GPU sat idle (launches, host work); above it, streams overlapped."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.device(device).type == "cuda" else [])
+    with profile(activities=activities) as prof, synced(device) as seconds:
+        run()
+    averages = prof.key_averages()
+    kernels = sum(event.self_device_time_total for event in averages) / 1e6
+    wall = seconds()
+    head = (
+        f"wall {wall:.3f} s; GPU kernels {kernels:.3f} s in all ({kernels / wall:.0%} of the wall: below 100 % "
+        "the GPU idled, above it kernels of several streams overlapped)\n"
+    )
+    order = "self_device_time_total" if torch.device(device).type == "cuda" else "self_cpu_time_total"
+    return head + averages.table(sort_by=order, row_limit=rows, max_name_column_width=90)
+
+
 def fit_batch(measure: Callable[[int], Any], batch: int, device) -> tuple[Any, int]:
     """``measure(batch)``, halving ``batch`` while the device runs out of memory; (result, batch that fit)."""
     batch = int(batch)
