@@ -1,5 +1,7 @@
 """DeepInversion: its BatchNorm term and image priors against hand computations, and the optimisation itself."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,30 @@ def test_normalization_is_read_from_the_teacher():
     assert torch.allclose(mean, torch.tensor([0.4914, 0.4822, 0.4465]))
     mean, _ = input_normalization(tiny_bn_teacher())
     assert torch.allclose(mean, torch.tensor(di.IMAGENET_MEAN))
+
+
+def test_roll_and_flip_is_torch_roll_then_flip_with_the_shifts_in_tensors():
+    x = torch.arange(2 * 3 * 7 * 7, dtype=torch.float64).reshape(2, 3, 7, 7).requires_grad_(True)
+    for dy, dx in ((0, 0), (2, -3), (-7, 7), (6, 1)):
+        for flip in (False, True):
+            expected = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+            expected = torch.flip(expected, dims=(3,)) if flip else expected
+            got = di.roll_and_flip(x, torch.tensor([dy, dx]), torch.tensor(flip))
+            assert torch.equal(got, expected)
+            # a permutation of the pixels: the gradient reaches each input pixel once
+            (grad,) = torch.autograd.grad(got.sum(), x)
+            assert torch.equal(grad, torch.ones_like(x))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_the_graphed_inversion_replays_the_eager_one_on_the_gpu():
+    torch.manual_seed(0)
+    teacher = Normalized(tiny_bn_teacher(num_classes=3)).cuda().eval().requires_grad_(False)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    config = replace(preset_for(16, "imagenet-multires"), iterations=12, low_res_iterations=6, warmup=4)
+    eager = invert_batch(teacher, labels, 16, config, seed=3, graphed=False)
+    graphed = invert_batch(teacher, labels, 16, config, seed=3, graphed=True)
+    assert graphed.device.type == "cuda" and (graphed - eager).abs().max().item() < 1e-3
 
 
 @pytest.mark.parametrize("preset", ["cifar10", "imagenet-multires"])

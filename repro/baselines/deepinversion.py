@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from ..classifiers.batchnorm import BatchNormAlignment
 from ..classifiers.teacher import mixed_precision
+from ..data.gpu import to_device
 from ..errors import ReproError
 from ..sampling.datafree import write_dataset
 from ..sampling.dataset import SyntheticDataset
@@ -128,10 +129,98 @@ def total_variation(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return sum(d.abs().mean() for d in diffs), sum(torch.linalg.vector_norm(d) for d in diffs)
 
 
+def roll_and_flip(x: torch.Tensor, shift: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """``torch.roll(x, shift, dims=(2, 3))``, then ``torch.flip(dims=(3,))`` where ``flip``, for square images, with
+    the shifts (rows, columns) and the flip in device tensors, so a CUDA graph can replay it with new ones."""
+    size = x.shape[-1]
+    index = torch.arange(size, device=x.device)
+    rows, cols = (index - shift[0]) % size, (index - shift[1]) % size
+    cols = torch.where(flip, cols.flip(0), cols)
+    return x.index_select(2, rows).index_select(3, cols)
+
+
 def _cosine_lr(base: float, warmup: int, total: int, it: int) -> float:
     if it < warmup:
         return base * (it + 1) / warmup
     return 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(1, total - warmup))) * base
+
+
+class _Iteration:
+    """One DeepInversion update of ``inputs`` at one resolution: jitter, the teacher's forward with the BatchNorm
+    hooks, the loss, its backward, Adam and the clip, with the jitter, flip and learning rate read from device
+    tensors.
+
+    Eager, those are some 1,500 small kernels an iteration, and the host launching them left an H100 idle most of
+    the time (results/bench/deepinversion_profile.txt). So on a GPU the whole update is captured once as a CUDA
+    graph and replayed (after warm-up iterations that are real updates, as graph capture needs); an iteration then
+    only writes its shifts, flip and learning rate into the graph's input tensors. The roll and flip are one
+    index_select per axis (the same values as ``torch.roll`` and ``torch.flip``, with the shift a tensor), so the
+    eager path on the CPU runs the same operations the GPU replays.
+    """
+
+    WARMUP = 3
+
+    def __init__(self, teacher, bn, inputs, labels, norm, config: DeepInversionConfig, downsample: int, graphed: bool):
+        self.teacher, self.bn, self.inputs, self.labels, self.config = teacher, bn, inputs, labels, config
+        self.mean, self.std, self.low, self.high = norm
+        self.downsample, self.graphed = downsample, graphed
+        device = inputs.device
+        self.shift = torch.zeros(2, dtype=torch.long, device=device)
+        self.flip = torch.zeros((), dtype=torch.bool, device=device)
+        # the authors start a fresh optimiser (and schedule) at each resolution; a capturable Adam reads its
+        # learning rate from a device tensor
+        self.lr = torch.tensor(config.lr, device=device) if graphed else config.lr
+        self.optimizer = torch.optim.Adam([inputs], lr=self.lr, betas=config.betas, eps=1e-8, capturable=graphed)
+        self.side = torch.cuda.Stream(device) if graphed else None
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.calls = 0
+
+    def _update(self) -> None:
+        config = self.config
+        x = F.avg_pool2d(self.inputs, self.downsample) if self.downsample > 1 else self.inputs
+        x = roll_and_flip(x, self.shift, self.flip)
+        with mixed_precision(self.inputs.device, graphed=self.graphed):
+            logits = self.teacher(x * self.std + self.mean).float()
+        tv_l1, tv_l2 = total_variation(x)
+        loss = (
+            config.main_loss_multiplier * F.cross_entropy(logits, self.labels)
+            + config.r_feature * self.bn.loss()
+            + config.tv_l1 * tv_l1
+            + config.tv_l2 * tv_l2
+            + config.l2 * torch.linalg.vector_norm(x.flatten(1), dim=1).mean()
+        )
+        loss.backward()
+        self.optimizer.step()
+        if config.clip:
+            with torch.no_grad():
+                self.inputs.copy_(torch.maximum(torch.minimum(self.inputs, self.high), self.low))
+
+    def __call__(self, lr: float, shift: tuple[int, int], flip: bool) -> None:
+        self.shift.copy_(to_device(shift, self.shift.device))  # queued, not waited for: see to_device
+        self.flip.fill_(flip)
+        if not self.graphed:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.optimizer.zero_grad(set_to_none=True)
+            self._update()
+            return
+        self.lr.fill_(lr)
+        self.calls += 1
+        if self.graph is None and self.calls <= self.WARMUP:
+            # real updates on a side stream, as capture requires: cuDNN's choices and Adam's state are made here
+            current = torch.cuda.current_stream(self.inputs.device)
+            self.side.wait_stream(current)
+            with torch.cuda.stream(self.side):
+                self.optimizer.zero_grad(set_to_none=True)
+                self._update()
+            current.wait_stream(self.side)
+            return
+        if self.graph is None:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self._update()
+        self.graph.replay()
 
 
 def invert_batch(
@@ -141,12 +230,15 @@ def invert_batch(
     config: DeepInversionConfig,
     seed: int = 0,
     progress: bool = False,
+    graphed: bool | None = None,
 ) -> torch.Tensor:
-    """One batch of DeepInversion images for ``labels``: float NCHW in [0, 1] (on the teacher's device)."""
+    """One batch of DeepInversion images for ``labels``: float NCHW in [0, 1] (on the teacher's device).
+    ``graphed``: replay each update as a CUDA graph (:class:`_Iteration`; default: on a GPU)."""
     device = next(teacher.parameters()).device
+    graphed = device.type == "cuda" if graphed is None else graphed
     labels = labels.to(device)
     mean, std = (t.to(device).view(1, 3, 1, 1) for t in input_normalization(teacher))
-    low, high = (0 - mean) / std, (1 - mean) / std
+    norm = (mean, std, (0 - mean) / std, (1 - mean) / std)
     generator = torch.Generator(device=device).manual_seed(seed)
     rng = random.Random(seed)
     inputs = torch.randn((len(labels), 3, resolution, resolution), generator=generator, device=device)
@@ -158,33 +250,12 @@ def invert_batch(
         for downsample, iterations in stages:
             if iterations == 0:
                 continue
-            # the authors start a fresh optimiser (and schedule) at each resolution
-            optimizer = torch.optim.Adam([inputs], lr=config.lr, betas=config.betas, eps=1e-8)
+            update = _Iteration(teacher, bn, inputs, labels, norm, config, downsample, graphed)
             limit = config.jitter // downsample
             for it in tqdm(range(iterations), desc=f"DeepInversion 1/{downsample}", disable=not progress):
-                if config.cosine:
-                    for group in optimizer.param_groups:
-                        group["lr"] = _cosine_lr(config.lr, config.warmup, iterations, it)
-                x = F.avg_pool2d(inputs, 2) if downsample > 1 else inputs
-                x = torch.roll(x, shifts=(rng.randint(-limit, limit), rng.randint(-limit, limit)), dims=(2, 3))
-                if config.flip and rng.random() > 0.5:
-                    x = torch.flip(x, dims=(3,))
-                with mixed_precision(device):
-                    logits = teacher(x * std + mean).float()
-                tv_l1, tv_l2 = total_variation(x)
-                loss = (
-                    config.main_loss_multiplier * F.cross_entropy(logits, labels)
-                    + config.r_feature * bn.loss()
-                    + config.tv_l1 * tv_l1
-                    + config.tv_l2 * tv_l2
-                    + config.l2 * torch.linalg.vector_norm(x.flatten(1), dim=1).mean()
-                )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if config.clip:
-                    with torch.no_grad():
-                        inputs.copy_(torch.maximum(torch.minimum(inputs, high), low))
+                lr = _cosine_lr(config.lr, config.warmup, iterations, it) if config.cosine else config.lr
+                shift = (rng.randint(-limit, limit), rng.randint(-limit, limit))
+                update(lr, shift, config.flip and rng.random() > 0.5)
     return (inputs.detach() * std + mean).clamp(0, 1)
 
 

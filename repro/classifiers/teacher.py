@@ -81,8 +81,9 @@ def teacher_view(images: torch.Tensor, resolution: int | None = None) -> torch.T
     return images
 
 
-def mixed_precision(device: torch.device):
-    """bf16 autocast on GPU (the speed path); plain precision elsewhere, so CPU tests stay exact."""
+def mixed_precision(device: torch.device, graphed: bool = False):
+    """bf16 autocast on GPU (the speed path); plain precision elsewhere, so CPU tests stay exact. ``graphed``: the
+    work is being captured as a CUDA graph, so autocast keeps no cache of cast weights (it would go stale)."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphed)
     return contextlib.nullcontext()
