@@ -196,7 +196,7 @@ def main(argv=None) -> int:
             final_loss=round(float(np.mean([r.final_loss for r in reports])), 4),
         )
         print(
-            f"## {trainings} x {args.arch} {args.resolution}px batch {args.grid_batch} together: "
+            f"{trainings} x {args.arch} {args.resolution}px batch {args.grid_batch} together: "
             f"{row['images_per_second']:>8,} img/s in all, {row['per_training_images_per_second']:,} per training "
             f"(one alone: {reference or 'not measured'}; {row['achieved_tflops']} TFLOP/s)",
             flush=True,

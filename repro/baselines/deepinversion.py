@@ -151,7 +151,7 @@ class _Iteration:
     tensors.
 
     Eager, those are some 1,500 small kernels an iteration, and the host launching them left an H100 idle most of
-    the time (results/bench/deepinversion_profile.txt). So on a GPU the whole update is captured once as a CUDA
+    the time (results/bench/profiles_8884ae4c3b1f/). So on a GPU the whole update is captured once as a CUDA
     graph and replayed (after warm-up iterations that are real updates, as graph capture needs); an iteration then
     only writes its shifts, flip and learning rate into the graph's input tensors. The roll and flip are one
     index_select per axis (the same values as ``torch.roll`` and ``torch.flip``, with the shift a tensor), so the
