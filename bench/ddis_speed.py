@@ -23,7 +23,8 @@ from.
 
 ``--profile`` also writes ``ddis_speed_profile.txt``: for one epoch of the class tokens, one sampling batch and
 ``--deepinversion-timed`` DeepInversion iterations, the wall time beside the summed kernel time and the kernels
-that took the most GPU time.
+that took the most GPU time. Profiling adds a minute or more: give the call about 5 minutes (a 200-second limit
+stopped it on an H100 after the CSV, before the profile).
 
     python bench/ddis_speed.py --out results/bench           # GPU, about 3 minutes on an H100
     python bench/ddis_speed.py --out /tmp/bench --tiny       # CPU smoke run of the same code
