@@ -43,6 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..classifiers.batchnorm import BatchNormAlignment
+from ..classifiers.graphed import GraphedStep
 from ..classifiers.teacher import mixed_precision
 from ..data.gpu import to_device
 from ..errors import ReproError
@@ -151,14 +152,12 @@ class _Iteration:
     tensors.
 
     Eager, those are some 1,500 small kernels an iteration, and the host launching them left an H100 idle most of
-    the time (results/bench/profiles_8884ae4c3b1f/). So on a GPU the whole update is captured once as a CUDA
-    graph and replayed (after warm-up iterations that are real updates, as graph capture needs); an iteration then
-    only writes its shifts, flip and learning rate into the graph's input tensors. The roll and flip are one
-    index_select per axis (the same values as ``torch.roll`` and ``torch.flip``, with the shift a tensor), so the
-    eager path on the CPU runs the same operations the GPU replays.
+    the time (results/bench/profiles_8884ae4c3b1f/). So on a GPU the whole update is a
+    :class:`~repro.classifiers.graphed.GraphedStep`, captured once as a CUDA graph after warm-up updates and
+    replayed; an iteration then only writes its shifts, flip and learning rate into the graph's input tensors. The
+    roll and flip are one index_select per axis (the same values as ``torch.roll`` and ``torch.flip``, with the
+    shift a tensor), so the eager path on the CPU runs the same operations the GPU replays.
     """
-
-    WARMUP = 3
 
     def __init__(self, teacher, bn, inputs, labels, norm, config: DeepInversionConfig, downsample: int, graphed: bool):
         self.teacher, self.bn, self.inputs, self.labels, self.config = teacher, bn, inputs, labels, config
@@ -171,12 +170,11 @@ class _Iteration:
         # learning rate from a device tensor
         self.lr = torch.tensor(config.lr, device=device) if graphed else config.lr
         self.optimizer = torch.optim.Adam([inputs], lr=self.lr, betas=config.betas, eps=1e-8, capturable=graphed)
-        self.side = torch.cuda.Stream(device) if graphed else None
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.calls = 0
+        self.replay = GraphedStep(self._update, device) if graphed else None
 
     def _update(self) -> None:
         config = self.config
+        self.optimizer.zero_grad(set_to_none=True)
         x = F.avg_pool2d(self.inputs, self.downsample) if self.downsample > 1 else self.inputs
         x = roll_and_flip(x, self.shift, self.flip)
         with mixed_precision(self.inputs.device, graphed=self.graphed):
@@ -198,29 +196,13 @@ class _Iteration:
     def __call__(self, lr: float, shift: tuple[int, int], flip: bool) -> None:
         self.shift.copy_(to_device(shift, self.shift.device))  # queued, not waited for: see to_device
         self.flip.fill_(flip)
-        if not self.graphed:
+        if self.replay is None:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            self.optimizer.zero_grad(set_to_none=True)
             self._update()
-            return
-        self.lr.fill_(lr)
-        self.calls += 1
-        if self.graph is None and self.calls <= self.WARMUP:
-            # real updates on a side stream, as capture requires: cuDNN's choices and Adam's state are made here
-            current = torch.cuda.current_stream(self.inputs.device)
-            self.side.wait_stream(current)
-            with torch.cuda.stream(self.side):
-                self.optimizer.zero_grad(set_to_none=True)
-                self._update()
-            current.wait_stream(self.side)
-            return
-        if self.graph is None:
-            self.optimizer.zero_grad(set_to_none=True)
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
-                self._update()
-        self.graph.replay()
+        else:
+            self.lr.fill_(lr)
+            self.replay()
 
 
 def invert_batch(

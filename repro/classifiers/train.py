@@ -38,6 +38,7 @@ from torch import nn
 
 from ..errors import ReproError
 from .augment import batch_augmentation
+from .graphed import GraphedStep
 from .meada import MeAda
 from .mixing import TrainingData
 from .recipes import Recipe
@@ -119,12 +120,10 @@ class TrainStep:
         memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
         self.images = torch.zeros(batch_shape, device=device).contiguous(memory_format=memory_format)
         self.targets = torch.zeros(batch_shape[0], num_classes, device=device)
-        self.side = torch.cuda.Stream(device) if self.graphed else None
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.loss: torch.Tensor | None = None
-        self.calls = 0
+        self.replay = GraphedStep(self._run, device, speed.graph_warmup) if self.graphed else None
 
     def _run(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.speed, graphed=self.graphed):
             logits = self.forward(self.images)
             loss = self.objective(logits, self.images, self.targets)
@@ -139,26 +138,7 @@ class TrainStep:
             )
         self.images.copy_(images)
         self.targets.copy_(targets)
-        self.calls += 1
-        if not self.graphed:
-            self.optimizer.zero_grad(set_to_none=True)
-            return self._run()
-        if self.graph is None and self.calls <= self.speed.graph_warmup:
-            # Warm-up on a side stream, as CUDA graph capture requires: real steps that also allocate the
-            # optimizer state and let torch.compile compile.
-            self.side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(self.side):
-                self.optimizer.zero_grad(set_to_none=True)
-                loss = self._run()
-            torch.cuda.current_stream(self.device).wait_stream(self.side)
-            return loss
-        if self.graph is None:
-            self.optimizer.zero_grad(set_to_none=True)
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
-                self.loss = self._run()
-        self.graph.replay()
-        return self.loss
+        return self.replay() if self.replay is not None else self._run()
 
 
 #: compiled variants of the one forward code (``Classifier.forward``) that torch.compile may keep: one per
