@@ -13,6 +13,10 @@
 #                                     once all are in. Says what is still to carry
 #   bench/mini_dag.sh run [MINUTES]   snakemake --cores all --config scale=mini, stopped after MINUTES (default 8),
 #                                     then what is left; exit status 0: the DAG is complete, 3: run again
+#   bench/mini_dag.sh start [MINUTES] the same `run` (default 30 minutes), detached: it outlives the call that starts
+#                                     it, so the DAG runs on across calls instead of being stopped at each one's end
+#   bench/mini_dag.sh wait [MINUTES]  follow a started run for at most MINUTES (default 9), then pack what it has
+#                                     written and bring its logs; exit status 0: the DAG is complete, 3: call again
 #   bench/mini_dag.sh mps             start NVIDIA's Multi-Process Service unless an earlier call did (what `run`
 #                                     does first with MPS=1; for other benches, export the two CUDA_MPS_ folders
 #                                     it prints)
@@ -24,7 +28,9 @@
 # calls `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh run` until one exits 0 (REPRO_GIT_COMMIT names the code in
 # the results' provenance: the copy has no .git); a call `bench/mini_dag.sh pack`; then here, in the repository
 # root, `cat mini-dag.tar.gz.* | tar -xz` and `repro report --scale mini --readme README.md`. Keep the calls
-# back to back: the state lasts only while the machine stays warm.
+# back to back: the state lasts only while the machine stays warm. Or, in place of the `run` calls, the last
+# `stage` call followed by `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh start` and calls `bench/mini_dag.sh wait`
+# until one exits 0 (each packs): no job is stopped and started again between calls.
 #
 # State: each call gets a fresh copy of the checkout, but /tmp lasts while the machine is held, so all that the
 # DAG writes lives under $DAG_STATE (/tmp/mini-dag): results, reports and work through the workflow's config
@@ -39,7 +45,7 @@
 # data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
 # OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
-phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|mps|pack}
+phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|start [MINUTES]|wait [MINUTES]|mps|pack}
 scale=${DAG_SCALE:-mini}
 state=${DAG_STATE:-/tmp/mini-dag}
 out=${OUT:-$state/out}
@@ -232,6 +238,76 @@ run_dag() {
   exit 3
 }
 
+# `run` as a process of its own session (setsid), which the device lets outlive the call that starts it. It runs
+# from a copy of this checkout under $state/tree: the next call's copy of the checkout is sent over this one, and
+# must not change the code under a running job. Its log, and the GPU's and the cores' samples every 5 s, go to
+# $state/out, which `wait` brings back.
+start_dag() {
+  local minutes=$1 pid
+  staged || { echo "stage the folders above first" >&2; exit 2; }
+  if [ -f "$state/daemon.pid" ] && kill -0 "$(cat "$state/daemon.pid")" 2>/dev/null; then
+    echo "the run an earlier call started is still going: bench/mini_dag.sh wait" >&2
+    exit 2
+  fi
+  if [ -z "${REPRO_GIT_COMMIT:-}" ]; then
+    REPRO_GIT_COMMIT=$(git rev-parse -q --short=12 HEAD 2>/dev/null) || {
+      echo "this copy has no .git: name its commit, REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD), in the call" >&2
+      exit 2
+    }
+  fi
+  export REPRO_GIT_COMMIT
+  rm -rf "$state/tree" "$state/run.rc"
+  mkdir -p "$state/tree" "$state/out"
+  # not the carried folders (staged already) nor the links to the state that `run` makes
+  tar -c --exclude='./.carry[0-9]*' --exclude='./.whl*' --exclude=./logs --exclude=./benchmarks --exclude=./.snakemake \
+    . | tar -x -C "$state/tree"
+  cd "$state/tree"
+  OUT=$state/out setsid bench/mini_dag.sh detached "$minutes" >"$state/out/run-daemon.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$state/daemon.pid"
+  echo "started: the $scale DAG for at most $minutes minutes at commit $REPRO_GIT_COMMIT (pid $pid): bench/mini_dag.sh wait"
+}
+
+# what `start` runs in its own session: `run` with its exit status kept, sampling the GPU and the cores meanwhile
+detached() {
+  local monitors=() rc=0
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -l 5 \
+      >"$out/gpu_utilization.csv" 2>/dev/null &
+    monitors+=($!)
+  fi
+  vmstat -t 5 >"$out/vmstat.log" 2>/dev/null &
+  monitors+=($!)
+  (run_dag "$1") || rc=$? # run_dag exits with its status
+  kill "${monitors[@]}" 2>/dev/null || true
+  echo "$rc" >"$state/run.rc"
+}
+
+# follow a started run; print its last progress line and, once it has ended, how it ended
+wait_dag() {
+  local minutes=$1 pid deadline rc log
+  [ -f "$state/daemon.pid" ] || { echo "no run was started on this machine: bench/mini_dag.sh start" >&2; exit 2; }
+  pid=$(cat "$state/daemon.pid")
+  deadline=$((SECONDS + $(awk -v m="$minutes" 'BEGIN { print int(m * 60) }')))
+  while [ ! -f "$state/run.rc" ] && kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 5; done
+  grep -E '^[0-9]+ of [0-9]+ steps' "$state/out/run-daemon.log" | tail -n1 || true
+  mkdir -p "$out"
+  for log in run-daemon.log gpu_utilization.csv vmstat.log; do
+    [ ! -f "$state/out/$log" ] || cp "$state/out/$log" "$out/"
+  done
+  (pack) >/dev/null || echo "warning: nothing packed this time" >&2
+  if [ -f "$state/run.rc" ]; then
+    rc=$(cat "$state/run.rc")
+    tail -n 15 "$state/out/run-daemon.log"
+    exit "$rc"
+  elif kill -0 "$pid" 2>/dev/null; then
+    echo "still running after this call's $minutes minutes: bench/mini_dag.sh wait"
+    exit 3
+  fi
+  echo "the run ended without a status (killed with the machine?): bench/mini_dag.sh start again" >&2
+  exit 2
+}
+
 pack() {
   local keep=() name="$scale-dag" size folder
   # the results and reports the repository keeps, and the jobs' benchmarks and logs: a run that has not
@@ -249,7 +325,9 @@ pack() {
   [ -f "$state/results/$scale/jobs.csv" ] || echo "warning: no jobs table yet: the DAG has not finished" >&2
   mkdir -p "$out"
   rm -f "$out/$name".tar.gz.*
-  tar -C "$state" --exclude=.snakemake_timestamp -cz "${keep[@]}" | split -b 15m -d -a 2 - "$out/$name.tar.gz."
+  # a run still going may write a file while tar reads it: tar's status 1, a warning and not an error
+  { tar -C "$state" --exclude=.snakemake_timestamp --warning=no-file-changed -cz "${keep[@]}" || [ $? = 1 ]; } |
+    split -b 15m -d -a 2 - "$out/$name.tar.gz."
   ls -l "$out"
   echo "$((size / mib)) MiB kept; unpack in the repository root: cat $name.tar.gz.* | tar -xz"
 }
@@ -261,9 +339,12 @@ case "$phase" in
   stage) REPRO_DATA=${REPRO_DATA:-$state/data} stage ;;
   run) export REPRO_DATA=${REPRO_DATA:-$state/data} && run_dag "${2:-}" ;;
   mps) start_mps ;;
+  start) export REPRO_DATA=${REPRO_DATA:-$state/data} && start_dag "${2:-30}" ;;
+  detached) export REPRO_DATA=${REPRO_DATA:-$state/data} && detached "$2" ;;
+  wait) wait_dag "${2:-9}" ;;
   pack) pack ;;
   *)
-    echo "unknown phase $phase (wheels, carry, stage, run, mps, pack)" >&2
+    echo "unknown phase $phase (wheels, carry, stage, run, start, wait, mps, pack)" >&2
     exit 2
     ;;
 esac

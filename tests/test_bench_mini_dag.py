@@ -170,3 +170,62 @@ def test_mps_starts_the_daemon_once_and_says_so_where_it_cannot(tmp_path):
     assert (state / "mps").is_dir() and (state / "mps-log").is_dir()
     assert again.returncode == 0 and f"the daemon an earlier call started serves this one ({folders})" in again.stdout
     assert calls.read_text() == "-d\n"  # started once
+
+
+@pytest.fixture
+def snakemake_stand_in(tmp_path):
+    """A checkout holding the script and a `python3` on PATH standing in for Snakemake: its run writes a result,
+    prints its progress as Snakemake does and lasts 8 seconds; its dry run finds nothing to do once the run
+    has finished."""
+    repo, bin_dir = tmp_path / "repo", tmp_path / "bin"
+    (repo / "bench").mkdir(parents=True)
+    shutil.copy(SCRIPT, repo / "bench" / "mini_dag.sh")
+    bin_dir.mkdir()
+    python = bin_dir / "python3"
+    python.write_text(
+        "#!/bin/bash\n"
+        'for a; do case $a in results_dir=*) results=${a#results_dir=} ;; esac; done\n'
+        'case " $* " in\n'
+        '  *" --unlock "*) exit 0 ;;\n'
+        '  *" --dry-run "*) [ -f "$results/mini/table.csv" ] && echo "Nothing to be done." || echo "Job stats:" ;;\n'
+        '  *) echo "1 of 2 steps (50%) done"; sleep 8; mkdir -p "$results/mini"; echo "top1" >"$results/mini/table.csv"\n'
+        '     echo "2 of 2 steps (100%) done" ;;\n'
+        "esac\n"
+    )
+    python.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "DAG_STATE": str(tmp_path / "state"),
+           "REPRO_DATA": str(tmp_path / "data")}
+    return repo, env
+
+
+def test_a_started_run_outlives_its_call_and_wait_follows_it_to_the_end(snakemake_stand_in, tmp_path):
+    repo, env = snakemake_stand_in
+    started = script("start", cwd=repo, REPRO_GIT_COMMIT="0123456789ab", **env)
+    assert started.returncode == 0, started.stderr
+    assert "started: the mini DAG for at most 30 minutes at commit 0123456789ab" in started.stdout
+    again = script("start", cwd=repo, REPRO_GIT_COMMIT="0123456789ab", **env)
+    assert again.returncode == 2 and "still going: bench/mini_dag.sh wait" in again.stderr
+
+    early = script("wait", "0.05", cwd=repo, OUT=str(tmp_path / "out1"), **env)
+    assert early.returncode == 3 and "still running after this call's 0.05 minutes" in early.stdout, early.stderr
+    assert early.stdout.startswith("1 of 2 steps (50%) done")
+    assert (tmp_path / "out1" / "run-daemon.log").exists()
+
+    done = script("wait", "1", cwd=repo, OUT=str(tmp_path / "out2"), **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("2 of 2 steps (100%) done") and "the mini DAG is complete" in done.stdout
+    parts = sorted((tmp_path / "out2").glob("mini-dag.tar.gz.*"))
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts))) as archive:
+        assert archive.extractfile("results/mini/table.csv").read() == b"top1\n"
+    # the run went on from a copy of the checkout, whose state folders link into the state
+    tree = tmp_path / "state" / "tree"
+    assert (tree / "bench" / "mini_dag.sh").exists() and (tree / "logs").is_symlink()
+    assert not (repo / "logs").exists()
+
+
+def test_start_needs_the_commit_where_the_copy_has_no_git_and_wait_needs_a_start(snakemake_stand_in, tmp_path):
+    repo, env = snakemake_stand_in
+    started = script("start", cwd=repo, **env)
+    assert started.returncode == 2 and "name its commit, REPRO_GIT_COMMIT=" in started.stderr
+    waited = script("wait", "1", cwd=repo, **env)
+    assert waited.returncode == 2 and "no run was started on this machine: bench/mini_dag.sh start" in waited.stderr
