@@ -349,14 +349,14 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     inversion = jobs.loc["assets/inversion_imagenette"]
     steps = load_scale(REPO / "config", "mini")["assets"]["inversion_imagenette"]["args"]["inversion_steps"]
     assert inversion["seconds"] == pytest.approx(3000 * steps / rates["inversion_image_steps_per_s"])
-    # a sweep notebook's own sampling: a set per noise strength and seed, of 5 variants (its largest size) of each
+    # a sweep notebook's own sampling: a set per noise strength and seed, of 3 variants (its largest size) of each
     # of the 2700 training images left beside its validation split, 25 steps of two UNet rows (guidance 2)
     noise = load_experiment(folder / "di_fig8c_gaussian_noise.yaml", bases).params("mini")
-    assert (noise["per_class"], noise["validation_fraction"], max(noise["synthetic_sizes"])) == (300, 0.1, 5)
+    assert (noise["per_class"], noise["validation_fraction"], max(noise["synthetic_sizes"])) == (300, 0.1, 3)
     sets = len(noise["sweep"]["noise"]) * len(noise["seeds"])
     sampling = jobs.loc["di_fig8c_gaussian_noise"]
-    assert sampling["kind"] == "notebook sampling" and sampling["work"] == f"{sets} sets x 13,500 images"
-    evals = sets * 13_500 * noise["inference_steps"] * 2
+    assert sampling["kind"] == "notebook sampling" and sampling["work"] == f"{sets} sets x 8,100 images"
+    evals = sets * 8_100 * noise["inference_steps"] * 2
     assert sampling["seconds"] == pytest.approx(evals / rates["sampling_evals_per_s"])
     assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
 
