@@ -184,17 +184,21 @@ def snakemake_stand_in(tmp_path):
     python = bin_dir / "python3"
     python.write_text(
         "#!/bin/bash\n"
-        'for a; do case $a in results_dir=*) results=${a#results_dir=} ;; esac; done\n'
+        "for a; do case $a in results_dir=*) results=${a#results_dir=} ;; esac; done\n"
         'case " $* " in\n'
         '  *" --unlock "*) exit 0 ;;\n'
         '  *" --dry-run "*) [ -f "$results/mini/table.csv" ] && echo "Nothing to be done." || echo "Job stats:" ;;\n'
-        '  *) echo "1 of 2 steps (50%) done"; sleep 8; mkdir -p "$results/mini"; echo "top1" >"$results/mini/table.csv"\n'
+        '  *) echo "1 of 2 steps (50%) done"; sleep 8\n'
+        '     mkdir -p "$results/mini"; echo "top1" >"$results/mini/table.csv"\n'
         '     echo "2 of 2 steps (100%) done" ;;\n'
         "esac\n"
     )
     python.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "DAG_STATE": str(tmp_path / "state"),
-           "REPRO_DATA": str(tmp_path / "data")}
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "DAG_STATE": str(tmp_path / "state"),
+        "REPRO_DATA": str(tmp_path / "data"),
+    }
     return repo, env
 
 
