@@ -64,7 +64,7 @@ from repro.provenance import Provenance, write_rows
 
 if fail:
     raise RuntimeError("planted failure")
-prov = Provenance(experiment, scale, {"sizes": sizes})
+prov = Provenance(experiment, scale, {"sizes": sizes, "seeds": seeds, "fail": fail})
 rows = [prov.row(seed=s, table="Table 9", row=n, column="accuracy", value=10.0 * n + s, unit="%")
         for n in sizes for s in seeds]
 write_rows(rows, f"{out_dir}/results.csv")
@@ -115,3 +115,19 @@ def demo_project(tmp_path: Path) -> Path:
     (tmp_path / "config" / "experiments" / "di_demo.yaml").write_text(yaml.safe_dump(demo_spec()))
     (tmp_path / "notebooks" / "di_demo.py").write_text(textwrap.dedent(DEMO_NOTEBOOK))
     return tmp_path
+
+
+@pytest.fixture
+def demo_run(demo_project, tmp_path):
+    """The demo artifact run at mini scale (its one claim holds), with a second claim it does not test."""
+    from repro.workflow.notebook import run_notebook
+    from repro.workflow.registry import load_registry
+
+    registry = demo_project / "config" / "experiments" / "di_demo.yaml"
+    registry.write_text(
+        registry.read_text().replace("claims:\n", "claims:\n- {id: shrinks, text: it shrinks, check: x}\n")
+    )
+    demo = load_registry(demo_project / "config")["di_demo"]
+    out = tmp_path / "results" / "mini" / "di_demo"
+    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
+    return demo, out

@@ -3,13 +3,9 @@ written by the report beside its pages, and into a README's marked block with li
 
 from __future__ import annotations
 
-import pytest
-
 from repro.cli import main
 from repro.report import render_report
 from repro.report.scoreboard import BEGIN, END, SCOPE
-from repro.workflow.notebook import run_notebook
-from repro.workflow.registry import load_registry
 from tests.conftest import REPO
 
 README = f"""# A project
@@ -24,19 +20,6 @@ The scoreboard appears here once results exist.
 
 ## Set up
 """
-
-
-@pytest.fixture
-def demo_run(demo_project, tmp_path):
-    """The demo artifact run at mini scale (its one claim holds), with a second claim it does not test."""
-    registry = demo_project / "config" / "experiments" / "di_demo.yaml"
-    registry.write_text(
-        registry.read_text().replace("claims:\n", "claims:\n- {id: shrinks, text: it shrinks, check: x}\n")
-    )
-    demo = load_registry(demo_project / "config")["di_demo"]
-    out = tmp_path / "results" / "mini" / "di_demo"
-    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
-    return demo, out
 
 
 def test_the_report_writes_the_scoreboard_beside_its_pages(demo_run, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..provenance import config_hash
 from ..results.tables import (
     Status,
     beside_paper,
@@ -39,8 +40,35 @@ def _number(value, std=None) -> str:
     return text
 
 
+def settings_changed(experiment: Experiment, scale: str, results: pd.DataFrame | None) -> str:
+    """Where the rows were computed with other settings than the experiment's at this scale now (their
+    ``config_hash``, the hash of the params the notebook ran with, differs from the hash of the registry's params
+    today): a sentence saying so and how to refresh them; else empty. The page's stand-in and protocol describe
+    today's settings, so numbers from older ones must not pass for theirs."""
+    if results is None or "config_hash" not in results:
+        return ""
+    now = config_hash(experiment.params(scale))
+    then = sorted(set(results["config_hash"].dropna().astype(str)) - {now, "timing"})  # timing rows: no params
+    if not then:
+        return ""
+    commits = ", ".join(sorted(results["git_commit"].dropna().astype(str).unique())) if "git_commit" in results else ""
+    return (
+        f"**These numbers were computed with other settings than this experiment's at scale `{scale}` today** "
+        f"(config_hash {', '.join(then)} in the rows" + (f", commit {commits}" if commits else "") + f"; the "
+        f"settings in config/ now hash to {now}): the protocol and stand-in on this page describe today's "
+        f"settings, not the numbers'. Rerun it to refresh them: `snakemake --cores all --config scale={scale} "
+        f"experiments='[{experiment.id}]'`."
+    )
+
+
 def _artifact_page(
-    experiment: Experiment, scale: str, folder: Path, page_dir: Path, status: Status, verdicts: list[ClaimVerdict]
+    experiment: Experiment,
+    scale: str,
+    folder: Path,
+    page_dir: Path,
+    status: Status,
+    verdicts: list[ClaimVerdict],
+    results: pd.DataFrame | None,
 ) -> Page:
     page = Page(f"{PAPER_TITLES[experiment.paper]} {experiment.artifact}: {experiment.title}")
     page.text(f"[All artifacts at scale `{scale}`](index.md)")
@@ -49,12 +77,14 @@ def _artifact_page(
         + (f" ({plain(status.detail)})" if status.detail else "")
         + "."
     )
+    stale = settings_changed(experiment, scale, results)
+    if stale:
+        page.text(stale)
     page.text(f"Protocol: {experiment.spec['protocol'].strip()}")
     if experiment.stand_in(scale):
         page.text(f"Stand-in at this scale: {experiment.stand_in(scale)}")
     for convention in conventions(experiment, scale):
         page.text(plain(convention))
-    results = load_results(folder) if not experiment.skip_reason(scale) else None
     table = beside_paper(experiment, summarise(results) if results is not None else None)
     page.heading("Our numbers beside the paper's")
     page.text(
@@ -125,12 +155,16 @@ def render_report(
     if jobs is not None:
         jobs_page(jobs, scale).write(page_dir / "jobs.md")
         index.text("[Time and memory of every job](jobs.md): where the run's time went.")
-    status_rows, claim_rows, outcomes = [], [], []
+    status_rows, claim_rows, outcomes, stale = [], [], [], []
     for experiment in experiments:
         folder = Path(runs[experiment.id])
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
         outcomes += verdicts
-        _artifact_page(experiment, scale, folder, page_dir, status, verdicts).write(page_dir / f"{experiment.id}.md")
+        results = load_results(folder) if not experiment.skip_reason(scale) else None
+        if settings_changed(experiment, scale, results):
+            stale.append(f"[{experiment.id}]({experiment.id}.md)")
+        page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results)
+        page.write(page_dir / f"{experiment.id}.md")
         status_rows.append(
             [
                 f"[{experiment.id}]({experiment.id}.md)",
@@ -143,6 +177,11 @@ def render_report(
         claim_rows += [[plain(claim_text(v.claim)), experiment.id, v.verdict, plain(v.evidence)] for v in verdicts]
     index.heading("Artifacts")
     index.table(["experiment", "paper", "artifact", "status", "detail"], status_rows)
+    if stale:
+        index.text(
+            f"Computed with settings that have changed since (each page says which and how to rerun it): "
+            f"{', '.join(stale)}."
+        )
     index.heading("Claims")
     index.table(["claim", "experiment", "reproduced at this scale", "evidence"], claim_rows)
     index.write(page_dir / "index.md")

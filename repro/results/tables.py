@@ -8,6 +8,7 @@ computes a number of its own: it only aggregates what the run measured.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,9 @@ def _rerun(path: Path) -> str:
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:
-    return read_damageable(path, pd.read_csv, what, _rerun(path))
+    # hashes stay text: 12 hex digits that happen to read as a number (leading zeros, an 'e') would change
+    read = partial(pd.read_csv, dtype={"git_commit": str, "config_hash": str})
+    return read_damageable(path, read, what, _rerun(path))
 
 
 def load_results(folder: Path) -> pd.DataFrame | None:

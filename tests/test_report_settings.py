@@ -1,0 +1,40 @@
+"""A report page whose numbers were computed with other settings than the experiment's today says so (the rows'
+config_hash against the hash of the registry's params), names both hashes and the command that refreshes them,
+and the index lists it; numbers computed with today's settings carry no such notice."""
+
+from __future__ import annotations
+
+from repro.report import render_report
+from repro.results.tables import load_results
+from repro.workflow.registry import load_registry
+
+NOTICE = "These numbers were computed with other settings than this experiment's at scale `mini` today"
+
+
+def test_a_page_says_when_its_numbers_come_from_settings_that_have_changed(demo_run, demo_project, tmp_path):
+    demo, out = demo_run
+    pages = tmp_path / "reports" / "mini"
+    index = render_report([demo], "mini", {"di_demo": out}, pages, tmp_path / "logs")
+    assert NOTICE not in (pages / "di_demo.md").read_text()
+    assert "settings that have changed since" not in index.read_text()
+
+    registry = demo_project / "config" / "experiments" / "di_demo.yaml"
+    registry.write_text(registry.read_text().replace("- 4\n", "- 8\n"))  # the mini sizes become [1, 2, 8]
+    changed = load_registry(demo_project / "config")["di_demo"]
+    assert changed.params("mini")["sizes"] == [1, 2, 8]
+    index = render_report([changed], "mini", {"di_demo": out}, pages, tmp_path / "logs")
+    page = (pages / "di_demo.md").read_text()
+    then = load_results(out)["config_hash"].iloc[0]
+    assert NOTICE in page and f"config_hash {then} in the rows" in page
+    assert "snakemake --cores all --config scale=mini experiments='[di_demo]'" in page
+    assert "Computed with settings that have changed since (each page says which and how to rerun it): [di_demo]" in (
+        index.read_text()
+    )
+
+
+def test_hashes_that_read_as_numbers_stay_as_written(tmp_path):
+    (tmp_path / "results.csv").write_text(
+        "table,row,column,value,git_commit,config_hash\nT,1,a,1.0,012345678901,12e456789012\n"
+    )
+    row = load_results(tmp_path).iloc[0]
+    assert (row["git_commit"], row["config_hash"]) == ("012345678901", "12e456789012")
