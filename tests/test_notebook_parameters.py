@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from repro.experiments.run import CONTEXT
+from repro.workflow.notebook import CONTEXT
 from repro.workflow.registry import SCALES, load_registry
 from tests.conftest import CONFIG_DIR
 

@@ -1,6 +1,7 @@
 """A report page whose numbers were computed with other settings than the experiment's today says so (the rows'
-config_hash against the hash of the registry's params), names both hashes and the command that refreshes them,
-and the index lists it; numbers computed with today's settings carry no such notice."""
+config_hash against the hash of the registry's params), names both hashes, the settings that differ (from the
+executed notebook) and the command that refreshes them, and the index lists it; numbers computed with today's
+settings carry no such notice."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def test_a_page_says_when_its_numbers_come_from_settings_that_have_changed(demo_
     page = (pages / "di_demo.md").read_text()
     then = load_results(out)["config_hash"].iloc[0]
     assert NOTICE in page and f"config_hash {then} in the rows" in page
+    # which setting differs, read from the executed notebook's record of its parameters
+    html = (pages / "di_demo.html").read_text()
+    assert "What differs: sizes: [1, 2, 4] there, [1, 2, 8] now." in html
     assert "snakemake --cores all --config scale=mini experiments='[di_demo]'" in page
     assert "Computed with settings that have changed since (each page says which and how to rerun it): [di_demo]" in (
         index.read_text()

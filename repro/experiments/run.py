@@ -18,13 +18,12 @@ from ..paths import DATA_ENV
 from ..provenance import Provenance, write_rows
 from ..results.tables import summarise
 from ..workflow.jobstats import record_gpu_peak_now
-from ..workflow.notebook import CLAIMS_CSV, PARTIAL_CSV, RESULTS_CSV
+from ..workflow.notebook import CLAIMS_CSV, CONTEXT, PARTIAL_CSV, RESULTS_CSV
 from .assets import Assets
 
 #: the run context, all that a notebook's parameters cell defines; its runner (``repro run``, the workflow, ``repro
 #: notebook``) injects it with the registry's params for the scale. ``config_dir`` is the project's config folder,
 #: where the run finds its registry entry: empty in the cell, so a notebook opened without its runner says so.
-CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device", "config_dir")
 
 
 def resolve_device(device: str = "auto") -> str:

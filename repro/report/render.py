@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..provenance import config_hash
+from ..provenance import changed_settings, config_hash
 from ..results.tables import (
     Status,
     beside_paper,
@@ -22,6 +22,7 @@ from ..results.tables import (
     load_results,
     summarise,
 )
+from ..workflow.notebook import ran_with
 from ..workflow.registry import Experiment
 from .jobs import jobs_page
 from .page import Page, plain
@@ -40,24 +41,28 @@ def _number(value, std=None) -> str:
     return text
 
 
-def settings_changed(experiment: Experiment, scale: str, results: pd.DataFrame | None) -> str:
+def settings_changed(experiment: Experiment, scale: str, folder: Path, results: pd.DataFrame | None) -> str:
     """Where the rows were computed with other settings than the experiment's at this scale now (their
     ``config_hash``, the hash of the params the notebook ran with, differs from the hash of the registry's params
-    today): a sentence saying so and how to refresh them; else empty. The page's stand-in and protocol describe
-    today's settings, so numbers from older ones must not pass for theirs."""
+    today): a sentence saying so, which settings differ (from the executed notebook, where it is kept) and how to
+    refresh the numbers; else empty. The page's stand-in and protocol describe today's settings, so numbers from
+    older ones must not pass for theirs."""
     if results is None or "config_hash" not in results:
         return ""
-    now = config_hash(experiment.params(scale))
+    params = experiment.params(scale)
+    now = config_hash(params)
     then = sorted(set(results["config_hash"].dropna().astype(str)) - {now, "timing"})  # timing rows: no params
     if not then:
         return ""
     commits = ", ".join(sorted(results["git_commit"].dropna().astype(str).unique())) if "git_commit" in results else ""
+    ran = ran_with(folder / f"{experiment.id}.ipynb")
+    differ = f" What differs: {changed_settings(ran, params)}." if ran is not None else ""
     return (
         f"**These numbers were computed with other settings than this experiment's at scale `{scale}` today** "
         f"(config_hash {', '.join(then)} in the rows" + (f", commit {commits}" if commits else "") + f"; the "
         f"settings in config/ now hash to {now}): the protocol and stand-in on this page describe today's "
-        f"settings, not the numbers'. Rerun it to refresh them: `snakemake --cores all --config scale={scale} "
-        f"experiments='[{experiment.id}]'`."
+        f"settings, not the numbers'.{plain(differ)} Rerun it to refresh them: `snakemake --cores all --config "
+        f"scale={scale} experiments='[{experiment.id}]'`."
     )
 
 
@@ -77,7 +82,7 @@ def _artifact_page(
         + (f" ({plain(status.detail)})" if status.detail else "")
         + "."
     )
-    stale = settings_changed(experiment, scale, results)
+    stale = settings_changed(experiment, scale, folder, results)
     if stale:
         page.text(stale)
     page.text(f"Protocol: {experiment.spec['protocol'].strip()}")
@@ -161,7 +166,7 @@ def render_report(
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
         outcomes += verdicts
         results = load_results(folder) if not experiment.skip_reason(scale) else None
-        if settings_changed(experiment, scale, results):
+        if settings_changed(experiment, scale, folder, results):
             stale.append(f"[{experiment.id}]({experiment.id}.md)")
         page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results)
         page.write(page_dir / f"{experiment.id}.md")

@@ -25,6 +25,8 @@ from .registry import Experiment
 RESULTS_CSV = "results.csv"  # long format: table, row, column, value, unit + provenance columns
 CLAIMS_CSV = "claims.csv"  # claim, holds (True/False), ours, evidence + provenance columns
 PARTIAL_CSV = "results.partial.csv"  # the rows recorded so far, while the notebook runs
+#: the run context every notebook receives beside its registry parameters
+CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device", "config_dir")
 
 
 def notebook_parameters(
@@ -47,6 +49,20 @@ def notebook_parameters(
         config_dir=str(experiment.root.resolve() / "config"),
     )
     return params
+
+
+def ran_with(executed: Path) -> dict | None:
+    """The registry parameters an executed notebook ran with, its run context left out: papermill keeps what was
+    injected in the notebook's metadata. None where there is no such notebook or record."""
+    import nbformat
+
+    if not Path(executed).exists():
+        return None
+    try:
+        injected = nbformat.read(executed, as_version=4).metadata.get("papermill", {}).get("parameters")
+    except Exception:  # a damaged copy tells nothing; the caller says what it can without it
+        return None
+    return None if injected is None else {k: v for k, v in injected.items() if k not in CONTEXT}
 
 
 def _absolute(folder: str) -> str:
