@@ -21,10 +21,6 @@ from ..workflow.jobstats import record_gpu_peak_now
 from ..workflow.notebook import CLAIMS_CSV, CONTEXT, PARTIAL_CSV, RESULTS_CSV
 from .assets import Assets
 
-#: the run context, all that a notebook's parameters cell defines; its runner (``repro run``, the workflow, ``repro
-#: notebook``) injects it with the registry's params for the scale. ``config_dir`` is the project's config folder,
-#: where the run finds its registry entry: empty in the cell, so a notebook opened without its runner says so.
-
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""

@@ -74,6 +74,7 @@ def _artifact_page(
     status: Status,
     verdicts: list[ClaimVerdict],
     results: pd.DataFrame | None,
+    settings_note: str,
 ) -> Page:
     page = Page(f"{PAPER_TITLES[experiment.paper]} {experiment.artifact}: {experiment.title}")
     page.text(f"[All artifacts at scale `{scale}`](index.md)")
@@ -82,9 +83,8 @@ def _artifact_page(
         + (f" ({plain(status.detail)})" if status.detail else "")
         + "."
     )
-    stale = settings_changed(experiment, scale, folder, results)
-    if stale:
-        page.text(stale)
+    if settings_note:
+        page.text(settings_note)
     page.text(f"Protocol: {experiment.spec['protocol'].strip()}")
     if experiment.stand_in(scale):
         page.text(f"Stand-in at this scale: {experiment.stand_in(scale)}")
@@ -166,9 +166,10 @@ def render_report(
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
         outcomes += verdicts
         results = load_results(folder) if not experiment.skip_reason(scale) else None
-        if settings_changed(experiment, scale, folder, results):
+        note = settings_changed(experiment, scale, folder, results)
+        if note:
             stale.append(f"[{experiment.id}]({experiment.id}.md)")
-        page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results)
+        page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results, note)
         page.write(page_dir / f"{experiment.id}.md")
         status_rows.append(
             [

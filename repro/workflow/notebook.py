@@ -25,7 +25,9 @@ from .registry import Experiment
 RESULTS_CSV = "results.csv"  # long format: table, row, column, value, unit + provenance columns
 CLAIMS_CSV = "claims.csv"  # claim, holds (True/False), ours, evidence + provenance columns
 PARTIAL_CSV = "results.partial.csv"  # the rows recorded so far, while the notebook runs
-#: the run context every notebook receives beside its registry parameters
+#: the run context, all that a notebook's parameters cell defines; its runner (``repro run``, the workflow, ``repro
+#: notebook``) injects it with the registry's params for the scale. ``config_dir`` is the project's config folder,
+#: where the run finds its registry entry: empty in the cell, so a notebook opened without its runner says so.
 CONTEXT = ("experiment", "scale", "out_dir", "data_root", "work_dir", "device", "config_dir")
 
 
