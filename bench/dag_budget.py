@@ -30,6 +30,13 @@ Every GPU job of the DAG is costed from the rates that the committed benchmarks 
       UNet rows per step where it guides, at the sampling bench's UNet evaluations/s. A notebook's trainings and
       its sampling are one job of the workflow: compared with a measured run, its rows count together.
 
+    experiments that measure run time (``timed: true``)
+      each runs alone on the GPU (the workflow gives it every GPU slot), so its minutes add to a run's wall time
+      whatever the jobs at once: ddis_efficiency at the DDIS bench's rates (its timed class tokens at most their
+      epoch budget, its timed DAG images and warm-up batch, its DeepInversion batch for the timed iterations and
+      a warm-up one); another timed experiment is named, not costed (di_fig4_runtime: the SD-shaped generator
+      has no committed bench rate).
+
 FLOPs per image are counted (torch's flop counter, on the CPU) for each architecture, class count and resolution.
 What is not costed: process start-up, data decoding and compilation of each job (tens of seconds each), the test
 and validation evaluations, the other notebooks' own sampling (Figure 1's guidance sensitivity, Figure 5's
@@ -349,6 +356,42 @@ def sweep_rows(experiments, scale: str, rates: dict[str, float]) -> list[dict]:
     return rows
 
 
+def timed_rows(experiments, scale: str, rates: dict[str, float]) -> tuple[list[dict], list[str]]:
+    """One estimate per experiment that measures run time and has a cost model here (TIMED_COSTS), and the ids of
+    the timed experiments without one."""
+    rows, uncosted = [], []
+    for experiment in experiments:
+        if experiment.skip_reason(scale) or not experiment.timed:
+            continue
+        if experiment.id not in TIMED_COSTS:
+            uncosted.append(experiment.id)
+            continue
+        work, seconds = TIMED_COSTS[experiment.id](experiment.params(scale), rates)
+        rows.append({"job": experiment.id, "kind": TIMED, "work": work, "seconds": seconds})
+    return rows, uncosted
+
+
+def ddis_efficiency_cost(params: dict, rates: dict[str, float]) -> tuple[str, float]:
+    """What ddis_efficiency times: its first ``timed_classes`` class tokens (each at most its epoch budget: CAT
+    stops early at ``cat_stop_accuracy``), ``timed_images`` DAG images after a warm-up batch, and one DeepInversion
+    batch for ``timed_steps`` iterations after a warm-up one."""
+    from repro.ddis import SAMPLE_BATCH
+
+    classes, images, steps = params["timed_classes"], params["timed_images"], params["timed_steps"]
+    token_steps = params["cat_max_epochs"] * params["cat_grad_accumulation"] * params["cat_batch"]
+    tokens = classes * token_steps * rates["token_seconds_per_image_step"]
+    sampling = (images + min(SAMPLE_BATCH, images)) * rates["dag_image_seconds"]
+    batch = params["deepinversion_batch"]
+    deepinversion = (steps + 1) * batch * rates["deepinversion_image_iteration_seconds"]
+    work = f"{classes} tokens x at most {token_steps} image-steps; {images} DAG images; {steps} x {batch} DeepInversion"
+    return work, tokens + sampling + deepinversion
+
+
+#: the workflow runs a timed experiment alone on the GPU
+TIMED = "timed, alone"
+TIMED_COSTS = {"ddis_efficiency": ddis_efficiency_cost}
+
+
 def per_job(estimates: pd.DataFrame) -> pd.DataFrame:
     """One row per job of the workflow: a notebook's trainings and its own sampling are one job (its kind names
     both)."""
@@ -390,14 +433,15 @@ def project(estimates: pd.DataFrame, kinds: pd.DataFrame, at_once: float) -> tup
     """The whole scale's jobs as a measured run would take them: each job of a kind the run measured at its estimate
     plus its kind's median excess (start-up, compilation, sharing the GPU), summed in job-minutes and spread over
     ``at_once`` (the run's mean number of jobs at once); each job of a kind it did not measure at its estimate, a
-    floor at the whole GPU's rate that jobs at once cannot shorten, added after. Returns the job-minutes of all,
-    the minutes of wall time, and the kinds the run did not measure."""
+    floor at the whole GPU's rate that jobs at once cannot shorten, and each timed job (which runs alone), added
+    after. Returns the job-minutes of all, the minutes of wall time, and the kinds the run did not measure."""
     jobs = per_job(estimates)
     measured = jobs["kind"].isin(kinds.index)
     excess = jobs["kind"].map(kinds["excess_s"]).fillna(0.0)
-    shared = float((jobs["seconds"] + excess)[measured].sum() / 60)
-    alone = float(jobs["seconds"][~measured].sum() / 60)
-    return shared + alone, shared / at_once + alone, sorted(set(jobs["kind"][~measured]))
+    alone = ~measured | (jobs["kind"] == TIMED)
+    shared = float((jobs["seconds"] + excess)[~alone].sum() / 60)
+    after = float((jobs["seconds"] + excess)[alone].sum() / 60)
+    return shared + after, shared / at_once + after, sorted(set(jobs["kind"][~measured]))
 
 
 def concurrency(closing: pd.DataFrame) -> float | None:
@@ -474,6 +518,8 @@ def main(argv=None) -> int:
         experiments = load_registry(ROOT / "config").values()
         rows = asset_rows(assets, rates) + experiment_rows(experiments, Path(args.counts), args.scale, rates)
         rows += sweep_rows(experiments, args.scale, rates)
+        timed, uncosted = timed_rows(experiments, args.scale, rates)
+        rows += timed
     except ReproError as err:
         parser.exit(2, f"dag_budget: error: {err}\n")
     jobs = pd.DataFrame(rows).assign(minutes=lambda f: f["seconds"] / 60).sort_values("seconds", ascending=False)
@@ -485,6 +531,8 @@ def main(argv=None) -> int:
     print(jobs.groupby("kind")["minutes"].sum().sort_values(ascending=False).round(1).to_string())
     verdict = "within" if total <= args.budget_minutes else "over"
     print(f"\n{args.scale}: {total:.1f} GPU minutes at the measured rates, {verdict} its {args.budget_minutes:g}")
+    if uncosted:
+        print(f"not costed, each running alone on the GPU as well: {', '.join(uncosted)} (timed; no cost model here)")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         jobs.to_csv(Path(args.out) / "dag_budget.csv", index=False)

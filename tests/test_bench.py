@@ -358,7 +358,24 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     assert sampling["kind"] == "notebook sampling" and sampling["work"] == f"{sets} sets x 8,100 images"
     evals = sets * 8_100 * noise["inference_steps"] * 2
     assert sampling["seconds"] == pytest.approx(evals / rates["sampling_evals_per_s"])
-    assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in capsys.readouterr().out
+    # a timed experiment, alone on the GPU: its class tokens at most their epoch budget, its DAG images and warm-up
+    # batch, and its DeepInversion batch for the timed iterations and a warm-up one, at the DDIS bench's rates
+    from repro.ddis import SAMPLE_BATCH
+
+    timed = load_experiment(folder / "ddis_efficiency.yaml", bases).params("mini")
+    assert timed["cat_batch"] == 1  # the paper's one image per accumulated step, which the DDIS bench times
+    tokens = timed["timed_classes"] * timed["cat_max_epochs"] * timed["cat_grad_accumulation"]
+    expected = (
+        tokens * rates["token_seconds_per_image_step"]
+        + (timed["timed_images"] + min(SAMPLE_BATCH, timed["timed_images"])) * rates["dag_image_seconds"]
+        + (timed["timed_steps"] + 1) * timed["deepinversion_batch"] * rates["deepinversion_image_iteration_seconds"]
+    )
+    efficiency = jobs.loc["ddis_efficiency"]
+    assert efficiency["kind"] == "timed, alone" and efficiency["seconds"] == pytest.approx(expected)
+    printed = capsys.readouterr().out
+    assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in printed
+    assert "not costed, each running alone on the GPU as well: di_fig4_runtime" in printed
+    assert "di_fig4_runtime" not in jobs.index
 
 
 def measured_jobs(path, walls: dict[str, tuple[str, float, float]]):
@@ -419,6 +436,23 @@ def test_dag_budget_compares_each_measured_job_with_its_estimate_and_sums_them_p
     assert job_minutes == pytest.approx((240 + 4 * 90 + 600) / 60)
     assert wall == pytest.approx((240 + 4 * 90) / 60 / at_once + 600 / 60)
     assert unmeasured == ["classifier trainings"]
+
+
+def test_dag_budget_projects_a_timed_job_after_the_shared_ones_as_it_runs_alone():
+    module = runpy.run_path(str(REPO / "bench" / "dag_budget.py"))
+    estimates = pd.DataFrame(
+        [
+            {"job": "assets/inversion_x", "kind": "invert", "work": "w", "seconds": 60.0},
+            {"job": "assets/inversion_y", "kind": "invert", "work": "w", "seconds": 60.0},
+            {"job": "ddis_timed", "kind": "timed, alone", "work": "w", "seconds": 100.0},
+        ]
+    ).assign(minutes=lambda f: f["seconds"] / 60)
+    kinds = pd.DataFrame({"excess_s": [30.0, 20.0]}, index=["invert", "timed, alone"])
+    job_minutes, wall, unmeasured = module["project"](estimates, kinds, 2.0)
+    assert job_minutes == pytest.approx((2 * 90 + 120) / 60)
+    # the two inversions shared the GPU two at a time; the timed job, measured too, ran by itself after them
+    assert wall == pytest.approx(2 * 90 / 60 / 2.0 + 120 / 60)
+    assert unmeasured == []
 
 
 def test_dag_budget_prints_a_measured_run_after_its_unchanged_estimate(tmp_path, capsys):
