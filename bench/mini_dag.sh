@@ -31,6 +31,10 @@
 # back to back: the state lasts only while the machine stays warm. Or, in place of the `run` calls, the last
 # `stage` call followed by `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh start` and calls `bench/mini_dag.sh wait`
 # until one exits 0 (each packs): no job is stopped and started again between calls.
+# Fewer calls: the generator's weights (the UNet and its two early checkpoints, 30 MiB) travel with every call as
+# tracked files. Untracked for the session (`git rm -q --cached` the three .safetensors files under
+# repro/generators/weights and list them in .git/info/exclude), the tree is 12 MiB and `carry` fills 51 MiB
+# folders; the `start` call then carries the three files by name. `git reset -q -- <files>` tracks them again.
 #
 # State: each call gets a fresh copy of the checkout, but /tmp lasts while the machine is held, so all that the
 # DAG writes lives under $DAG_STATE (/tmp/mini-dag): results, reports and work through the workflow's config
