@@ -438,7 +438,7 @@ def project(estimates: pd.DataFrame, kinds: pd.DataFrame, at_once: float) -> tup
     jobs = per_job(estimates)
     measured = jobs["kind"].isin(kinds.index)
     excess = jobs["kind"].map(kinds["excess_s"]).fillna(0.0)
-    alone = ~measured | (jobs["kind"] == TIMED)
+    alone = ~measured | jobs["kind"].str.contains(TIMED, regex=False)  # a timed notebook may train too
     shared = float((jobs["seconds"] + excess)[~alone].sum() / 60)
     after = float((jobs["seconds"] + excess)[alone].sum() / 60)
     return shared + after, shared / at_once + after, sorted(set(jobs["kind"][~measured]))
