@@ -179,6 +179,14 @@ def training_seconds(arch: str, dataset: str, steps: int, batch: int, tflops: fl
     return steps * batch * flops_per_image(arch, classes, resolution) / (tflops * 1e12)
 
 
+def class_tokens_cost(params: dict, classes: int, rates: dict[str, float]) -> tuple[str, float]:
+    """``classes`` class tokens learned with ``params``' CAT settings, each at most its epoch budget (CAT stops
+    early at ``cat_stop_accuracy``), at the DDIS bench's seconds per image-step."""
+    image_steps = params["cat_max_epochs"] * params["cat_grad_accumulation"] * params["cat_batch"]
+    seconds = classes * image_steps * rates["token_seconds_per_image_step"]
+    return f"{classes} tokens x at most {image_steps} image-steps", seconds
+
+
 def asset_rows(assets: dict, rates: dict[str, float]) -> list[dict]:
     """One estimate per shared asset of the scale: (what it computes, seconds) by its command."""
     inverted: dict[str, int] = {}  # inversion asset -> images, for the synthetic sets sampled from it
@@ -199,10 +207,7 @@ def asset_rows(assets: dict, rates: dict[str, float]) -> list[dict]:
         return f"{arch}, {steps} steps x {batch}", seconds
 
     def token(args):
-        classes = dataset_facts(args["dataset"])[1]
-        image_steps = args["cat_max_epochs"] * args["cat_grad_accumulation"] * args["cat_batch"]
-        seconds = classes * image_steps * rates["token_seconds_per_image_step"]
-        return f"{classes} tokens x at most {image_steps} image-steps", seconds
+        return class_tokens_cost(args, dataset_facts(args["dataset"])[1], rates)
 
     def dag_sample(args):
         images = args["images_per_class"] * dataset_facts(args["dataset"])[1]
@@ -372,19 +377,15 @@ def timed_rows(experiments, scale: str, rates: dict[str, float]) -> tuple[list[d
 
 
 def ddis_efficiency_cost(params: dict, rates: dict[str, float]) -> tuple[str, float]:
-    """What ddis_efficiency times: its first ``timed_classes`` class tokens (each at most its epoch budget: CAT
-    stops early at ``cat_stop_accuracy``), ``timed_images`` DAG images after a warm-up batch, and one DeepInversion
-    batch for ``timed_steps`` iterations after a warm-up one."""
+    """What ddis_efficiency times: its first ``timed_classes`` class tokens, ``timed_images`` DAG images after a
+    warm-up batch, and one DeepInversion batch for ``timed_steps`` iterations after a warm-up one."""
     from repro.ddis import SAMPLE_BATCH
 
-    classes, images, steps = params["timed_classes"], params["timed_images"], params["timed_steps"]
-    token_steps = params["cat_max_epochs"] * params["cat_grad_accumulation"] * params["cat_batch"]
-    tokens = classes * token_steps * rates["token_seconds_per_image_step"]
+    images, steps, batch = params["timed_images"], params["timed_steps"], params["deepinversion_batch"]
+    work, tokens = class_tokens_cost(params, params["timed_classes"], rates)
     sampling = (images + min(SAMPLE_BATCH, images)) * rates["dag_image_seconds"]
-    batch = params["deepinversion_batch"]
     deepinversion = (steps + 1) * batch * rates["deepinversion_image_iteration_seconds"]
-    work = f"{classes} tokens x at most {token_steps} image-steps; {images} DAG images; {steps} x {batch} DeepInversion"
-    return work, tokens + sampling + deepinversion
+    return f"{work}; {images} DAG images; {steps} x {batch} DeepInversion", tokens + sampling + deepinversion
 
 
 #: the workflow runs a timed experiment alone on the GPU
