@@ -210,3 +210,40 @@ def test_on_a_gpu_graphs_replayed_side_by_side_give_the_models_trained_alone(mon
         mine, theirs = _weights(solo.model), _weights(grid.model)
         for key in mine:
             torch.testing.assert_close(theirs[key], mine[key], rtol=0, atol=1e-5, msg=f"{grid.model.arch} {key}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_graphs_replayed_side_by_side_keep_their_matrix_products_apart():
+    """Eight graphed steps of bf16 linear layers with a long inner dimension (cuBLAS splits it and sums the parts
+    in its workspace), replayed side by side on their own streams 100 times: every replay gives the eager product.
+    Captured on torch's one default capture stream, the graphs shared one cuBLAS workspace and wrote over each
+    other's partial sums there."""
+    from repro.classifiers.graphed import GraphedStep, own_stream
+
+    device = torch.device("cuda")
+    generator = torch.Generator(device).manual_seed(0)
+    steps, expected = [], []
+    for _ in range(8):
+        inputs = torch.randn(128, 16384, device=device, generator=generator, dtype=torch.bfloat16)
+        weight = torch.randn(64, 16384, device=device, generator=generator, dtype=torch.bfloat16)
+        bias = torch.randn(64, device=device, generator=generator, dtype=torch.bfloat16)
+        expected.append(torch.nn.functional.linear(inputs, weight, bias).float())
+
+        def product(inputs=inputs, weight=weight, bias=bias):
+            return torch.nn.functional.linear(inputs, weight, bias).float()
+
+        step = GraphedStep(product, device, warmup=1)
+        steps.append((step, own_stream(step, device)))
+    assert len({stream.stream_id for _, stream in steps}) == len(steps)
+    wrong = []
+    for replay in range(102):  # one eager call, the capture, then replays
+        outputs = []
+        for step, stream in steps:
+            stream.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(stream):
+                outputs.append(step())
+        torch.cuda.synchronize(device)
+        for index, (output, truth) in enumerate(zip(outputs, expected)):
+            if not torch.allclose(output, truth, rtol=1e-2, atol=1.0):
+                wrong.append((replay, index, (output - truth).abs().max().item()))
+    assert not wrong, f"{len(wrong)} of {102 * len(steps)} replays differ from the eager product, first {wrong[:3]}"

@@ -6,16 +6,51 @@ requires: cuDNN picks its algorithms, torch.compile compiles, the optimizer allo
 one call as a CUDA graph and replays it from then on. ``work`` reads its inputs from tensors that the caller
 overwrites in place before each call, and starts by setting the gradients it accumulates to None: captured that
 way, the backward pass writes them into the graph's own memory at every replay.
+
+Each step captures on a stream of its own (:func:`own_stream`), never on torch's one default capture stream: PyTorch
+keys its cuBLAS workspace by the capture stream, so graphs captured on one stream share one workspace, and a grid's
+trainings replaying theirs side by side wrote over each other's matrix products there (a grid of three PACS
+trainings logged losses near 1e34 at steps its members trained alone did not; results/bench/seed_noise_pacs_sketch).
 """
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import torch
 
+from ..errors import ReproError
+
 Output = TypeVar("Output")
+
+#: the streams PyTorch hands out round-robin per device and priority (torch.cuda.Stream draws from this pool)
+POOL_STREAMS = 32
+#: (device, stream id) of the pool streams that a live owner holds
+_held: set[tuple[int, int]] = set()
+
+
+def own_stream(owner: object, device: torch.device) -> torch.cuda.Stream:
+    """A stream of the device's pool that no other live owner holds, held until ``owner`` is garbage.
+
+    Concurrent trainings each queue their work and capture their graph on such a stream: a stream shared by two
+    live graphs would share their cuBLAS workspace (module docstring), and trainings sharing a stream would run in
+    turns. The pool hands its streams out in turn, so a full round finds every free one."""
+    for _round in range(2):
+        for _ in range(POOL_STREAMS):
+            stream = torch.cuda.Stream(device)
+            key = (stream.device_index, stream.stream_id)
+            if key not in _held:
+                _held.add(key)
+                weakref.finalize(owner, _held.discard, key)
+                return stream
+        gc.collect()  # owners left in reference cycles release their streams when collected
+    raise ReproError(
+        f"all {POOL_STREAMS} streams of {device}'s pool are held by trainings and graphed steps under way: "
+        "train fewer classifiers at once (max_concurrent)"
+    )
 
 
 class GraphedStep(Generic[Output]):
@@ -24,7 +59,7 @@ class GraphedStep(Generic[Output]):
 
     def __init__(self, work: Callable[[], Output], device: torch.device, warmup: int = 3):
         self.work, self.device, self.warmup = work, device, warmup
-        self.side = torch.cuda.Stream(device)
+        self.side = own_stream(self, device)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.output: Output | None = None
         self.calls = 0
@@ -40,7 +75,7 @@ class GraphedStep(Generic[Output]):
             return output
         if self.graph is None:
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            with torch.cuda.graph(self.graph, stream=self.side):
                 self.output = self.work()
         self.graph.replay()
         return self.output

@@ -38,7 +38,7 @@ from torch import nn
 
 from ..errors import ReproError
 from .augment import batch_augmentation
-from .graphed import GraphedStep
+from .graphed import GraphedStep, own_stream
 from .meada import MeAda
 from .mixing import TrainingData
 from .recipes import Recipe
@@ -146,9 +146,9 @@ class TrainStep:
 #: another; past its default limit (8) it would fall back to eager kernels with no more than a log line
 COMPILED_VARIANTS = 64
 #: trainings a grid runs at once on one GPU by default: eight ResNet-18 steps at batch 128 keep an H100 busy
-#: (bench/classifier_speed.py measures grids of 8 and 16) at a few GiB each. Each training takes two CUDA streams
-#: of PyTorch's pool of 32 per device (its own and its step's warm-up stream): beyond 16 at once, trainings start
-#: sharing a stream, and their steps queue behind each other
+#: (bench/classifier_speed.py measures grids of 8 and 16) at a few GiB each. Each training holds two CUDA streams
+#: of PyTorch's pool of 32 per device (its own and its step's capture stream, :func:`~.graphed.own_stream`): at
+#: most 16 train at once
 MAX_CONCURRENT = 8
 
 
@@ -250,7 +250,7 @@ class _Training:
         elif job.meada is not None:
             raise ReproError("a MeAda schedule was given but augment is not 'meada'")
         self.job, self.data, self.device, self.speed, self.log_every = job, data, device, speed, log_every
-        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.stream = own_stream(self, device) if device.type == "cuda" else None
         self.randomness = OwnRandomness(job.seed, device)
         self.start = self._mark()
         # the weights to train again from, should the loss diverge off the plain path (the plain path has no fallback)
