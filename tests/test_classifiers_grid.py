@@ -22,6 +22,7 @@ from repro.classifiers import (
     train_classifiers,
 )
 from repro.classifiers import train as train_module
+from repro.classifiers.graphed import GraphedStep, own_stream
 from repro.errors import ReproError
 
 from .test_classifiers_support import bars_dataset
@@ -218,8 +219,6 @@ def test_on_a_gpu_graphs_replayed_side_by_side_keep_their_matrix_products_apart(
     in its workspace), replayed side by side on their own streams 100 times: every replay gives the eager product.
     Captured on torch's one default capture stream, the graphs shared one cuBLAS workspace and wrote over each
     other's partial sums there."""
-    from repro.classifiers.graphed import GraphedStep, own_stream
-
     device = torch.device("cuda")
     generator = torch.Generator(device).manual_seed(0)
     steps, expected = [], []
