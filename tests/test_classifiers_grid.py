@@ -215,10 +215,11 @@ def test_on_a_gpu_graphs_replayed_side_by_side_give_the_models_trained_alone(mon
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_on_a_gpu_graphs_replayed_side_by_side_keep_their_matrix_products_apart():
-    """Eight graphed steps of bf16 linear layers with a long inner dimension (cuBLAS splits it and sums the parts
-    in its workspace), replayed side by side on their own streams 100 times: every replay gives the eager product.
-    Captured on torch's one default capture stream, the graphs shared one cuBLAS workspace and wrote over each
-    other's partial sums there."""
+    """Eight graphed steps of bf16 linear layers with a long inner dimension (cuBLAS may split it and sum the parts
+    in its workspace, which PyTorch keys by the capture stream), each captured on a stream of its own and replayed
+    side by side 100 times: every replay gives the eager product. On the H100 (torch 2.11) it passed with every
+    graph captured on torch's one default capture stream too, so it guards the products; it does not reproduce
+    the PACS grid's 1e34 losses of 8884ae4 (bench/seed_noise.py's grid against alone shows those)."""
     device = torch.device("cuda")
     generator = torch.Generator(device).manual_seed(0)
     steps, expected = [], []
