@@ -142,7 +142,10 @@ FIGURES = [
         "pretrain_speed.csv",
         lambda t: t["stage"] == "unet",
         "images_per_second",
-        lambda r: f"batch {r['batch']}, compile {r['compile']}, attention {r['attention']}",
+        lambda r: (
+            f"batch {r['batch']}, compile {r['compile']}, attention {r['attention']}"
+            + (f", {r['memory_format']}" if _present(r.get("memory_format")) else "")
+        ),
         "the UNet stage",
         "UNet pretraining",
         per="attention",

@@ -23,9 +23,10 @@
 # UNET_BUDGET (minutes of UNet training that size its step count, default 13), PRETRAIN_ARGS (added to
 # every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
 # bench), EVALUATE (what `evaluate` runs, default "reconstruction inversion sampling") and INVERSION_STEPS (the
-# stage-1 step counts of its reconstruction, default "1000 3000") tune the run. The attention backend is a
-# speed choice: time them with SPEED_ARGS="--attention default,flash,efficient", then train with the fastest
-# (PRETRAIN_ARGS="--attention flash").
+# stage-1 step counts of its reconstruction, default "1000 3000") tune the run. The attention backend and the
+# memory layout are speed choices: time them with
+# SPEED_ARGS="--attention default,flash,efficient --memory-formats channels_last,contiguous", then train with the
+# fastest (PRETRAIN_ARGS="--attention flash --memory-format contiguous").
 set -euo pipefail
 phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|export|card|final|evaluate [MINUTES]}
 minutes=${2:-8.5}

@@ -4,7 +4,9 @@ Times ``DiffusionStage.train_step`` (UNet and, after its share, a fixed text enc
 ``AutoencoderStage.train_step`` on random GPU-resident data of the pool's shapes, at several batch sizes,
 after warm-up steps that include compilation. FLOPs per image come from torch's flop counter on an eager
 step, so the CSV gives achieved TFLOP/s and their share of the bf16 matrix-product rate measured on the same
-GPU. ``--profile`` adds the top GPU kernels of the UNet step (what bounds it) as a text file.
+GPU. ``--attention`` and ``--memory-formats`` time the UNet step with each SDPA backend and memory layout
+(the speed settings of ``repro pretrain``). ``--profile`` adds the top GPU kernels of the UNet step (what
+bounds it) as a text file.
 
     python bench/pretrain_speed.py --out results/bench                 # GPU, about 3 minutes on an H100
     python bench/pretrain_speed.py --out /tmp/bench --tiny              # CPU smoke run of the same code
@@ -33,7 +35,7 @@ from repro.experiments.timing import (
 from repro.generators import mini_config
 from repro.pretrain.autoencoder import AutoencoderStage
 from repro.pretrain.diffusion import DiffusionStage
-from repro.pretrain.settings import ATTENTION_BACKENDS, scale_settings
+from repro.pretrain.settings import ATTENTION_BACKENDS, MEMORY_FORMATS, scale_settings
 from repro.provenance import Provenance, RowsFile
 
 #: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
@@ -42,7 +44,13 @@ FIRST_STEP, TOTAL = 200, 1000
 
 
 def diffusion_stage(
-    settings, images: int, compile: str | None, device, attention: str | None = None, seed: int = 0
+    settings,
+    images: int,
+    compile: str | None,
+    device,
+    attention: str | None = None,
+    memory_format: str = "channels_last",
+    seed: int = 0,
 ) -> DiffusionStage:
     rng = np.random.default_rng(seed)
     classes = sorted({*mini_config.CIFAR10_CLASSES, *mini_config.IMAGENETTE_CLASSES, *mini_config.PACS_CLASSES})
@@ -63,14 +71,21 @@ def diffusion_stage(
         folder=Path("/tmp/pretrain_speed"),
         compile=compile,
         attention=attention,
+        channels_last=memory_format == "channels_last",
     )
 
 
 def autoencoder_stage(
-    settings, images: int, compile: str | None, device, attention: str | None = None, seed: int = 0
+    settings,
+    images: int,
+    compile: str | None,
+    device,
+    attention: str | None = None,
+    memory_format: str = "channels_last",
+    seed: int = 0,
 ) -> AutoencoderStage:
-    if attention is not None:
-        raise ValueError("the autoencoder stage has no attention setting")
+    if attention is not None or memory_format != "channels_last":
+        raise ValueError("the autoencoder stage has no attention or memory-format setting")
     pixels = np.random.default_rng(seed).integers(
         0, 256, (images, mini_config.RESOLUTION, mini_config.RESOLUTION, 3), dtype=np.uint8
     )
@@ -118,6 +133,12 @@ def main(argv=None) -> int:
         help="UNet: comma list of SDPA backends to time, each at every batch: default (torch's choice), "
         + ", ".join(ATTENTION_BACKENDS),
     )
+    parser.add_argument(
+        "--memory-formats",
+        default="channels_last",
+        help="UNet: comma list of memory layouts to time, each with every backend and batch: "
+        + ", ".join(MEMORY_FORMATS),
+    )
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     if device.type == "cuda":
@@ -131,6 +152,9 @@ def main(argv=None) -> int:
     unknown = {a for a in attentions if a is not None and a not in ATTENTION_BACKENDS}
     if unknown or not attentions:
         parser.error(f"--attention: {', '.join(sorted(unknown)) or 'empty'}; give default or {ATTENTION_BACKENDS}")
+    formats = [f for f in args.memory_formats.split(",") if f]
+    if not formats or not set(formats) <= set(MEMORY_FORMATS):
+        parser.error(f"--memory-formats: {args.memory_formats!r}; give a comma list of {', '.join(MEMORY_FORMATS)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     scale = scale_settings("mini")
@@ -139,8 +163,12 @@ def main(argv=None) -> int:
     print(f"device {prov.device}: bf16 matrix products at {peak:.0f} TFLOP/s", flush=True)
 
     stages = {
-        "unet": (diffusion_stage, scale.diffusion, [(a, b) for a in attentions for b in unet_batches]),
-        "autoencoder": (autoencoder_stage, scale.autoencoder, [(None, b) for b in vae_batches]),
+        "unet": (
+            diffusion_stage,
+            scale.diffusion,
+            [(a, f, b) for f in formats for a in attentions for b in unet_batches],
+        ),
+        "autoencoder": (autoencoder_stage, scale.autoencoder, [(None, "channels_last", b) for b in vae_batches]),
     }
     results = RowsFile(out / "pretrain_speed.csv")
     for name, (build, settings, cases) in stages.items():
@@ -150,12 +178,14 @@ def main(argv=None) -> int:
         probe = build(replace(settings, batch_size=2), 8, None, device)
         flops = counted_flops(partial(probe.train_step, FIRST_STEP, TOTAL)) / 2
         del probe
-        for attention, batch in cases:
+        for attention, memory_format, batch in cases:
             reset_memory(device)
             # each case compiles its own step: torch.compile's cache does not key on the attention backend, so a
             # second backend would otherwise replay the first one's compiled kernels
             torch._dynamo.reset()
-            stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, attention)
+            stage = build(
+                replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, attention, memory_format
+            )
             timing = time_steps(stage, warmup, steps)
             rate = batch / timing["step_seconds"]
             results.add(
@@ -164,6 +194,7 @@ def main(argv=None) -> int:
                     batch=batch,
                     compile=compile or "eager",
                     attention=attention or "default",
+                    memory_format=memory_format,
                     images_per_second=round(rate),
                     step_seconds=round(timing["step_seconds"], 5),
                     flops_per_image=flops,
@@ -176,12 +207,17 @@ def main(argv=None) -> int:
                 )
             )
             print(
-                f"{name} batch {batch}, attention {attention or 'default'}: {rate:,.0f} images/s, "
+                f"{name} batch {batch}, attention {attention or 'default'}, {memory_format}: {rate:,.0f} images/s, "
                 f"{rate * flops / 1e12:.1f} TFLOP/s "
                 f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s",
                 flush=True,
             )
-            if args.profile and name == "unet" and (attention, batch) == cases[-1] and device.type == "cuda":
+            if (
+                args.profile
+                and name == "unet"
+                and (attention, memory_format, batch) == cases[-1]
+                and device.type == "cuda"
+            ):
                 profile(stage, 5, out / "pretrain_speed_profile.txt")
             del stage
     return 0

@@ -76,7 +76,7 @@ def tiny_autoencoder_stage(images, **settings):
     return AutoencoderStage(tiny_generator(resolution=32).vae, images, s, seed=0, device=CPU)
 
 
-def tiny_diffusion_stage(folder, n=48, attention=None, **settings):
+def tiny_diffusion_stage(folder, n=48, attention=None, channels_last=True, **settings):
     bundle = tiny_generator(resolution=32)
     torch.manual_seed(0)
     pool = fake_pool(n, size=32)
@@ -96,6 +96,7 @@ def tiny_diffusion_stage(folder, n=48, attention=None, **settings):
         device=CPU,
         folder=folder,
         attention=attention,
+        channels_last=channels_last,
     )
 
 
@@ -143,6 +144,18 @@ def test_the_attention_backend_pin_reaches_the_unets_attention(tmp_path):
         tiny_diffusion_stage(tmp_path, attention="cudnn").train_step(0, 10)
     with pytest.raises(ReproError, match="unknown attention backend 'fast'"):
         attention_backend("fast")
+
+
+def test_the_memory_format_reaches_the_unets_weights_and_batches_without_changing_the_step(tmp_path):
+    def convolution_weights(stage):
+        return [m.weight for m in stage.unet.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    nhwc, nchw = tiny_diffusion_stage(tmp_path), tiny_diffusion_stage(tmp_path, channels_last=False)
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convolution_weights(nhwc))
+    assert all(w.is_contiguous() for w in convolution_weights(nchw))
+    assert not any(w.is_contiguous() for w in convolution_weights(nhwc) if w.shape[-1] > 1)
+    losses = [[stage.train_step(step, 10)["loss"].item() for step in range(3)] for stage in (nhwc, nchw)]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
 
 
 def _parameters(module):

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..arguments import NONNEGATIVE, POSITIVE, RATE, device
 from ..errors import ReproError
 from ..files import output_file, output_folder
-from .settings import ATTENTION_BACKENDS
+from .settings import ATTENTION_BACKENDS, MEMORY_FORMATS
 
 ACTIONS = ("vae", "adopt-vae", "unet", "export", "card", "all", "pack")
 #: the third-party CIFAR-10 classifier in the data folder that judges the card's CIFAR-10 samples
@@ -68,6 +68,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=ATTENTION_BACKENDS,
         help="unet: pin the attention to this SDPA backend (default: torch's choice; bench/pretrain_speed.py "
         "--attention times them)",
+    )
+    parser.add_argument(
+        "--memory-format",
+        choices=MEMORY_FORMATS,
+        help="unet: the memory layout of its training (default channels_last; bench/pretrain_speed.py "
+        "--memory-formats times both)",
     )
     parser.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     parser.add_argument(
@@ -142,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         scale = replace(scale, compile=None)
     if args.attention:
         scale = replace(scale, attention=args.attention)
+    if args.memory_format:
+        scale = replace(scale, channels_last=args.memory_format == "channels_last")
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes
     judge = cifar_judge(args) if args.action in ("card", "all") else None  # checked before any training
     device = _device(args.device)

@@ -112,6 +112,7 @@ class DiffusionStage:
         folder: Path,
         compile: str | None = None,
         attention: str | None = None,
+        channels_last: bool = True,
     ):
         if scheduler.config.prediction_type != "epsilon":
             raise ReproError(f"the mini model predicts epsilon; scheduler says {scheduler.config.prediction_type}")
@@ -126,7 +127,8 @@ class DiffusionStage:
                 f"{settings.batch_size}; use a larger pool or a smaller batch"
             )
         self.device, self.settings, self.seed, self.folder = torch.device(device), settings, seed, Path(folder)
-        self.unet = unet.to(self.device, memory_format=torch.channels_last).train().requires_grad_(True)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.unet = unet.to(self.device, memory_format=self.memory_format).train().requires_grad_(True)
         self.text_encoder = text_encoder.to(self.device).train().requires_grad_(True)
         self.tokenizer = tokenizer
         self.latents = latents.to(self.device, torch.float32)
@@ -203,7 +205,7 @@ class DiffusionStage:
         gen = self.random.at(step)
         index = torch.multinomial(self.weights, s.batch_size, replacement=True, generator=gen)
         mirrored = torch.randint(0, 2, (s.batch_size,), generator=gen, device=self.device)
-        clean = self.latents[mirrored, index].contiguous(memory_format=torch.channels_last)
+        clean = self.latents[mirrored, index].contiguous(memory_format=self.memory_format)
         captions = drop_captions(self.caption_index[index], self.empty_index, s.caption_dropout, gen)
         timesteps = torch.randint(0, self.num_timesteps, (s.batch_size,), generator=gen, device=self.device)
         noise = torch.randn(clean.shape, generator=gen, device=self.device)
@@ -314,6 +316,7 @@ def train_diffusion(
         folder,
         compile=scale.compile,
         attention=scale.attention,
+        channels_last=scale.channels_last,
     )
     return run_stage(
         stage,

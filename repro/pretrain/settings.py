@@ -70,6 +70,8 @@ class CardSettings:
 
 #: scaled_dot_product_attention backends the UNet stage can be pinned to (``--attention``)
 ATTENTION_BACKENDS = ("flash", "efficient", "cudnn", "math")
+#: memory layouts the UNet stage can train in (``--memory-format``)
+MEMORY_FORMATS = ("channels_last", "contiguous")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class PretrainScale:
     #: the SDPA backend the UNet's attention is pinned to while training (None: torch's choice); a speed
     #: setting like ``compile``, chosen with bench/pretrain_speed.py --attention
     attention: str | None = None
+    #: the UNet stage's memory layout: channels-last (NHWC) or contiguous (NCHW); a speed setting, chosen with
+    #: bench/pretrain_speed.py --memory-formats (the compiled backward copied gradients between the two layouts)
+    channels_last: bool = True
     log_every: int = 50
     checkpoint_minutes: float = 3.0
     seed: int = 0
