@@ -3,12 +3,14 @@ class, the protocol's seeded subset: the unconditional embedding is the mean of 
 alone would make guidance push away from that class), then how well the learned embeddings reproduce their
 images and whether their variants are recognised as their class.
 
-1. ``repro.inversion.invert`` learns one embedding per image (resumable in ``WORK/embeddings``).
+1. ``repro.inversion.invert`` learns one embedding per image (resumable in ``WORK/embeddings``), with the
+   paper's settings unless ``--steps``, ``--lr``, ``--tokens`` or ``--init text`` (a start from the class
+   prompt's encoding, not the paper's) say otherwise: the knobs of a sweep, one ``--out``/``--work`` per run.
 2. Reconstruction: each final embedding sampled once without perturbation (noise and interpolation 0, DDIM,
    guidance ``--recon-guidance``), compared with its image at the dataset's 32 px: mean PSNR, beside the VAE
    round trip's PSNR (the ceiling: stage 1 can do no better than the autoencoder).
 3. Variants: ``--variants`` samples per embedding with the paper's defaults (guidance drawn from {2, 3, 4},
-   noise and interpolation 0.1), labelled by a judge classifier: the share assigned to the source's class.
+   or ``--variant-guidance``; noise and interpolation 0.1), labelled by a judge classifier: the share assigned to the source's class.
    The default judge is the third-party CIFAR-10 ResNet-56 of the data folder (trained on real CIFAR-10, none
    of our images); ``--judge`` takes any classifier checkpoint of the suite, e.g. a pool-trained one.
 
@@ -31,6 +33,18 @@ import numpy as np
 import torch
 
 from repro.arguments import POSITIVE, RATE
+from repro.inversion import InversionConfig
+
+
+def guidance_list(text: str) -> tuple[float, ...]:
+    """``2,3,4`` -> (2.0, 3.0, 4.0): guidance strengths w in the paper's convention (0: none)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a comma list of guidance strengths w >= 0, e.g. 2,3,4")
+    return values
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -40,11 +54,29 @@ def parse(argv=None) -> argparse.Namespace:
         "--images", type=POSITIVE, default=100, help="N images of the CIFAR-10 target split, N / 10 per class"
     )
     p.add_argument("--steps", type=POSITIVE, default=1000, help="stage-1 updates per embedding")
+    p.add_argument("--lr", type=RATE, default=InversionConfig.lr, help="stage 1's AdamW learning rate")
+    p.add_argument(
+        "--tokens", type=POSITIVE, default=None, help="learned tokens per embedding (default: the whole context)"
+    )
+    p.add_argument(
+        "--init",
+        choices=("random", "text"),
+        default="random",
+        help="stage 1's start: the authors' random table, or the encoding of --init-prompt (not the paper's)",
+    )
+    p.add_argument("--init-prompt", default="a photo of a {}", help="with --init text; {} is the class name")
     p.add_argument("--resolution", type=POSITIVE, default=64)
     p.add_argument("--batch", type=POSITIVE, default=100)
     p.add_argument("--sample-steps", type=POSITIVE, default=50)
     p.add_argument("--recon-guidance", type=RATE, default=2.0)
     p.add_argument("--variants", type=POSITIVE, default=5)
+    p.add_argument(
+        "--variant-guidance",
+        type=guidance_list,
+        default=(2.0, 3.0, 4.0),
+        help="comma list of the guidance strengths w the variants draw from, in the paper's convention "
+        "(diffusers' guidance_scale is 1 + w; default the paper's 2,3,4)",
+    )
     p.add_argument("--judge", default=None, help="classifier checkpoint (default: $REPRO_DATA's akamaster ResNet-56)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="results/bench/inversion_reconstruction", help="the CSV and the grid")
@@ -68,7 +100,7 @@ def main(argv=None) -> int:
     from repro.classifiers import load_classifier, predict
     from repro.experiments import training_set
     from repro.generators import load_generator
-    from repro.inversion import InversionConfig, invert, load_checkpoints
+    from repro.inversion import invert, load_checkpoints
     from repro.provenance import Provenance, write_rows
     from repro.sampling import SamplingConfig, sample_dataset, vae_roundtrip
 
@@ -93,7 +125,16 @@ def main(argv=None) -> int:
     rows = []
 
     start = time.perf_counter()
-    config = InversionConfig(steps=args.steps, batch=args.batch, resolution=args.resolution, precision=dtype)
+    config = InversionConfig(
+        steps=args.steps,
+        batch=args.batch,
+        resolution=args.resolution,
+        precision=dtype,
+        lr=args.lr,
+        tokens=args.tokens,
+        init=args.init,
+        init_prompt=args.init_prompt if args.init == "text" else "",
+    )
     invert(
         bundle,
         images.images,
@@ -111,6 +152,9 @@ def main(argv=None) -> int:
             measure="stage 1",
             images=len(images),
             steps=args.steps,
+            lr=args.lr,
+            tokens=args.tokens or "all",
+            init=args.init if args.init == "random" else f"text: {args.init_prompt}",
             value=None,
         )
     )
@@ -142,7 +186,7 @@ def main(argv=None) -> int:
 
     defaults = SamplingConfig(
         per_image=args.variants,
-        guidance=(2.0, 3.0, 4.0),
+        guidance=args.variant_guidance,
         noise=(0.1,),
         interpolate=(0.1,),
         steps=args.sample_steps,
@@ -162,6 +206,7 @@ def main(argv=None) -> int:
             prov.row(
                 measure=f"{name} recognised as their class",
                 value=share,
+                variant_guidance=",".join(f"{g:g}" for g in args.variant_guidance) if name == "variants" else None,
                 unit="%",
                 judge=Path(judge_path).name,
                 count=len(labels),

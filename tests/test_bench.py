@@ -262,6 +262,41 @@ def test_judge_shortcut_measures_every_source_raw_round_tripped_and_sampled(tmp_
         assert measure[name](flat) == pytest.approx([0.0])
 
 
+@pytest.mark.skipif(not os.environ.get("REPRO_DATA"), reason="needs $REPRO_DATA: CIFAR-10 targets and the judge")
+def test_inversion_reconstruction_learns_with_the_stage_1_settings_it_is_given(tmp_path):
+    """The sweep's knobs reach stage 1 and the variants: the learned tables have the asked tokens and were
+    started from the class prompt, and the rows say which settings made them."""
+    from repro.inversion import load_checkpoints
+
+    work = tmp_path / "work"
+    bench(
+        "inversion_reconstruction", "--images", "10", "--steps", "2", "--batch", "10", "--variants", "1",
+        "--sample-steps", "2", "--lr", "0.05", "--tokens", "2", "--init", "text", "--variant-guidance", "1,2",
+        "--device", "cpu", "--out", str(tmp_path / "out"), "--work", str(work),
+    )  # fmt: skip
+    (table,) = load_checkpoints([work / "embeddings"]).values()
+    config = table.meta["config"]
+    assert table.embeddings.shape[:2] == (10, 2)
+    assert (config["lr"], config["tokens"], config["init"], config["init_prompt"]) == (
+        0.05,
+        2,
+        "text",
+        "a photo of a {}",
+    )
+    rows = pd.read_csv(tmp_path / "out" / "inversion_reconstruction.csv").set_index("measure")
+    assert (rows.loc["stage 1", "lr"], rows.loc["stage 1", "init"]) == (0.05, "text: a photo of a {}")
+    assert rows.loc["variants recognised as their class", "variant_guidance"] == "1,2"
+    assert 0 <= rows.loc["variants recognised as their class", "value"] <= 100
+
+
+def test_inversion_reconstruction_refuses_a_negative_guidance_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench("inversion_reconstruction", "--variant-guidance", "2,-1", "--out", str(tmp_path / "out"))
+    assert stopped.value.code == 2
+    assert "'2,-1': give a comma list of guidance strengths w >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("name", "option"),
     [
