@@ -10,7 +10,8 @@ images and whether their variants are recognised as their class.
    guidance ``--recon-guidance``), compared with its image at the dataset's 32 px: mean PSNR, beside the VAE
    round trip's PSNR (the ceiling: stage 1 can do no better than the autoencoder).
 3. Variants: ``--variants`` samples per embedding with the paper's defaults (guidance drawn from {2, 3, 4},
-   or ``--variant-guidance``; noise and interpolation 0.1), labelled by a judge classifier: the share assigned to the source's class.
+   or ``--variant-guidance``; noise and interpolation 0.1), labelled by a judge classifier: the share assigned
+   to the source's class.
    The default judge is the third-party CIFAR-10 ResNet-56 of the data folder (trained on real CIFAR-10, none
    of our images); ``--judge`` takes any classifier checkpoint of the suite, e.g. a pool-trained one.
 
