@@ -377,15 +377,17 @@ def timed_rows(experiments, scale: str, rates: dict[str, float]) -> tuple[list[d
 
 
 def ddis_efficiency_cost(params: dict, rates: dict[str, float]) -> tuple[str, float]:
-    """What ddis_efficiency times: its first ``timed_classes`` class tokens, ``timed_images`` DAG images after a
-    warm-up batch, and one DeepInversion batch for ``timed_steps`` iterations after a warm-up one."""
+    """What ddis_efficiency times for each seed: its first ``timed_classes`` class tokens, ``timed_images`` DAG
+    images after a warm-up batch, and one DeepInversion batch for ``timed_steps`` iterations after a warm-up one."""
     from repro.ddis import SAMPLE_BATCH
 
     images, steps, batch = params["timed_images"], params["timed_steps"], params["deepinversion_batch"]
+    seeds = len(params["seeds"])
     work, tokens = class_tokens_cost(params, params["timed_classes"], rates)
     sampling = (images + min(SAMPLE_BATCH, images)) * rates["dag_image_seconds"]
     deepinversion = (steps + 1) * batch * rates["deepinversion_image_iteration_seconds"]
-    return f"{work}; {images} DAG images; {steps} x {batch} DeepInversion", tokens + sampling + deepinversion
+    work = f"{seeds} seeds x ({work}; {images} DAG images; {steps} x {batch} DeepInversion)"
+    return work, seeds * (tokens + sampling + deepinversion)
 
 
 #: the workflow runs a timed experiment alone on the GPU

@@ -399,20 +399,22 @@ def test_dag_budget_costs_every_job_of_the_scale_from_the_bench_rates(tmp_path, 
     assert sampling["kind"] == "notebook sampling" and sampling["work"] == f"{sets} sets x 8,100 images"
     evals = sets * 8_100 * noise["inference_steps"] * 2
     assert sampling["seconds"] == pytest.approx(evals / rates["sampling_evals_per_s"])
-    # a timed experiment, alone on the GPU: its class tokens at most their epoch budget, its DAG images and warm-up
-    # batch, and its DeepInversion batch for the timed iterations and a warm-up one, at the DDIS bench's rates
+    # a timed experiment, alone on the GPU, for each seed: its class tokens at most their epoch budget, its DAG
+    # images and warm-up batch, and its DeepInversion batch for the timed iterations and a warm-up one, at the DDIS
+    # bench's rates
     from repro.ddis import SAMPLE_BATCH
 
     timed = load_experiment(folder / "ddis_efficiency.yaml", bases).params("mini")
     assert timed["cat_batch"] == 1  # the paper's one image per accumulated step, which the DDIS bench times
     tokens = timed["timed_classes"] * timed["cat_max_epochs"] * timed["cat_grad_accumulation"]
-    expected = (
+    expected = len(timed["seeds"]) * (
         tokens * rates["token_seconds_per_image_step"]
         + (timed["timed_images"] + min(SAMPLE_BATCH, timed["timed_images"])) * rates["dag_image_seconds"]
         + (timed["timed_steps"] + 1) * timed["deepinversion_batch"] * rates["deepinversion_image_iteration_seconds"]
     )
     efficiency = jobs.loc["ddis_efficiency"]
     assert efficiency["kind"] == "timed, alone" and efficiency["seconds"] == pytest.approx(expected)
+    assert len(timed["seeds"]) == 3 and efficiency["work"].startswith("3 seeds x (")
     printed = capsys.readouterr().out
     assert jobs["seconds"].gt(0).all() and "GPU minutes at the measured rates" in printed
     assert "not costed, each running alone on the GPU as well: di_fig4_runtime" in printed

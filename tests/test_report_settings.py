@@ -30,6 +30,7 @@ def test_a_page_says_when_its_numbers_come_from_settings_that_have_changed(demo_
     # which setting differs, read from the executed notebook's record of its parameters
     html = (pages / "di_demo.html").read_text()
     assert "What differs: sizes: [1, 2, 4] there, [1, 2, 8] now." in html
+    assert "not the numbers'. What differs: sizes:" in page  # a sentence of its own
     assert "snakemake --cores all --config scale=mini experiments='[di_demo]'" in page
     assert "Computed with settings that have changed since (each page says which and how to rerun it): [di_demo]" in (
         index.read_text()

@@ -56,12 +56,13 @@ def settings_changed(experiment: Experiment, scale: str, folder: Path, results: 
         return ""
     commits = ", ".join(sorted(results["git_commit"].dropna().astype(str).unique())) if "git_commit" in results else ""
     ran = ran_with(folder / f"{experiment.id}.ipynb")
-    differ = f" What differs: {changed_settings(ran, params)}." if ran is not None else ""
+    # plain() folds whitespace, the leading space included: the space goes outside it
+    differ = f" {plain(f'What differs: {changed_settings(ran, params)}.')}" if ran is not None else ""
     return (
         f"**These numbers were computed with other settings than this experiment's at scale `{scale}` today** "
         f"(config_hash {', '.join(then)} in the rows" + (f", commit {commits}" if commits else "") + f"; the "
         f"settings in config/ now hash to {now}): the protocol and stand-in on this page describe today's "
-        f"settings, not the numbers'.{plain(differ)} Rerun it to refresh them: `snakemake --cores all --config "
+        f"settings, not the numbers'.{differ} Rerun it to refresh them: `snakemake --cores all --config "
         f"scale={scale} experiments='[{experiment.id}]'`."
     )
 
