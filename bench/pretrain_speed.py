@@ -38,6 +38,8 @@ from repro.pretrain.diffusion import DiffusionStage
 from repro.pretrain.settings import ATTENTION_BACKENDS, MEMORY_FORMATS, scale_settings
 from repro.provenance import Provenance, RowsFile
 
+#: the memory layout both stages train in unless a UNet case asks for another (the autoencoder's only one)
+LAYOUT = "channels_last"
 #: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
 #: a real run's steps are
 FIRST_STEP, TOTAL = 200, 1000
@@ -49,7 +51,7 @@ def diffusion_stage(
     compile: str | None,
     device,
     attention: str | None = None,
-    memory_format: str = "channels_last",
+    memory_format: str = LAYOUT,
     seed: int = 0,
 ) -> DiffusionStage:
     rng = np.random.default_rng(seed)
@@ -75,17 +77,7 @@ def diffusion_stage(
     )
 
 
-def autoencoder_stage(
-    settings,
-    images: int,
-    compile: str | None,
-    device,
-    attention: str | None = None,
-    memory_format: str = "channels_last",
-    seed: int = 0,
-) -> AutoencoderStage:
-    if attention is not None or memory_format != "channels_last":
-        raise ValueError("the autoencoder stage has no attention or memory-format setting")
+def autoencoder_stage(settings, images: int, compile: str | None, device, seed: int = 0) -> AutoencoderStage:
     pixels = np.random.default_rng(seed).integers(
         0, 256, (images, mini_config.RESOLUTION, mini_config.RESOLUTION, 3), dtype=np.uint8
     )
@@ -166,9 +158,9 @@ def main(argv=None) -> int:
         "unet": (
             diffusion_stage,
             scale.diffusion,
-            [(a, f, b) for f in formats for a in attentions for b in unet_batches],
+            [({"attention": a, "memory_format": f}, b) for f in formats for a in attentions for b in unet_batches],
         ),
-        "autoencoder": (autoencoder_stage, scale.autoencoder, [(None, "channels_last", b) for b in vae_batches]),
+        "autoencoder": (autoencoder_stage, scale.autoencoder, [({}, b) for b in vae_batches]),
     }
     results = RowsFile(out / "pretrain_speed.csv")
     for name, (build, settings, cases) in stages.items():
@@ -178,14 +170,13 @@ def main(argv=None) -> int:
         probe = build(replace(settings, batch_size=2), 8, None, device)
         flops = counted_flops(partial(probe.train_step, FIRST_STEP, TOTAL)) / 2
         del probe
-        for attention, memory_format, batch in cases:
+        for speed, batch in cases:
+            attention, memory_format = speed.get("attention"), speed.get("memory_format", LAYOUT)
             reset_memory(device)
             # each case compiles its own step: torch.compile's cache does not key on the attention backend, so a
             # second backend would otherwise replay the first one's compiled kernels
             torch._dynamo.reset()
-            stage = build(
-                replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, attention, memory_format
-            )
+            stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, **speed)
             timing = time_steps(stage, warmup, steps)
             rate = batch / timing["step_seconds"]
             results.add(
@@ -212,12 +203,7 @@ def main(argv=None) -> int:
                 f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s",
                 flush=True,
             )
-            if (
-                args.profile
-                and name == "unet"
-                and (attention, memory_format, batch) == cases[-1]
-                and device.type == "cuda"
-            ):
+            if args.profile and name == "unet" and (speed, batch) == cases[-1] and device.type == "cuda":
                 profile(stage, 5, out / "pretrain_speed_profile.txt")
             del stage
     return 0
