@@ -73,7 +73,7 @@ def diffusion_stage(
         folder=Path("/tmp/pretrain_speed"),
         compile=compile,
         attention=attention,
-        channels_last=memory_format == "channels_last",
+        memory_format=memory_format,
     )
 
 

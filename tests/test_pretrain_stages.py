@@ -13,10 +13,17 @@ from repro.errors import ReproError
 from repro.generators import mini_config
 from repro.generators.tiny import tiny_generator
 from repro.pretrain.autoencoder import AutoencoderStage, autoencoder_loss, uint8_to_pixels
-from repro.pretrain.diffusion import DiffusionStage, MovingAverage, balanced_weights, diffusion_loss, drop_captions
+from repro.pretrain.diffusion import (
+    LAYOUTS,
+    DiffusionStage,
+    MovingAverage,
+    balanced_weights,
+    diffusion_loss,
+    drop_captions,
+)
 from repro.pretrain.loop import attention_backend, run_stage
 from repro.pretrain.pool import caption_table, record_split, split_pool
-from repro.pretrain.settings import AutoencoderSettings, DiffusionSettings
+from repro.pretrain.settings import MEMORY_FORMATS, AutoencoderSettings, DiffusionSettings
 
 CPU = torch.device("cpu")
 
@@ -76,7 +83,7 @@ def tiny_autoencoder_stage(images, **settings):
     return AutoencoderStage(tiny_generator(resolution=32).vae, images, s, seed=0, device=CPU)
 
 
-def tiny_diffusion_stage(folder, n=48, attention=None, channels_last=True, **settings):
+def tiny_diffusion_stage(folder, n=48, attention=None, memory_format="channels_last", **settings):
     bundle = tiny_generator(resolution=32)
     torch.manual_seed(0)
     pool = fake_pool(n, size=32)
@@ -96,7 +103,7 @@ def tiny_diffusion_stage(folder, n=48, attention=None, channels_last=True, **set
         device=CPU,
         folder=folder,
         attention=attention,
-        channels_last=channels_last,
+        memory_format=memory_format,
     )
 
 
@@ -150,12 +157,15 @@ def test_the_memory_format_reaches_the_unets_weights_and_batches_without_changin
     def convolution_weights(stage):
         return [m.weight for m in stage.unet.modules() if isinstance(m, torch.nn.Conv2d)]
 
-    nhwc, nchw = tiny_diffusion_stage(tmp_path), tiny_diffusion_stage(tmp_path, channels_last=False)
+    nhwc, nchw = tiny_diffusion_stage(tmp_path), tiny_diffusion_stage(tmp_path, memory_format="contiguous")
     assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convolution_weights(nhwc))
     assert all(w.is_contiguous() for w in convolution_weights(nchw))
     assert not any(w.is_contiguous() for w in convolution_weights(nhwc) if w.shape[-1] > 1)
     losses = [[stage.train_step(step, 10)["loss"].item() for step in range(3)] for stage in (nhwc, nchw)]
     assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+    assert tuple(LAYOUTS) == MEMORY_FORMATS  # every layout the CLI offers has its torch format
+    with pytest.raises(ReproError, match="unknown memory format 'nhwc'; choose one of channels_last, contiguous"):
+        tiny_diffusion_stage(tmp_path, memory_format="nhwc")
 
 
 def _parameters(module):

@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.attention:
         scale = replace(scale, attention=args.attention)
     if args.memory_format:
-        scale = replace(scale, channels_last=args.memory_format == "channels_last")
+        scale = replace(scale, memory_format=args.memory_format)
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes
     judge = cifar_judge(args) if args.action in ("card", "all") else None  # checked before any training
     device = _device(args.device)

@@ -30,6 +30,8 @@ FINAL_DIR = "final"
 SNAPSHOT_DIR = "snapshots"
 TOKENIZER_DIR = "tokenizer"
 EMA_UNET_FILE = "unet_ema.safetensors"
+#: the torch layout of each of settings.MEMORY_FORMATS
+LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
 def diffusion_loss(
@@ -112,7 +114,7 @@ class DiffusionStage:
         folder: Path,
         compile: str | None = None,
         attention: str | None = None,
-        channels_last: bool = True,
+        memory_format: str = "channels_last",
     ):
         if scheduler.config.prediction_type != "epsilon":
             raise ReproError(f"the mini model predicts epsilon; scheduler says {scheduler.config.prediction_type}")
@@ -127,7 +129,9 @@ class DiffusionStage:
                 f"{settings.batch_size}; use a larger pool or a smaller batch"
             )
         self.device, self.settings, self.seed, self.folder = torch.device(device), settings, seed, Path(folder)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if memory_format not in LAYOUTS:
+            raise ReproError(f"unknown memory format {memory_format!r}; choose one of {', '.join(LAYOUTS)}")
+        self.memory_format = LAYOUTS[memory_format]
         self.unet = unet.to(self.device, memory_format=self.memory_format).train().requires_grad_(True)
         self.text_encoder = text_encoder.to(self.device).train().requires_grad_(True)
         self.tokenizer = tokenizer
@@ -316,7 +320,7 @@ def train_diffusion(
         folder,
         compile=scale.compile,
         attention=scale.attention,
-        channels_last=scale.channels_last,
+        memory_format=scale.memory_format,
     )
     return run_stage(
         stage,

@@ -87,9 +87,10 @@ class PretrainScale:
     #: the SDPA backend the UNet's attention is pinned to while training (None: torch's choice); a speed
     #: setting like ``compile``, chosen with bench/pretrain_speed.py --attention
     attention: str | None = None
-    #: the UNet stage's memory layout: channels-last (NHWC) or contiguous (NCHW); a speed setting, chosen with
-    #: bench/pretrain_speed.py --memory-formats (the compiled backward copied gradients between the two layouts)
-    channels_last: bool = True
+    #: the UNet stage's memory layout, one of MEMORY_FORMATS: channels-last (NHWC) or contiguous (NCHW); a speed
+    #: setting, chosen with bench/pretrain_speed.py --memory-formats (the compiled backward copied gradients
+    #: between the two layouts)
+    memory_format: str = "channels_last"
     log_every: int = 50
     checkpoint_minutes: float = 3.0
     seed: int = 0
