@@ -33,19 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repro.arguments import POSITIVE, RATE
+from repro.arguments import POSITIVE, RATE, listed, number
 from repro.inversion import InversionConfig
-
-
-def guidance_list(text: str) -> tuple[float, ...]:
-    """``2,3,4`` -> (2.0, 3.0, 4.0): guidance strengths w in the paper's convention (0: none)."""
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        values = ()
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a comma list of guidance strengths w >= 0, e.g. 2,3,4")
-    return values
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -73,7 +62,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--variants", type=POSITIVE, default=5)
     p.add_argument(
         "--variant-guidance",
-        type=guidance_list,
+        type=listed(number(at_least=0)),
         default=(2.0, 3.0, 4.0),
         help="comma list of the guidance strengths w the variants draw from, in the paper's convention "
         "(diffusers' guidance_scale is 1 + w; default the paper's 2,3,4)",
