@@ -500,6 +500,10 @@ CASES = {
         ["pretrain", "vae", "--steps", "0", "--work", str(t / "w")],
         ["argument --steps: 0 is out of range", ">= 1"],
     ),
+    "pretrain caption balance above one": lambda k, t: (
+        ["pretrain", "unet", "--caption-balance", "2", "--work", str(t / "w")],
+        ["argument --caption-balance: 2 is out of range", ">= 0 and <= 1"],
+    ),
     "pretrain work is a file": lambda k, t: (
         ["pretrain", "vae", "--scale", "smoke", "--work", str(k["file"])],
         ["--work", "must be a folder, but it is a file"],

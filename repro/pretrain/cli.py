@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..arguments import NONNEGATIVE, POSITIVE, RATE, device
+from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, device
 from ..errors import ReproError
 from ..files import output_file, output_folder
 from .settings import ATTENTION_BACKENDS, MEMORY_FORMATS
@@ -74,6 +74,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=MEMORY_FORMATS,
         help="unet: the memory layout of its training (default channels_last; bench/pretrain_speed.py "
         "--memory-formats times both)",
+    )
+    parser.add_argument(
+        "--caption-balance",
+        type=SHARE,
+        help="unet: an image is drawn with weight count(its caption) ** (B - 1): 1 keeps the pool's caption "
+        "frequencies, 0 makes every caption equally frequent (default 0.5)",
     )
     parser.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
     parser.add_argument(
@@ -150,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
         scale = replace(scale, attention=args.attention)
     if args.memory_format:
         scale = replace(scale, memory_format=args.memory_format)
+    if args.caption_balance is not None:
+        scale = replace(scale, diffusion=replace(scale.diffusion, caption_balance=args.caption_balance))
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes
     judge = cifar_judge(args) if args.action in ("card", "all") else None  # checked before any training
     device = _device(args.device)
