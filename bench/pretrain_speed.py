@@ -173,8 +173,9 @@ def main(argv=None) -> int:
         for speed, batch in cases:
             attention, memory_format = speed.get("attention"), speed.get("memory_format", LAYOUT)
             reset_memory(device)
-            # each case compiles its own step: torch.compile's cache does not key on the attention backend, so a
-            # second backend would otherwise replay the first one's compiled kernels
+            # each case compiles its own step: torch.compile's caches do not key on the attention backend, so a
+            # second backend would otherwise replay the first one's compiled kernels (a pinned backend also turns
+            # the on-disk caches off: DiffusionStage)
             torch._dynamo.reset()
             stage = build(replace(settings, batch_size=batch), max(4 * batch, 8), compile, device, **speed)
             timing = time_steps(stage, warmup, steps)

@@ -83,7 +83,7 @@ def tiny_autoencoder_stage(images, **settings):
     return AutoencoderStage(tiny_generator(resolution=32).vae, images, s, seed=0, device=CPU)
 
 
-def tiny_diffusion_stage(folder, n=48, attention=None, memory_format="channels_last", **settings):
+def tiny_diffusion_stage(folder, n=48, attention=None, memory_format="channels_last", compile=None, **settings):
     bundle = tiny_generator(resolution=32)
     torch.manual_seed(0)
     pool = fake_pool(n, size=32)
@@ -102,6 +102,7 @@ def tiny_diffusion_stage(folder, n=48, attention=None, memory_format="channels_l
         seed=0,
         device=CPU,
         folder=folder,
+        compile=compile,
         attention=attention,
         memory_format=memory_format,
     )
@@ -151,6 +152,21 @@ def test_the_attention_backend_pin_reaches_the_unets_attention(tmp_path):
         tiny_diffusion_stage(tmp_path, attention="cudnn").train_step(0, 10)
     with pytest.raises(ReproError, match="unknown attention backend 'fast'"):
         attention_backend("fast")
+
+
+def test_a_pinned_attention_backend_is_compiled_without_torch_compiles_on_disk_caches(tmp_path, monkeypatch):
+    """The caches key on a graph that names attention before a backend is picked: a pinned backend must not be
+    served another backend's cached kernels."""
+    import torch._functorch.config as functorch_config
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config, "fx_graph_cache", True)
+    monkeypatch.setattr(functorch_config, "enable_autograd_cache", True)
+    tiny_diffusion_stage(tmp_path, compile="default")  # torch's own choice of backend: the caches may serve it
+    tiny_diffusion_stage(tmp_path, attention="math")  # eager: nothing is compiled
+    assert inductor_config.fx_graph_cache and functorch_config.enable_autograd_cache
+    tiny_diffusion_stage(tmp_path, attention="math", compile="default")
+    assert not inductor_config.fx_graph_cache and not functorch_config.enable_autograd_cache
 
 
 def test_the_memory_format_reaches_the_unets_weights_and_batches_without_changing_the_step(tmp_path):

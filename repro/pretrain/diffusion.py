@@ -22,7 +22,16 @@ import torch.nn.functional as F
 
 from ..errors import ReproError
 from ..files import replaced_atomically
-from .loop import StepRandom, attention_backend, bf16_autocast, compiled, lr_factor, read_done, run_stage
+from .loop import (
+    StepRandom,
+    attention_backend,
+    bf16_autocast,
+    compile_without_caches,
+    compiled,
+    lr_factor,
+    read_done,
+    run_stage,
+)
 from .pool import caption_table
 from .settings import DiffusionSettings
 
@@ -155,6 +164,8 @@ class DiffusionStage:
         )
         self.ema = MovingAverage(self.unet.parameters(), settings.ema_max_decay, settings.ema_power)
         self.random = StepRandom(seed, self.device)
+        if attention is not None and compile is not None:
+            compile_without_caches()
         self.loss_fn = compiled(diffusion_loss, compile)
         self.autocast = bf16_autocast(self.device)
         self.attention = attention

@@ -105,7 +105,8 @@ def compiled(fn, mode: str | None):
 def attention_backend(name: str | None):
     """A context that pins the UNet's attention to one SDPA backend. The mini UNet's heads are 16-32 wide on
     64-256 tokens, shapes where torch's default (cuDNN on H100) was a fifth of the training step's GPU time, so
-    the backends are worth timing against each other (bench/pretrain_speed.py --attention)."""
+    the backends are worth timing against each other (bench/pretrain_speed.py --attention; on an H100 the default
+    was the fastest, flash 8 % and memory-efficient 13 % slower)."""
     if name is None:
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -119,6 +120,18 @@ def attention_backend(name: str | None):
     if name not in backends:
         raise ReproError(f"unknown attention backend {name!r}; choose one of {', '.join(backends)}")
     return sdpa_kernel(backends[name])
+
+
+def compile_without_caches() -> None:
+    """Turn torch.compile's on-disk caches off for this process, so a step compiled with a pinned attention backend
+    is compiled with it. The caches key on the traced graph, which names scaled_dot_product_attention before a
+    backend is picked: with them on, an H100 served a flash-attention step the default backend's cached kernels
+    (its warm-up of 3.7 s compiled nothing; results/bench/pretrain_speed_c02b6f7). Each compile then runs in full."""
+    import torch._functorch.config
+    import torch._inductor.config
+
+    torch._inductor.config.fx_graph_cache = False
+    torch._functorch.config.enable_autograd_cache = False
 
 
 def bf16_autocast(device: torch.device):
