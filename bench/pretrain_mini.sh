@@ -26,7 +26,8 @@
 # stage-1 step counts of its reconstruction, default "1000 3000") tune the run. The attention backend and the
 # memory layout are speed choices: time them with
 # SPEED_ARGS="--attention default,flash,efficient --memory-formats channels_last,contiguous", then train with the
-# fastest (PRETRAIN_ARGS="--attention flash --memory-format contiguous").
+# fastest (e.g. PRETRAIN_ARGS="--attention flash --memory-format contiguous"). On an H100 the defaults were the
+# fastest (torch's cuDNN attention, channels-last: results/bench/pretrain_speed.csv).
 set -euo pipefail
 phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|export|card|final|evaluate [MINUTES]}
 minutes=${2:-8.5}

@@ -185,6 +185,10 @@ def test_perf_table_is_written_from_the_csvs_between_the_markers(tmp_path):
     skipped = sd.iloc[[1]].assign(status="skipped: time budget", sec_per_embedding=None)
     other = sd.iloc[[1]].assign(resolution=256, sec_per_embedding=0.2)
     pd.concat([sd, skipped, other]).to_csv(results / "inversion_speed.csv", index=False)
+    # the UNet step with torch's default attention, and a flash case whose compile was served from a cache
+    unet = pd.read_csv(results / "pretrain_speed.csv").query("attention == 'default'").iloc[[0]]
+    reused = unet.assign(attention="flash", images_per_second=32574, warmup_seconds=0.25)
+    pd.concat([unet.assign(images_per_second=32588), reused]).to_csv(results / "pretrain_speed.csv", index=False)
     readme = tmp_path / "README.md"
     readme.write_text(PERF_README)
 
@@ -211,8 +215,8 @@ def test_perf_table_is_written_from_the_csvs_between_the_markers(tmp_path):
     assert "| not measured (no CSV yet) |" in rows["SD-shaped sampling (DI stage 2)"][0]
     # the compiled case that compiled nothing (its warm-up under a second) gets the footnote
     default, flash = rows["mini UNet pretraining step"]
-    assert default.startswith("batch 2048, compile default, attention default | 32,588 images/s |")
-    assert flash.startswith("batch 2048, compile default, attention flash [1] | 32,574 images/s |")
+    assert default.startswith("batch 2048, compile default, attention default, channels_last | 32,588 images/s |")
+    assert flash.startswith("batch 2048, compile default, attention flash, channels_last [1] | 32,574 images/s |")
     assert "\n[1] reused an earlier case's compiled step: its warm-up (0.25 s) compiled nothing" in text
     assert text.count("[1]") == 2
     # no target; the paper's figure beside ours

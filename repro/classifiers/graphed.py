@@ -9,10 +9,10 @@ way, the backward pass writes them into the graph's own memory at every replay.
 
 Each step captures on a stream of its own (:func:`own_stream`), never on torch's one default capture stream: PyTorch
 keys its cuBLAS workspace by the capture stream, so graphs captured on one stream share one workspace, which
-graphs replayed side by side must not. A grid of three PACS trainings that captured on the shared stream logged
-losses near 1e34 at steps its members trained alone did not (results/bench/seed_noise_pacs_sketch); with a stream
-per step and the gradients zeroed inside the graph it gives their accuracies alone to the last digit
-(results/bench/seed_noise_pacs_sketch_c0bc2cbfe92a). Which of the two changes removed the divergence is not shown.
+graphs replayed side by side must not. A grid of three PACS trainings replaying graphs captured on the shared
+stream reached nan losses by step 225, all three, where its members trained alone did not; with a stream per step
+the grid gives their accuracies alone to the last digit (in results/bench:
+seed_noise_pacs_sketch_shared_capture_c02b6f7 and seed_noise_pacs_sketch_c0bc2cbfe92a).
 """
 
 from __future__ import annotations
