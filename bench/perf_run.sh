@@ -8,8 +8,10 @@
 #
 # State lives in $PERF_STATE (default /tmp/perf-run), which lasts while the machine stays warm: keep the calls back
 # to back. A bench is done once it exits 0 (its folder then holds a `done` file); one stopped or failed runs again,
-# from its start, in the next call. diffusers is not in the GPU image: carry .whl/ (`bench/mini_dag.sh wheels`) and
-# its wheels are installed once into $PERF_STATE/site. Back here, unpack the tar in a temporary folder, copy the
+# from its start, in the next call. diffusers and jsonschema are not in the GPU image: carry a folder of their wheels
+# and their dependencies' ($WHEELS, default .whl/; `bench/mini_dag.sh wheels` fills .whl/ with these and the
+# workflow's, 45 MiB, which beside the tracked generator weights pass a call's 64: a folder of only these, about
+# 7 MiB, fits), installed once into $PERF_STATE/site. Back here, unpack the tar in a temporary folder, copy the
 # CSVs and profiles into results/bench and write the table: `python bench/perf_table.py --readme README.md`.
 # PERF_BENCHES replaces the list below (lines "NAME MINUTES SCRIPT ARGS...": the script runs with --out NAME's
 # folder added); TINY=1 adds --tiny to every script, a CPU rehearsal of the same calls.
@@ -22,9 +24,10 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 REPRO_OFFLINE=1
 export PYTHONPATH=$state/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 deadline=$(awk -v now="$(date +%s)" -v m="$minutes" 'BEGIN { printf "%d", now + 60 * m }')
 
+wheels=${WHEELS:-.whl}
 if ! python3 -c "import diffusers, jsonschema" 2>/dev/null; then
-  ls .whl/*.whl >/dev/null 2>&1 || { echo "diffusers is missing: carry .whl/ with its wheels" >&2; exit 2; }
-  python3 -m pip install -q --no-index --no-deps --no-compile --target "$state/site" .whl/*.whl
+  ls "$wheels"/*.whl >/dev/null 2>&1 || { echo "diffusers is missing: carry $wheels/ with its wheels" >&2; exit 2; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --target "$state/site" "$wheels"/*.whl
 fi
 
 # name, minutes it is expected to take on an H100 (generous: it only decides whether the bench still fits in this
