@@ -30,16 +30,18 @@ if ! python3 -c "import diffusers, jsonschema" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$state/site" "$wheels"/*.whl
 fi
 
-# name, minutes it is expected to take on an H100 (generous: it only decides whether the bench still fits in this
-# call), the script and its arguments: the commands that wrote the committed CSVs (results/bench/README.md)
+# name, minutes on an H100 (the script's docstring where it says, rounded up; a guess for the sampling benches: it
+# only decides whether the bench still fits in this call, and one that overruns is stopped at the call's end and
+# runs again in the next), the script and its arguments: the commands that wrote the committed CSVs
+# (results/bench/README.md)
 BENCHES="
-pretrain 4 bench/pretrain_speed.py --unet-batches 2048 --vae-batches 256 --profile
-inversion_mini 4 bench/inversion_speed.py --generator mini
-sampling_mini 3 bench/sampling_speed.py --generator mini --compile --batch 2048
-inversion_sd 6 bench/inversion_speed.py --budget-seconds 120
-sampling_sd 5 bench/sampling_speed.py --compile
+pretrain 3 bench/pretrain_speed.py --unet-batches 2048 --vae-batches 256 --profile
+inversion_mini 3 bench/inversion_speed.py --generator mini
+sampling_mini 2 bench/sampling_speed.py --generator mini --compile --batch 2048
+inversion_sd 5 bench/inversion_speed.py --budget-seconds 120
+sampling_sd 4 bench/sampling_speed.py --compile
 classifier 5 bench/classifier_speed.py --batch-sizes 128 --modes plain fast --grids 8 16
-ddis 5 bench/ddis_speed.py
+ddis 4 bench/ddis_speed.py
 "
 left=0
 while read -r name expected script args; do
