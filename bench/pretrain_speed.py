@@ -35,11 +35,12 @@ from repro.experiments.timing import (
 from repro.generators import mini_config
 from repro.pretrain.autoencoder import AutoencoderStage
 from repro.pretrain.diffusion import DiffusionStage
-from repro.pretrain.settings import ATTENTION_BACKENDS, MEMORY_FORMATS, scale_settings
+from repro.pretrain.settings import ATTENTION_BACKENDS, MEMORY_FORMATS, PretrainScale, scale_settings
 from repro.provenance import Provenance, RowsFile
 
-#: the memory layout both stages train in unless a UNet case asks for another (the autoencoder's only one)
-LAYOUT = "channels_last"
+#: the memory layout both stages train in unless a UNet case asks for another (the autoencoder's only one): the
+#: one `repro pretrain` trains in by default
+LAYOUT = PretrainScale.memory_format
 #: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
 #: a real run's steps are
 FIRST_STEP, TOTAL = 200, 1000
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--memory-formats",
-        default="channels_last",
+        default=LAYOUT,
         help="UNet: comma list of memory layouts to time, each with every backend and batch: "
         + ", ".join(MEMORY_FORMATS),
     )
