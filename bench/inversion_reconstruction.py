@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         "inversion_reconstruction",
         "bench",
         vars(args),
-        generator=f"{bundle.name} ({bundle.fingerprint})",
+        generator=bundle.label,
         dataset="cifar10",
     )
     rows = []

@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     images, captions = heldout_by_source(args)
     bundle = load_bundle(args.generator, device)
     prov = Provenance(
-        "judge_shortcut", "bench", vars(args), generator=f"{bundle.name} ({bundle.fingerprint})", dataset="pool"
+        "judge_shortcut", "bench", vars(args), generator=bundle.label, dataset="pool"
     )
     rows = []
     for source, real in images.items():

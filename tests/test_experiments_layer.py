@@ -33,7 +33,8 @@ def make_run(tmp_path, **params) -> ExperimentRun:
     )
 
 
-def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path):
+def injected(tmp_path) -> tuple[dict, dict]:
+    """The registry's smoke params of Figure 6 and a notebook namespace its runner would have injected them into."""
     from repro.workflow.registry import load_registry
 
     params = load_registry(CONFIG_DIR)["di_fig6_real_scaling"].params("smoke")
@@ -48,6 +49,11 @@ def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path
         **params,
         "unrelated": 1,
     }
+    return params, namespace
+
+
+def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path):
+    params, namespace = injected(tmp_path)
     run = ExperimentRun.from_globals(namespace, dataset_param="per_image")
     assert run.params == params and run.work_dir == tmp_path / "work"
     assert run.record(table="t", row="r", column="c", value=1.0)["dataset"] == str(params["per_image"])
@@ -61,6 +67,22 @@ def test_from_globals_reads_the_registry_params_and_names_a_missing_one(tmp_path
     bare = {**namespace, "config_dir": ""}  # the parameters cell alone: a notebook opened without its runner
     with pytest.raises(ReproError, match=r"not given its parameters .*`repro notebook di_fig6_real_scaling --scale"):
         ExperimentRun.from_globals(bare)
+
+
+def test_a_notebooks_rows_name_the_generator_weights_they_were_computed_with(tmp_path, monkeypatch):
+    from repro.generators.bundle import generator_fingerprint
+
+    params, namespace = injected(tmp_path)
+    assert params["generator"] == "mini"
+    committed = ExperimentRun.from_globals(namespace).record(table="t", row="r", column="c", value=1.0)
+    assert committed["generator"] == f"mini ({generator_fingerprint('mini')})"
+    # the same short name pointed at other weights: the rows say so
+    other = tmp_path / "other_mini"
+    (other / "unet").mkdir(parents=True)
+    (other / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"other weights")
+    monkeypatch.setenv(MINI_ENV, str(other))
+    retrained = ExperimentRun.from_globals(namespace).record(table="t", row="r", column="c", value=1.0)
+    assert retrained["generator"].startswith("mini (") and retrained["generator"] != committed["generator"]
 
 
 def test_rows_are_kept_while_recording_and_published_on_save(tmp_path):

@@ -94,6 +94,8 @@ class ExperimentRun:
                 f"config/experiments/{experiment}.yaml gives {missing} at scale {scale}, which were not injected: {how}"
             )
         params = {name: namespace[name] for name in names}
+        from ..generators.bundle import generator_label
+
         return cls(
             experiment,
             scale,
@@ -101,7 +103,7 @@ class ExperimentRun:
             params,
             data_root=namespace["data_root"],
             device=namespace["device"],
-            generator=str(params.get("generator", "")),
+            generator=generator_label(params["generator"]) if params.get("generator") else "",
             dataset=str(params[dataset_param]) if dataset_param else "",
             work_dir=namespace["work_dir"],
             config_dir=namespace["config_dir"],

@@ -73,6 +73,11 @@ class GeneratorBundle:
         return next(self.unet.parameters()).dtype
 
     @property
+    def label(self) -> str:
+        """How result rows name this generator: its short name and the fingerprint of its weights."""
+        return f"{self.name} ({self.fingerprint})"
+
+    @property
     def text_width(self) -> int:
         return int(self.text_encoder.config.hidden_size)
 
@@ -219,6 +224,12 @@ def generator_fingerprint(source: str | os.PathLike = "mini", unet_weights: str 
     )
     extra = [unet_weights] if unet_weights is not None else []
     return folder_fingerprint(folder, extra) if folder is not None else f"hub:{name}"
+
+
+def generator_label(source: str | os.PathLike) -> str:
+    """:attr:`GeneratorBundle.label` of ``source`` without loading it, e.g. ``mini (6c3d665fc6acb26c)``: a result
+    row names the weights it was computed with, not only the name that may point at other weights tomorrow."""
+    return f"{source} ({generator_fingerprint(source)})"
 
 
 def _load_parts(source: str | Path, local_only: bool) -> dict:
