@@ -143,9 +143,7 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     images, captions = heldout_by_source(args)
     bundle = load_bundle(args.generator, device)
-    prov = Provenance(
-        "judge_shortcut", "bench", vars(args), generator=bundle.label, dataset="pool"
-    )
+    prov = Provenance("judge_shortcut", "bench", vars(args), generator=bundle.label, dataset="pool")
     rows = []
     for source, real in images.items():
         started = time.perf_counter()
