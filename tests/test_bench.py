@@ -637,3 +637,51 @@ def test_dag_budget_compares_a_notebooks_trainings_and_sampling_as_its_one_job(t
     assert row["kind"] == "classifier trainings + notebook sampling" and row["work"] == "6 trainings; 6 sets"
     assert (row["seconds"], row["ratio"], row["excess_s"]) == (90.0, 2.0, 90.0)
     assert list(kinds.index) == ["classifier trainings + notebook sampling"]
+
+
+def jobs_table(path, jobs: list[tuple[str, str, int, int]]):
+    """A run's jobs.csv (repro jobs) of jobs (name, kind, start second, end second) from 12:00:00."""
+    t0 = pd.Timestamp("2026-12-07T12:00:00+00:00")
+    rows = [
+        {
+            "job": job,
+            "kind": kind,
+            "wall_s": float(end - start),
+            "started": (t0 + pd.Timedelta(seconds=start)).isoformat(),
+            "ended": (t0 + pd.Timedelta(seconds=end)).isoformat(),
+            "phases": "",
+        }
+        for job, kind, start, end in jobs
+    ]
+    rows.append({"job": "all jobs, one after another", "kind": "total", "wall_s": sum(r["wall_s"] for r in rows)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_dag_shares_split_each_second_between_the_jobs_running_and_take_each_jobs_latest_run(tmp_path, capsys):
+    module = runpy.run_path(str(REPO / "bench" / "dag_shares.py"))
+    first = jobs_table(tmp_path / "run_a" / "jobs.csv", [("a", "asset", 0, 120), ("b", "experiment", 60, 120)])
+    jobs, _ = module["read_jobs"](first)
+    shares = module["shares"](jobs)
+    # 0-60 s: a alone; 60-120 s: a and b, 30 s each; the shares add up to the run's wall time
+    assert shares.tolist() == [90.0, 30.0]
+    # a later run measures b again, alone: its 45 s replace the 30 s
+    later = tmp_path / "run_b" / "jobs.csv"
+    jobs_table(later, [("b", "experiment", 7200, 7245)])
+    latest, runs = module["measured"]([first, later])
+    assert dict(zip(latest["job"], latest["share_s"])) == {"a": 90.0, "b": 45.0}
+    assert runs["at_once"].round(2).tolist() == [1.5, 1.0]
+    # against the smoke scale: a and b are none of its jobs; a run of its CIFAR-10 inversion is one
+    inversion = jobs_table(tmp_path / "run_c" / "jobs.csv", [("inversion_cifar10", "asset", 0, 90)])
+    out = tmp_path / "shares.csv"
+    assert module["main"]([str(first), str(inversion), "--scale", "smoke", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "smoke: 1 of its" in printed and "add up to 1.5 minutes of wall time, within the budget of 20" in printed
+    missing = printed.split("not measured by these runs (not in the total): ")[1].strip().split(", ")
+    assert "di_fig4_runtime (experiment)" in missing and "inversion_cifar10 (asset)" not in missing
+    assert pd.read_csv(out)["job"].tolist() == ["inversion_cifar10"]
+    with pytest.raises(SystemExit):
+        module["main"]([])
+    assert module["main"]([str(tmp_path / "nowhere" / "jobs.csv")]) == 2
+    assert "is missing: name each run's jobs.csv" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""How long a scale's whole DAG takes on one GPU, projected from the runs that measured its jobs.
+
+A run's jobs share the GPU: while n of them run, each second of wall time is split evenly between them, so a job's
+share is the integral of 1/n over its run time, and the shares of one run add up to its wall time (the seconds in
+which at least one of its jobs ran). A job measured in several runs (their ``jobs.csv``, ``repro jobs``) counts
+with its latest; the projection of the whole scale is the sum of its jobs' shares: the wall time of a run of all of
+them, were they to share the GPU as they did where they were measured. Jobs that no run measured are named.
+
+    python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv               # every job, its share, the total
+    python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --out shares.csv
+
+What it assumes: the GPU was the bottleneck of every run (the share of a job that waited on its own start-up, its
+data or its CPU work is counted as if it had used the GPU), and each run shared it as the run of all would. A run
+with fewer jobs at once, or without NVIDIA's MPS, gives its jobs larger shares than a full run under MPS would: the
+projection then is an upper bound. The runs' jobs-at-once are printed so that a reader can tell them apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from repro.errors import ReproError
+from repro.report.jobs import read_jobs
+from repro.workflow.registry import load_registry, load_scale
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shares(jobs: pd.DataFrame) -> pd.Series:
+    """Each job's share of its run's wall time, in seconds: the integral of 1/(jobs running) over its run time."""
+    start = pd.to_datetime(jobs["started"])
+    end = pd.to_datetime(jobs["ended"])
+    origin = start.min()
+    begins = (start - origin).dt.total_seconds().to_numpy()
+    ends = (end - origin).dt.total_seconds().to_numpy()
+    # between consecutive start or end times the number of jobs running is constant
+    edges = np.unique(np.concatenate([begins, ends]))
+    middles = (edges[:-1] + edges[1:]) / 2
+    inside = (begins[None, :] <= middles[:, None]) & (ends[None, :] > middles[:, None])  # [interval, job]
+    running = inside.sum(axis=1)
+    each = np.diff(edges) / np.maximum(running, 1)  # an interval's seconds over the jobs running in it
+    return pd.Series((inside * each[:, None]).sum(axis=0), index=jobs.index)
+
+
+def measured(tables: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every job's latest measurement over the runs (job, kind, run, wall_s, share_s), and one line per run."""
+    rows, runs = [], []
+    for path in tables:
+        if not path.is_file():
+            raise ReproError(f"{path} is missing: name each run's jobs.csv (repro jobs --scale <scale>)")
+        jobs, closing = read_jobs(path)
+        if jobs.empty:
+            continue
+        jobs = jobs.assign(run=path.parent.name, share_s=shares(jobs), ended_at=pd.to_datetime(jobs["ended"]))
+        wall = float(jobs["share_s"].sum())
+        total = float(jobs["wall_s"].sum())
+        runs.append({"run": path.parent.name, "jobs": len(jobs), "wall_s": wall, "at_once": total / wall})
+        rows.append(jobs[["job", "kind", "run", "wall_s", "share_s", "ended_at"]])
+    if not rows:
+        raise ReproError("none of the tables holds a job: name the jobs.csv of runs that finished some")
+    every = pd.concat(rows, ignore_index=True).sort_values("ended_at")
+    latest = every.drop_duplicates("job", keep="last").drop(columns="ended_at")
+    return latest.sort_values("share_s", ascending=False, ignore_index=True), pd.DataFrame(runs)
+
+
+def scale_jobs(config_dir: Path, scale: str) -> tuple[list[str], list[str]]:
+    """The scale's shared assets and its experiments: the jobs of a run of the whole DAG."""
+    assets = sorted(load_scale(config_dir, scale).get("assets", {}))
+    return assets, sorted(load_registry(config_dir))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("tables", nargs="+", type=Path, help="the runs' jobs.csv, any order (the latest run of a job wins)")
+    p.add_argument("--scale", default="mini", help="whose jobs the projection must cover (default mini)")
+    p.add_argument("--config-dir", type=Path, default=ROOT / "config")
+    p.add_argument("--budget-minutes", type=float, default=20.0, help="the scale's wall-time budget (default 20)")
+    p.add_argument("--out", type=Path, help="CSV of the jobs' latest measurements and shares")
+    args = p.parse_args(argv)
+    try:
+        latest, runs = measured(args.tables)
+        assets, experiments = scale_jobs(args.config_dir, args.scale)
+    except ReproError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    wanted = {(name, "asset") for name in assets} | {(name, "experiment") for name in experiments}
+    latest = latest[[(job, kind) in wanted for job, kind in zip(latest["job"], latest["kind"])]]
+    missing = sorted(f"{name} ({kind})" for name, kind in wanted - set(zip(latest["job"], latest["kind"])))
+    pd.set_option("display.width", 200)
+    print("runs (wall_s: the seconds in which a job ran; at_once: the jobs' summed time over it):")
+    print(runs.round(1).to_string(index=False))
+    table = latest.assign(wall_min=latest["wall_s"] / 60, share_min=latest["share_s"] / 60)
+    print()
+    print(table[["job", "kind", "run", "wall_min", "share_min"]].round(2).to_string(index=False))
+    print()
+    print(table.groupby("kind")["share_min"].sum().round(1).to_string())
+    total = float(table["share_min"].sum())
+    verdict = "within" if total <= args.budget_minutes else "over"
+    print(
+        f"\n{args.scale}: {len(table)} of its {len(wanted)} jobs measured; their shares add up to {total:.1f} minutes "
+        f"of wall time, {verdict} the budget of {args.budget_minutes:g}"
+    )
+    if missing:
+        print(f"not measured by these runs (not in the total): {', '.join(missing)}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        table.drop(columns=["wall_s", "share_s"]).round(3).to_csv(args.out, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
