@@ -43,3 +43,23 @@ def test_hashes_that_read_as_numbers_stay_as_written(tmp_path):
     )
     row = load_results(tmp_path).iloc[0]
     assert (row["git_commit"], row["config_hash"]) == ("012345678901", "12e456789012")
+
+
+def test_the_index_names_the_commit_of_each_artifact_and_says_when_they_are_several(demo_run, tmp_path):
+    import pandas as pd
+
+    demo, out = demo_run
+    pages = tmp_path / "reports" / "mini"
+    commit = load_results(out)["git_commit"].iloc[0]
+    index = render_report([demo], "mini", {"di_demo": out}, pages, tmp_path / "logs").read_text()
+    assert "| detail | commit |" in index and f"| {commit} |" in index
+    assert "not from one run of one commit" not in index
+    # half the rows recomputed by later code: the artifact names both commits, the index says they are several
+    results = pd.read_csv(out / "results.csv", dtype={"git_commit": str})
+    results.loc[results.index[::2], "git_commit"] = "0123456789ab"
+    results.to_csv(out / "results.csv", index=False)
+    index = render_report([demo], "mini", {"di_demo": out}, pages, tmp_path / "logs").read_text()
+    both = ", ".join(sorted([commit, "0123456789ab"]))
+    assert f"| {both} |" in index
+    assert f"These results come from 2 commits ({both}), not from one run of one commit" in index
+    assert "snakemake --cores all --config scale=mini --forceall" in index

@@ -54,7 +54,7 @@ def settings_changed(experiment: Experiment, scale: str, folder: Path, results: 
     then = sorted(set(results["config_hash"].dropna().astype(str)) - {now, "timing"})  # timing rows: no params
     if not then:
         return ""
-    commits = ", ".join(sorted(results["git_commit"].dropna().astype(str).unique())) if "git_commit" in results else ""
+    commits = ", ".join(computed_at(results))
     ran = ran_with(folder / f"{experiment.id}.ipynb")
     # plain() folds whitespace, the leading space included: the space goes outside it
     differ = f" {plain(f'What differs: {changed_settings(ran, params)}.')}" if ran is not None else ""
@@ -65,6 +65,13 @@ def settings_changed(experiment: Experiment, scale: str, folder: Path, results: 
         f"settings, not the numbers'.{differ} Rerun it to refresh them: `snakemake --cores all --config "
         f"scale={scale} experiments='[{experiment.id}]'`."
     )
+
+
+def computed_at(results: pd.DataFrame | None) -> list[str]:
+    """The commits whose code computed an artifact's rows (their ``git_commit``), sorted."""
+    if results is None or "git_commit" not in results:
+        return []
+    return sorted(results["git_commit"].dropna().astype(str).unique())
 
 
 def _artifact_page(
@@ -155,13 +162,14 @@ def render_report(
     index = Page(f"Replication status at scale `{scale}`")
     index.text(
         "Every artifact of the two papers, whether this scale reproduces it, and why a cell is empty. "
-        "Numbers come only from this run's CSVs; the paper's are shown beside them on each page."
+        "Numbers come only from the result CSVs of the runs, each row naming the commit, generator and device "
+        "that computed it; the paper's are shown beside them on each page."
     )
     index.text("[The scoreboard](scoreboard.md): every claim, reproduced, differs or undecided at this scale.")
     if jobs is not None:
         jobs_page(jobs, scale).write(page_dir / "jobs.md")
         index.text("[Time and memory of every job](jobs.md): where the run's time went.")
-    status_rows, claim_rows, outcomes, stale = [], [], [], []
+    status_rows, claim_rows, outcomes, stale, commits = [], [], [], [], set()
     for experiment in experiments:
         folder = Path(runs[experiment.id])
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
@@ -172,6 +180,8 @@ def render_report(
             stale.append(f"[{experiment.id}]({experiment.id}.md)")
         page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results, note)
         page.write(page_dir / f"{experiment.id}.md")
+        computed = computed_at(results)
+        commits.update(computed)
         status_rows.append(
             [
                 f"[{experiment.id}]({experiment.id}.md)",
@@ -179,11 +189,17 @@ def render_report(
                 plain(experiment.artifact),
                 status.label,
                 plain(status.detail),
+                ", ".join(computed) or "—",
             ]
         )
         claim_rows += [[plain(claim_text(v.claim)), experiment.id, v.verdict, plain(v.evidence)] for v in verdicts]
     index.heading("Artifacts")
-    index.table(["experiment", "paper", "artifact", "status", "detail"], status_rows)
+    index.table(["experiment", "paper", "artifact", "status", "detail", "commit"], status_rows)
+    if len(commits) > 1:
+        index.text(
+            f"These results come from {len(commits)} commits ({', '.join(sorted(commits))}), not from one run of "
+            f"one commit: `snakemake --cores all --config scale={scale} --forceall` computes them all again."
+        )
     if stale:
         index.text(
             f"Computed with settings that have changed since (each page says which and how to rerun it): "
