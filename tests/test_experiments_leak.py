@@ -19,6 +19,7 @@ from repro.files import ARGUMENTS_FILE
 from repro.generators import save_bundle
 from repro.generators.tiny import tiny_generator
 from repro.inversion.store import EmbeddingTable, save_table
+from repro.sampling import SamplingConfig
 
 LABELS = np.array([0, 1, 0, 1, 0, 1, 0, 1])
 SUBSET = ["img0", "img1", "img2", "img3"]  # two images of each class; img4..img7 lie outside
@@ -48,8 +49,9 @@ def make_run(work, generator) -> ExperimentRun:
     return ExperimentRun("di_fig6_real_scaling", "smoke", work / "out", params, device="cpu", work_dir=work)
 
 
-def write_inversion(work, generator, perturb: bool):
-    """The shared inversion asset of a toy dataset; ``perturb`` replaces the embeddings outside the subset."""
+def write_inversion(work, generator, perturb: bool, batch: int | None = None):
+    """The shared inversion asset of a toy dataset; ``perturb`` replaces the embeddings outside the subset; ``batch``:
+    the inversion's recorded batch (none recorded without it)."""
     embeddings = torch.randn(len(LABELS), 8, 32, generator=torch.Generator().manual_seed(0))
     if perturb:
         embeddings[OUTSIDE] = 5 * torch.randn(len(OUTSIDE), 8, 32, generator=torch.Generator().manual_seed(1))
@@ -70,6 +72,7 @@ def write_inversion(work, generator, perturb: bool):
             "dataset": "toy",
             "split": "target",
             "shard": [0, 1],
+            **({"config": {"batch": batch}} if batch else {}),
         },
     )
     save_table(table, folder / "step00003.safetensors")
@@ -157,3 +160,24 @@ def test_every_inverted_image_reads_the_seeds_shared_set(tmp_path, generator):
     assert variants_of(run, "toy", everything, seed=0).dataset.path == work / "assets" / "synthetic_toy"
     with pytest.raises(ReproError, match="asset 'synthetic_toy_seed1' is not built"):
         variants_of(run, "toy", everything, seed=1)
+
+
+def test_a_notebook_samples_in_batches_of_its_embeddings_own_inversion(tmp_path, generator):
+    """The batch is a speed setting of sampling (every image its own noise): the inversion's batch, which the device
+    held in forward and backward passes, instead of the sampler's default; the images do not change."""
+    sets = {}
+    for batch in (None, 3):
+        work = tmp_path / f"batch{batch}"
+        inversion = write_inversion(work, generator, perturb=False, batch=batch)
+        sets[batch] = sample_set(
+            make_run(work, generator),
+            inversion,
+            "made",
+            generator_source=str(generator),
+            per_image=2,
+            guidance=[2],
+            checkpoints=[3],
+            inference_steps=2,
+        )
+    assert sets[None].config["batch"] == SamplingConfig.batch and sets[3].config["batch"] == 3
+    assert np.array_equal(sets[None].arrays.images, sets[3].arrays.images)

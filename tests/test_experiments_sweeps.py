@@ -114,6 +114,41 @@ def test_the_final_generator_reuses_the_checked_shared_inversion_and_early_ones_
     run.params["inversion_steps"] = 8
     with pytest.raises(ReproError, match="inversion_steps = 8"):
         generator_inversion(run, "cifar10", None, 1.0)
+    run.params["inversion_steps"] = 4
     monkeypatch.setenv(MINI_ENV, str(tmp_path / "nowhere" / "mini"))
     with pytest.raises(ReproError, match="no mini UNet checkpoint at 10%"):
         generator_inversion(run, "cifar10", None, 0.1)
+
+
+def test_an_early_generator_inverts_with_the_shared_inversions_batch(tmp_path, monkeypatch):
+    """Figure 5's 10 % and 30 % UNets learn their embeddings with the settings of the final model's shared
+    inversion, its batch included (a batch shares its random stream): not the stage-1 default."""
+    from repro.experiments import generate
+    from repro.experiments.sweeps import generator_inversion
+    from repro.generators.bundle import MINI_ENV
+    from repro.inversion import InversionConfig
+
+    folder = tmp_path / "work" / "assets" / "inversion_cifar10"
+    folder.mkdir(parents=True)
+    recorded = {
+        "inversion_steps": 4,
+        "inversion_lr": 0.03,
+        "resolution": 64,
+        "checkpoints": [2, 4],
+        "generator": "mini",
+    }
+    (folder / ARGUMENTS_FILE).write_text(json.dumps(recorded))
+    (folder / "run.json").write_text(json.dumps({"config": {"batch": 7, "steps": 4}}))
+    mini = tmp_path / "weights" / "mini"
+    (mini.parent / "mini_checkpoints").mkdir(parents=True)
+    (mini.parent / "mini_checkpoints" / "unet_010.safetensors").write_bytes(b"early")
+    monkeypatch.setenv(MINI_ENV, str(mini))
+    calls = []
+    monkeypatch.setattr(generate, "invert_set", lambda run, images, name, **kw: calls.append(kw) or tmp_path / name)
+    params = {"generator": "mini", "resolution": 64, "inversion_steps": 4, "inversion_lr": 0.03, "checkpoints": [4]}
+    run = ExperimentRun(
+        "di_fig5_generator_quality", "smoke", tmp_path / "out", params, device="cpu", work_dir=tmp_path / "work"
+    )
+    embeddings, unet = generator_inversion(run, "cifar10", list(range(5)), 0.1)
+    assert embeddings == tmp_path / "inversion-cifar10-pretrain010" and unet.name == "unet_010.safetensors"
+    assert calls[0]["batch"] == 7 != InversionConfig.batch and calls[0]["steps"] == 4

@@ -89,6 +89,7 @@ def build_lecf(
         save_resolution=save_resolution,
         precision=precision,
         max_attempts=float(max_attempts),
+        compile=torch.device(device).type == "cuda",  # speed only: the kept images do not depend on it
     )
     return LECF(
         bundle,

@@ -75,6 +75,9 @@ def sample_set(
     """Variants of the embeddings in ``inversion`` (only ``ids`` when given) with these settings, written to
     the scratch folder ``name`` (named with the settings' hash too; resumed shard by shard) and loaded."""
     tables = load_checkpoints([inversion])
+    # batches of the embeddings' own inversion (the shared assets': 1024 at mini): the device that learned them held
+    # that many forward and backward passes of this generator, more than sampling as many images needs
+    batch = int(next(iter(tables.values())).meta.get("config", {}).get("batch", SamplingConfig.batch))
     if ids is not None:
         wanted = set(map(str, ids))
         tables = {step: _subset(table, wanted) for step, table in tables.items()}
@@ -90,6 +93,7 @@ def sample_set(
         seed=seed,
         precision=dtype,
         compile=_compile(run),
+        batch=batch,
     )
     bundle = generator(run, generator_source, dtype, unet_weights)
     first = next(iter(tables.values()))
@@ -119,10 +123,10 @@ def invert_set(
     checkpoints: Sequence[int] | None = None,
     lr: float = 0.03,
     resolution: int | None = None,
-    batch: int = 256,
+    batch: int = InversionConfig.batch,
 ) -> Path:
     """Stage 1 on ``images`` (an ``ImageSet``) into the scratch folder ``name`` (named with the settings' hash
-    too); resumes where it stopped."""
+    too), ``batch`` images learned together; resumes where it stopped."""
     bundle = generator(run, generator_source, dtype, unet_weights)
     config = InversionConfig(
         steps=int(steps),

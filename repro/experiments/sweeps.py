@@ -129,17 +129,22 @@ def generator_inversion(run, dataset: str, train, fraction: float) -> tuple[Path
     the shared ``inversion_<dataset>`` asset (its settings checked against the run's); an early checkpoint
     (``repro.generators.bundle.mini_checkpoint``) inverts the images into the scratch folder (resumed)."""
     from ..generators.bundle import mini_checkpoint
+    from ..inversion import recorded_config
     from . import generate
 
     p = run.params
+    shared = run.assets.checked(f"inversion_{dataset}", p)
     if float(fraction) == 1.0:
-        return run.assets.checked(f"inversion_{dataset}", p), None
+        return shared, None
     unet = mini_checkpoint(float(fraction))
     settings = {
         "steps": int(p["inversion_steps"]),
         "checkpoints": list(p.get("checkpoints") or []) or None,
         "lr": float(p["inversion_lr"]),
         "resolution": per_dataset(p.get("resolution"), dataset),
+        # the shared inversion's batch (part of stage 1's settings: a batch shares its random stream), so that the
+        # three generators' embeddings are learned with the same settings
+        "batch": int(recorded_config(shared)["batch"]),
     }
     name = f"inversion-{dataset}-pretrain{round(100 * float(fraction)):03d}"
     print(f"inverting {len(train)} {dataset} images with the {fraction:.0%} UNet")

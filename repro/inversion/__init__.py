@@ -5,7 +5,7 @@ See README.md in this folder for the method, the defaults, and where the paper a
 
 from .config import InversionConfig
 from .fastpath import FastPath
-from .run import invert
+from .run import invert, recorded_config
 from .store import EmbeddingTable, load_checkpoints, load_table, save_table
 from .trainer import GroupTrainer
 
@@ -17,5 +17,6 @@ __all__ = [
     "invert",
     "load_checkpoints",
     "load_table",
+    "recorded_config",
     "save_table",
 ]

@@ -49,6 +49,12 @@ def _holds_work(out: Path) -> bool:
     )
 
 
+def recorded_config(out: str | Path) -> dict:
+    """The configuration (``InversionConfig`` fields) that the run in inversion folder ``out`` ran with."""
+    path = Path(out) / "run.json"
+    return read_json(path, "the inversion record", f"rerun the inversion into {out}").get("config", {})
+
+
 def _check_or_write_run(out: Path, run: dict, speed_only: tuple[str, ...]) -> None:
     """Refuse to mix two configurations in one output folder (a resume must continue the same run); a folder
     whose run failed before saving anything is simply taken over."""
