@@ -207,8 +207,12 @@ def test_unknown_scheduler_and_missing_checkpoint_are_refused(bundle, tables, tm
 
 
 def test_vae_roundtrip_keeps_shape_and_is_deterministic(bundle):
+    from repro.provenance import phase_seconds
+
     images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    before = phase_seconds().get("vae", 0.0)
     out = vae_roundtrip(bundle, images, resolution=16, batch=2)
+    assert phase_seconds()["vae"] > before  # a workflow job's phases count its round trips
     assert out.shape == images.shape and out.dtype == np.uint8
     assert np.array_equal(out, vae_roundtrip(bundle, images, resolution=16, batch=5))
     assert not np.array_equal(out, images)
