@@ -70,3 +70,23 @@ def test_a_scale_without_results_leaves_the_readme_as_it_is(demo_project, tmp_pa
 def test_the_readme_holds_one_scoreboard_block_near_its_top():
     text = (REPO / "README.md").read_text()
     assert text.count(BEGIN) == 1 and text.count(END) == 1 and text.index(BEGIN) < text.index("## Set up and run")
+
+
+def test_an_undecided_claim_says_why_it_is_undecided(demo_run):
+    """Within the seeds' noise, one seed (no interval), or nothing to compare at this scale: the scoreboard tells
+    them apart from the claim's evidence, as the claims helpers write it."""
+    from repro.experiments.claims import Cell, Check, difference
+    from repro.report.scoreboard import scoreboard_page
+    from repro.report.verdicts import ClaimVerdict
+
+    demo, _ = demo_run
+    claim = {"id": "c", "text": "it holds", "check": "x"}
+    noisy = Check(difference(Cell((1.0, 3.0, 2.0)), Cell((1.5, 2.0, 2.5)), "a - b"), above=True).evidence()
+    one_seed = Check(difference(Cell((1.0,)), Cell((0.5,)), "a - b"), above=True).evidence()
+    missing = "undecided: no Plug-In Inversion images to distil on. Plug-In Inversion is not run offline"
+    verdicts = [ClaimVerdict(demo, claim, "undecided", evidence) for evidence in (noisy, one_seed, missing)]
+    assert "CI [" in noisy and "no interval" in one_seed
+    rows = scoreboard_page(verdicts, "mini").body()
+    assert "| undecided | it holds | [di_demo](di_demo.md) | the run's evidence decides neither way |" in rows
+    assert "| undecided | it holds | [di_demo](di_demo.md) | one seed: no interval to decide on |" in rows
+    assert "| undecided | it holds | [di_demo](di_demo.md) | no Plug-In Inversion images to distil on |" in rows

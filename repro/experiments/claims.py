@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ReproError
+from ..results.tables import NO_INTERVAL
 
 #: two-sided confidence of every interval (the family's, for a claim of several statements)
 LEVEL = 0.95
@@ -133,7 +134,7 @@ class Check(Judgement):
     def evidence(self, alpha: float = 1 - LEVEL) -> str:
         interval = self.contrast.interval(alpha)
         where = (
-            "1 seed: no interval"
+            NO_INTERVAL
             if interval is None
             else f"{1 - alpha:.1%} CI [{interval[0]:+.3g}, {interval[1]:+.3g}]".replace(".0%", "%")
         )

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..results.tables import claim_text
+from ..results.tables import INTERVAL, NO_INTERVAL, claim_text
 from .page import Page, plain, write_marked_block
 from .verdicts import ClaimVerdict
 
@@ -43,10 +43,18 @@ def scoreboard_verdict(verdict: ClaimVerdict) -> str:
 
 
 def _note(verdict: ClaimVerdict) -> str:
-    """Why a claim is undecided: the run's evidence decides neither way, or the artifact did not run."""
+    """Why a claim is undecided: its intervals straddle the threshold, one seed gave no interval, the scale measures
+    nothing to compare (the evidence's first sentence says what is missing), or the artifact did not run."""
     if verdict.verdict in ("yes", "no"):
         return ""
-    return "the run's evidence decides neither way" if verdict.verdict == "undecided" else verdict.verdict
+    if verdict.verdict != "undecided":
+        return verdict.verdict
+    evidence = verdict.evidence.strip()
+    if INTERVAL in evidence or not evidence:
+        return "the run's evidence decides neither way"
+    if NO_INTERVAL in evidence:
+        return "one seed: no interval to decide on"
+    return evidence.removeprefix("undecided: ").split(". ")[0]
 
 
 def scoreboard_page(verdicts: Sequence[ClaimVerdict], scale: str, link: Callable[[str], str] = str) -> Page:

@@ -19,6 +19,10 @@ from ..workflow.notebook import CLAIMS_CSV, RESULTS_CSV
 from ..workflow.registry import Experiment
 
 KEY = ["table", "row", "column"]
+#: how a claim's evidence writes a comparison of one seed, which has no interval (``repro.experiments.claims``), and
+#: how it writes a confidence interval: the report tells an undecided claim's reason from them
+NO_INTERVAL = "1 seed: no interval"
+INTERVAL = "% CI ["
 
 
 def _rerun(path: Path) -> str:
