@@ -53,7 +53,7 @@ def measured(tables: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for path in tables:
         if not path.is_file():
             raise ReproError(f"{path} is missing: name each run's jobs.csv (repro jobs --scale <scale>)")
-        jobs, closing = read_jobs(path)
+        jobs, _ = read_jobs(path)
         if jobs.empty:
             continue
         jobs = jobs.assign(run=path.parent.name, share_s=shares(jobs), ended_at=pd.to_datetime(jobs["ended"]))

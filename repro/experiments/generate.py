@@ -75,12 +75,10 @@ def sample_set(
     """Variants of the embeddings in ``inversion`` (only ``ids`` when given) with these settings, written to
     the scratch folder ``name`` (named with the settings' hash too; resumed shard by shard) and loaded."""
     tables = load_checkpoints([inversion])
-    # batches of the embeddings' own inversion (the shared assets': 1024 at mini): the device that learned them held
-    # that many forward and backward passes of this generator, more than sampling as many images needs
-    batch = int(next(iter(tables.values())).meta.get("config", {}).get("batch", SamplingConfig.batch))
     if ids is not None:
         wanted = set(map(str, ids))
         tables = {step: _subset(table, wanted) for step, table in tables.items()}
+    first = next(iter(tables.values()))
     config = SamplingConfig(
         per_image=int(per_image),
         guidance=_as_list(guidance),
@@ -93,10 +91,11 @@ def sample_set(
         seed=seed,
         precision=dtype,
         compile=_compile(run),
-        batch=batch,
+        # batches of the embeddings' own inversion (the shared assets': 1024 at mini): the device that learned them
+        # held that many forward and backward passes of this generator, more than sampling as many images needs
+        batch=int(first.meta.get("config", {}).get("batch", SamplingConfig.batch)),
     )
     bundle = generator(run, generator_source, dtype, unet_weights)
-    first = next(iter(tables.values()))
     folder = run.scratch(
         name,
         {

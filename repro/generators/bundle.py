@@ -75,7 +75,7 @@ class GeneratorBundle:
     @property
     def label(self) -> str:
         """How result rows name this generator: its short name and the fingerprint of its weights."""
-        return f"{self.name} ({self.fingerprint})"
+        return _label(self.name, self.fingerprint)
 
     @property
     def text_width(self) -> int:
@@ -226,10 +226,14 @@ def generator_fingerprint(source: str | os.PathLike = "mini", unet_weights: str 
     return folder_fingerprint(folder, extra) if folder is not None else f"hub:{name}"
 
 
+def _label(name: str, fingerprint: str) -> str:
+    return f"{name} ({fingerprint})"
+
+
 def generator_label(source: str | os.PathLike) -> str:
     """:attr:`GeneratorBundle.label` of ``source`` without loading it, e.g. ``mini (6c3d665fc6acb26c)``: a result
     row names the weights it was computed with, not only the name that may point at other weights tomorrow."""
-    return f"{source} ({generator_fingerprint(source)})"
+    return _label(str(source), generator_fingerprint(source))
 
 
 def _load_parts(source: str | Path, local_only: bool) -> dict:

@@ -32,6 +32,8 @@ from .trainer import GroupTrainer, group_generator
 
 #: How often (in steps) non-finite losses are looked for; checking costs a device sync.
 NAN_CHECK_EVERY = 50
+#: the record of an output folder's run: its configuration, generator, data (a resume must match it)
+RUN_RECORD = "run.json"
 
 
 def shard_groups(num_images: int, batch: int, shard: tuple[int, int]) -> range:
@@ -51,14 +53,14 @@ def _holds_work(out: Path) -> bool:
 
 def recorded_config(out: str | Path) -> dict:
     """The configuration (``InversionConfig`` fields) that the run in inversion folder ``out`` ran with."""
-    path = Path(out) / "run.json"
+    path = Path(out) / RUN_RECORD
     return read_json(path, "the inversion record", f"rerun the inversion into {out}").get("config", {})
 
 
 def _check_or_write_run(out: Path, run: dict, speed_only: tuple[str, ...]) -> None:
     """Refuse to mix two configurations in one output folder (a resume must continue the same run); a folder
     whose run failed before saving anything is simply taken over."""
-    path = out / "run.json"
+    path = out / RUN_RECORD
     run = json.loads(json.dumps(run, default=str))  # as stored: tuples become lists, so equal values compare equal
     if path.exists() and _holds_work(out):
         old = read_json(path, "the inversion record", f"delete {out} (or choose a new --out) to start over")
