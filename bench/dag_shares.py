@@ -4,7 +4,9 @@ A run's jobs share the GPU: while n of them run, each second of wall time is spl
 share is the integral of 1/n over its run time, and the shares of one run add up to its wall time (the seconds in
 which at least one of its jobs ran). A job measured in several runs (their ``jobs.csv``, ``repro jobs``) counts
 with its latest; the projection of the whole scale is the sum of its jobs' shares: the wall time of a run of all of
-them, were they to share the GPU as they did where they were measured. Jobs that no run measured are named.
+them, were they to share the GPU as they did where they were measured. A job stopped before its end (a run cut off
+at its time limit: its phases say "until stopped") counts with its latest finished run; where no run finished it,
+with its stopped one, named as a lower bound. Jobs that no run measured are named.
 
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv               # every job, its share, the total
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --out shares.csv
@@ -26,6 +28,7 @@ import pandas as pd
 
 from repro.errors import ReproError
 from repro.report.jobs import read_jobs
+from repro.workflow.jobstats import UNTIL_STOPPED
 from repro.workflow.registry import load_registry, load_scale
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +51,8 @@ def shares(jobs: pd.DataFrame) -> pd.Series:
 
 
 def measured(tables: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every job's latest measurement over the runs (job, kind, run, wall_s, share_s), and one line per run."""
+    """Every job's latest measurement over the runs (job, kind, run, wall_s, share_s, stopped), a finished one
+    where some run finished the job, and one line per run."""
     rows, runs = [], []
     for path in tables:
         if not path.is_file():
@@ -56,14 +60,19 @@ def measured(tables: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
         jobs, _ = read_jobs(path)
         if jobs.empty:
             continue
-        jobs = jobs.assign(run=path.parent.name, share_s=shares(jobs), ended_at=pd.to_datetime(jobs["ended"]))
+        # a stopped job held its share of the GPU too: it stays in the run's shares, though not as the job's cost
+        stopped = jobs["phases"].fillna("").str.contains(UNTIL_STOPPED, regex=False)
+        jobs = jobs.assign(
+            run=path.parent.name, share_s=shares(jobs), ended_at=pd.to_datetime(jobs["ended"]), stopped=stopped
+        )
         wall = float(jobs["share_s"].sum())
         total = float(jobs["wall_s"].sum())
         runs.append({"run": path.parent.name, "jobs": len(jobs), "wall_s": wall, "at_once": total / wall})
-        rows.append(jobs[["job", "kind", "run", "wall_s", "share_s", "ended_at"]])
+        rows.append(jobs[["job", "kind", "run", "wall_s", "share_s", "stopped", "ended_at"]])
     if not rows:
         raise ReproError("none of the tables holds a job: name the jobs.csv of runs that finished some")
-    every = pd.concat(rows, ignore_index=True).sort_values("ended_at")
+    # finished runs after stopped ones, each group by its end: the last row of a job is the one that counts
+    every = pd.concat(rows, ignore_index=True).sort_values(["stopped", "ended_at"], ascending=[False, True])
     latest = every.drop_duplicates("job", keep="last").drop(columns="ended_at")
     return latest.sort_values("share_s", ascending=False, ignore_index=True), pd.DataFrame(runs)
 
@@ -96,7 +105,7 @@ def main(argv=None) -> int:
     print(runs.round(1).to_string(index=False))
     table = latest.assign(wall_min=latest["wall_s"] / 60, share_min=latest["share_s"] / 60)
     print()
-    print(table[["job", "kind", "run", "wall_min", "share_min"]].round(2).to_string(index=False))
+    print(table[["job", "kind", "run", "wall_min", "share_min", "stopped"]].round(2).to_string(index=False))
     print()
     print(table.groupby("kind")["share_min"].sum().round(1).to_string())
     total = float(table["share_min"].sum())
@@ -105,6 +114,9 @@ def main(argv=None) -> int:
         f"\n{args.scale}: {len(table)} of its {len(wanted)} jobs measured; their shares add up to {total:.1f} minutes "
         f"of wall time, {verdict} the budget of {args.budget_minutes:g}"
     )
+    cut = table.loc[table["stopped"], "job"].tolist()
+    if cut:
+        print(f"stopped before their end in every run (in the total as lower bounds): {', '.join(cut)}")
     if missing:
         print(f"not measured by these runs (not in the total): {', '.join(missing)}")
     if args.out:

@@ -639,8 +639,9 @@ def test_dag_budget_compares_a_notebooks_trainings_and_sampling_as_its_one_job(t
     assert list(kinds.index) == ["classifier trainings + notebook sampling"]
 
 
-def jobs_table(path, jobs: list[tuple[str, str, int, int]]):
-    """A run's jobs.csv (repro jobs) of jobs (name, kind, start second, end second) from 12:00:00."""
+def jobs_table(path, jobs: list[tuple[str, str, int, int]], stopped: tuple[str, ...] = ()):
+    """A run's jobs.csv (repro jobs) of jobs (name, kind, start second, end second) from 12:00:00; those named in
+    ``stopped`` were cut off before their end."""
     t0 = pd.Timestamp("2026-12-07T12:00:00+00:00")
     rows = [
         {
@@ -649,7 +650,7 @@ def jobs_table(path, jobs: list[tuple[str, str, int, int]]):
             "wall_s": float(end - start),
             "started": (t0 + pd.Timedelta(seconds=start)).isoformat(),
             "ended": (t0 + pd.Timedelta(seconds=end)).isoformat(),
-            "phases": "",
+            "phases": f"process {end - start} s until stopped: other 1 s" if job in stopped else "",
         }
         for job, kind, start, end in jobs
     ]
@@ -672,11 +673,20 @@ def test_dag_shares_split_each_second_between_the_jobs_running_and_take_each_job
     latest, runs = module["measured"]([first, later])
     assert dict(zip(latest["job"], latest["share_s"])) == {"a": 90.0, "b": 45.0}
     assert runs["at_once"].round(2).tolist() == [1.5, 1.0]
+    # a third run cut b off after 10 s and a, the only one to measure c, too: b keeps its finished 45 s, c counts
+    # with what it had run, named as a lower bound; the stopped jobs still take their part of their run's seconds
+    cut = jobs_table(
+        tmp_path / "run_d" / "jobs.csv", [("b", "experiment", 9000, 9010), ("c", "asset", 9000, 9010)], ("b", "c")
+    )
+    latest, _ = module["measured"]([first, later, cut])
+    assert dict(zip(latest["job"], latest["share_s"])) == {"a": 90.0, "b": 45.0, "c": 5.0}
+    assert latest.set_index("job")["stopped"].to_dict() == {"a": False, "b": False, "c": True}
     # against the smoke scale: a and b are none of its jobs; a run of its CIFAR-10 inversion is one
     inversion = jobs_table(tmp_path / "run_c" / "jobs.csv", [("inversion_cifar10", "asset", 0, 90)])
     out = tmp_path / "shares.csv"
     assert module["main"]([str(first), str(inversion), "--scale", "smoke", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
+    assert "in the total as lower bounds" not in printed
     assert "smoke: 1 of its" in printed and "add up to 1.5 minutes of wall time, within the budget of 20" in printed
     missing = printed.split("not measured by these runs (not in the total): ")[1].strip().split(", ")
     assert "di_fig4_runtime (experiment)" in missing and "inversion_cifar10 (asset)" not in missing

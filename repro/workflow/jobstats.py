@@ -173,6 +173,10 @@ def read_gpu_peak(path: Path) -> GpuPeak:
     return GpuPeak(peak / MIB, "; ".join(sorted({d["name"] for d in used})))
 
 
+#: how a job's phases say that one of its processes was stopped before its end (``repro jobs``' phases column)
+UNTIL_STOPPED = " until stopped"
+
+
 def read_phases(path: Path) -> str:
     """Where the job's processes that timed their phases spent their time, one process after another:
     ``process 379 s: other 21 s, data 12 s, generator 4 s, invert 342 s`` (other: the seconds outside the phases,
@@ -186,7 +190,7 @@ def read_phases(path: Path) -> str:
         total = record.get("process_s")
         if total is not None:
             parts.insert(0, f"other {max(0.0, total - sum(phases.values())):.0f} s")
-        stopped = " until stopped" if record.get("running") else ""
+        stopped = UNTIL_STOPPED if record.get("running") else ""
         described.append(("" if total is None else f"process {total:.0f} s{stopped}: ") + ", ".join(parts))
     return "; ".join(described)
 
