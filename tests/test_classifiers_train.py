@@ -191,6 +191,32 @@ def test_meada_ascent_raises_its_objective_and_the_set_doubles_per_phase():
     )
 
 
+def test_meada_ascends_many_batches_at_once_as_each_batch_alone(monkeypatch):
+    """generate ascends several training batches per call; each image must move as in its own batch, the short
+    last batch of the set included (its images take larger steps: its loss is a mean over fewer)."""
+    import repro.classifiers.meada as meada_module
+
+    meada = MeAda(ascent_steps=2, step_size=2.0)
+    train = bars_dataset(10, seed=1)  # 40 images in batches of 16: 16, 16 and a short 8
+    assert len(train) == 40
+    model = build_model("cifar_resnet20", 4, 16).eval()
+    x = torch.as_tensor(train.images).permute(0, 3, 1, 2).float() / 255
+    y = torch.as_tensor(train.labels)
+    alone = torch.cat([meada.ascend(model, x[i : i + 16], y[i : i + 16]) for i in range(0, 40, 16)])
+    images, _ = meada.generate(model, TrainingData(real=train), 16, CPU, Speed.plain())
+    expected = (alone * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert np.abs(images.astype(int) - expected.astype(int)).max() <= 1  # one chunk of all 40 images
+    assert (images == expected).mean() > 0.99
+    # weighing the short batch like the others moves its images differently: the weights are what is tested
+    uniform = meada.ascend(model, x, y, torch.full((40,), 1 / 16))
+    assert not torch.allclose(uniform[32:], alone[32:], atol=1e-3)
+    assert torch.allclose(uniform[:32], alone[:32], atol=1e-5)
+    # and in chunks of whole batches (here one batch per call) it is the same again
+    monkeypatch.setattr(meada_module, "ASCENT_IMAGES", 16)
+    chunked, _ = meada.generate(model, TrainingData(real=train), 16, CPU, Speed.plain())
+    assert np.array_equal(chunked, expected)
+
+
 def test_kd_loss_matches_a_hand_computation():
     student = torch.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
     teacher = torch.tensor([[2.0, 1.0, 0.0], [1.0, 1.0, 4.0]])
