@@ -11,7 +11,7 @@ import pytest
 
 from repro.cli import main
 from repro.report import render_report
-from repro.report.jobs import busy_seconds, clock, read_jobs
+from repro.report.jobs import busy_seconds, clock, jobs_page, read_jobs
 from repro.workflow.registry import load_registry
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
@@ -33,7 +33,7 @@ def benchmarks(tmp_path):
     """Two assets at once (0-100 s, 50-250 s), then an experiment after a pause between resumed pieces
     (1000-1060 s); the second asset was recorded before GPU peaks were."""
     folder = tmp_path / "benchmarks" / "mini"
-    h100 = {"name": "NVIDIA H100", "peak_bytes": 2048 * 1024**2}
+    h100 = {"name": "NVIDIA H100", "peak_bytes": 2048 * 1024**2, "alloc_retries": 3}
     timed = {
         "pid": 1,
         "devices": [h100],
@@ -60,12 +60,13 @@ def test_the_table_lists_every_job_longest_first_and_closes_with_the_sum_and_the
     assert list(table["kind"]) == ["asset", "asset", "experiment", "total", "run"]
     jobs, closing = read_jobs(out)
     first = jobs.iloc[1]  # inversion_cifar10
-    measured = dict(first[["wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "device"]])
+    measured = dict(first[["wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "gpu_alloc_retries", "device"]])
     assert measured == {
         "wall_s": 100,
         "wall": "0:01:40",
         "max_rss_mib": 512,
         "gpu_peak_mib": 2048,
+        "gpu_alloc_retries": 3,
         "device": "NVIDIA H100",
     }
     assert first.started == "2027-01-15T08:00:00+00:00" and first.ended == "2027-01-15T08:01:40+00:00"
@@ -73,7 +74,8 @@ def test_the_table_lists_every_job_longest_first_and_closes_with_the_sum_and_the
     unrecorded, cpu = jobs.iloc[0], jobs.iloc[2]
     assert unrecorded.phases == "" and cpu.phases == ""  # jobs whose processes timed no phase
     assert pd.isna(unrecorded.max_rss_mib) and pd.isna(unrecorded.gpu_peak_mib) and unrecorded.device == ""
-    assert cpu.gpu_peak_mib == 0 and cpu.device == "no GPU"
+    assert cpu.gpu_peak_mib == 0 and cpu.device == "no GPU" and cpu.gpu_alloc_retries == 0
+    assert pd.isna(unrecorded.gpu_alloc_retries) and closing.loc["total", "gpu_alloc_retries"] == 3
     assert closing.loc["total", "wall_s"] == 360 and closing.loc["total", "wall"] == "0:06:00"
     assert closing.loc["run", "wall_s"] == 310 and closing.loc["run", "gpu_peak_mib"] == 2048
     assert closing.loc["run", "device"] == "NVIDIA H100"
@@ -92,9 +94,9 @@ def test_the_report_shows_the_table_and_links_it_from_the_index(benchmarks, demo
     assert "The sum of the jobs' times is not the wall time" in page
     rows = [line for line in page.splitlines() if line.startswith("| ") and "|---" not in line][1:]
     assert [row.split(" | ")[0] for row in rows] == ["| synthetic_cifar10", "| inversion_cifar10", "| di_fig4_runtime"]
-    assert "| inversion_cifar10 | asset | 0:01:40 | 100.0 | 512 | 2,048 | NVIDIA H100 |" in page
+    assert "| inversion_cifar10 | asset | 0:01:40 | 100.0 | 512 | 2,048 | 3 | NVIDIA H100 |" in page
     assert "process 99 s: other 13 s, data 12 s, generator 3 s, inversion 70 s |" in page
-    assert "| synthetic_cifar10 | asset | 0:03:20 | 200.0 | — | — |  |" in page
+    assert "| synthetic_cifar10 | asset | 0:03:20 | 200.0 | — | — | — |  |" in page
     assert f"The same table, with the two closing lines: `{table.as_posix()}`." in page  # the table shown, named
     assert (pages / "jobs.html").exists()
 
@@ -105,12 +107,13 @@ def test_without_benchmarks_the_command_says_where_it_looked(tmp_path, capsys):
     assert f"no benchmarks in {missing}" in capsys.readouterr().err
 
 
-def test_a_table_written_before_phases_were_timed_still_reads(benchmarks, tmp_path):
+def test_a_table_written_before_phases_or_retries_were_recorded_still_reads(benchmarks, tmp_path):
     out = tmp_path / "jobs.csv"
     main(["jobs", "--scale", "mini", "--benchmarks", str(benchmarks), "--out", str(out)])
-    pd.read_csv(out).drop(columns="phases").to_csv(out, index=False)
+    pd.read_csv(out).drop(columns=["phases", "gpu_alloc_retries"]).to_csv(out, index=False)
     jobs, _ = read_jobs(out)
-    assert list(jobs["phases"]) == ["", "", ""]
+    assert list(jobs["phases"]) == ["", "", ""] and jobs["gpu_alloc_retries"].isna().all()
+    assert "| 2,048 | — | NVIDIA H100 |" in jobs_page(out, "mini").markdown()
 
 
 def test_a_job_stopped_before_its_end_has_a_row_from_its_progress_lines(benchmarks, tmp_path):

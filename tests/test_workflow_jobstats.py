@@ -37,7 +37,7 @@ def test_a_repro_command_records_its_peak_at_exit_even_when_it_fails(tmp_path):
     assert run.returncode == 2 and "unknown experiment id" in run.stderr
     (line,) = records(tmp_path / "benchmarks" / "job.gpu.jsonl")
     assert line["devices"] == [] and line["pid"] != os.getpid()
-    assert read_gpu_peak(tmp_path / "benchmarks" / "job.gpu.jsonl") == GpuPeak(0.0, "")
+    assert read_gpu_peak(tmp_path / "benchmarks" / "job.gpu.jsonl") == GpuPeak(0.0, "", 0)
 
 
 def test_a_notebooks_kernel_records_its_own_peak_and_leaves_no_trace_in_the_notebook(
@@ -136,14 +136,24 @@ def test_the_peak_is_the_largest_any_process_reserved_on_any_device(tmp_path, mo
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"Fake H100 #{i}")
     monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda i: reserved[i])
+    monkeypatch.setattr(torch.cuda, "memory_stats", lambda i: {"num_alloc_retries": 5 - 5 * i})
     append_gpu_peak(path)
     runner, kernel = records(path)
     assert runner["devices"] == []
     assert kernel["devices"] == [
-        {"name": "Fake H100 #0", "peak_bytes": 3 * 1024**3},
-        {"name": "Fake H100 #1", "peak_bytes": 0},
+        {"name": "Fake H100 #0", "peak_bytes": 3 * 1024**3, "alloc_retries": 5},
+        {"name": "Fake H100 #1", "peak_bytes": 0, "alloc_retries": 0},
     ]
-    assert read_gpu_peak(path) == GpuPeak(3072.0, "Fake H100 #0")
+    assert read_gpu_peak(path) == GpuPeak(3072.0, "Fake H100 #0", 5)
+    # another process of the job, on the same device, retried twice: the job's retries add up
+    other = {"pid": os.getpid() + 1, "devices": [{"name": "Fake H100 #0", "peak_bytes": 1024**3, "alloc_retries": 2}]}
+    with open(path, "a") as file:
+        file.write(json.dumps(other) + "\n")
+    assert read_gpu_peak(path) == GpuPeak(3072.0, "Fake H100 #0", 7)
+    # a record written before the count: the peak still, the retries unknown
+    old = tmp_path / "old.gpu.jsonl"
+    old.write_text(json.dumps({"pid": 1, "devices": [{"name": "Fake H100 #0", "peak_bytes": 1024**3}]}) + "\n")
+    assert read_gpu_peak(old) == GpuPeak(1024.0, "Fake H100 #0", None)
 
 
 def test_a_job_that_recorded_nothing_has_no_peak(tmp_path):

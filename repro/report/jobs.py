@@ -24,7 +24,21 @@ from ..errors import ReproError
 from ..workflow.jobstats import read_gpu_peak, read_phases, stopped_seconds
 from .page import Page, plain
 
-COLUMNS = ["job", "kind", "wall_s", "wall", "max_rss_mib", "gpu_peak_mib", "device", "started", "ended", "phases"]
+COLUMNS = [
+    "job",
+    "kind",
+    "wall_s",
+    "wall",
+    "max_rss_mib",
+    "gpu_peak_mib",
+    "gpu_alloc_retries",
+    "device",
+    "started",
+    "ended",
+    "phases",
+]
+#: the columns that are empty where a job recorded nothing
+OPTIONAL_NUMBERS = ("max_rss_mib", "gpu_peak_mib", "gpu_alloc_retries")
 #: the kinds of the job rows; the two closing lines have kinds "total" and "run"
 JOB_KINDS = ("asset", "experiment")
 
@@ -74,6 +88,7 @@ def _row(benchmarks: Path, record: Path, seconds: float, ended: float, max_rss: 
         "wall": clock(seconds),
         "max_rss_mib": max_rss,
         "gpu_peak_mib": None if gpu.mib is None else round(gpu.mib),
+        "gpu_alloc_retries": gpu.alloc_retries,
         "device": "" if gpu.mib is None else gpu.devices or "no GPU",
         "started": _timestamp(ended - seconds),
         "ended": _timestamp(ended),
@@ -97,6 +112,7 @@ def closing_lines(jobs: pd.DataFrame) -> pd.DataFrame:
     shared = {
         "max_rss_mib": jobs["max_rss_mib"].max(),
         "gpu_peak_mib": jobs["gpu_peak_mib"].max(),
+        "gpu_alloc_retries": jobs["gpu_alloc_retries"].sum(min_count=1),
         "device": "; ".join(sorted({d for d in jobs["device"] if d and d != "no GPU"})),
         "started": _timestamp(started.min()) if len(jobs) else "",
         "ended": _timestamp(ended.max()) if len(jobs) else "",
@@ -123,9 +139,11 @@ def write_jobs(jobs: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def read_jobs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The job rows of a jobs.csv and its closing lines."""
-    table = pd.read_csv(path, keep_default_na=False, na_values={"max_rss_mib": "", "gpu_peak_mib": ""})
+    table = pd.read_csv(path, keep_default_na=False, na_values=dict.fromkeys(OPTIONAL_NUMBERS, ""))
     if "phases" not in table:  # a table written before the jobs timed their phases
         table["phases"] = ""
+    if "gpu_alloc_retries" not in table:  # or before they counted the allocator's retries
+        table["gpu_alloc_retries"] = float("nan")
     is_job = table["kind"].isin(JOB_KINDS)
     return table[is_job].reset_index(drop=True), table[~is_job].set_index("kind")
 
@@ -155,13 +173,26 @@ def jobs_page(path: Path, scale: str) -> Page:
         "Max RSS: the memory of the job's processes (the notebook's kernel included), as Snakemake's benchmark "
         "samples it (every 30 s after a job's first 30 s: a short peak can be missed). GPU peak: the most memory "
         "PyTorch's caching allocator reserved on one device by any of the job's processes "
-        "(`torch.cuda.max_memory_reserved`); the driver's view (nvidia-smi) adds each process's CUDA context. A "
-        "dash: not recorded. Phases: where a command that times its phases (loading data, the generator, its own "
+        "(`torch.cuda.max_memory_reserved`); the driver's view (nvidia-smi) adds each process's CUDA context. "
+        "Retries: how often the allocator of one of its processes found the GPU's memory full, freed its cache and "
+        "tried again (`num_alloc_retries`), each a wait for the GPU; where jobs share a GPU, many retries say that "
+        "fewer should run at once. A dash: not recorded. Phases: where a command that times its phases (loading data, the generator, its own "
         "work) or a notebook (its sampling, inversions, trainings, metrics) spent its time; `other` is the rest of "
         "its process's time: imports, start-up and, in a notebook, what no phase covers."
     )
     page.table(
-        ["job", "kind", "wall time", "seconds", "max RSS (MiB)", "GPU peak (MiB)", "device", "started", "phases"],
+        [
+            "job",
+            "kind",
+            "wall time",
+            "seconds",
+            "max RSS (MiB)",
+            "GPU peak (MiB)",
+            "retries",
+            "device",
+            "started",
+            "phases",
+        ],
         [
             [
                 plain(j.job),
@@ -170,6 +201,7 @@ def jobs_page(path: Path, scale: str) -> Page:
                 f"{j.wall_s:,.1f}",
                 _mib(j.max_rss_mib),
                 _mib(j.gpu_peak_mib),
+                _mib(j.gpu_alloc_retries),
                 plain(j.device),
                 j.started,
                 plain(j.phases),

@@ -8,8 +8,10 @@ it to register at start-up: :func:`kernel_arguments`; it writes when its noteboo
 manager may kill it before its exit hooks run). Only the process knows its peak, and only until it exits, which is
 why each one writes for itself.
 
-Each process appends one JSON line: its pid and, for each visible CUDA device, its name and the most memory
-PyTorch's caching allocator reserved on it (``torch.cuda.max_memory_reserved``); no devices where the process
+Each process appends one JSON line: its pid and, for each visible CUDA device, its name, the most memory
+PyTorch's caching allocator reserved on it (``torch.cuda.max_memory_reserved``) and how often the allocator found
+the device full, freed its cache and tried again (``num_alloc_retries``: jobs that share a GPU and fill its memory
+slow each other down this way, each retry a synchronisation, before any of them fails); no devices where the process
 never initialised CUDA (a CPU run, or ``repro run``'s runner, which leaves the GPU to its kernel). The job's
 peak (:func:`read_gpu_peak`) is the largest of any process on any device: the processes of a ``repro`` job use
 the GPU one at a time, so their peaks do not add up.
@@ -101,13 +103,17 @@ def kernel_arguments() -> list[str]:
 
 
 def gpu_peaks() -> list[dict]:
-    """Each visible CUDA device's name and the most memory this process reserved on it, in bytes; empty where
-    the process never initialised CUDA."""
+    """Each visible CUDA device's name, the most memory this process reserved on it, in bytes, and its caching
+    allocator's retries there; empty where the process never initialised CUDA."""
     torch = sys.modules.get("torch")  # never imported: CUDA is not initialised, and importing it at exit costs seconds
     if torch is None or not torch.cuda.is_initialized():
         return []
     return [
-        {"name": torch.cuda.get_device_name(i), "peak_bytes": int(torch.cuda.max_memory_reserved(i))}
+        {
+            "name": torch.cuda.get_device_name(i),
+            "peak_bytes": int(torch.cuda.max_memory_reserved(i)),
+            "alloc_retries": int(torch.cuda.memory_stats(i).get("num_alloc_retries", 0)),
+        }
         for i in range(torch.cuda.device_count())
     ]
 
@@ -143,10 +149,13 @@ def _append_once(path: Path) -> None:
 @dataclass(frozen=True)
 class GpuPeak:
     """A job's peak GPU memory: ``mib`` is None where its processes recorded nothing (the job ran without this
-    record, or was killed), 0 where none used a GPU; ``devices`` names the devices that held the memory."""
+    record, or was killed), 0 where none used a GPU; ``devices`` names the devices that held the memory;
+    ``alloc_retries`` is the allocator's retries over the job's processes and devices (None where none recorded
+    them: a record older than the count)."""
 
     mib: float | None
     devices: str
+    alloc_retries: int | None = None
 
 
 def _records(path: Path) -> list[dict]:
@@ -170,7 +179,9 @@ def read_gpu_peak(path: Path) -> GpuPeak:
     devices = [d for record in records for d in record["devices"]]
     used = [d for d in devices if d["peak_bytes"] > 0]
     peak = max((d["peak_bytes"] for d in used), default=0)
-    return GpuPeak(peak / MIB, "; ".join(sorted({d["name"] for d in used})))
+    counted = [d["alloc_retries"] for d in used if "alloc_retries" in d]
+    retries = sum(counted) if counted or not used else None
+    return GpuPeak(peak / MIB, "; ".join(sorted({d["name"] for d in used})), retries)
 
 
 #: how a job's phases say that one of its processes was stopped before its end (``repro jobs``' phases column)
