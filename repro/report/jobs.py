@@ -176,9 +176,9 @@ def jobs_page(path: Path, scale: str) -> Page:
         "(`torch.cuda.max_memory_reserved`); the driver's view (nvidia-smi) adds each process's CUDA context. "
         "Retries: how often the allocator of one of its processes found the GPU's memory full, freed its cache and "
         "tried again (`num_alloc_retries`), each a wait for the GPU; where jobs share a GPU, many retries say that "
-        "fewer should run at once. A dash: not recorded. Phases: where a command that times its phases (loading data, the generator, its own "
-        "work) or a notebook (its sampling, inversions, trainings, metrics) spent its time; `other` is the rest of "
-        "its process's time: imports, start-up and, in a notebook, what no phase covers."
+        "fewer should run at once. A dash: not recorded. Phases: where a command that times its phases (loading "
+        "data, the generator, its own work) or a notebook (its sampling, inversions, trainings, metrics) spent its "
+        "time; `other` is the rest of its process's time: imports, start-up and, in a notebook, what no phase covers."
     )
     page.table(
         [
