@@ -25,8 +25,9 @@ import torch.nn.functional as F
 
 from .mixing import TrainingData
 
-#: images per ascent call, in whole training batches: one batch of 128 at a time leaves a GPU mostly idle
-ASCENT_IMAGES = 1024
+#: images per ascent call, in whole training batches: one batch of 128 at a time leaves a GPU mostly idle, and
+#: more than a few batches hold their activations in memory that the jobs sharing the GPU need
+ASCENT_IMAGES = 512
 
 
 @dataclass(frozen=True)
