@@ -148,7 +148,8 @@ def read_jobs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table[is_job].reset_index(drop=True), table[~is_job].set_index("kind")
 
 
-def _mib(value) -> str:
+def _whole(value) -> str:
+    """A whole number with thousands separators; a dash where it was not recorded."""
     return "—" if pd.isna(value) else f"{value:,.0f}"
 
 
@@ -199,9 +200,9 @@ def jobs_page(path: Path, scale: str) -> Page:
                 j.kind,
                 j.wall,
                 f"{j.wall_s:,.1f}",
-                _mib(j.max_rss_mib),
-                _mib(j.gpu_peak_mib),
-                _mib(j.gpu_alloc_retries),
+                _whole(j.max_rss_mib),
+                _whole(j.gpu_peak_mib),
+                _whole(j.gpu_alloc_retries),
                 plain(j.device),
                 j.started,
                 plain(j.phases),
