@@ -19,6 +19,7 @@ from repro.baselines.deepinversion import (
 )
 from repro.classifiers.batchnorm import BatchNormAlignment
 from repro.errors import ReproError
+from repro.provenance import phase_seconds
 from repro.sampling.datafree import read_dataset
 
 from .test_classifiers_batchnorm import tiny_bn_teacher
@@ -143,8 +144,9 @@ def test_inversion_makes_the_teacher_see_its_targets(preset):
 def test_dataset_is_written_in_balanced_shards_and_resumes(tmp_path, monkeypatch):
     teacher = Normalized(tiny_bn_teacher(num_classes=3))
     config = DeepInversionConfig(**{**vars(preset_for(16)), "iterations": 3, "batch_size": 4})
+    before = phase_seconds().get("deepinversion", 0.0)
     dataset = deepinversion_dataset(teacher, ["a", "b", "c"], 2, tmp_path / "di", 16, config, progress=False)
-    assert dataset.complete
+    assert dataset.complete and phase_seconds()["deepinversion"] > before  # a workflow job's phases count it
     images, labels, classes = read_dataset(dataset.path)
     assert images.shape == (6, 16, 16, 3) and images.dtype == np.uint8 and classes == ["a", "b", "c"]
     assert np.bincount(labels).tolist() == [2, 2, 2]

@@ -10,6 +10,7 @@ from repro.ddis.sampler import DDISSampler, SamplerConfig, sample_dataset
 from repro.ddis.tokens import ClassTokens
 from repro.errors import ReproError
 from repro.generators.tiny import tiny_generator
+from repro.provenance import phase_seconds
 from repro.sampling.datafree import read_dataset
 
 from .test_classifiers_batchnorm import tiny_bn_teacher
@@ -132,8 +133,10 @@ def test_the_same_seed_gives_the_same_images_and_dag_changes_them(bundle, teache
 
 def test_sample_dataset_writes_balanced_shards_and_resumes(bundle, tmp_path, monkeypatch):
     sampler = DDISSampler(bundle, CLASSES, "vanilla", config=SamplerConfig(steps=2))
+    before = phase_seconds().get("sampling", 0.0)
     dataset = sample_dataset(sampler, per_class=3, batch_size=4, out=tmp_path / "syn", progress=False)
     assert dataset.complete
+    assert phase_seconds()["sampling"] > before  # a workflow job's phases count it (notebooks call it directly)
     images, labels, classes = read_dataset(dataset.path)
     assert classes == CLASSES and images.shape == (9, 32, 32, 3) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [3, 3, 3]

@@ -10,6 +10,7 @@ from repro.ddis.sampler import DDISSampler, SamplerConfig
 from repro.ddis.tokens import ClassTokens, TokenSplice
 from repro.errors import ReproError
 from repro.generators.tiny import tiny_generator
+from repro.provenance import phase_seconds
 
 from .test_classifiers_batchnorm import tiny_bn_teacher
 
@@ -68,9 +69,11 @@ def test_training_changes_only_the_new_rows(tmp_path):
     initial = ClassTokens.initial(bundle, CLASSES)
     teacher = tiny_bn_teacher(num_classes=3)
     teacher_before = snapshot(teacher)
+    learning = phase_seconds().get("tokens", 0.0)
     tokens, history = learn_class_tokens(
         bundle, teacher, CLASSES, SAMPLING, CATConfig(epochs=2, accumulation=2, stop_share=1.0), progress=False
     )
+    assert phase_seconds()["tokens"] > learning  # a workflow job's phases count it
     for part in ("unet", "vae"):
         after = snapshot(getattr(bundle, part))
         assert all(torch.equal(before[part][k], after[k]) for k in after), part

@@ -47,6 +47,7 @@ from ..classifiers.graphed import GraphedStep
 from ..classifiers.teacher import mixed_precision
 from ..data.gpu import to_device
 from ..errors import ReproError
+from ..provenance import phase
 from ..sampling.datafree import write_dataset
 from ..sampling.dataset import SyntheticDataset
 
@@ -241,6 +242,7 @@ def invert_batch(
     return (inputs.detach() * std + mean).clamp(0, 1)
 
 
+@phase("deepinversion")
 def deepinversion_dataset(
     teacher: nn.Module,
     classes: Sequence[str],

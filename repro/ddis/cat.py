@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..classifiers.teacher import mixed_precision, teacher_view
 from ..errors import ReproError
 from ..files import read_damageable
-from ..provenance import changed_settings
+from ..provenance import changed_settings, phase
 from .sampler import DDISSampler, SamplerConfig
 from .tokens import ClassTokens, TokenSplice
 
@@ -48,6 +48,7 @@ class CATConfig:
                 raise ReproError(f"class-token setting {name} must be >= 1, not {getattr(self, name)}")
 
 
+@phase("tokens")  # a workflow job's phases say where its time went (DDIS ablation learns +CAT's own)
 def learn_class_tokens(
     bundle,
     teacher: nn.Module,

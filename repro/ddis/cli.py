@@ -226,7 +226,7 @@ def _run_token(args) -> int:
         stop_share=args.cat_stop_accuracy,
         micro_batch=args.micro_batch,
     )
-    with timed() as seconds, phase("tokens"):
+    with timed() as seconds:
         tokens, history = learn_class_tokens(
             bundle,
             teacher,
@@ -270,8 +270,7 @@ def _run_sample(args) -> int:
     with phase("generator"):
         bundle = _generator(args, device)
     sampler = DDISSampler(bundle, classes, args.mode, teacher, tokens, _sampler_config(args))
-    with phase("sampling"):
-        dataset = sample_dataset(sampler, args.images_per_class, args.batch_size, args.out, args.seed, not args.quiet)
+    dataset = sample_dataset(sampler, args.images_per_class, args.batch_size, args.out, args.seed, not args.quiet)
     write_arguments(args.out, args, weights=bundle.fingerprint)
     print(f"{len(dataset)} {args.mode} images of {len(classes)} classes -> {dataset.path}")
     return 0
@@ -300,10 +299,9 @@ def _run_deepinversion(args) -> int:
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     config = replace(config, **overrides)
-    with phase("deepinversion"):
-        dataset = deepinversion_dataset(
-            teacher, classes, args.images_per_class, args.out, resolution, config, args.seed, not args.quiet
-        )
+    dataset = deepinversion_dataset(
+        teacher, classes, args.images_per_class, args.out, resolution, config, args.seed, not args.quiet
+    )
     write_arguments(args.out, args)
     print(f"{len(dataset)} DeepInversion images of {len(classes)} classes -> {dataset.path}")
     return 0

@@ -15,9 +15,11 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import ReproError
+from ..provenance import phase
 from ..sampling.datafree import read_dataset
 
 
+@phase("training")  # as the other notebooks' trainings (repro.experiments.classify)
 def distill(
     teacher: nn.Module,
     synthetic: str | Path,

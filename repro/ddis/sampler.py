@@ -17,6 +17,7 @@ from torch import nn
 
 from ..classifiers.teacher import mixed_precision
 from ..errors import ReproError
+from ..provenance import phase
 from ..sampling.schedulers import build_scheduler
 from .dag import DAGConfig, DomainAlignmentGuidance
 from .prompts import PAPER_TEMPLATE, class_prompt
@@ -166,6 +167,7 @@ class DDISSampler:
         return self.decode(self.denoise(self.noise(len(labels), generator), cond, uncond))
 
 
+@phase("sampling")
 def sample_dataset(sampler: DDISSampler, per_class: int, batch_size: int, out, seed: int = 0, progress: bool = True):
     """Write ``per_class`` images of every class of ``sampler`` as a synthetic dataset under ``out``."""
     from ..sampling.datafree import write_dataset
