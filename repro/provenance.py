@@ -135,6 +135,8 @@ def timed():
 
 #: wall seconds of the named phases of this process's work (:func:`phase`)
 _phases: dict[str, float] = {}
+#: the seconds spent in the phases nested inside each open phase, innermost last
+_open_phases: list[float] = []
 #: called with no arguments whenever a phase ends (:func:`on_phase_end`)
 _phase_listeners: list[Callable[[], None]] = []
 
@@ -143,18 +145,25 @@ _phase_listeners: list[Callable[[], None]] = []
 def phase(name: str) -> Iterator[None]:
     """Time a phase of this process's work (loading the data, the generator, the inversion itself), added up over
     its calls: a workflow job records them (``repro.workflow.jobstats``), so its jobs table says where the job's
-    wall time went, beside what came before the first phase (imports, start-up)."""
+    wall time went, beside what came before the first phase (imports, start-up). A phase opened inside another
+    counts its own seconds and the outer one the rest, so the phases never add up to more than the process's time:
+    library functions declare their phase wherever they are called from (a notebook, a command, another phase)."""
     start = time.perf_counter()
+    _open_phases.append(0.0)
     try:
         yield
     finally:
-        _phases[name] = _phases.get(name, 0.0) + time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        nested = _open_phases.pop()
+        _phases[name] = _phases.get(name, 0.0) + elapsed - nested
+        if _open_phases:
+            _open_phases[-1] += elapsed
         for listener in _phase_listeners:
             listener()
 
 
 def phase_seconds() -> dict[str, float]:
-    """The seconds of each phase this process has timed so far, in the order they first ran."""
+    """The seconds of each phase this process has timed so far, in the order they first ended."""
     return dict(_phases)
 
 

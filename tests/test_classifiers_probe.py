@@ -9,6 +9,7 @@ import torch
 from repro.classifiers import Recipe
 from repro.classifiers.probe import LinearProbe, check_learner, fit_linear_probe
 from repro.errors import ReproError
+from repro.provenance import phase_seconds
 
 
 def blobs(n_per_class: int, classes: int = 3, dim: int = 8, seed: int = 0, spread: float = 0.3):
@@ -31,7 +32,9 @@ def test_the_recognised_learners():
 def test_a_probe_learns_separable_features_from_few_shots():
     train, train_labels = blobs(2)  # 2 shots per class, fewer than the batch
     test, test_labels = blobs(50, seed=1)
+    before = phase_seconds().get("training", 0.0)
     probe = fit_linear_probe(train, train_labels, 3, Recipe.sgd(100, batch_size=128), seed=0, device="cpu")
+    assert phase_seconds()["training"] > before  # Figure 7a's job counts its probes as training
     assert isinstance(probe, LinearProbe) and probe.num_classes == 3 and not probe.training
     assert probe.accuracy(test, test_labels) == 100.0
     assert probe.predict(test).dtype == torch.int64

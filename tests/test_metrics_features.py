@@ -27,6 +27,7 @@ from repro.metrics import (
     score,
 )
 from repro.metrics.sources import rebatch
+from repro.provenance import phase_seconds
 from tests.test_baselines_knn import MeanColour
 
 
@@ -268,8 +269,10 @@ def test_paired_standard_networks_each_give_only_their_own_metrics():
 
 def test_embed_runs_the_feature_network_over_uint8_images():
     images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    before = phase_seconds().get("features", 0.0)
     features = embed(MeanColour(), images, batch_size=2)
     assert features.shape == (5, 3) and features.dtype == torch.float32 and features.device.type == "cpu"
+    assert phase_seconds()["features"] > before  # a workflow job's phases count it
     np.testing.assert_allclose(features.numpy(), images.reshape(5, -1, 3).mean(axis=1), rtol=1e-5)
     with pytest.raises(ReproError, match="no images"):
         embed(MeanColour(), images[:0])

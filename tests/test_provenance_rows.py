@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from repro import provenance
 from repro.provenance import Provenance, RowsFile
 
 
@@ -22,3 +23,22 @@ def test_each_added_row_is_written_before_the_next_case_runs(tmp_path):
 def test_a_row_without_provenance_is_refused(tmp_path):
     with pytest.raises(ValueError, match="lack provenance columns"):
         RowsFile(tmp_path / "demo.csv").add({"case": "first"})
+
+
+def test_a_phase_inside_another_counts_its_own_seconds_and_the_outer_one_the_rest(monkeypatch):
+    """Library functions declare their phase wherever they are called: a notebook's or a command's phase around
+    them must not count their seconds twice, or a job's phases would add up to more than its time."""
+    now = [100.0]
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(provenance, "_phases", {})
+    with provenance.phase("outer"):
+        now[0] += 2.0
+        with provenance.phase("inner"):
+            now[0] += 5.0
+            with provenance.phase("inner"):  # the same name nested: 1 s, once
+                now[0] += 1.0
+        now[0] += 3.0
+    with provenance.phase("inner"):
+        now[0] += 0.5
+    assert provenance.phase_seconds() == {"inner": 6.5, "outer": 5.0}
+    assert sum(provenance.phase_seconds().values()) == now[0] - 100.0

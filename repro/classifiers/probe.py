@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ReproError
+from ..provenance import phase
 from .recipes import Recipe
 from .train import resolve_device
 
@@ -88,6 +89,7 @@ class LinearProbe(nn.Module):
         return 100.0 * (self.predict(features) == labels).double().mean().item()
 
 
+@phase("training")  # as the other classifiers' trainings (repro.experiments.classify)
 def fit_linear_probe(
     features: torch.Tensor,
     labels,

@@ -29,6 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ReproError
+from ..provenance import phase
 from .sources import ImageSource
 from .weights import resolve_weights
 
@@ -244,6 +245,7 @@ def extract_features(source: ImageSource, nets: list[FeatureNet], batch_size: in
     return out
 
 
+@phase("features")  # a workflow job's phases say where its time went: the metrics, KNN and few-shot probes embed
 def embed(net: FeatureNet, images: np.ndarray, name: str = "images", batch_size: int = 256) -> torch.Tensor:
     """Features [N, D] (fp32, CPU) of uint8 images [N, H, W, 3] under the frozen feature network ``net``."""
     if len(images) == 0:
