@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -135,8 +136,8 @@ def timed():
 
 #: wall seconds of the named phases of this process's work (:func:`phase`)
 _phases: dict[str, float] = {}
-#: the seconds spent in the phases nested inside each open phase, innermost last
-_open_phases: list[float] = []
+#: per thread, the seconds spent in the phases nested inside each of its open phases, innermost last
+_nesting = threading.local()
 #: called with no arguments whenever a phase ends (:func:`on_phase_end`)
 _phase_listeners: list[Callable[[], None]] = []
 
@@ -148,16 +149,19 @@ def phase(name: str) -> Iterator[None]:
     wall time went, beside what came before the first phase (imports, start-up). A phase opened inside another
     counts its own seconds and the outer one the rest, so the phases never add up to more than the process's time:
     library functions declare their phase wherever they are called from (a notebook, a command, another phase)."""
+    if not hasattr(_nesting, "open"):
+        _nesting.open = []
+    open_phases = _nesting.open
     start = time.perf_counter()
-    _open_phases.append(0.0)
+    open_phases.append(0.0)
     try:
         yield
     finally:
         elapsed = time.perf_counter() - start
-        nested = _open_phases.pop()
+        nested = open_phases.pop()
         _phases[name] = _phases.get(name, 0.0) + elapsed - nested
-        if _open_phases:
-            _open_phases[-1] += elapsed
+        if open_phases:
+            open_phases[-1] += elapsed
         for listener in _phase_listeners:
             listener()
 

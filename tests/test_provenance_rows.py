@@ -42,3 +42,23 @@ def test_a_phase_inside_another_counts_its_own_seconds_and_the_outer_one_the_res
         now[0] += 0.5
     assert provenance.phase_seconds() == {"inner": 6.5, "outer": 5.0}
     assert sum(provenance.phase_seconds().values()) == now[0] - 100.0
+
+
+def test_a_phase_in_another_thread_does_not_nest_in_this_ones(monkeypatch):
+    """Threads run side by side: a phase of a worker thread is not part of the main thread's open phase."""
+    import threading
+
+    now = [0.0]
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(provenance, "_phases", {})
+
+    def work():
+        with provenance.phase("worker"):
+            now[0] += 2.0
+
+    with provenance.phase("main"):
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+        now[0] += 1.0
+    assert provenance.phase_seconds() == {"worker": 2.0, "main": 3.0}
