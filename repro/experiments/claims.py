@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ReproError
-from ..results.tables import NO_INTERVAL
+from ..results.tables import INTERVAL, NO_INTERVAL
 
 #: two-sided confidence of every interval (the family's, for a claim of several statements)
 LEVEL = 0.95
@@ -133,11 +133,8 @@ class Check(Judgement):
 
     def evidence(self, alpha: float = 1 - LEVEL) -> str:
         interval = self.contrast.interval(alpha)
-        where = (
-            NO_INTERVAL
-            if interval is None
-            else f"{1 - alpha:.1%} CI [{interval[0]:+.3g}, {interval[1]:+.3g}]".replace(".0%", "%")
-        )
+        level = f"{1 - alpha:.1%}".removesuffix("%").removesuffix(".0")  # 95, 98.3
+        where = NO_INTERVAL if interval is None else f"{level}{INTERVAL}{interval[0]:+.3g}, {interval[1]:+.3g}]"
         verdict = {True: "yes", False: "no", None: "undecided"}[self.verdict(alpha)]
         side = ">" if self.above else "<"
         return f"{self.contrast.label} {self.contrast.estimate:+.3g} ({where}) {side} {self.threshold:g}: {verdict}"

@@ -15,6 +15,7 @@ from ..provenance import phase
 
 
 @torch.no_grad()
+@phase("vae")  # a workflow job's phases say where its time went (Tables 1 and 6 spend much of it here)
 def vae_roundtrip(
     bundle, images: np.ndarray, resolution: int | None = None, batch: int = 64, precision: str | None = None
 ) -> np.ndarray:
@@ -28,10 +29,9 @@ def vae_roundtrip(
     fast.check_model_dtype(bundle.dtype)
     size = int(images.shape[1])
     out = np.empty_like(images)
-    with phase("vae"):  # a workflow job's phases say where its time went (Tables 1 and 6 spend much of it here)
-        for start in range(0, len(images), batch):
-            pixels = to_model_pixels(images[start : start + batch], resolution, bundle.device)
-            with fast.autocast(bundle.device):
-                decoded = bundle.decode_latents(bundle.encode_images(pixels))
-            out[start : start + batch] = to_uint8(decoded, size)
+    for start in range(0, len(images), batch):
+        pixels = to_model_pixels(images[start : start + batch], resolution, bundle.device)
+        with fast.autocast(bundle.device):
+            decoded = bundle.decode_latents(bundle.encode_images(pixels))
+        out[start : start + batch] = to_uint8(decoded, size)
     return out
