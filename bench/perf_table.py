@@ -145,6 +145,7 @@ FIGURES = [
         lambda r: (
             f"batch {r['batch']}, compile {r['compile']}, attention {r['attention']}"
             + (f", {r['memory_format']}" if _present(r.get("memory_format")) else "")
+            + (f", heads {r['heads']:.0f}" if _present(r.get("heads")) else "")
         ),
         "the UNet stage",
         "UNet pretraining",

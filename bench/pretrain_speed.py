@@ -5,7 +5,8 @@ Times ``DiffusionStage.train_step`` (UNet and, after its share, a fixed text enc
 after warm-up steps that include compilation. FLOPs per image come from torch's flop counter on an eager
 step, so the CSV gives achieved TFLOP/s and their share of the bf16 matrix-product rate measured on the same
 GPU. ``--attention`` and ``--memory-formats`` time the UNet step with each SDPA backend and memory layout
-(the speed settings of ``repro pretrain``). ``--profile`` adds the top GPU kernels of the UNet step (what
+(the speed settings of ``repro pretrain``), ``--heads`` with other numbers of attention heads than the shipped
+architecture's (same weights' shapes and FLOPs). ``--profile`` adds the top GPU kernels of the UNet step (what
 bounds it) as a text file.
 
     python bench/pretrain_speed.py --out results/bench                 # GPU, about 3 minutes on an H100
@@ -44,6 +45,8 @@ LAYOUT = PretrainScale.memory_format
 #: the step the timing starts from, of a run of TOTAL steps: past the text encoder's share (10 %), as 90 % of
 #: a real run's steps are
 FIRST_STEP, TOTAL = 200, 1000
+#: the shipped UNet's attention heads per level (diffusers calls the number attention_head_dim)
+SHIPPED_HEADS = mini_config.UNET_CONFIG["attention_head_dim"]
 
 
 def diffusion_stage(
@@ -53,6 +56,7 @@ def diffusion_stage(
     device,
     attention: str | None = None,
     memory_format: str = LAYOUT,
+    heads: int = SHIPPED_HEADS,
     seed: int = 0,
 ) -> DiffusionStage:
     rng = np.random.default_rng(seed)
@@ -62,7 +66,7 @@ def diffusion_stage(
     latents = torch.randn(2, images, 4, mini_config.LATENT_SIZE, mini_config.LATENT_SIZE)
     torch.manual_seed(seed)
     return DiffusionStage(
-        mini_config.build_unet(),
+        mini_config.build_unet(attention_head_dim=heads),
         mini_config.build_text_encoder(tokenizer),
         tokenizer,
         mini_config.build_scheduler(),
@@ -132,6 +136,12 @@ def main(argv=None) -> int:
         help="UNet: comma list of memory layouts to time, each with every backend and batch: "
         + ", ".join(MEMORY_FORMATS),
     )
+    parser.add_argument(
+        "--heads",
+        default=str(SHIPPED_HEADS),
+        help="UNet: comma list of attention head counts per level to time, each with every other setting "
+        f"(the shipped architecture has {SHIPPED_HEADS}; a count must divide every level's width)",
+    )
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     if device.type == "cuda":
@@ -148,6 +158,15 @@ def main(argv=None) -> int:
     formats = [f for f in args.memory_formats.split(",") if f]
     if not formats or not set(formats) <= set(MEMORY_FORMATS):
         parser.error(f"--memory-formats: {args.memory_formats!r}; give a comma list of {', '.join(MEMORY_FORMATS)}")
+    try:
+        heads = [int(h) for h in args.heads.split(",") if h]
+    except ValueError:
+        heads = []
+    widths = mini_config.UNET_CONFIG["block_out_channels"]
+    if not heads or any(h < 1 or any(w % h for w in widths) for h in heads):
+        parser.error(
+            f"--heads: {args.heads!r}; give a comma list of head counts that divide each of the widths {widths}"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     scale = scale_settings("mini")
@@ -159,7 +178,13 @@ def main(argv=None) -> int:
         "unet": (
             diffusion_stage,
             scale.diffusion,
-            [({"attention": a, "memory_format": f}, b) for f in formats for a in attentions for b in unet_batches],
+            [
+                ({"attention": a, "memory_format": f, "heads": h}, b)
+                for h in heads
+                for f in formats
+                for a in attentions
+                for b in unet_batches
+            ],
         ),
         "autoencoder": (autoencoder_stage, scale.autoencoder, [({}, b) for b in vae_batches]),
     }
@@ -173,6 +198,7 @@ def main(argv=None) -> int:
         del probe
         for speed, batch in cases:
             attention, memory_format = speed.get("attention"), speed.get("memory_format", LAYOUT)
+            heads_here = speed.get("heads", "")
             reset_memory(device)
             # each case compiles its own step: torch.compile's caches do not key on the attention backend, so a
             # second backend would otherwise replay the first one's compiled kernels (a pinned backend also turns
@@ -188,6 +214,7 @@ def main(argv=None) -> int:
                     compile=compile or "eager",
                     attention=attention or "default",
                     memory_format=memory_format,
+                    heads=heads_here,
                     images_per_second=round(rate),
                     step_seconds=round(timing["step_seconds"], 5),
                     flops_per_image=flops,
@@ -200,7 +227,9 @@ def main(argv=None) -> int:
                 )
             )
             print(
-                f"{name} batch {batch}, attention {attention or 'default'}, {memory_format}: {rate:,.0f} images/s, "
+                f"{name} batch {batch}, attention {attention or 'default'}, {memory_format}"
+                + (f", heads {heads_here}" if heads_here else "")
+                + f": {rate:,.0f} images/s, "
                 f"{rate * flops / 1e12:.1f} TFLOP/s "
                 f"({rate * flops / 1e12 / peak:.1%} of {peak:.0f}); warm-up {timing['warmup_seconds']} s",
                 flush=True,

@@ -63,7 +63,10 @@ UNET_CONFIG = dict(
     block_out_channels=(64, 96, 128),
     layers_per_block=1,
     cross_attention_dim=TEXT_WIDTH,
-    attention_head_dim=4,  # diffusers' name for the number of heads: head widths 16, 24, 32
+    # diffusers' name for the number of heads: one per level, 64, 96 and 128 wide. Four heads 16-32 wide cost
+    # the same FLOPs, but the attention kernels' time grows with the heads, not their width (bench/pretrain_speed.py
+    # --heads times both)
+    attention_head_dim=1,
     norm_num_groups=32,
 )
 TEXT_CONFIG = dict(
@@ -108,10 +111,11 @@ def build_vae():
     return AutoencoderKL(**VAE_CONFIG)
 
 
-def build_unet():
+def build_unet(**overrides):
+    """The UNet of :data:`UNET_CONFIG`, with ``overrides`` of its settings (a speed bench's variants)."""
     from diffusers import UNet2DConditionModel
 
-    return UNet2DConditionModel(**UNET_CONFIG)
+    return UNet2DConditionModel(**{**UNET_CONFIG, **overrides})
 
 
 def build_text_encoder(tokenizer):
