@@ -135,6 +135,16 @@ def test_pretrain_speed_times_both_stages_for_every_attention_backend_and_memory
     assert table["images_per_second"].gt(0).all() and table["flops_per_image"].gt(0).all()
 
 
+def test_pretrain_speed_times_each_head_count_and_refuses_one_that_does_not_divide_the_widths(tmp_path):
+    bench("pretrain_speed", "--out", str(tmp_path), "--tiny", "--heads", "4,1")
+    unet = pd.read_csv(tmp_path / "pretrain_speed.csv").query("stage == 'unet'")
+    assert list(zip(unet["heads"], unet["batch"])) == [(4, 4), (4, 8), (1, 4), (1, 8)]
+    assert unet["images_per_second"].gt(0).all()
+    with pytest.raises(SystemExit):
+        bench("pretrain_speed", "--out", str(tmp_path / "bad"), "--tiny", "--heads", "3")
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.parametrize("name", ["inversion_speed", "sampling_speed"])
 def test_generator_benches_write_a_row_per_case(tmp_path, monkeypatch, name):
     monkeypatch.syspath_prepend(str(REPO / "bench"))  # sampling_speed builds its generator with inversion_speed's

@@ -103,10 +103,10 @@ def compiled(fn, mode: str | None):
 
 
 def attention_backend(name: str | None):
-    """A context that pins the UNet's attention to one SDPA backend. The mini UNet's heads are 16-32 wide on
-    64-256 tokens, shapes where torch's default (cuDNN on H100) was a fifth of the training step's GPU time, so
-    the backends are worth timing against each other (bench/pretrain_speed.py --attention; on an H100 the default
-    was the fastest, flash 8 % and memory-efficient 13 % slower)."""
+    """A context that pins the UNet's attention to one SDPA backend. With four heads 16-32 wide on 16-256 tokens
+    torch's default (cuDNN on H100) was a fifth of the training step's GPU time, so the backends are worth timing
+    against each other (bench/pretrain_speed.py --attention; on an H100 the default was the fastest, flash 8 % and
+    memory-efficient 13 % slower)."""
     if name is None:
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
