@@ -17,7 +17,7 @@ def test_a_page_says_when_its_numbers_come_from_settings_that_have_changed(demo_
     pages = tmp_path / "reports" / "mini"
     index = render_report([demo], "mini", {"di_demo": out}, pages, tmp_path / "logs")
     assert NOTICE not in (pages / "di_demo.md").read_text()
-    assert "settings that have changed since" not in index.read_text()
+    assert "have changed since" not in index.read_text()
 
     registry = demo_project / "config" / "experiments" / "di_demo.yaml"
     registry.write_text(registry.read_text().replace("- 4\n", "- 8\n"))  # the mini sizes become [1, 2, 8]
@@ -32,8 +32,9 @@ def test_a_page_says_when_its_numbers_come_from_settings_that_have_changed(demo_
     assert "What differs: sizes: [1, 2, 4] there, [1, 2, 8] now." in html
     assert "not the numbers'. What differs: sizes:" in page  # a sentence of its own
     assert "snakemake --cores all --config scale=mini experiments='[di_demo]'" in page
-    assert "Computed with settings that have changed since (each page says which and how to rerun it): [di_demo]" in (
-        index.read_text()
+    assert (
+        "Computed with settings or generator weights that have changed since (each page says which and how to "
+        "rerun it): [di_demo]" in index.read_text()
     )
 
 
@@ -63,3 +64,46 @@ def test_the_index_names_the_commit_of_each_artifact_and_says_when_they_are_seve
     assert f"| {both} |" in index
     assert f"These results come from 2 commits ({both}), not from one run of one commit" in index
     assert "snakemake --cores all --config scale=mini --forceall" in index
+
+
+GENERATOR_NOTICE = "These numbers were computed with other weights of the `mini` generator than the ones in place today"
+
+
+def test_a_page_says_when_its_numbers_come_from_other_generator_weights(demo_project, tmp_path):
+    """A retrained mini model changes every number sampled from it with no setting changed: the rows' generator
+    label (its weights' fingerprint) against the label of the weights in place."""
+    import pandas as pd
+    import yaml
+
+    from repro.generators.bundle import generator_label
+    from repro.provenance import config_hash
+    from repro.workflow.notebook import run_notebook
+
+    registry = demo_project / "config" / "experiments" / "di_demo.yaml"
+    spec = yaml.safe_load(registry.read_text())
+    spec["scales"]["mini"]["params"]["generator"] = "mini"
+    registry.write_text(yaml.safe_dump(spec))
+    demo = load_registry(demo_project / "config")["di_demo"]
+    assert demo.params("mini")["generator"] == "mini"
+    out = tmp_path / "results" / "mini" / "di_demo"
+    run_notebook(demo, "mini", out, out / "di_demo.ipynb")
+    pages = tmp_path / "reports" / "mini"
+    now = generator_label("mini")
+
+    def page_with(label: str) -> tuple[str, str]:
+        results = pd.read_csv(out / "results.csv", dtype=str)
+        results["generator"] = label
+        results["config_hash"] = config_hash(demo.params("mini"))  # today's settings: only the weights differ
+        results.loc[results.index[0], "generator"] = "sd14-random"  # another generator's row is not compared
+        results.to_csv(out / "results.csv", index=False)
+        index = render_report([demo], "mini", {"di_demo": out}, pages, tmp_path / "logs").read_text()
+        return (pages / "di_demo.md").read_text(), index
+
+    page, index = page_with(now)
+    assert GENERATOR_NOTICE not in page and "have changed since" not in index
+    page, index = page_with("mini (0123456789abcdef)")
+    assert GENERATOR_NOTICE in page and f"the rows name mini (0123456789abcdef), the generator loads {now}" in page
+    assert "snakemake --cores all --config scale=mini experiments='[di_demo]'" in page
+    assert "generator weights that have changed since" in index and "[di_demo]" in index
+    page, _ = page_with("mini")
+    assert "the rows name mini (a bare name: rows written before they named the weights' fingerprint)" in page

@@ -57,13 +57,38 @@ def settings_changed(experiment: Experiment, scale: str, folder: Path, results: 
     commits = ", ".join(computed_at(results))
     ran = ran_with(folder / f"{experiment.id}.ipynb")
     # plain() folds whitespace, the leading space included: the space goes outside it
-    differ = f" {plain(f'What differs: {changed_settings(ran, params)}.')}" if ran is not None else ""
+    differs = changed_settings(ran, params) if ran is not None else ""
+    differ = f" {plain(f'What differs: {differs}.')}" if differs else ""
     return (
         f"**These numbers were computed with other settings than this experiment's at scale `{scale}` today** "
         f"(config_hash {', '.join(then)} in the rows" + (f", commit {commits}" if commits else "") + f"; the "
         f"settings in config/ now hash to {now}): the protocol and stand-in on this page describe today's "
         f"settings, not the numbers'.{differ} Rerun it to refresh them: `snakemake --cores all --config "
         f"scale={scale} experiments='[{experiment.id}]'`."
+    )
+
+
+def generator_changed(experiment: Experiment, scale: str, results: pd.DataFrame | None) -> str:
+    """Where the rows were computed with other weights of the experiment's generator than those it loads today
+    (their ``generator`` label, e.g. ``mini (6c3d665fc6acb26c)``, against the label of the weights in place): a
+    sentence saying so and how to refresh the numbers; else empty. A retrained mini model changes every number
+    that samples from it, with no setting changed. Rows of other generators (an SD-shaped timing beside the mini
+    model's) are not compared."""
+    source = experiment.params(scale).get("generator")
+    if not source or results is None or "generator" not in results:
+        return ""
+    from ..generators.bundle import generator_label
+
+    now = generator_label(source)
+    labels = set(results["generator"].dropna().astype(str))
+    then = sorted(label for label in labels - {now} if label == source or label.startswith(f"{source} ("))
+    if not then:
+        return ""
+    unnamed = " (a bare name: rows written before they named the weights' fingerprint)" if source in then else ""
+    return (
+        f"**These numbers were computed with other weights of the `{source}` generator than the ones in place "
+        f"today**: the rows name {', '.join(then)}{unnamed}, the generator loads {now}. Rerun it to refresh them: "
+        f"`snakemake --cores all --config scale={scale} experiments='[{experiment.id}]'`."
     )
 
 
@@ -82,7 +107,7 @@ def _artifact_page(
     status: Status,
     verdicts: list[ClaimVerdict],
     results: pd.DataFrame | None,
-    settings_note: str,
+    notes: list[str],
 ) -> Page:
     page = Page(f"{PAPER_TITLES[experiment.paper]} {experiment.artifact}: {experiment.title}")
     page.text(f"[All artifacts at scale `{scale}`](index.md)")
@@ -91,8 +116,8 @@ def _artifact_page(
         + (f" ({plain(status.detail)})" if status.detail else "")
         + "."
     )
-    if settings_note:
-        page.text(settings_note)
+    for note in notes:
+        page.text(note)
     page.text(f"Protocol: {experiment.spec['protocol'].strip()}")
     if experiment.stand_in(scale):
         page.text(f"Stand-in at this scale: {experiment.stand_in(scale)}")
@@ -175,10 +200,17 @@ def render_report(
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
         outcomes += verdicts
         results = load_results(folder) if not experiment.skip_reason(scale) else None
-        note = settings_changed(experiment, scale, folder, results)
-        if note:
+        notes = [
+            note
+            for note in (
+                settings_changed(experiment, scale, folder, results),
+                generator_changed(experiment, scale, results),
+            )
+            if note
+        ]
+        if notes:
             stale.append(f"[{experiment.id}]({experiment.id}.md)")
-        page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results, note)
+        page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results, notes)
         page.write(page_dir / f"{experiment.id}.md")
         computed = computed_at(results)
         commits.update(computed)
@@ -202,7 +234,8 @@ def render_report(
         )
     if stale:
         index.text(
-            f"Computed with settings that have changed since (each page says which and how to rerun it): "
+            f"Computed with settings or generator weights that have changed since (each page says which and how to "
+            f"rerun it): "
             f"{', '.join(stale)}."
         )
     index.heading("Claims")
