@@ -44,9 +44,24 @@ def test_the_readme_block_is_replaced_with_links_from_the_readme(demo_run, demo_
     assert before == README.partition(BEGIN)[0] and after == README.partition(END)[2]
     assert "once results exist" not in block and SCOPE["mini"] in block
     assert "| reproduced | accuracy grows with data | [di_demo](reports/mini/di_demo.md) |  |" in block
-    assert "[the full report](reports/mini/index.md)" in block
+    assert "[the full report](reports/mini/index.md)" in block and "have changed since" not in block
     assert not (tmp_path / "reports").exists()  # it renders nothing else
     assert main(args) == 0 and (tmp_path / "README.md").read_text() == readme  # and again gives the same
+
+
+def test_the_readme_block_names_the_artifacts_computed_with_settings_changed_since(
+    demo_run, demo_project, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text(README)
+    registry = demo_project / "config" / "experiments" / "di_demo.yaml"
+    registry.write_text(registry.read_text().replace("- 4\n", "- 8\n"))  # the mini sizes become [1, 2, 8]
+    assert (
+        main(["report", "--config-dir", str(demo_project / "config"), "--scale", "mini", "--readme", "README.md"]) == 0
+    )
+    block = (tmp_path / "README.md").read_text().partition(BEGIN)[2].partition(END)[0]
+    assert "**1 of the 1 artifacts were computed with settings or generator weights that have changed since**" in block
+    assert "[di_demo](reports/mini/di_demo.md) (each page says what changed)" in block
 
 
 def test_a_readme_without_the_markers_is_refused_with_the_fix(demo_run, demo_project, tmp_path, capsys):

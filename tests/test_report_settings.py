@@ -101,9 +101,30 @@ def test_a_page_says_when_its_numbers_come_from_other_generator_weights(demo_pro
 
     page, index = page_with(now)
     assert GENERATOR_NOTICE not in page and "have changed since" not in index
+    assert "have changed since" not in (pages / "scoreboard.md").read_text()
     page, index = page_with("mini (0123456789abcdef)")
     assert GENERATOR_NOTICE in page and f"the rows name mini (0123456789abcdef), the generator loads {now}" in page
     assert "snakemake --cores all --config scale=mini experiments='[di_demo]'" in page
     assert "generator weights that have changed since" in index and "[di_demo]" in index
+    # the scoreboard says it before its verdicts: they are of the weights before
+    scoreboard = (pages / "scoreboard.md").read_text()
+    assert "**1 of the 1 artifacts were computed with settings or generator weights that have changed since**" in (
+        scoreboard
+    )
     page, _ = page_with("mini")
     assert "the rows name mini (a bare name: rows written before they named the weights' fingerprint)" in page
+
+
+def test_the_generators_an_experiment_names_include_those_of_its_cases():
+    from pathlib import Path
+
+    from repro.report.render import named_generators
+
+    assert named_generators({"generator": "mini", "cases": [{"generator": "sd14-random"}, {"dtype": "bf16"}]}) == {
+        "mini",
+        "sd14-random",
+    }
+    fig4 = load_registry(Path(__file__).parents[1] / "config")[
+        "di_fig4_runtime"
+    ]  # times several generators, one per case, and names none on top
+    assert "generator" not in fig4.params("mini") and {"mini", "sd14-random"} <= named_generators(fig4.params("mini"))

@@ -8,8 +8,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import ReproError
+from ..results.tables import load_results
 from ..workflow.registry import Experiment, load_registry, select
-from .render import render_report
+from .render import render_report, stale_notes
 from .scoreboard import write_readme_scoreboard
 from .verdicts import RAN, artifact_outcome
 
@@ -101,6 +102,11 @@ def _write_readme(
             f"(snakemake --cores all --config scale={scale})"
         )
     verdicts = [v for _, claims in outcomes for v in claims]
-    write_readme_scoreboard(readme, verdicts, scale, pages)
+    stale = [
+        e.id
+        for e in experiments
+        if not e.skip_reason(scale) and stale_notes(e, scale, runs[e.id], load_results(runs[e.id]))
+    ]
+    write_readme_scoreboard(readme, verdicts, scale, pages, stale)
     print(f"scoreboard of scale {scale} ({len(verdicts)} claims) written into {readme}")
     return 0

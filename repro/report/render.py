@@ -68,28 +68,57 @@ def settings_changed(experiment: Experiment, scale: str, folder: Path, results: 
     )
 
 
+def named_generators(params) -> set[str]:
+    """Every generator an experiment's params name: its ``generator``, and those of its cases (Figure 4 times
+    several, each case naming its own)."""
+    if isinstance(params, dict):
+        return set().union(
+            *(
+                {value} if key == "generator" and isinstance(value, str) else named_generators(value)
+                for key, value in params.items()
+            )
+        )
+    if isinstance(params, list):
+        return set().union(*map(named_generators, params))
+    return set()
+
+
 def generator_changed(experiment: Experiment, scale: str, results: pd.DataFrame | None) -> str:
-    """Where the rows were computed with other weights of the experiment's generator than those it loads today
-    (their ``generator`` label, e.g. ``mini (6c3d665fc6acb26c)``, against the label of the weights in place): a
-    sentence saying so and how to refresh the numbers; else empty. A retrained mini model changes every number
-    that samples from it, with no setting changed. Rows of other generators (an SD-shaped timing beside the mini
-    model's) are not compared."""
-    source = experiment.params(scale).get("generator")
-    if not source or results is None or "generator" not in results:
+    """Where the rows were computed with other weights of a generator the experiment names than those it loads
+    today (their ``generator`` label, e.g. ``mini (6c3d665fc6acb26c)``, against the label of the weights in place):
+    a sentence saying so and how to refresh the numbers; else empty. A retrained mini model changes every number
+    that samples from it, with no setting changed. A generator whose weights have no local fingerprint (a hub id,
+    the random SD-shaped models) is not compared."""
+    if results is None or "generator" not in results:
         return ""
     from ..generators.bundle import generator_label
 
-    now = generator_label(source)
     labels = set(results["generator"].dropna().astype(str))
-    then = sorted(label for label in labels - {now} if label == source or label.startswith(f"{source} ("))
-    if not then:
+    changed = []
+    for source in sorted(named_generators(experiment.params(scale))):
+        now = generator_label(source)
+        if "(hub:" in now:
+            continue
+        then = sorted(label for label in labels - {now} if label == source or label.startswith(f"{source} ("))
+        if then:
+            unnamed = (
+                " (a bare name: rows written before they named the weights' fingerprint)" if source in then else ""
+            )
+            changed.append((source, f"the rows name {', '.join(then)}{unnamed}, the generator loads {now}"))
+    if not changed:
         return ""
-    unnamed = " (a bare name: rows written before they named the weights' fingerprint)" if source in then else ""
     return (
-        f"**These numbers were computed with other weights of the `{source}` generator than the ones in place "
-        f"today**: the rows name {', '.join(then)}{unnamed}, the generator loads {now}. Rerun it to refresh them: "
-        f"`snakemake --cores all --config scale={scale} experiments='[{experiment.id}]'`."
+        f"**These numbers were computed with other weights of the {', '.join(f'`{s}`' for s, _ in changed)} "
+        f"generator than the ones in place today**: {'; '.join(text for _, text in changed)}. Rerun it to refresh "
+        f"them: `snakemake --cores all --config scale={scale} experiments='[{experiment.id}]'`."
     )
+
+
+def stale_notes(experiment: Experiment, scale: str, folder: Path, results: pd.DataFrame | None) -> list[str]:
+    """What makes an artifact's numbers older than the project today: changed settings, other generator weights
+    (one sentence each, for its page; empty when its numbers are today's)."""
+    notes = (settings_changed(experiment, scale, folder, results), generator_changed(experiment, scale, results))
+    return [note for note in notes if note]
 
 
 def computed_at(results: pd.DataFrame | None) -> list[str]:
@@ -194,22 +223,16 @@ def render_report(
     if jobs is not None:
         jobs_page(jobs, scale).write(page_dir / "jobs.md")
         index.text("[Time and memory of every job](jobs.md): where the run's time went.")
-    status_rows, claim_rows, outcomes, stale, commits = [], [], [], [], set()
+    status_rows, claim_rows, outcomes, stale, stale_ids, commits = [], [], [], [], [], set()
     for experiment in experiments:
         folder = Path(runs[experiment.id])
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
         outcomes += verdicts
         results = load_results(folder) if not experiment.skip_reason(scale) else None
-        notes = [
-            note
-            for note in (
-                settings_changed(experiment, scale, folder, results),
-                generator_changed(experiment, scale, results),
-            )
-            if note
-        ]
+        notes = stale_notes(experiment, scale, folder, results)
         if notes:
             stale.append(f"[{experiment.id}]({experiment.id}.md)")
+            stale_ids.append(experiment.id)
         page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results, notes)
         page.write(page_dir / f"{experiment.id}.md")
         computed = computed_at(results)
@@ -241,5 +264,5 @@ def render_report(
     index.heading("Claims")
     index.table(["claim", "experiment", "reproduced at this scale", "evidence"], claim_rows)
     index.write(page_dir / "index.md")
-    scoreboard_page(outcomes, scale).write(page_dir / "scoreboard.md")
+    scoreboard_page(outcomes, scale, stale=stale_ids).write(page_dir / "scoreboard.md")
     return page_dir / "index.md"

@@ -57,8 +57,12 @@ def _note(verdict: ClaimVerdict) -> str:
     return evidence.removeprefix("undecided: ").split(". ")[0]
 
 
-def scoreboard_page(verdicts: Sequence[ClaimVerdict], scale: str, link: Callable[[str], str] = str) -> Page:
-    """The scoreboard; ``link`` turns a report page's name (``index.md``, ``<id>.md``) into the link to it."""
+def scoreboard_page(
+    verdicts: Sequence[ClaimVerdict], scale: str, link: Callable[[str], str] = str, stale: Sequence[str] = ()
+) -> Page:
+    """The scoreboard; ``link`` turns a report page's name (``index.md``, ``<id>.md``) into the link to it;
+    ``stale`` names the artifacts whose numbers were computed with settings or generator weights that have
+    changed since (:func:`repro.report.render.stale_notes`), which the scoreboard says before its verdicts."""
     counts = Counter(map(scoreboard_verdict, verdicts))
     page = Page(f"Scoreboard at scale `{scale}`")
     page.text(SCOPE[scale])
@@ -67,6 +71,13 @@ def scoreboard_page(verdicts: Sequence[ClaimVerdict], scale: str, link: Callable
         + ", ".join(f"**{counts[v]} {'differ' if v == 'differs' else v}**" for v in VERDICTS)
         + f". The evidence of each is on its artifact's page; [the full report]({link('index.md')})."
     )
+    if stale:
+        page.text(
+            f"**{len(stale)} of the {len({v.experiment.id for v in verdicts})} artifacts were computed with settings "
+            "or generator weights that have changed since**, so their verdicts are of the code before: "
+            + ", ".join(f"[{name}]({link(f'{name}.md')})" for name in stale)
+            + " (each page says what changed)."
+        )
     page.table(
         ["verdict", "claim", "experiment", "why undecided"],
         [
@@ -82,8 +93,10 @@ def scoreboard_page(verdicts: Sequence[ClaimVerdict], scale: str, link: Callable
     return page
 
 
-def write_readme_scoreboard(readme: Path, verdicts: Sequence[ClaimVerdict], scale: str, pages: Path) -> None:
+def write_readme_scoreboard(
+    readme: Path, verdicts: Sequence[ClaimVerdict], scale: str, pages: Path, stale: Sequence[str] = ()
+) -> None:
     """Replace the block between the README's markers with the scoreboard, linked to the report pages in
     ``pages`` from the README's folder."""
-    page = scoreboard_page(verdicts, scale, lambda name: os.path.relpath(pages / name, readme.parent))
+    page = scoreboard_page(verdicts, scale, lambda name: os.path.relpath(pages / name, readme.parent), stale)
     write_marked_block(readme, BEGIN, END, page.body(), "scoreboard")
