@@ -20,14 +20,17 @@
 #   cat mini-weights.tar.* | tar -x      (repro/generators/weights/{mini,mini_checkpoints})
 # A `vae`, `unet` or `final` that stops at its time limit writes the resumable state to $OUT as
 # pretrain-pack.tar.NN: on a fresh machine, carry those parts in .resume/ and the next phase unpacks them.
-# UNET_BUDGET (minutes of UNet training that size its step count, default 13), PRETRAIN_ARGS (added to
-# every `repro pretrain` call; a CPU dry run: "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
+# UNET_BUDGET (minutes of UNet training that size its step count; default the scale's, in
+# repro/pretrain/settings.py), PRETRAIN_ARGS (added to every `repro pretrain` call; a CPU dry run:
+# "--scale smoke --device cpu"), SPEED_ARGS (added to the speed
 # bench), EVALUATE (what `evaluate` runs, default "reconstruction inversion sampling") and INVERSION_STEPS (the
 # stage-1 step counts of its reconstruction, default "1000 3000") tune the run. The attention backend and the
 # memory layout are speed choices: time them with
 # SPEED_ARGS="--attention default,flash,efficient --memory-formats channels_last,contiguous", then train with the
 # fastest (e.g. PRETRAIN_ARGS="--attention flash --memory-format contiguous"). On an H100 the defaults were the
-# fastest (torch's cuDNN attention, channels-last: results/bench/pretrain_speed.csv).
+# fastest (torch's cuDNN attention, channels-last: results/bench/pretrain_speed_c02b6f7/). The committed weights:
+# the pool staged by `bench/mini_dag.sh stage` calls, then REPRO_DATA=/tmp/mini-dag/data and, with UNET_BUDGET=10,
+# `adopt`, `unet 7.3` and `final 7` (their card: repro/generators/weights/mini/README.md).
 set -euo pipefail
 phase=${1:?usage: bench/pretrain_mini.sh speed|stage|vae|adopt|unet|export|card|final|evaluate [MINUTES]}
 minutes=${2:-8.5}
@@ -86,7 +89,7 @@ case "$phase" in
     train adopt-vae --weights repro/generators/weights
     ;;
   unet)
-    if ! train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}"; then
+    if ! train unet --max-minutes "$minutes" ${UNET_BUDGET:+--budget-minutes "$UNET_BUDGET"}; then
       pack  # stopped at its time limit: the state a fresh machine resumes from
     fi
     ;;
@@ -101,7 +104,7 @@ case "$phase" in
       mini/metrics.json mini/loss_curves.png mini/samples_photo.png mini/samples_domains.png
     ;;
   final)
-    if train unet --max-minutes "$minutes" --budget-minutes "${UNET_BUDGET:-13}"; then
+    if train unet --max-minutes "$minutes" ${UNET_BUDGET:+--budget-minutes "$UNET_BUDGET"}; then
       "$0" export && "$0" card
     else
       echo "the UNet has not finished: run the final phase again (its state is in the pack)"

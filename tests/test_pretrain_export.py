@@ -288,10 +288,10 @@ def test_smoke_cli_end_to_end(tmp_path, monkeypatch):
     assert adopted["adopted"]["fingerprint"] == folder_fingerprint(folder, parts=("vae",))
     assert main(["pretrain", "unet", *work2, "--caption-balance", "1"]) == 0
     assert main(["pretrain", "export", "--work", str(tmp_path / "work2"), "--weights", str(tmp_path / "w2")]) == 0
-    # the asked caption balance trained the UNet and is on its record (the first model kept the scale's 0.5)
+    # the asked caption balance trained the UNet and is on its record (the first model kept the scale's 0.75)
     record = json.loads((tmp_path / "w2" / "mini" / "training" / "diffusion.json").read_text())
     assert record["settings"]["caption_balance"] == 1.0
-    assert metrics["training"]["diffusion"]["settings"]["caption_balance"] == 0.5
+    assert metrics["training"]["diffusion"]["settings"]["caption_balance"] == 0.75
     vae = "vae/diffusion_pytorch_model.safetensors"
     assert (tmp_path / "w2" / "mini" / vae).read_bytes() == (folder / vae).read_bytes()
     monkeypatch.setattr(pool, "load_pool", lambda root=None: fake_pool(40))  # another pool: another split

@@ -299,7 +299,7 @@ def training_throughput(training: Path, records: dict) -> dict:
         out[stage] = {
             "images_per_second": round(float(rates[rates > 0].median() * batch)),
             "batch_size": batch,
-            "device": records[stage].get("device", "not recorded"),
+            "device": records[stage].get("device", "a device not recorded"),
         }
     return out
 
