@@ -199,14 +199,31 @@ start_mps() {
   fi
 }
 
+# the commit the results' rows name: REPRO_GIT_COMMIT, else this copy's own, "+dirty" where its tracked files differ
+# from it (as repro.provenance.git_commit names it). A device's copy may keep the .git of an older commit under a
+# newer tree: its rows would then name that commit, dirty, so say so and how to name the right one
+name_commit() {
+  local sha
+  if [ -z "${REPRO_GIT_COMMIT:-}" ]; then
+    sha=$(git rev-parse -q --short=12 HEAD 2>/dev/null) || {
+      echo "this copy has no .git: name its commit, REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD), in the call" >&2
+      exit 2
+    }
+    if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+      sha=$sha+dirty
+      echo "warning: this tree differs from its .git's commit, so the rows will name $sha; where it is a copy of" \
+        "a committed checkout, name that commit: REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD)" >&2
+    fi
+    REPRO_GIT_COMMIT=$sha
+  fi
+  export REPRO_GIT_COMMIT
+}
+
 run_dag() {
   local minutes=${1:-8} rc=0 left extra
   staged || { echo "stage the folders above first" >&2; exit 2; }
   [ "${MPS:-0}" != 1 ] || start_mps
-  if [ -z "${REPRO_GIT_COMMIT:-}" ] && ! git rev-parse -q HEAD >/dev/null 2>&1; then
-    echo "this copy has no .git: name its commit, REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD), in the call" >&2
-    exit 2
-  fi
+  name_commit
   link_state
   mkdir -p "$out" "$state/bin"
   # the jobs' `repro` command: this checkout's package, with the staged wheels
@@ -253,13 +270,7 @@ start_dag() {
     echo "the run an earlier call started is still going: bench/mini_dag.sh wait" >&2
     exit 2
   fi
-  if [ -z "${REPRO_GIT_COMMIT:-}" ]; then
-    REPRO_GIT_COMMIT=$(git rev-parse -q --short=12 HEAD 2>/dev/null) || {
-      echo "this copy has no .git: name its commit, REPRO_GIT_COMMIT=\$(git rev-parse --short=12 HEAD), in the call" >&2
-      exit 2
-    }
-  fi
-  export REPRO_GIT_COMMIT
+  name_commit
   rm -rf "$state/tree" "$state/run.rc"
   mkdir -p "$state/tree" "$state/out"
   # not the carried folders (staged already) nor the links to the state that `run` makes

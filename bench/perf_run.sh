@@ -14,7 +14,9 @@
 # 7 MiB, fits), installed once into $PERF_STATE/site. Back here, unpack the tar in a temporary folder, copy the
 # CSVs and profiles into results/bench and write the table: `python bench/perf_table.py --readme README.md`.
 # PERF_BENCHES replaces the list below (lines "NAME MINUTES SCRIPT ARGS...": the script runs with --out NAME's
-# folder added); TINY=1 adds --tiny to every script, a CPU rehearsal of the same calls.
+# folder added); TINY=1 adds --tiny to every script, a CPU rehearsal of the same calls. Name the commit in the call,
+# REPRO_GIT_COMMIT=$(git rev-parse --short=12 HEAD): a device's copy may keep an older commit's .git, which the rows
+# would name otherwise (+dirty).
 set -euo pipefail
 minutes=${1:-9}
 state=${PERF_STATE:-/tmp/perf-run}

@@ -18,6 +18,8 @@
 # are exported to $WEIGHTS (/tmp/mini-weights), not into the checkout, which the next call replaces; `final`
 # returns them as $OUT/mini-weights.tar.NN parts (< 16 MiB each), to unpack in the repository root:
 #   cat mini-weights.tar.* | tar -x      (repro/generators/weights/{mini,mini_checkpoints})
+# Name the commit in each call, REPRO_GIT_COMMIT=$(git rev-parse --short=12 HEAD): a device's copy may keep an older
+# commit's .git, which the card and the CSVs would name otherwise (+dirty).
 # A `vae`, `unet` or `final` that stops at its time limit writes the resumable state to $OUT as
 # pretrain-pack.tar.NN: on a fresh machine, carry those parts in .resume/ and the next phase unpacks them.
 # UNET_BUDGET (minutes of UNet training that size its step count; default the scale's, in

@@ -233,3 +233,22 @@ def test_start_needs_the_commit_where_the_copy_has_no_git_and_wait_needs_a_start
     assert started.returncode == 2 and "name its commit, REPRO_GIT_COMMIT=" in started.stderr
     waited = script("wait", "1", cwd=repo, **env)
     assert waited.returncode == 2 and "no run was started on this machine: bench/mini_dag.sh start" in waited.stderr
+
+
+def test_start_names_a_dirty_copy_and_says_how_to_name_its_commit(snakemake_stand_in, tmp_path):
+    """A device's copy can keep the .git of the session's first commit under a later tree: its rows would name that
+    commit, so `start` names it "+dirty" and says how to name the right one."""
+    repo, env = snakemake_stand_in
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "bench"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], cwd=repo, check=True)
+    sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    with open(repo / "bench" / "mini_dag.sh", "a") as tracked:
+        tracked.write("# a later commit's change\n")
+    started = script("start", cwd=repo, **env)
+    assert started.returncode == 0, started.stderr
+    assert f"at commit {sha.strip()}+dirty" in started.stdout
+    assert "name that commit: REPRO_GIT_COMMIT=$(git rev-parse --short=12 HEAD)" in started.stderr
+    done = script("wait", "1", cwd=repo, OUT=str(tmp_path / "out"), **env)
+    assert done.returncode == 0, done.stdout + done.stderr
