@@ -225,8 +225,9 @@ def test_perf_table_is_written_from_the_csvs_between_the_markers(tmp_path):
     assert "| not measured (no CSV yet) |" in rows["SD-shaped sampling (DI stage 2)"][0]
     # the compiled case that compiled nothing (its warm-up under a second) gets the footnote
     default, flash = rows["mini UNet pretraining step"]
-    assert default.startswith("batch 2048, compile default, attention default, channels_last | 32,588 images/s |")
-    assert flash.startswith("batch 2048, compile default, attention flash, channels_last [1] | 32,574 images/s |")
+    setting = "batch 2048, compile default, attention {}, channels_last, heads 1"  # the row names its UNet's heads
+    assert default.startswith(f"{setting.format('default')} | 32,588 images/s |")
+    assert flash.startswith(f"{setting.format('flash')} [1] | 32,574 images/s |")
     assert "\n[1] reused an earlier case's compiled step: its warm-up (0.25 s) compiled nothing" in text
     assert text.count("[1]") == 2
     # no target; the paper's figure beside ours
