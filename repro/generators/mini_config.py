@@ -63,9 +63,8 @@ UNET_CONFIG = dict(
     block_out_channels=(64, 96, 128),
     layers_per_block=1,
     cross_attention_dim=TEXT_WIDTH,
-    # diffusers' name for the number of heads: one per level, 64, 96 and 128 wide. Four heads 16-32 wide cost
-    # the same FLOPs, but the attention kernels' time grows with the heads, not their width (bench/pretrain_speed.py
-    # --heads times both)
+    # diffusers' name for the number of heads: one per level, 64, 96 and 128 wide. Four heads 16-32 wide, the same
+    # FLOPs, trained 13 % slower on an H100 (bench/pretrain_speed.py --heads 1,4: results/bench/pretrain_speed_31b55f7)
     attention_head_dim=1,
     norm_num_groups=32,
 )
