@@ -10,6 +10,11 @@ with its stopped one, named as a lower bound. Jobs that no run measured are name
 
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv               # every job, its share, the total
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --out shares.csv
+    python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --split 2   # the DAG in two runs of its experiments
+
+``--split N`` shares the experiments out over N runs (one GPU session each, say) so that the longest is as short as
+it can be made: a run's minutes are the shares of its experiments and of every asset they wait for (an asset two
+runs need is made in both). Each run is printed with the ``DAG_CONFIG`` that makes ``bench/mini_dag.sh`` run it.
 
 What it assumes: the GPU was the bottleneck of every run (the share of a job that waited on its own start-up, its
 data or its CPU work is counted as if it had used the GPU), and each run shared it as the run of all would. A run
@@ -29,7 +34,7 @@ import pandas as pd
 from repro.errors import ReproError
 from repro.report.jobs import read_jobs
 from repro.workflow.jobstats import UNTIL_STOPPED
-from repro.workflow.registry import load_registry, load_scale
+from repro.workflow.registry import awaited_assets, load_registry, load_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,6 +88,43 @@ def scale_jobs(config_dir: Path, scale: str) -> tuple[list[str], list[str]]:
     return assets, sorted(load_registry(config_dir))
 
 
+def split(needs: dict[str, set[str]], minutes: dict[str, float], runs: int) -> list[list[str]]:
+    """The experiments of ``needs`` (experiment -> the assets it waits for) in ``runs`` groups whose longest run is
+    short: each group's minutes are its experiments' and its assets' ``minutes`` (a job not in ``minutes`` costs
+    nothing). The costliest experiments are placed first, each where it lengthens the longest run least; then an
+    experiment moves to another run, or two runs swap one each, while that shortens the longest run (or, as long,
+    the runs' sum: fewer assets made twice): a deterministic local optimum."""
+
+    def length(group: frozenset[str]) -> float:
+        assets = set().union(*(needs[e] for e in group)) if group else set()
+        return sum(minutes.get(job, 0.0) for job in group | assets)
+
+    def objective(groups: list[frozenset[str]]) -> tuple[float, float]:
+        lengths = [length(g) for g in groups]
+        return round(max(lengths), 9), round(sum(lengths), 9)
+
+    def neighbours(groups: list[frozenset[str]]):
+        for i, j in ((i, j) for i in range(runs) for j in range(runs) if i != j):
+            for a in sorted(groups[i]):
+                yield {i: groups[i] - {a}, j: groups[j] | {a}}
+                for b in sorted(groups[j]) if i < j else ():
+                    yield {i: groups[i] - {a} | {b}, j: groups[j] - {b} | {a}}
+
+    groups = [frozenset()] * runs
+    for experiment in sorted(needs, key=lambda e: (-length(frozenset({e})), e)):
+        options = [[g | {experiment} if k == i else g for k, g in enumerate(groups)] for i in range(runs)]
+        groups = min(options, key=objective)
+    improved = True
+    while improved:
+        improved = False
+        for change in neighbours(groups):
+            candidate = [change.get(k, g) for k, g in enumerate(groups)]
+            if objective(candidate) < objective(groups):
+                groups, improved = candidate, True
+                break
+    return sorted((sorted(g) for g in groups if g), key=lambda g: (-length(frozenset(g)), g))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("tables", nargs="+", type=Path, help="the runs' jobs.csv, any order (the latest run of a job wins)")
@@ -90,7 +132,10 @@ def main(argv=None) -> int:
     p.add_argument("--config-dir", type=Path, default=ROOT / "config")
     p.add_argument("--budget-minutes", type=float, default=20.0, help="the scale's wall-time budget (default 20)")
     p.add_argument("--out", type=Path, help="CSV of the jobs' latest measurements and shares")
+    p.add_argument("--split", type=int, default=0, metavar="N", help="share the experiments out over N runs")
     args = p.parse_args(argv)
+    if args.split < 0:
+        p.error(f"--split {args.split}: give a number of runs, at least 1")
     try:
         latest, runs = measured(args.tables)
         assets, experiments = scale_jobs(args.config_dir, args.scale)
@@ -119,6 +164,21 @@ def main(argv=None) -> int:
         print(f"stopped before their end in every run (in the total as lower bounds): {', '.join(cut)}")
     if missing:
         print(f"not measured by these runs (not in the total): {', '.join(missing)}")
+    if args.split:
+        scale_spec = load_scale(args.config_dir, args.scale)
+        registry = load_registry(args.config_dir)
+        needs = {
+            e.id: awaited_assets(e, args.scale, scale_spec) for e in registry.values() if not e.skip_reason(args.scale)
+        }
+        minutes = dict(zip(table["job"], table["share_min"]))
+        print(f"\nthe experiments in {args.split} runs, each with the assets it waits for:")
+        for number, group in enumerate(split(needs, minutes, args.split), 1):
+            assets = set().union(*(needs[e] for e in group))
+            spent = sum(minutes.get(job, 0.0) for job in assets)
+            print(
+                f"run {number}: {sum(minutes.get(e, 0.0) for e in group) + spent:.1f} minutes ({spent:.1f} of them "
+                f"its {len(assets)} assets): DAG_CONFIG='experiments=[{','.join(group)}]'"
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         table.drop(columns=["wall_s", "share_s"]).round(3).to_csv(args.out, index=False)

@@ -4,6 +4,7 @@ they promise."""
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -706,3 +707,26 @@ def test_dag_shares_split_each_second_between_the_jobs_running_and_take_each_job
         module["main"]([])
     assert module["main"]([str(tmp_path / "nowhere" / "jobs.csv")]) == 2
     assert "is missing: name each run's jobs.csv" in capsys.readouterr().err
+
+
+def test_dag_shares_splits_the_experiments_into_runs_whose_longest_is_shortest(tmp_path, capsys):
+    module = runpy.run_path(str(REPO / "bench" / "dag_shares.py"))
+    # a and b wait for the same 10-minute inversion x: apart, x is made in both runs (22 minutes at least);
+    # together with x (12) beside c and d with y (12), the longest run is 12
+    needs = {"a": {"x"}, "b": {"x"}, "c": {"y"}, "d": set()}
+    minutes = {"x": 10.0, "y": 1.0, "a": 1.0, "b": 1.0, "c": 5.0, "d": 6.0}
+    assert module["split"](needs, minutes, 2) == [["a", "b"], ["c", "d"]]
+    assert module["split"](needs, minutes, 1) == [["a", "b", "c", "d"]]
+    assert ["a", "b"] in module["split"](needs, minutes, 3)  # a third run cannot shorten the longest: a, b and x
+    # the smoke scale's experiments, one measured: every experiment is in one of the runs, each run's line runs it
+    table = jobs_table(
+        tmp_path / "run" / "jobs.csv",
+        [("inversion_cifar10", "asset", 0, 90), ("di_table4_augmentations", "experiment", 90, 150)],
+    )
+    assert module["main"]([str(table), "--scale", "smoke", "--split", "2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if re.match(r"run \d+: ", line)]
+    assert len(lines) == 2 and all("DAG_CONFIG='experiments=[" in line for line in lines)
+    named = {e for line in lines for e in line.split("experiments=[")[1].rstrip("]'").split(",")}
+    assert "di_table4_augmentations" in named and len(named) == 21
+    with pytest.raises(SystemExit):
+        module["main"]([str(table), "--split", "-1"])

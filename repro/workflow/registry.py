@@ -225,21 +225,27 @@ def needed_assets(experiment: Experiment, scale: str, scale_spec: Mapping[str, A
     return names
 
 
+def awaited_assets(experiment: Experiment, scale: str, scale_spec: Mapping[str, Any]) -> set[str]:
+    """The scale's assets an experiment waits for: those it uses and, through their ``needs``, those they are
+    made from."""
+    assets = scale_spec.get("assets", {})
+    awaited, todo = set(), list(needed_assets(experiment, scale, scale_spec))
+    while todo:
+        name = todo.pop()
+        if name in awaited or name not in assets:
+            continue
+        awaited.add(name)
+        todo.extend(assets[name].get("needs", []))
+    return awaited
+
+
 def asset_demand(experiments: Iterable[Experiment], scale: str, scale_spec: Mapping[str, Any]) -> dict[str, int]:
     """How many of ``experiments`` wait for each asset of the scale, directly or through the assets it feeds: the
     workflow starts the most awaited first (its jobs' priority), so that an inversion that most notebooks need
     is not left behind jobs that one notebook needs."""
-    assets = scale_spec.get("assets", {})
-    demand = dict.fromkeys(assets, 0)
+    demand = dict.fromkeys(scale_spec.get("assets", {}), 0)
     for experiment in experiments:
-        awaited, todo = set(), list(needed_assets(experiment, scale, scale_spec))
-        while todo:
-            name = todo.pop()
-            if name in awaited or name not in assets:
-                continue
-            awaited.add(name)
-            todo.extend(assets[name].get("needs", []))
-        for name in awaited:
+        for name in awaited_assets(experiment, scale, scale_spec):
             demand[name] += 1
     return demand
 
