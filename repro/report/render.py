@@ -223,7 +223,7 @@ def render_report(
     if jobs is not None:
         jobs_page(jobs, scale).write(page_dir / "jobs.md")
         index.text("[Time and memory of every job](jobs.md): where the run's time went.")
-    status_rows, claim_rows, outcomes, stale, stale_ids, commits = [], [], [], [], [], set()
+    status_rows, claim_rows, outcomes, stale, commits = [], [], [], [], set()
     for experiment in experiments:
         folder = Path(runs[experiment.id])
         status, verdicts = artifact_outcome(experiment, scale, folder, logs_dir)
@@ -231,8 +231,7 @@ def render_report(
         results = load_results(folder) if not experiment.skip_reason(scale) else None
         notes = stale_notes(experiment, scale, folder, results)
         if notes:
-            stale.append(f"[{experiment.id}]({experiment.id}.md)")
-            stale_ids.append(experiment.id)
+            stale.append(experiment.id)
         page = _artifact_page(experiment, scale, folder, page_dir, status, verdicts, results, notes)
         page.write(page_dir / f"{experiment.id}.md")
         computed = computed_at(results)
@@ -257,12 +256,11 @@ def render_report(
         )
     if stale:
         index.text(
-            f"Computed with settings or generator weights that have changed since (each page says which and how to "
-            f"rerun it): "
-            f"{', '.join(stale)}."
+            "Computed with settings or generator weights that have changed since (each page says which and how to "
+            f"rerun it): {', '.join(f'[{name}]({name}.md)' for name in stale)}."
         )
     index.heading("Claims")
     index.table(["claim", "experiment", "reproduced at this scale", "evidence"], claim_rows)
     index.write(page_dir / "index.md")
-    scoreboard_page(outcomes, scale, stale=stale_ids).write(page_dir / "scoreboard.md")
+    scoreboard_page(outcomes, scale, stale=stale).write(page_dir / "scoreboard.md")
     return page_dir / "index.md"
