@@ -11,10 +11,13 @@ with its stopped one, named as a lower bound. Jobs that no run measured are name
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv               # every job, its share, the total
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --out shares.csv
     python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --split 2   # the DAG in two runs of its experiments
+    python bench/dag_shares.py results/bench/mini_dag_*/jobs.csv --split 1 --experiments di_fig4_runtime,...
 
 ``--split N`` shares the experiments out over N runs (one GPU session each, say) so that the longest is as short as
 it can be made: a run's minutes are the shares of its experiments and of every asset they wait for (an asset two
 runs need is made in both). Each run is printed with the ``DAG_CONFIG`` that makes ``bench/mini_dag.sh`` run it.
+``--experiments`` shares out only the named ones: the rest of a DAG that a run finished in part (``--split 1``: the
+minutes of one run of them, with their assets).
 
 What it assumes: the GPU was the bottleneck of every run (the share of a job that waited on its own start-up, its
 data or its CPU work is counted as if it had used the GPU), and each run shared it as the run of all would. A run
@@ -31,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from repro.arguments import listed
 from repro.errors import ReproError
 from repro.report.jobs import read_jobs
 from repro.workflow.jobstats import UNTIL_STOPPED
@@ -133,9 +137,14 @@ def main(argv=None) -> int:
     p.add_argument("--budget-minutes", type=float, default=20.0, help="the scale's wall-time budget (default 20)")
     p.add_argument("--out", type=Path, help="CSV of the jobs' latest measurements and shares")
     p.add_argument("--split", type=int, default=0, metavar="N", help="share the experiments out over N runs")
+    p.add_argument(
+        "--experiments", type=listed(str), help="with --split: only these experiments (comma list), e.g. those left"
+    )
     args = p.parse_args(argv)
     if args.split < 0:
         p.error(f"--split {args.split}: give a number of runs, at least 1")
+    if args.experiments and not args.split:
+        p.error("--experiments names what --split shares out: give --split N too")
     try:
         latest, runs = measured(args.tables)
         assets, experiments = scale_jobs(args.config_dir, args.scale)
@@ -170,6 +179,16 @@ def main(argv=None) -> int:
         needs = {
             e.id: awaited_assets(e, args.scale, scale_spec) for e in registry.values() if not e.skip_reason(args.scale)
         }
+        unknown = sorted(set(args.experiments or ()) - set(needs))
+        if unknown:
+            print(
+                f"error: --experiments {', '.join(unknown)}: not an experiment run at {args.scale} "
+                f"(those are {', '.join(sorted(needs))})",
+                file=sys.stderr,
+            )
+            return 2
+        if args.experiments:
+            needs = {e: needs[e] for e in args.experiments}
         minutes = dict(zip(table["job"], table["share_min"]))
         print(f"\nthe experiments in {args.split} runs, each with the assets it waits for:")
         for number, group in enumerate(split(needs, minutes, args.split), 1):

@@ -730,3 +730,12 @@ def test_dag_shares_splits_the_experiments_into_runs_whose_longest_is_shortest(t
     assert "di_table4_augmentations" in named and len(named) == 21
     with pytest.raises(SystemExit):
         module["main"]([str(table), "--split", "-1"])
+    # the rest of a DAG run in part: only the named experiments, with the assets they wait for
+    rest = "di_table4_augmentations,di_fig4_runtime"
+    assert module["main"]([str(table), "--scale", "smoke", "--split", "1", "--experiments", rest]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if re.match(r"run \d+: ", line)]
+    assert line.endswith("experiments=[di_fig4_runtime,di_table4_augmentations]'") and "1.0 minutes" in line
+    assert module["main"]([str(table), "--scale", "smoke", "--split", "1", "--experiments", "di_fig99"]) == 2
+    assert "--experiments di_fig99: not an experiment run at smoke" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module["main"]([str(table), "--experiments", rest])  # without --split: nothing to share out
