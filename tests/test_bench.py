@@ -278,6 +278,44 @@ def test_judge_shortcut_measures_every_source_raw_round_tripped_and_sampled(tmp_
         assert measure[name](flat) == pytest.approx([0.0])
 
 
+def test_filter_confusion_judges_real_round_tripped_and_sampled_images_of_every_class(tmp_path, monkeypatch):
+    import repro.experiments
+    from repro.baselines.lecf import POOL_TEMPLATES
+    from repro.classifiers.models import build_model, save_classifier
+    from repro.data import POOL_CLASSES
+    from repro.data.imageset import ImageSet
+
+    # two ImageNette classes the pool (and the tiny generator) knows, three real images each; a random filter
+    images = np.random.default_rng(0).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    target = ImageSet(images, [0, 0, 0, 1, 1, 1], ["parachute", "church"], [f"i{k}" for k in range(6)], "fake")
+    monkeypatch.setattr(repro.experiments, "training_set", lambda *args, **kwargs: target)
+    save_classifier(build_model("resnet18", len(POOL_CLASSES), 32), tmp_path / "pool.pt")
+    bench(
+        "filter_confusion", "--classifier", str(tmp_path / "pool.pt"), "--generator", "tiny", "--per-class", "2",
+        "--steps", "1", "--thresholds", "0.3,0.9", "--device", "cpu", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    table = pd.read_csv(tmp_path / "out" / "filter_confusion.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(table.columns)
+    kinds = ["real", "roundtrip"] + [f"sampled: {template}" for template in POOL_TEMPLATES]
+    assert sorted(set(table["kind"])) == sorted(kinds) and len(table) == len(kinds) * 3
+    images = table.set_index(["kind", "class"])["images"]
+    assert images[("real", "church")] == images[("roundtrip", "church")] == 3 and images[("real", "all")] == 6
+    assert all(images[(f"sampled: {template}", "parachute")] == 2 for template in POOL_TEMPLATES)
+    shares = table[["top1_percent", "kept_at_0.3_percent", "kept_at_0.9_percent", "most_other_percent"]]
+    assert shares.ge(0).all().all() and shares.le(100).all().all()
+    assert set(table["most_other_class"].dropna()) <= set(POOL_CLASSES)
+
+    # the verdicts: target classes 0 and 1 scored by the filter's outputs 2 and 0
+    verdicts = runpy.run_path(str(REPO / "bench" / "filter_confusion.py"))["verdicts"]
+    probabilities = np.array([[0.1, 0.0, 0.9], [0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.2, 0.0, 0.8]])
+    rows = verdicts(probabilities, np.array([0, 0, 1, 1]), np.array([2, 0]), ["a", "b"], ["x", "y", "z"], (0.5,))
+    a, b, every = rows
+    assert (a["top1_percent"], a["mean_probability"], a["kept_at_0.5_percent"]) == (50.0, 0.5, 50.0)
+    assert (a["most_other_class"], a["most_other_percent"]) == ("x", 50.0)
+    assert (b["most_other_class"], b["most_other_percent"]) == ("z", 50.0)
+    assert every["class"] == "all" and every["images"] == 4 and every["top1_percent"] == 50.0
+
+
 @pytest.mark.skipif(not os.environ.get("REPRO_DATA"), reason="needs $REPRO_DATA: CIFAR-10 targets and the judge")
 def test_inversion_reconstruction_learns_with_the_stage_1_settings_it_is_given(tmp_path):
     """The sweep's knobs reach stage 1 and the variants: the learned tables have the asked tokens and were
