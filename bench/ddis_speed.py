@@ -83,9 +83,17 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--deepinversion-iterations", type=POSITIVE, default=20_000, help="the paper scale's iterations")
     p.add_argument("--deepinversion-timed", type=POSITIVE, default=50, help="iterations timed (after one warm-up)")
     p.add_argument("--seed", type=NONNEGATIVE, default=0)
+    p.add_argument(
+        "--graphed",
+        action="store_true",
+        help="replay each DAG step's L_BN and gradient as a CUDA graph (repro.ddis.dag; GPU only), in the class "
+        "tokens and the DAG images",
+    )
     p.add_argument("--profile", action="store_true", help="also write the top kernels of each unit's work")
     p.add_argument("--tiny", action="store_true", help="CPU smoke run: the tiny test generator, a tiny budget")
     args = p.parse_args(argv)
+    if args.graphed and (args.tiny or not torch.cuda.is_available()):
+        p.error("--graphed replays CUDA graphs: it needs a GPU (the --tiny run is on the CPU)")
     if args.tiny:
         args.classes, args.cat_epochs, args.cat_accumulation, args.steps, args.dag_images = 2, 2, 1, 2, 3
         args.deepinversion_batch, args.deepinversion_iterations, args.deepinversion_timed = 3, 4, 2
@@ -155,10 +163,17 @@ def main(argv=None) -> int:
     work = {}
 
     # 1. class tokens: the whole budget timed; FLOPs of one epoch, times the epochs each class ran
-    learned = timing.time_class_tokens(bundle, teacher, classes, sampler_config, cat, args.seed)
+    learned = timing.time_class_tokens(bundle, teacher, classes, sampler_config, cat, args.seed, graphed=args.graphed)
     updates = sum(learned["updates"].values()) / len(classes)
     work["class tokens, one epoch"] = lambda: learn_class_tokens(
-        bundle, teacher, classes, sampler_config, replace(cat, epochs=1), seed=args.seed, progress=False
+        bundle,
+        teacher,
+        classes,
+        sampler_config,
+        replace(cat, epochs=1),
+        seed=args.seed,
+        progress=False,
+        graphed=args.graphed,
     )
     epoch_flops = timing.counted_flops(work["class tokens, one epoch"])
     per_class, class_flops = learned["seconds"] / len(classes), epoch_flops / len(classes) * updates
@@ -170,12 +185,13 @@ def main(argv=None) -> int:
         measured=f"{len(classes)} classes learned together, {updates:g} epochs each of {cat.accumulation} x "
         f"{cat.images_per_step} images",
         batch=len(classes) * cat.accumulation * cat.images_per_step,
+        graphed=args.graphed,
         updates_per_unit=updates,
         images_per_update=cat.accumulation * cat.images_per_step,
     )
 
     # 2. DAG images (DAG + CAT, the ddis mode) in the DDIS sets' batches, halved while the device runs out of memory
-    sampler = DDISSampler(bundle, classes, "ddis", teacher, learned["tokens"], sampler_config)
+    sampler = DDISSampler(bundle, classes, "ddis", teacher, learned["tokens"], sampler_config, graphed=args.graphed)
     sampled, batch = timing.fit_batch(
         partial(timing.time_ddis_sampling, sampler, args.dag_images, seed=args.seed),
         min(SAMPLE_BATCH, args.dag_images),
@@ -194,6 +210,7 @@ def main(argv=None) -> int:
         sampled["seconds"],
         measured=f"{args.dag_images} images, {args.steps} DDIM steps",
         batch=batch,
+        graphed=args.graphed,
         updates_per_unit=args.steps,
     )
 

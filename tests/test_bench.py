@@ -119,6 +119,9 @@ def test_ddis_speed_gives_every_unit_beside_the_papers_figure(tmp_path):
         "DeepInversion",
     ]
     assert all(part.splitlines()[1].startswith("wall ") and "aten::" in part for part in profiled)
+    assert not table.loc[["class token", "DAG image"], "graphed"].any()  # eager unless --graphed
+    with pytest.raises(SystemExit):
+        bench("ddis_speed", "--out", str(tmp_path), "--tiny", "--graphed")  # CUDA graphs: no CPU run
 
 
 def test_pretrain_speed_times_both_stages_for_every_attention_backend_and_memory_format(tmp_path):

@@ -49,9 +49,9 @@ def test_a_dag_step_lowers_the_batchnorm_loss(bundle, teacher, decode):
     guidance.config.eta = 0.1 * loss.item() / grad.pow(2).sum().item()
     corrected, before, eta = guidance.correct(z, to_decode)
     assert eta == guidance.config.eta
-    assert before == pytest.approx(loss.item(), rel=1e-5)
+    assert before.shape == () and float(before) == pytest.approx(loss.item(), rel=1e-5)  # read when asked
     assert not torch.equal(corrected, z)
-    assert guidance.loss(to_decode(corrected)).item() < before
+    assert guidance.loss(to_decode(corrected)).item() < float(before)
 
 
 def test_calibrated_step_moves_pure_noise_by_the_asked_rms_then_stays_fixed(bundle, teacher):
@@ -70,6 +70,34 @@ def test_calibrated_step_moves_pure_noise_by_the_asked_rms_then_stays_fixed(bund
     cond, uncond = sampler.conditioning([0, 1, 2, 0, 1, 2])
     sampler.denoise(z, cond, uncond)
     assert sampler.dag_eta == pytest.approx(eta, rel=1e-4)  # calibrated once, at the first DAG step
+
+
+def test_a_graphed_dag_step_is_refused_where_no_graph_can_replay_it(bundle, teacher):
+    with pytest.raises(ReproError, match="graphed DAG step needs a CUDA generator"):
+        DomainAlignmentGuidance(bundle, teacher, DAGConfig(), graphed=True)  # the tiny generator is on the CPU
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_graphed_dag_steps_give_the_eager_steps(teacher):
+    """Replayed from a CUDA graph, each batch shape's L_BN and gradient are the eager ones (bf16 autocast both)."""
+    gpu = tiny_generator(resolution=32).to(device="cuda")
+    gpu_teacher = tiny_bn_teacher(num_classes=len(CLASSES)).cuda().eval().requires_grad_(False)
+    config = DAGConfig(step_rms=0.05)
+    eager = DomainAlignmentGuidance(gpu, gpu_teacher, config, teacher_resolution=16)
+    graphed = DomainAlignmentGuidance(gpu, gpu_teacher, config, teacher_resolution=16, graphed=True)
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    for batch in (6, 4, 6):  # two shapes, the first again after the second: a graph per shape
+        shape = (batch, gpu.latent_channels, gpu.latent_size(32), gpu.latent_size(32))
+        z = torch.randn(shape, device="cuda", generator=generator)
+        eta = None
+        for step in range(6):  # three warm-up calls, the capture, then replays
+            want, want_loss, want_eta = eager.correct(z, eta=eta)
+            got, got_loss, eta = graphed.correct(z, eta=eta)
+            assert eta == pytest.approx(want_eta, rel=1e-3), (batch, step)
+            assert float(got_loss) == pytest.approx(float(want_loss), rel=1e-3), (batch, step)
+            assert (got - want).abs().max().item() < 2e-3, (batch, step)
+            z = want
+    assert sorted(shape[0] for shape in graphed._graphs) == [4, 6]
 
 
 def test_dag_config_rejects_bad_values():

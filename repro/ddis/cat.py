@@ -60,13 +60,14 @@ def learn_class_tokens(
     seed: int = 0,
     progress: bool = True,
     state_path: str | Path | None = None,
+    graphed: bool = False,
 ) -> tuple[ClassTokens, list[dict]]:
     """Learn one token per class; returns the tokens and one history row per (epoch, class).
 
     ``teacher_labels[i]`` is the teacher's output index of ``classes[i]`` (default: i). Each class keeps the
     vector with the highest share classified as its class among the vectors it was evaluated with.
     ``state_path``: after every epoch the whole state is saved there, and a call with the same settings resumes
-    from it and ends with the tokens of an uninterrupted run.
+    from it and ends with the tokens of an uninterrupted run. ``graphed``: DAG's steps as CUDA graphs (speed only).
     """
     config = config or CATConfig()
     sampler_config = sampler_config or SamplerConfig()
@@ -76,7 +77,8 @@ def learn_class_tokens(
     tokens = ClassTokens.initial(bundle, classes)
     splice = TokenSplice(bundle, tokens.install(bundle), tokens.vectors)
     try:
-        sampler = DDISSampler(bundle, classes, "ddis" if use_dag else "cat", teacher, tokens, sampler_config)
+        mode = "ddis" if use_dag else "cat"
+        sampler = DDISSampler(bundle, classes, mode, teacher, tokens, sampler_config, graphed=graphed)
         optimizer = torch.optim.Adam(splice.vectors.parameters(), lr=config.lr)
         per_class = config.accumulation * config.images_per_step
         best_share = [-1.0] * len(classes)

@@ -49,7 +49,8 @@ def check_mode(mode: str) -> tuple[bool, bool]:
 
 
 class DDISSampler:
-    """Samples images of given classes from a generator bundle in one of the four modes."""
+    """Samples images of given classes from a generator bundle in one of the four modes. ``graphed``: each DAG
+    step's L_BN and gradient replayed as a CUDA graph (:mod:`.dag`; the same images, faster on a GPU)."""
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class DDISSampler:
         teacher: nn.Module | None = None,
         tokens: ClassTokens | None = None,
         config: SamplerConfig | None = None,
+        graphed: bool = False,
     ):
         self.use_cat, self.use_dag = check_mode(mode)
         self.mode, self.bundle, self.classes = mode, bundle, list(classes)
@@ -74,7 +76,7 @@ class DDISSampler:
             tokens.install(bundle)
         self.tokens = tokens
         self.dag = (
-            DomainAlignmentGuidance(bundle, teacher, self.config.dag, self.config.teacher_resolution)
+            DomainAlignmentGuidance(bundle, teacher, self.config.dag, self.config.teacher_resolution, graphed)
             if self.use_dag
             else None
         )
@@ -137,22 +139,23 @@ class DDISSampler:
     ) -> torch.Tensor:
         """Run every step from pure noise to z_0. With ``grad_last_step`` the final denoising step keeps the
         graph to ``cond`` (the class token's only path to the loss); every earlier step runs without one."""
-        self.dag_losses = []
         timesteps = self.scheduler.timesteps
         n = len(timesteps)
         latents = latents.float()
         eta = None  # DAG's step size, fixed for the batch at its first DAG step
+        losses = {}  # step index -> L_BN on the device, read once at the end (each read waits for the GPU)
         for i, t in enumerate(timesteps):
             last = i == n - 1
             if self.dag is not None and self.config.dag.applies(i, n):
                 to_decode = self._predicted_x0(t, latents, cond, uncond) if self.config.dag.decode == "x0" else None
-                latents, loss, eta = self.dag.correct(latents, to_decode, eta)
-                self.dag_losses.append((i, loss))
+                latents, losses[i], eta = self.dag.correct(latents, to_decode, eta)
                 self.dag_eta = eta
             with torch.set_grad_enabled(grad_last_step and last):
                 step_cond = cond if (grad_last_step and last) else cond.detach()
                 output = self._guided(latents, t, step_cond, uncond)
                 latents = self.scheduler.step(output, t, latents, eta=0.0).prev_sample
+        values = torch.stack(list(losses.values())).tolist() if losses else []
+        self.dag_losses = list(zip(losses, values))
         return latents
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:

@@ -401,9 +401,11 @@ def time_class_tokens(
     cat_config,
     seed: int = 0,
     teacher_labels: Sequence[int] | None = None,
+    graphed: bool = False,
 ) -> dict:
     """CAT learning of ``classes`` (``learn_class_tokens`` with DAG, DDIS's recipe): total ``seconds``,
-    ``updates`` (optimiser steps, i.e. epochs run) per class, the learned ``tokens`` and the ``history``."""
+    ``updates`` (optimiser steps, i.e. epochs run) per class, the learned ``tokens`` and the ``history``.
+    ``graphed``: DAG's steps replayed as CUDA graphs."""
     from ..ddis import learn_class_tokens
 
     with synced(bundle.device) as seconds:
@@ -417,6 +419,7 @@ def time_class_tokens(
             teacher_labels=teacher_labels,
             seed=seed,
             progress=False,
+            graphed=graphed,
         )
     updates = {c: sum(1 for h in history if h["class"] == c) for c in classes}
     return {"seconds": seconds(), "updates": updates, "tokens": tokens, "history": history}
