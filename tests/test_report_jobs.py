@@ -87,7 +87,7 @@ def test_the_report_shows_the_table_and_links_it_from_the_index(benchmarks, demo
     main(["jobs", "--scale", "mini", "--benchmarks", str(benchmarks), "--out", str(table)])
     demo = load_registry(demo_project / "config")["di_demo"]
     pages = tmp_path / "reports" / "mini"
-    index = render_report([demo], "mini", {"di_demo": tmp_path / "none"}, pages, tmp_path / "logs", table)
+    index = render_report([demo], "mini", {"di_demo": tmp_path / "none"}, pages, tmp_path / "logs", [table])
     assert "[Time and memory of every job](jobs.md)" in index.read_text()
     page = (pages / "jobs.md").read_text()
     assert "The run took **0:05:10** (310 s) of wall time" in page and "add up to 0:06:00 (360 s)" in page
@@ -99,6 +99,27 @@ def test_the_report_shows_the_table_and_links_it_from_the_index(benchmarks, demo
     assert "| synthetic_cifar10 | asset | 0:03:20 | 200.0 | — | — | — |  |" in page
     assert f"The same table, with the two closing lines: `{table.as_posix()}`." in page  # the table shown, named
     assert (pages / "jobs.html").exists()
+
+
+def test_a_dag_made_in_two_runs_shows_each_runs_table_and_their_sum(benchmarks, demo_project, tmp_path, capsys):
+    first, second = tmp_path / "run1" / "jobs.csv", tmp_path / "run2" / "jobs.csv"
+    main(["jobs", "--scale", "mini", "--benchmarks", str(benchmarks), "--out", str(first)])
+    later = tmp_path / "later" / "mini"
+    bench(later, "di_table4_augmentations", 90.0, 5090)  # the second session's run: one job of 90 s
+    main(["jobs", "--scale", "mini", "--benchmarks", str(later), "--out", str(second)])
+    config, pages = str(demo_project / "config"), tmp_path / "reports" / "mini"
+    common = ["report", "--scale", "mini", "--config-dir", config, "--results", str(tmp_path), "--out", str(pages)]
+    assert main([*common, "--jobs", str(first), str(second)]) == 0
+    page = (pages / "jobs.md").read_text()
+    assert "ran in 2 runs, each its own table below: 0:05:10 (310 s), 0:01:30 (90 s), **0:06:40** (400 s)" in page
+    assert page.index("## Run 1 of 2") < page.index("| synthetic_cifar10 |") < page.index("## Run 2 of 2")
+    assert page.index("## Run 2 of 2") < page.index("| di_table4_augmentations | experiment | 0:01:30 |")
+    assert f"`{second.as_posix()}`." in page and "with at least one of its 1 job running" in page
+    # one table: no runs to add up; a table that is not there is named
+    assert main([*common, "--jobs", str(first)]) == 0
+    assert "ran in" not in (pages / "jobs.md").read_text() and "## Run" not in (pages / "jobs.md").read_text()
+    assert main([*common, "--jobs", str(first), str(tmp_path / "nowhere.csv")]) == 2
+    assert "nowhere.csv, which does not exist" in capsys.readouterr().err
 
 
 def test_without_benchmarks_the_command_says_where_it_looked(tmp_path, capsys):
@@ -113,7 +134,7 @@ def test_a_table_written_before_phases_or_retries_were_recorded_still_reads(benc
     pd.read_csv(out).drop(columns=["phases", "gpu_alloc_retries"]).to_csv(out, index=False)
     jobs, _ = read_jobs(out)
     assert list(jobs["phases"]) == ["", "", ""] and jobs["gpu_alloc_retries"].isna().all()
-    assert "| 2,048 | — | NVIDIA H100 |" in jobs_page(out, "mini").markdown()
+    assert "| 2,048 | — | NVIDIA H100 |" in jobs_page([out], "mini").markdown()
 
 
 def test_a_job_stopped_before_its_end_has_a_row_from_its_progress_lines(benchmarks, tmp_path):

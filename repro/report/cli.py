@@ -31,7 +31,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="folder of the pages (default: reports/<scale>)")
     parser.add_argument("--logs", default="logs", help="where failed notebooks are kept (default: logs)")
     parser.add_argument(
-        "--jobs", default=None, help="the jobs table to show (default: <results>/<scale>/jobs.csv, where it exists)"
+        "--jobs",
+        nargs="+",
+        default=None,
+        metavar="TABLE",
+        help="the jobs table to show, or one per run where the scale's DAG ran in several (default: "
+        "<results>/<scale>/jobs.csv, where it exists)",
     )
     parser.add_argument(
         "--readme",
@@ -66,10 +71,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("reports") / args.scale)
     if args.readme:
         return _write_readme(Path(args.readme), experiments, args.scale, runs, out, Path(args.logs))
-    jobs = Path(args.jobs or Path(args.results) / args.scale / "jobs.csv")
-    if args.jobs and not jobs.exists():
-        raise ReproError(f"--jobs names {jobs}, which does not exist; `repro jobs --scale {args.scale}` writes it")
-    jobs = jobs if jobs.exists() else None
+    missing = [table for table in args.jobs or () if not Path(table).exists()]
+    if missing:
+        raise ReproError(
+            f"--jobs names {', '.join(missing)}, which does not exist; `repro jobs --scale {args.scale}` writes a "
+            "run's table"
+        )
+    default = Path(args.results) / args.scale / "jobs.csv"
+    jobs = [Path(table) for table in args.jobs] if args.jobs else [default] if default.exists() else []
     index = render_report(experiments, args.scale, runs, out, Path(args.logs), jobs)
     print(f"report written: {index} (and .html)")
     if not (args.check or args.screenshot):

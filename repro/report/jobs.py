@@ -15,6 +15,7 @@ between the pieces of a resumed run.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -153,22 +154,29 @@ def _whole(value) -> str:
     return "—" if pd.isna(value) else f"{value:,.0f}"
 
 
-def jobs_page(path: Path, scale: str) -> Page:
-    """The report's page of a jobs.csv: the run's wall time, then every job, longest first."""
-    jobs, closing = read_jobs(path)
+def jobs_page(paths: Sequence[Path], scale: str) -> Page:
+    """The report's page of the jobs.csv of each run of the scale (a DAG made in several runs, one per GPU session,
+    has one table each): every run's wall time, then its jobs, longest first."""
     page = Page(f"Time and memory of every job at scale `{scale}`")
     page.text(f"[All artifacts at scale `{scale}`](index.md)")
-    if jobs.empty:
+    tables = [(Path(path), *read_jobs(Path(path))) for path in paths]
+    if all(jobs.empty for _, jobs, _ in tables):
         page.text("No job of this scale was benchmarked: run the workflow (`snakemake --cores all`).")
         return page
-    run, total = closing.loc["run"], closing.loc["total"]
+    if len(tables) > 1:
+        walls = [closing.loc["run", "wall_s"] for _, jobs, closing in tables if not jobs.empty]
+        page.text(
+            f"The scale's jobs ran in {len(tables)} runs, each its own table below: "
+            + ", ".join(f"{clock(w)} ({w:,.0f} s)" for w in walls)
+            + f", **{clock(sum(walls))}** ({sum(walls):,.0f} s) of wall time in all, were they run one after "
+            "another; a job two runs needed is made in each."
+        )
     page.text(
-        f"The run took **{run['wall']}** ({run['wall_s']:,.0f} s) of wall time: the time during which at least one "
-        f"of its {len(jobs)} jobs was running, from {run['started']} to {run['ended']}, without the pauses between "
-        f"the pieces of a resumed run. The jobs' own times add up to {total['wall']} ({total['wall_s']:,.0f} s). "
-        "The sum of the jobs' times is not the wall time: Snakemake runs jobs at once where cores, GPUs and notebook "
-        "kernels allow, so a job's share of the sum is not its share of the wall time. Neither counts Snakemake's "
-        "own start-up between jobs, an attempt of a job that was stopped or failed, or the report."
+        "A run's wall time is the time during which at least one of its jobs was running, without the pauses "
+        "between the pieces of a resumed run. The sum of the jobs' times is not the wall time: Snakemake runs jobs "
+        "at once where cores, GPUs and notebook kernels allow, so a job's share of the sum is not its share of the "
+        "wall time. Neither counts Snakemake's own start-up between jobs, an attempt of a job that was stopped or "
+        "failed, or the report."
     )
     page.text(
         "Max RSS: the memory of the job's processes (the notebook's kernel included), as Snakemake's benchmark "
@@ -180,6 +188,24 @@ def jobs_page(path: Path, scale: str) -> Page:
         "fewer should run at once. A dash: not recorded. Phases: where a command that times its phases (loading "
         "data, the generator, its own work) or a notebook (its sampling, inversions, trainings, metrics) spent its "
         "time; `other` is the rest of its process's time: imports, start-up and, in a notebook, what no phase covers."
+    )
+    for number, (path, jobs, closing) in enumerate(tables, 1):
+        if len(tables) > 1:
+            page.heading(f"Run {number} of {len(tables)}")
+        _run_table(page, path, jobs, closing)
+    return page
+
+
+def _run_table(page: Page, path: Path, jobs: pd.DataFrame, closing: pd.DataFrame) -> None:
+    """One run's wall time and the sum of its jobs' times, then its jobs, longest first."""
+    if jobs.empty:
+        page.text(f"`{path.as_posix()}` holds no job.")
+        return
+    run, total = closing.loc["run"], closing.loc["total"]
+    page.text(
+        f"The run took **{run['wall']}** ({run['wall_s']:,.0f} s) of wall time, with at least one of its "
+        f"{len(jobs)} job{'s' * (len(jobs) != 1)} running, from {run['started']} to {run['ended']}. The jobs' own "
+        f"times add up to {total['wall']} ({total['wall_s']:,.0f} s)."
     )
     page.table(
         [
@@ -211,7 +237,6 @@ def jobs_page(path: Path, scale: str) -> Page:
         ],
     )
     page.text(f"The same table, with the two closing lines: `{path.as_posix()}`.")
-    return page
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -207,11 +207,11 @@ def render_report(
     runs: Mapping[str, Path],
     page_dir: Path,
     logs_dir: Path = Path("logs"),
-    jobs: Path | None = None,
+    jobs: Sequence[Path] = (),
 ) -> Path:
     """Write ``page_dir/index.{md,html}``, one page per artifact from ``runs`` (experiment id -> its result
-    folder, ``results/<scale>/<id>``), the scoreboard and, from ``jobs`` (a jobs.csv), the jobs page; return
-    the index path."""
+    folder, ``results/<scale>/<id>``), the scoreboard and, from ``jobs`` (the jobs.csv of each run that made
+    them), the jobs page; return the index path."""
     page_dir = Path(page_dir)
     index = Page(f"Replication status at scale `{scale}`")
     index.text(
@@ -220,7 +220,7 @@ def render_report(
         "that computed it; the paper's are shown beside them on each page."
     )
     index.text("[The scoreboard](scoreboard.md): every claim, reproduced, differs or undecided at this scale.")
-    if jobs is not None:
+    if jobs:
         jobs_page(jobs, scale).write(page_dir / "jobs.md")
         index.text("[Time and memory of every job](jobs.md): where the run's time went.")
     status_rows, claim_rows, outcomes, stale, commits = [], [], [], [], set()
