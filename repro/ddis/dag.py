@@ -21,8 +21,9 @@ eta then stays fixed for the batch's remaining steps, the paper's update unchang
 On a GPU a DAG step is hundreds of small kernels (the decoder's and the teacher's forward and backward, a BatchNorm
 hook per layer), and the host launching them one by one leaves the GPU waiting: while the class tokens of
 ddis_efficiency learned alone on an H100, it ran at 32 % (results/bench/mini_dag_b316581f7d2a_run1). ``graphed``
-replays L_BN and its gradient at z_t as one CUDA graph per batch shape (:class:`~repro.classifiers.graphed.GraphedStep`),
-as DeepInversion's updates are; only for ``decode="zt"``, whose graph reads nothing but z_t.
+replays L_BN and its gradient at z_t as one CUDA graph per batch shape
+(:class:`~repro.classifiers.graphed.GraphedStep`), as DeepInversion's updates are; only for ``decode="zt"``, whose
+graph reads nothing but z_t.
 """
 
 from __future__ import annotations
