@@ -97,7 +97,10 @@ def test_graphed_dag_steps_give_the_eager_steps(teacher):
             assert float(got_loss) == pytest.approx(float(want_loss), rel=1e-3), (batch, step)
             assert (got - want).abs().max().item() < 2e-3, (batch, step)
             z = want
-    assert sorted(shape[0] for shape in graphed._graphs) == [4, 6]
+    assert [shape[0] for shape in graphed._graphs] == [4, 6]  # the most recently used last
+    for batch in (1, 2, 3):  # more shapes than it keeps: the least recently used go
+        graphed.correct(torch.randn(batch, *shape[1:], device="cuda"))
+    assert [shape[0] for shape in graphed._graphs] == [6, 1, 2, 3]
 
 
 def test_dag_config_rejects_bad_values():

@@ -40,6 +40,9 @@ from ..classifiers.teacher import mixed_precision, teacher_view
 from ..errors import ReproError
 
 DECODE = ("zt", "x0")
+#: batch shapes whose graphed DAG step a guidance keeps: each holds its own GPU memory and one of the device's pool
+#: streams, and a run of class tokens meets a new shape as its classes stop
+GRAPHED_SHAPES = 4
 
 
 @dataclass
@@ -105,9 +108,13 @@ class DomainAlignmentGuidance:
         which the next call with the same shape overwrites."""
         if self.graphed and to_decode is None:
             shape = tuple(latents.shape)
-            if shape not in self._graphs:
-                self._graphs[shape] = _GraphedGradient(self, shape, latents.device)
-            return self._graphs[shape](latents)
+            graph = self._graphs.pop(shape, None)
+            if graph is None:
+                graph = _GraphedGradient(self, shape, latents.device)
+                if len(self._graphs) >= GRAPHED_SHAPES:  # the least recently used gives back its memory and stream
+                    self._graphs.pop(next(iter(self._graphs)))
+            self._graphs[shape] = graph  # most recently used last
+            return graph(latents)
         with torch.enable_grad():
             z = latents.detach().float().requires_grad_(True)
             loss = self.loss(to_decode(z) if to_decode is not None else z)
