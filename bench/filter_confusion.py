@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repro.arguments import POSITIVE, RATE, listed
+from repro.arguments import POSITIVE, RATE, device, listed
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -43,7 +43,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--guidance", type=RATE, default=2.0, help="w, the paper's convention (default 2, Table 2's)")
     p.add_argument("--thresholds", type=listed(RATE), default=(0.3, 0.95), help="filter thresholds (comma list)")
     p.add_argument("--data-root", help="offline data folder (default $REPRO_DATA)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--out", required=True, help="folder for filter_confusion.csv")
     return p.parse_args(argv)
 
@@ -88,16 +88,16 @@ def main(argv=None) -> int:
     from repro.sampling import vae_roundtrip
 
     args = parse(argv)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    dtype = "bf16" if device == "cuda" else "fp32"
-    model = load_classifier(args.classifier).to(device).eval()
+    where = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    dtype = "bf16" if where.type == "cuda" else "fp32"
+    model = load_classifier(args.classifier).to(where).eval()
     image_filter = ClassifierFilter(model, POOL_CLASSES, name=f"pool-{model.arch}")  # LECF's name at mini
     train = training_set(args.dataset, args.per_class, "mini", args.data_root)
     columns = filter_columns(train.classes, image_filter)  # a class the filter does not know fails here
     if args.generator == "tiny":
-        bundle = tiny_generator(resolution=32).to(device=device)
+        bundle = tiny_generator(resolution=32).to(device=where)
     else:
-        bundle = load_generator(args.generator, dtype=dtype, device=device)
+        bundle = load_generator(args.generator, dtype=dtype, device=where)
     kinds = {
         "real": (train.images, train.labels),
         "roundtrip": (vae_roundtrip(bundle, train.images), train.labels),

@@ -359,6 +359,7 @@ def test_inversion_reconstruction_refuses_a_negative_guidance_before_any_work(tm
     [
         ("classifier_speed", "--steps"),
         ("ddis_speed", "--deepinversion-timed"),
+        ("filter_confusion", "--per-class"),
         ("inversion_reconstruction", "--images"),
         ("inversion_speed", "--timed"),
         ("judge_shortcut", "--per-caption"),
