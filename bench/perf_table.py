@@ -63,10 +63,13 @@ class Figure:
     unit: str = ""  # the figure's unit (default: its target's)
     paper: tuple[str, str] | None = None  # (the column of the paper's figure, its unit)
     per: str | None = None  # one table row per value of this column (its best row), instead of the best row only
+    lower: bool = False  # a lower value is the better one (a time); a target's sense decides where there is one
 
     def __post_init__(self):
         if not self.unit and self.target:
             object.__setattr__(self, "unit", TARGETS[self.target][2])
+        if self.target:
+            object.__setattr__(self, "lower", TARGETS[self.target][0] == "<=")
 
 
 def compiled(value) -> bool:
@@ -161,10 +164,12 @@ FIGURES = [
                 plain(r["measured"])
                 + (f", batch {r['batch']:.0f}" if _present(r["batch"]) else "")
                 + f", {r['resolution']} px"
+                + (", DAG steps as CUDA graphs" if _present(r.get("graphed")) and bool(r["graphed"]) else "")
             ),
             unit,
             unit=f"s per {noun}",
             paper=("paper_seconds", f"s per {noun}"),
+            lower=True,
         )
         for unit, noun in (
             ("class token", "class"),
@@ -198,7 +203,6 @@ def shown_rows(path: Path, figure: Figure) -> list[dict]:
     table = pd.read_csv(path)
     if "status" in table.columns:
         table = table[table["status"] == "ok"]
-    lower = figure.target is not None and TARGETS[figure.target][0] == "<="
     needed = {figure.column, "device", "git_commit", *(figure.paper[:1] if figure.paper else ())}
     try:
         if needed - set(table.columns):
@@ -209,7 +213,7 @@ def shown_rows(path: Path, figure: Figure) -> list[dict]:
             f"{path} lacks a column this table reads ({err.args[0]}): it was written by another version of its "
             "bench script; run the script again (results/bench/README.md names it)"
         ) from None
-    rows = rows.sort_values(figure.column, ascending=lower, kind="stable")
+    rows = rows.sort_values(figure.column, ascending=figure.lower, kind="stable")
     return (rows.drop_duplicates(figure.per).sort_index() if figure.per else rows.head(1)).to_dict("records")
 
 
