@@ -52,7 +52,7 @@ from repro.experiments import (
 )
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import curves, summary_table
-from repro.experiments.quality import POOL_FEATURES, feature_networks
+from repro.experiments.quality import feature_networks, filter_network
 from repro.metrics import embed
 from repro.provenance import timed
 
@@ -88,7 +88,7 @@ if "lecf" in methods:
         save_resolution=train.resolution,
         precision=dtype,
         max_attempts=lecf_max_attempts,
-        pool_classifier=lambda: feature_networks(run, POOL_FEATURES)[0].model,
+        pool_classifier=lambda: filter_network(run, lecf_filter),
     )
     lecf_features = {}  # images per class -> (features, labels, kept): one LECF set serves every seed
 if "knn" in methods:

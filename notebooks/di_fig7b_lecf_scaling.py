@@ -47,7 +47,7 @@ from repro.experiments import (
 from repro.experiments.classify import validation_table
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import curves
-from repro.experiments.quality import POOL_FEATURES, feature_networks
+from repro.experiments.quality import filter_network
 
 run = ExperimentRun.from_globals(globals())
 TABLE, SELECTION = "Figure 7b", "Figure 7b: LECF threshold selection"
@@ -60,7 +60,7 @@ if unknown:
     raise ReproError(f"methods {unknown} have no Figure 7b row; use diffusion_inversion and lecf")
 filter_label = "CLIP" if lecf_filter == "clip" else lecf_filter
 bundle = load_bundle(run, generator, dtype) if "lecf" in methods else None
-pool_model = lambda: feature_networks(run, POOL_FEATURES)[0].model  # noqa: E731  (only the pool filter loads it)
+filter_model = lambda: filter_network(run, lecf_filter)  # noqa: E731  (only a pool-trained filter loads one)
 
 
 def fit(grid, dataset, data, test, seed, method, size, **fields):
@@ -99,7 +99,7 @@ for dataset in datasets:
             save_resolution=train.resolution,
             precision=dtype,
             max_attempts=lecf_max_attempts,
-            pool_classifier=pool_model,
+            pool_classifier=filter_model,
         )
         candidates = []  # thresholds whose set is not empty, each scored at the smallest size, first seed
         # the candidates' classifiers, trained side by side on the GPU

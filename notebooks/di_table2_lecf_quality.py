@@ -38,7 +38,7 @@ from repro.experiments import ExperimentRun, Synthetic, claims, per_dataset, tra
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.generate import sample_set
 from repro.experiments.plots import summary_table
-from repro.experiments.quality import POOL_FEATURES, feature_networks, fewest_images, image_metrics, record_metrics
+from repro.experiments.quality import fewest_images, filter_network, image_metrics, record_metrics
 
 run = ExperimentRun.from_globals(globals(), dataset_param="dataset")
 TABLE2_THRESHOLD = 0.95  # the threshold the paper's Table 2 shows (its best one, section 4.2)
@@ -58,7 +58,7 @@ def record_scores(scores: dict, rows: dict, seed: int, **fields) -> None:
 train = training_set(dataset, per_class, scale, data_root)
 inversion = run.assets.checked(f"inversion_{dataset}", run.params)
 bundle = load_bundle(run, generator, dtype)
-pool_model = lambda: feature_networks(run, POOL_FEATURES)[0].model  # noqa: E731  (only the pool filter loads it)
+filter_model = lambda: filter_network(run, lecf_filter)  # noqa: E731  (only a pool-trained filter loads one)
 per_class_synthetic = max(1, round(per_image * len(train) / len(train.classes)))  # LECF images per class = DI's
 for seed in seeds:
     di = sample_set(
@@ -103,7 +103,7 @@ for seed in seeds:
         precision=dtype,
         seed=seed,
         max_attempts=lecf_max_attempts,
-        pool_classifier=pool_model,
+        pool_classifier=filter_model,
     )
     for threshold in sorted(lecf_thresholds):
         kept = lecf_set(lecf, run.scratch(f"lecf_seed{seed}"), threshold, per_class_synthetic, dataset)

@@ -35,11 +35,12 @@ def test_prompts_and_filters_by_their_parameter_names():
     assert lecf_prompts("templates", CLASSES) == template_prompts(CLASSES)
     with pytest.raises(ReproError, match="unknown lecf_prompts"):
         lecf_prompts("sentences", CLASSES)
-    image_filter = lecf_filter("pool-resnet18", CLASSES, PoolNet)
-    assert isinstance(image_filter, ClassifierFilter) and image_filter.classes == list(POOL_CLASSES)
-    assert image_filter.name == "pool-resnet18"
-    with pytest.raises(ReproError, match="pool classifier"):
-        lecf_filter("pool-resnet18", CLASSES)
+    for kind in ("pool-resnet18", "pool-judge"):  # the raw pool classifier, or the one of the round trips
+        image_filter = lecf_filter(kind, CLASSES, PoolNet)
+        assert isinstance(image_filter, ClassifierFilter) and image_filter.classes == list(POOL_CLASSES)
+        assert image_filter.name == kind
+        with pytest.raises(ReproError, match=f"lecf_filter={kind} needs its pool-trained classifier"):
+            lecf_filter(kind, CLASSES)
     with pytest.raises(ReproError, match="unknown lecf_filter"):
         lecf_filter("vit", CLASSES, PoolNet)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 
@@ -224,3 +225,47 @@ def test_holdout_per_class_tests_on_images_kept_out_of_training(tmp_path, monkey
     rows = pd.read_csv(tmp_path / "results.csv")
     assert rows["column"].tolist() == ["holdout"]
     assert seen["train_images"] == len(split) - 2 * len(split.classes)
+
+
+def test_train_roundtrip_trains_and_holds_out_the_vae_round_trips(tmp_path, monkeypatch, capsys):
+    import repro.data
+    import repro.generators
+    from repro.data import ImageSet
+    from repro.generators.tiny import tiny_generator
+    from repro.sampling.roundtrip import vae_roundtrip
+
+    pool = bars_dataset(24, seed=0)
+    split = ImageSet(pool.images, pool.labels, pool.classes, [f"pool/{i}" for i in range(len(pool))], "pool/train")
+    bundle = tiny_generator(resolution=32)
+    seen = {}
+
+    def fake_train(model, data, recipe, **kw):
+        seen["train"] = data.sources[0]
+        from repro.classifiers.train import TrainReport
+
+        return TrainReport(steps=recipe.steps, seconds=0.0, images_per_second=0.0, timed_from=0)
+
+    def fake_evaluate(model, images, labels, **kw):
+        seen["holdout"] = images
+        return 50.0
+
+    monkeypatch.setattr(repro.data, "load_split", lambda dataset, name, root=None, size=None: split)
+    monkeypatch.setattr(repro.generators, "load_generator", lambda name, **kw: bundle)
+    monkeypatch.setattr("repro.classifiers.train.train_classifier", fake_train)
+    monkeypatch.setattr(importlib.import_module("repro.classifiers.evaluate"), "evaluate", fake_evaluate)
+    common = ["train", "--arch", "cifar_resnet20", "--train-steps", "3", "--batch-size", "4", "--device", "cpu"]
+    args = ["--train", "pool:train", "--holdout-per-class", "2", "--train-roundtrip", "mini", "--quiet"]
+    assert main([*common, *args, "--out", str(tmp_path / "out")]) == 0
+    held = split.per_class(2, seed=0)
+    trained = split.without(held.ids)
+    assert seen["train"].ids == trained.ids  # the same split as without the round trip
+    np.testing.assert_array_equal(seen["train"].images, vae_roundtrip(bundle, trained.images))
+    np.testing.assert_array_equal(seen["holdout"], vae_roundtrip(bundle, held.images))
+    assert not np.array_equal(seen["train"].images, trained.images)
+    # fewer images to round-trip: a seeded few of each class
+    assert main([*common, *args, "--train-per-class", "3", "--out", str(tmp_path / "few")]) == 0
+    assert seen["train"].ids == trained.per_class(3, seed=0).ids and len(seen["train"].ids) == 3 * len(split.classes)
+    # round trips of a folder of samples are not what the option is for: refused, naming it
+    folder = _folder(tmp_path / "samples", pool)
+    refused = main([*common, "--synthetic", folder, "--test", folder, "--train-roundtrip", "mini", "--out", "x"])
+    assert refused == 2 and "--train-roundtrip" in capsys.readouterr().err

@@ -71,3 +71,27 @@ def test_units_name_the_features_and_k(tmp_path):
     assert run.frame()["column"].tolist() == ["FID", "Precision"]
     with pytest.raises(ReproError, match="unknown metric_convention 'clean-fid'"):
         quality.with_k(scores, "clean-fid")
+
+
+WITH_LECF = [e for e in REGISTRY.values() if any("lecf_filter" in e.params(s) for s in SCALES if not e.skip_reason(s))]
+
+
+@pytest.mark.parametrize("experiment", WITH_LECF, ids=lambda e: e.id)
+def test_lecf_is_filtered_offline_by_a_network_that_does_not_measure_it(experiment, tmp_path):
+    """Below paper scale LECF's filter is the classifier of the pool's VAE round trips (the asset it lists), never
+    the metrics' feature network: a filter that chose what it then measured would favour its own choice."""
+    from repro.classifiers import build_model, save_classifier
+    from repro.data import POOL_CLASSES
+
+    for scale in ("smoke", "mini"):
+        kind = experiment.params(scale)["lecf_filter"]
+        assert kind == "pool-judge" and quality.FILTER_ASSETS[kind] in experiment.assets(scale)
+        assert quality.FILTER_ASSETS[kind] != quality.FILTER_ASSETS[quality.POOL_FEATURES]
+    params = experiment.params("mini")
+    run = ExperimentRun(experiment.id, "mini", tmp_path / "out", params, device="cpu", work_dir=tmp_path)
+    saved = save_classifier(
+        build_model("cifar_resnet20", len(POOL_CLASSES), 32), run.assets.root / "pool_judge" / "model-seed0.pt"
+    )
+    assert quality.filter_network(run, "pool-judge").num_classes == len(POOL_CLASSES) and saved.exists()
+    with pytest.raises(ReproError, match="not a pool-trained filter"):
+        quality.filter_network(run, "clip")

@@ -101,9 +101,9 @@ def test_each_setting_is_an_option_of_the_command_under_the_same_name(kind, caps
         assert f"--{setting.replace('_', '-')} " in options, f"repro {COMMANDS[kind]} has no --{setting}"
 
 
-#: kinds of asset the paper scale does without: its features are Inception/CLIP, not a pool classifier, and
-#: its ImageNet teacher is torchvision's, not trained by the suite
-OFFLINE_ONLY = {"pool_classifier", "teacher"}
+#: kinds of asset the paper scale does without: its features and LECF filter are Inception/CLIP, not a pool
+#: classifier (raw or round-tripped), and its ImageNet teacher is torchvision's, not trained by the suite
+OFFLINE_ONLY = {"pool_classifier", "pool_judge", "teacher"}
 
 
 @pytest.mark.parametrize("experiment", [e.id for e in REGISTRY.values() if not e.skip_reason("paper")])

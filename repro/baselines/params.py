@@ -29,7 +29,10 @@ from .knn import KnnRetriever, check_retrieval_source
 from .lecf import LECF, ClassifierFilter, ClipZeroShotFilter, LECFConfig, language_enhancement, template_prompts
 
 PROMPTS = ("templates", "language_enhancement")
-FILTERS = ("pool-resnet18", "clip")
+#: ``pool-resnet18``: the pool classifier that also gives the metrics' features; ``pool-judge``: one trained on the
+#: pool's VAE round trips (the mini stand-in for CLIP); ``clip``: He et al.'s CLIP zero-shot filter
+FILTERS = ("pool-resnet18", "pool-judge", "clip")
+POOL_FILTERS = ("pool-resnet18", "pool-judge")
 
 
 def lecf_prompts(kind: str, classes: Sequence[str], device: str | torch.device = "cpu") -> dict[str, list[str]]:
@@ -47,13 +50,13 @@ def lecf_filter(
     pool_classifier: Callable[[], nn.Module] | None = None,
     device: str | torch.device = "cpu",
 ):
-    """The filter network ``lecf_filter: kind`` names; ``pool_classifier`` returns the pool-trained classifier
-    (called only for ``pool-resnet18``), whose outputs are the pool's classes."""
-    if kind == "pool-resnet18":
+    """The filter network ``lecf_filter: kind`` names; ``pool_classifier`` returns the pool-trained classifier a
+    ``pool-*`` filter scores with (called only for those), whose outputs are the pool's classes."""
+    if kind in POOL_FILTERS:
         from ..data import POOL_CLASSES
 
         if pool_classifier is None:
-            raise ReproError("lecf_filter=pool-resnet18 needs the pool classifier (asset pool_classifier)")
+            raise ReproError(f"lecf_filter={kind} needs its pool-trained classifier (repro.experiments.filter_network)")
         return ClassifierFilter(pool_classifier(), POOL_CLASSES, name=kind)
     if kind == "clip":
         return ClipZeroShotFilter(classes, device=device)

@@ -60,6 +60,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "'holdout'): a split with no test set of its own, such as the pool",
     )
     parser.add_argument(
+        "--train-per-class",
+        type=POSITIVE,
+        default=None,
+        help="train on a seeded K images of each class of --train (after --holdout-per-class takes its own)",
+    )
+    parser.add_argument(
+        "--train-roundtrip",
+        metavar="GENERATOR",
+        help="train on the VAE round trips of --train's images through this generator (and hold out round trips): "
+        "a classifier of the images as the generator draws them, to which sharpness does not tell a pool's "
+        "sources apart (the LECF filter at mini), e.g. mini",
+    )
+    parser.add_argument(
         "--vae-generator",
         help="also evaluate on each test set after a VAE round trip through "
         "this generator (Table 6), e.g. mini or sd14",
@@ -207,7 +220,7 @@ def run(args) -> int:
         from .models import load_classifier
 
         teacher = load_classifier(args.teacher)  # a bad teacher fails before any training
-    data, recipe, holdout = _training_setup(args)
+    data, recipe, holdout = _training_setup(args, device)
     tests = _test_sets(args, device) + ([("holdout", holdout.images, holdout.labels)] if holdout else [])
     row_label = " + ".join(s for s in (args.train, args.synthetic) if s) + (f" ({args.ratio})" if args.ratio else "")
     prov = Provenance(args.experiment, args.scale, config, dataset=row_label)
@@ -287,11 +300,13 @@ def _finished_seeds(results: Path, config_hash: str, seeds, columns: list[str], 
     return finished
 
 
-def _training_setup(args):
+def _training_setup(args, device):
     from .mixing import TrainingData, parse_ratio
     from .recipes import Recipe
 
     real = open_images(args.train, args.data_root, "train", args.image_size) if args.train else None
+    if args.train_roundtrip and not hasattr(real, "per_class"):
+        raise ReproError("--train-roundtrip passes the images of a DATASET:SPLIT given with --train through the VAE")
     synthetic = open_images(args.synthetic, args.data_root, "train", args.image_size) if args.synthetic else None
     holdout = None
     if args.holdout_per_class:
@@ -305,6 +320,17 @@ def _training_setup(args):
             )
         holdout = real.per_class(args.holdout_per_class, seed=0)
         real = real.without(holdout.ids)
+    if args.train_per_class:
+        if not hasattr(real, "per_class"):
+            raise ReproError("--train-per-class takes images of each class of a DATASET:SPLIT given with --train")
+        real = real.per_class(args.train_per_class, seed=0)
+    if args.train_roundtrip:
+        from ..generators import load_generator
+        from ..sampling.roundtrip import roundtrip_set
+
+        bundle = load_generator(args.train_roundtrip, dtype="fp32", device=device)  # fp32: the card's judge's trips
+        real = roundtrip_set(bundle, real)
+        holdout = roundtrip_set(bundle, holdout) if holdout is not None else None
     if args.ratio and not (real is not None and synthetic is not None):
         raise ReproError("--ratio mixes real and synthetic data; give both --train and --synthetic")
     data = TrainingData(real, synthetic, parse_ratio(args.ratio) if args.ratio else None)

@@ -34,6 +34,8 @@ from ..metrics import (
 from ..provenance import phase
 
 POOL_FEATURES = "pool-resnet18"
+#: the pool-trained LECF filters (``lecf_filter``) and the asset of the classifier each scores with
+FILTER_ASSETS = {POOL_FEATURES: "pool_classifier", "pool-judge": "pool_judge"}
 #: metrics computed on k-nearest-neighbour balls: their unit names the k
 NEIGHBOURHOOD = ("precision", "recall", "density", "coverage")
 
@@ -41,6 +43,16 @@ NEIGHBOURHOOD = ("precision", "recall", "density", "coverage")
 @lru_cache(maxsize=2)
 def _pool_network(path: str, device: str):
     return ClassifierFeatures(load_classifier(path).to(device).eval(), POOL_FEATURES)
+
+
+def filter_network(run, kind: str):
+    """The classifier the LECF filter ``kind`` scores with, on the run's device. ``pool-resnet18`` is the network of
+    the metrics' features, trained on the raw pool; ``pool-judge`` one trained on the pool's VAE round trips (as the
+    model card's judge), so that LECF's images are neither kept by the network that then measures them nor for a
+    sharpness that only some of the pool's sources have."""
+    if kind not in FILTER_ASSETS:
+        raise ReproError(f"lecf_filter {kind!r} is not a pool-trained filter; use one of {', '.join(FILTER_ASSETS)}")
+    return _pool_network(str(run.assets.classifier(FILTER_ASSETS[kind])), run.device).model
 
 
 def settings(convention: str):

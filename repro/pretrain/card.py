@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,14 +132,6 @@ def loss_curves(training: Path, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
-
-
-def roundtrip_set(bundle, image_set):
-    """``image_set`` with every image replaced by its VAE round trip (``vae_roundtrip``, in the bundle's
-    precision): the pool as the generator can draw it."""
-    from ..sampling.roundtrip import vae_roundtrip
-
-    return replace(image_set, images=vae_roundtrip(bundle, image_set.images))
 
 
 def train_pool_classifier(train_set, settings: CardSettings, seed: int, device: torch.device):
@@ -322,7 +313,7 @@ def build_card(
     from ..generators import load_generator
     from ..generators.mini_config import CIFAR10_CLASSES
     from ..metrics.scores import fid
-    from ..sampling.roundtrip import vae_roundtrip
+    from ..sampling.roundtrip import roundtrip_set, vae_roundtrip
 
     folder = Path(folder)
     training = folder / TRAINING_DIR

@@ -6,6 +6,8 @@ uint8, with the same bicubic resize as generated images, so real and synthetic d
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -35,3 +37,9 @@ def vae_roundtrip(
             decoded = bundle.decode_latents(bundle.encode_images(pixels))
         out[start : start + batch] = to_uint8(decoded, size)
     return out
+
+
+def roundtrip_set(bundle, image_set, precision: str | None = None):
+    """``image_set`` (an ``ImageSet``) with every image replaced by its VAE round trip (:func:`vae_roundtrip`): the
+    images as the generator can draw them, whose sharpness no longer tells one source of a pool from another."""
+    return replace(image_set, images=vae_roundtrip(bundle, image_set.images, precision=precision))
