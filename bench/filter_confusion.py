@@ -7,10 +7,12 @@ truck" from threshold 0.3 up in 6,000 attempts, though the model card's judge, t
 trips, recognises 97 % of the generator's "a photo of a garbage truck". CIFAR-10's images are the pool's only
 blurry ones (32 px upsampled); every sample is as blurry as a round trip (``judge_shortcut.py``). If the filter's
 verdict on a class falls from its real images to their round trips as far as to the samples, and the lost images
-go to a CIFAR-10 class, the filter reads blur, not the class.
+go to a CIFAR-10 class, the filter reads blur, not the class. The ``pool_judge`` asset, trained on the pool's round
+trips, is LECF's filter since 6d352ae; the same images judged by both tell what the change does.
 
     python bench/filter_confusion.py --classifier WORK/assets/pool_classifier/model-seed0.pt \
         --dataset imagenette --per-class 50 --out results/bench/filter_confusion
+    python bench/filter_confusion.py --classifier WORK/assets/pool_judge/model-seed0.pt --name pool-judge ...
 
 Samples are LECF's own (``repro.baselines.lecf.LECF`` at seed 0: the first attempts of each class in Table 2's
 first seed, the pool's caption templates in turn), ``--per-class`` per template. Writes
@@ -36,6 +38,9 @@ from repro.arguments import POSITIVE, RATE, device, listed
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--classifier", required=True, help="the filter: a `repro train --save` file of the pool's classes")
+    p.add_argument(
+        "--name", default=None, help="the filter's name in the rows (default pool-<arch>, as LECF names the raw one)"
+    )
     p.add_argument("--dataset", default="imagenette", help="the target dataset whose classes LECF generates")
     p.add_argument("--per-class", type=POSITIVE, default=50, help="real images, and samples per template, per class")
     p.add_argument("--generator", default="mini", help="generator (tiny: the tests' random one)")
@@ -91,7 +96,7 @@ def main(argv=None) -> int:
     where = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     dtype = "bf16" if where.type == "cuda" else "fp32"
     model = load_classifier(args.classifier).to(where).eval()
-    image_filter = ClassifierFilter(model, POOL_CLASSES, name=f"pool-{model.arch}")  # LECF's name at mini
+    image_filter = ClassifierFilter(model, POOL_CLASSES, name=args.name or f"pool-{model.arch}")
     train = training_set(args.dataset, args.per_class, "mini", args.data_root)
     columns = filter_columns(train.classes, image_filter)  # a class the filter does not know fails here
     if args.generator == "tiny":

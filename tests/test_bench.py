@@ -302,7 +302,8 @@ def test_filter_confusion_judges_real_round_tripped_and_sampled_images_of_every_
     save_classifier(build_model("resnet18", len(POOL_CLASSES), 32), tmp_path / "pool.pt")
     bench(
         "filter_confusion", "--classifier", str(tmp_path / "pool.pt"), "--generator", "tiny", "--per-class", "2",
-        "--steps", "1", "--thresholds", "0.3,0.9", "--device", "cpu", "--out", str(tmp_path / "out"),
+        "--steps", "1", "--thresholds", "0.3,0.9", "--device", "cpu", "--name", "pool-judge",
+        "--out", str(tmp_path / "out"),
     )  # fmt: skip
     table = pd.read_csv(tmp_path / "out" / "filter_confusion.csv")
     assert set(PROVENANCE_COLUMNS) <= set(table.columns)
@@ -313,7 +314,7 @@ def test_filter_confusion_judges_real_round_tripped_and_sampled_images_of_every_
     assert all(images[(f"sampled: {template}", "parachute")] == 2 for template in POOL_TEMPLATES)
     shares = table[["top1_percent", "kept_at_0.3_percent", "kept_at_0.9_percent", "most_other_percent"]]
     assert shares.ge(0).all().all() and shares.le(100).all().all()
-    assert set(table["most_other_class"].dropna()) <= set(POOL_CLASSES)
+    assert set(table["most_other_class"].dropna()) <= set(POOL_CLASSES) and set(table["filter"]) == {"pool-judge"}
 
     # the verdicts: target classes 0 and 1 scored by the filter's outputs 2 and 0
     verdicts = runpy.run_path(str(REPO / "bench" / "filter_confusion.py"))["verdicts"]
