@@ -305,13 +305,18 @@ def _training_setup(args, device):
     from .recipes import Recipe
 
     real = open_images(args.train, args.data_root, "train", args.image_size) if args.train else None
-    if args.train_roundtrip and not hasattr(real, "per_class"):
-        raise ReproError("--train-roundtrip passes the images of a DATASET:SPLIT given with --train through the VAE")
+    # the options that take a DATASET:SPLIT's images apart, checked before any of them works
+    for option, does in (
+        ("holdout_per_class", "splits"),
+        ("train_per_class", "takes images of each class of"),
+        ("train_roundtrip", "passes through the VAE the images of"),
+    ):
+        if getattr(args, option) and not hasattr(real, "per_class"):
+            flag = "--" + option.replace("_", "-")
+            raise ReproError(f"{flag} {does} a DATASET:SPLIT given with --train")
     synthetic = open_images(args.synthetic, args.data_root, "train", args.image_size) if args.synthetic else None
     holdout = None
     if args.holdout_per_class:
-        if real is None or not hasattr(real, "per_class"):
-            raise ReproError("--holdout-per-class splits a DATASET:SPLIT given with --train")
         smallest = int(real.class_counts().min())
         if args.holdout_per_class >= smallest:
             raise ReproError(
@@ -321,8 +326,6 @@ def _training_setup(args, device):
         holdout = real.per_class(args.holdout_per_class, seed=0)
         real = real.without(holdout.ids)
     if args.train_per_class:
-        if not hasattr(real, "per_class"):
-            raise ReproError("--train-per-class takes images of each class of a DATASET:SPLIT given with --train")
         real = real.per_class(args.train_per_class, seed=0)
     if args.train_roundtrip:
         from ..generators import load_generator
