@@ -39,11 +39,14 @@ from functools import partial
 from repro.experiments import ExperimentRun, claims, timing
 from repro.experiments.generate import generator as load_bundle
 from repro.experiments.plots import bars, summary_table
+from repro.generators.bundle import generator_label
 from repro.inversion import InversionConfig
 from repro.sampling import SamplingConfig
 
 run = ExperimentRun.from_globals(globals())
 grid = timing.runtime_cases(cases)
+# the rows name each case's weights (``mini (<fingerprint>)``), so the report can tell numbers of older weights
+labels = {case.generator: generator_label(case.generator) for case in grid}
 PAPER_DATASETS = {256: "ImageNette/STL10", 128: "CIFAR10/100"}  # the paper's datasets at its target resolutions
 FIGURE = "Figure 4"
 print(f"timing on {run.provenance.device} (the paper: one Nvidia A40)")
@@ -79,7 +82,7 @@ for case in grid:
         for repeat in range(repeats):
             fields = dict(
                 seed=seed,
-                generator=case.generator,
+                generator=labels[case.generator],
                 resolution=case.resolution,
                 text_encoder=case.text_encoder,
                 role=case.role,
@@ -157,7 +160,9 @@ summary_table(run, table_of(grid[0]))
 # %%
 pairs = [(case, timing.standard_for(case, grid)) for case in grid if case.learns_embedding]
 for (case, seed, repeat), cost in measured.items():
-    fields = dict(seed=seed, generator=case.generator, resolution=case.resolution, repeat=repeat, projected=True)
+    fields = dict(
+        seed=seed, generator=labels[case.generator], resolution=case.resolution, repeat=repeat, projected=True
+    )
     image = cost["image"].at(inference_steps)
     samples = per_image * image
     steps_note = f"one image: {cost['image'].projection(inference_steps)}"

@@ -37,9 +37,11 @@ rule report:
     conda:
         "../envs/repro.yaml"
     params:
+        # a scale that pretrains its own generator (smoke) compares the rows' weights with that one's
+        env=ENV,
         config_dir=config_dir_of,
         scale=SCALE,
         ids=",".join(e.id for e in SELECTED),
     shell:
-        "repro report --config-dir {params.config_dir} --scale {params.scale} --experiments {params.ids} "
+        "{params.env}repro report --config-dir {params.config_dir} --scale {params.scale} --experiments {params.ids} "
         "--out {output.pages} --runs {input.runs} --jobs {input.jobs} > {log} 2>&1"

@@ -159,6 +159,21 @@ def test_smoke_workflow_runs_end_to_end(smoke_dag):
 
 
 @pytest.mark.slow
+def test_a_fresh_run_names_its_generator_weights_in_every_row(smoke_dag):
+    """Every row that names the mini generator names its weights too (``mini (<fingerprint>)``, here the smoke
+    DAG's own pretrained one), so a report read right after the run flags nothing as computed with other weights:
+    a bare name reads as weights of the past."""
+    labelled = set()
+    for csv in sorted((smoke_dag / "results" / "smoke").glob("*/results.csv")):
+        named = set(pd.read_csv(csv).get("generator", pd.Series(dtype=str)).dropna().astype(str))
+        assert "mini" not in named, f"{csv.parent.name} has rows naming the bare generator `mini`"
+        labelled |= {name for name in named if name.startswith("mini (")}
+    assert len(labelled) == 1, labelled  # one generator, the smoke DAG's
+    index = (smoke_dag / "reports" / "smoke" / "index.md").read_text()
+    assert "changed since" not in index
+
+
+@pytest.mark.slow
 def test_the_smoke_report_reads_cleanly_in_chromium(smoke_dag):
     pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[browser]')")
     if find_browser() is None:
