@@ -13,7 +13,7 @@ import pytest
 from repro.classifiers import build_model, evaluate, load_classifier
 from repro.cli import main
 from repro.files import ARGUMENTS_FILE
-from repro.provenance import PROVENANCE_COLUMNS
+from repro.provenance import PROVENANCE_COLUMNS, phase_seconds
 from repro.sampling.dataset import PROVENANCE_FIELDS, SyntheticWriter
 
 from .test_classifiers_support import bars_dataset
@@ -32,6 +32,7 @@ def test_train_writes_rows_and_weights_then_the_checkpoint_evaluates_the_same(tm
     test_set = bars_dataset(8, seed=1)
     test = _folder(tmp_path / "test", test_set)
     out = tmp_path / "out"
+    before = phase_seconds().get("training", 0.0)
     code = main(
         [
             "train",
@@ -61,6 +62,7 @@ def test_train_writes_rows_and_weights_then_the_checkpoint_evaluates_the_same(tm
         ]
     )
     assert code == 0
+    assert phase_seconds()["training"] > before  # a teacher or pool classifier job says where its time went
     rows = pd.read_csv(out / "results.csv")
     assert len(rows) == 2 and list(rows["seed"]) == [0, 1]
     assert set(PROVENANCE_COLUMNS) <= set(rows.columns)

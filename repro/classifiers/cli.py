@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..arguments import NONNEGATIVE, POSITIVE, RATE, SHARE, device, number
 from ..errors import ReproError
+from ..provenance import phase
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -351,6 +352,7 @@ def _training_setup(args, device):
     return data, recipe, holdout
 
 
+@phase("training")  # as the notebooks' trainings: an asset job's phases say where its time went
 def _train_one(args, data, recipe, seed, device, speed, teacher):
     import torch
 
@@ -358,7 +360,7 @@ def _train_one(args, data, recipe, seed, device, speed, teacher):
     from .train import train_classifier
 
     torch.manual_seed(seed)
-    mean, std = data.channel_stats()
+    mean, std = data.channel_stats(device)
     model = build_model(args.arch, len(data.classes), data.resolution, mean=mean, std=std)
     options = dict(
         augment=args.augment,
