@@ -21,6 +21,7 @@ from repro.classifiers import (
     evaluate,
     kd_loss,
     mean_std,
+    mixing,
     parse_ratio,
     soft_cross_entropy,
     split_batch,
@@ -77,6 +78,38 @@ def test_a_source_smaller_than_its_share_of_a_batch_is_refused():
     data = TrainingData(_constant_set(255, 10), _constant_set(0, 200), (1, 1))
     with pytest.raises(ReproError, match="fewer than the 64"):
         next(data.stream(128, CPU, 0, 0, False))
+
+
+def _float_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = images.reshape(-1, 3).astype(np.float64) / 255
+    return pixels.mean(0), pixels.std(0)
+
+
+def test_channel_stats_are_the_float_definition_across_chunks_and_computed_once_per_array(monkeypatch):
+    images = np.random.default_rng(0).integers(0, 256, (20, 6, 6, 3), dtype=np.uint8)
+    images[:, :, :, 2] = 255  # a constant channel: std at its floor, not a negative variance
+    monkeypatch.setattr(mixing, "SUMS_CHUNK", 7)  # 20 images: three chunks, the last one short
+    histograms, bincount = [], np.bincount
+    monkeypatch.setattr(np, "bincount", lambda *a, **k: histograms.append(1) or bincount(*a, **k))
+    mean, std = TrainingData(Pool(images, np.zeros(20, dtype=int), ["a"], "set")).channel_stats()
+    expected_mean, expected_std = _float_stats(images)
+    np.testing.assert_allclose(mean, expected_mean, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(std[:2], expected_std[:2], rtol=0, atol=1e-9)
+    assert mean[2] == 1.0 and std[2] == pytest.approx(1e-6)
+    assert len(histograms) == 3
+    # another grid cell on the same images (Table 3 trains each retrieved set at every seed) sums nothing again
+    assert TrainingData(Pool(images, np.ones(20, dtype=int), ["a", "b"], "again")).channel_stats() == (mean, std)
+    assert len(histograms) == 3
+    with pytest.raises(ReproError, match="uint8 images"):
+        mixing.channel_sums(images.astype(np.float32))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_channel_stats_on_the_gpu_are_the_hosts_to_the_last_bit():
+    images = np.random.default_rng(1).integers(0, 256, (9000, 8, 8, 3), dtype=np.uint8)
+    on_host = mixing.channel_sums(images.copy())
+    on_gpu = mixing.channel_sums(images, "cuda")
+    assert all(np.array_equal(a, b) for a, b in zip(on_host, on_gpu))
 
 
 def test_recipe_warms_up_for_two_per_cent_of_the_steps_but_not_for_a_few_steps_only():

@@ -11,6 +11,7 @@ class name), such as ``repro.data.ImageSet``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -54,6 +55,41 @@ def split_batch(batch_size: int, ratio: tuple[int, int]) -> tuple[int, int]:
         )
     n_real = batch_size * real // (real + synthetic)
     return n_real, batch_size - n_real
+
+
+#: exact channel sums of the image arrays met so far, by object; an entry leaves with its array
+_sums: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+#: images per chunk of :func:`channel_sums` (50 M values at 64 px: bounded memory on the host and the device)
+SUMS_CHUNK = 4096
+
+
+def channel_sums(images: np.ndarray, device: str | torch.device | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-channel sums of the values and of their squares (int64, exact) of uint8 images [N, H, W, 3], and the
+    pixels per channel; once per array object. A notebook builds a model for every training of its grid, and
+    float64 sums on the host took 51 s for a 150,000-image set (Table 3's K=50 retrieval, per seed): the sums are
+    integers, so a GPU's reduction or a histogram per chunk on the host gives the same numbers in a fraction."""
+    key = id(images)
+    if key in _sums:
+        return _sums[key]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ReproError(f"channel statistics need uint8 images [N, H, W, 3], not {images.dtype} {images.shape}")
+    values, squares = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
+    on_gpu = device is not None and torch.device(device).type == "cuda"
+    offsets = np.array([0, 256, 512], dtype=np.uint16)  # one histogram of the three channels' values side by side
+    levels = np.arange(256, dtype=np.int64)
+    for start in range(0, len(images), SUMS_CHUNK):
+        chunk = images[start : start + SUMS_CHUNK].reshape(-1, 3)
+        if on_gpu:
+            pixels = torch.from_numpy(chunk).to(device).int()
+            values += pixels.sum(0, dtype=torch.int64).cpu().numpy()
+            squares += (pixels * pixels).sum(0, dtype=torch.int64).cpu().numpy()
+        else:
+            counts = np.bincount((chunk + offsets).ravel(), minlength=768).reshape(3, 256)
+            values += counts @ levels
+            squares += counts @ (levels * levels)
+    _sums[key] = result = (values, squares, images.shape[0] * images.shape[1] * images.shape[2])
+    weakref.finalize(images, _sums.pop, key, None)  # a later array may reuse the id
+    return result
 
 
 def _check_set(images, role: str):
@@ -113,22 +149,17 @@ class TrainingData:
     def resolution(self) -> int:
         return int(self.sources[0].images.shape[1])
 
-    def channel_stats(self) -> tuple[list[float], list[float]]:
+    def channel_stats(self, device: str | torch.device | None = None) -> tuple[list[float], list[float]]:
         """Per-channel mean and std in [0, 1] of the first source (real if given): the model's normalisation.
 
         The authors hard-code each dataset's statistics of its real training set; computing them from the
         training images gives the same for their datasets and works for any other (PACS sketch, the pool).
+        Exact (:func:`channel_sums`), on ``device`` when it is a GPU.
         """
         images = self.sources[0].images
-        total = np.zeros(3)
-        squares = np.zeros(3)
-        for start in range(0, len(images), 4096):  # float64 sums, chunked to bound memory
-            chunk = images[start : start + 4096].reshape(-1, 3).astype(np.float64) / 255
-            total += chunk.sum(0)
-            squares += (chunk**2).sum(0)
-        count = images.shape[0] * images.shape[1] * images.shape[2]
-        mean = total / count
-        std = np.sqrt(np.maximum(squares / count - mean**2, 1e-12))
+        values, squares, count = channel_sums(images, device)
+        mean = values / (255.0 * count)
+        std = np.sqrt(np.maximum(squares / (255.0**2 * count) - mean**2, 1e-12))
         return mean.tolist(), std.tolist()
 
     def counts(self, batch_size: int) -> list[int]:

@@ -135,7 +135,7 @@ class _Cell:
         batch = fitted_batch(data, batch_size)
         self.recipe = recipe_for(dataset, steps, batch)
         torch.manual_seed(seed)  # the initial weights: the same whenever the model is built
-        mean, std = data.channel_stats()
+        mean, std = data.channel_stats(run.device)
         self.model = build_model(arch, len(data.classes), data.resolution, mean=mean, std=std)
         name = _name(table, row, tests, seed)
         self.job = TrainingJob(self.model, data, self.recipe, augment, seed=seed, name=name)

@@ -139,7 +139,7 @@ def train_pool_classifier(train_set, settings: CardSettings, seed: int, device: 
     from ..classifiers import Recipe, Speed, TrainingData, build_model, train_classifier
 
     data = TrainingData(real=train_set)
-    mean, std = data.channel_stats()
+    mean, std = data.channel_stats(device)
     model = build_model(settings.classifier_arch, len(train_set.classes), data.resolution, mean=mean, std=std)
     batch = min(settings.classifier_batch_size, len(train_set))
     steps = max(1, settings.classifier_epochs * len(train_set) // batch)
