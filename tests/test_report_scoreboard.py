@@ -60,7 +60,7 @@ def test_the_readme_block_names_the_artifacts_computed_with_settings_changed_sin
         main(["report", "--config-dir", str(demo_project / "config"), "--scale", "mini", "--readme", "README.md"]) == 0
     )
     block = (tmp_path / "README.md").read_text().partition(BEGIN)[2].partition(END)[0]
-    assert "**1 of the 1 artifacts were computed with settings or generator weights that have changed since**" in block
+    assert "**1 of the 1 artifacts was computed with settings or generator weights that have changed since**" in block
     assert "[di_demo](reports/mini/di_demo.md) (each page says what changed)" in block
 
 

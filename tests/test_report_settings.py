@@ -108,7 +108,7 @@ def test_a_page_says_when_its_numbers_come_from_other_generator_weights(demo_pro
     assert "generator weights that have changed since" in index and "[di_demo]" in index
     # the scoreboard says it before its verdicts: they are of the weights before
     scoreboard = (pages / "scoreboard.md").read_text()
-    assert "**1 of the 1 artifacts were computed with settings or generator weights that have changed since**" in (
+    assert "**1 of the 1 artifacts was computed with settings or generator weights that have changed since**" in (
         scoreboard
     )
     page, _ = page_with("mini")

@@ -73,8 +73,9 @@ def scoreboard_page(
     )
     if stale:
         page.text(
-            f"**{len(stale)} of the {len({v.experiment.id for v in verdicts})} artifacts were computed with settings "
-            "or generator weights that have changed since**, so their verdicts are of the settings or weights before: "
+            f"**{len(stale)} of the {len({v.experiment.id for v in verdicts})} artifacts "
+            f"{'was' if len(stale) == 1 else 'were'} computed with settings or generator weights that have changed "
+            "since**, so their verdicts are of the settings or weights before: "
             + ", ".join(f"[{name}]({link(f'{name}.md')})" for name in stale)
             + " (each page says what changed)."
         )
