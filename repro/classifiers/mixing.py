@@ -11,14 +11,15 @@ class name), such as ``repro.data.ImageSet``.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
 from ..errors import ReproError
+from ..memo import once_per_object
 
 
 @dataclass
@@ -68,28 +69,31 @@ def channel_sums(images: np.ndarray, device: str | torch.device | None = None) -
     pixels per channel; once per array object. A notebook builds a model for every training of its grid, and
     float64 sums on the host took 51 s for a 150,000-image set (Table 3's K=50 retrieval, per seed): the sums are
     integers, so a GPU's reduction or a histogram per chunk on the host gives the same numbers in a fraction."""
-    key = id(images)
-    if key in _sums:
-        return _sums[key]
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ReproError(f"channel statistics need uint8 images [N, H, W, 3], not {images.dtype} {images.shape}")
-    values, squares = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
     on_gpu = device is not None and torch.device(device).type == "cuda"
+    return once_per_object(_sums, images, partial(_gpu_sums, device=device) if on_gpu else _host_sums)
+
+
+def _host_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    values, squares = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
     offsets = np.array([0, 256, 512], dtype=np.uint16)  # one histogram of the three channels' values side by side
     levels = np.arange(256, dtype=np.int64)
     for start in range(0, len(images), SUMS_CHUNK):
-        chunk = images[start : start + SUMS_CHUNK].reshape(-1, 3)
-        if on_gpu:
-            pixels = torch.from_numpy(chunk).to(device).int()
-            values += pixels.sum(0, dtype=torch.int64).cpu().numpy()
-            squares += (pixels * pixels).sum(0, dtype=torch.int64).cpu().numpy()
-        else:
-            counts = np.bincount((chunk + offsets).ravel(), minlength=768).reshape(3, 256)
-            values += counts @ levels
-            squares += counts @ (levels * levels)
-    _sums[key] = result = (values, squares, images.shape[0] * images.shape[1] * images.shape[2])
-    weakref.finalize(images, _sums.pop, key, None)  # a later array may reuse the id
-    return result
+        counts = np.bincount((images[start : start + SUMS_CHUNK].reshape(-1, 3) + offsets).ravel(), minlength=768)
+        values += counts.reshape(3, 256) @ levels
+        squares += counts.reshape(3, 256) @ (levels * levels)
+    return values, squares, images.shape[0] * images.shape[1] * images.shape[2]
+
+
+def _gpu_sums(images: np.ndarray, device) -> tuple[np.ndarray, np.ndarray, int]:
+    sums = torch.zeros(2, 3, dtype=torch.int64, device=device)  # read once at the end: each read waits for the GPU
+    for start in range(0, len(images), SUMS_CHUNK):
+        pixels = torch.from_numpy(images[start : start + SUMS_CHUNK].reshape(-1, 3)).to(device).int()
+        sums[0] += pixels.sum(0, dtype=torch.int64)
+        sums[1] += (pixels * pixels).sum(0, dtype=torch.int64)
+    values, squares = sums.cpu().numpy()
+    return values, squares, images.shape[0] * images.shape[1] * images.shape[2]
 
 
 def _check_set(images, role: str):

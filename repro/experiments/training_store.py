@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import weakref
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..files import write_text_atomic
+from ..memo import once_per_object
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -41,13 +41,13 @@ def code_digest() -> str:
 
 def array_digest(array: np.ndarray) -> str:
     """The content hash of an array (its dtype, shape and bytes), computed once per array object."""
-    known = _digests.get(id(array))
-    if known is None:
-        digest = hashlib.blake2b(f"{array.dtype}{array.shape}".encode(), digest_size=16)
-        digest.update(np.ascontiguousarray(array).data)
-        known = _digests[id(array)] = digest.hexdigest()
-        weakref.finalize(array, _digests.pop, id(array), None)  # a later array may reuse the id
-    return known
+    return once_per_object(_digests, array, _content_hash)
+
+
+def _content_hash(array: np.ndarray) -> str:
+    digest = hashlib.blake2b(f"{array.dtype}{array.shape}".encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
 
 
 def describe(value: Any) -> Any:
