@@ -191,3 +191,23 @@ def test_the_trainings_time_is_a_phase_of_the_notebooks_process(tmp_path, monkey
     # a rerun that finds the training kept trains nothing: its phase adds no training's time
     train_and_test(_run(tmp_path, "again", work="timed-work"), **_trainings()[0])
     assert provenance.phase_seconds()["training"] == trained
+
+
+def test_the_test_scores_count_as_training_not_as_other(tmp_path, monkeypatch):
+    """A grid's test scores are part of its trainings' phase: scored outside it, Figure 6's 48 models'
+    evaluations would swell the jobs table's unexplained "other"."""
+    import time
+
+    import repro.experiments.classify as classify
+    import repro.provenance as provenance
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(0.2)
+        return 50.0
+
+    monkeypatch.setattr(provenance, "_phases", {})
+    monkeypatch.setattr(classify, "evaluate", slow_evaluate)
+    with provenance.timed() as wall:
+        train_and_test(_run(tmp_path, "scored"), **_trainings()[0])  # two test columns: two scores
+    assert set(provenance.phase_seconds()) == {"training"}
+    assert wall() - provenance.phase_seconds()["training"] < 0.4  # the two scores' 0.4 s are inside

@@ -167,6 +167,15 @@ def write_synthetic(folder, per_image=3, sources=("a", "b", "c")) -> Synthetic:
     return Synthetic(folder)
 
 
+def test_loading_a_synthetic_set_counts_as_data(tmp_path, monkeypatch):
+    """A notebook's reads of its synthetic sets are a phase of its jobs-table row, not the unexplained rest."""
+    import repro.provenance as provenance
+
+    monkeypatch.setattr(provenance, "_phases", {})
+    write_synthetic(tmp_path / "syn")
+    assert set(provenance.phase_seconds()) == {"data"}
+
+
 def test_synthetic_subset_keeps_chosen_sources_and_first_variants(tmp_path):
     synthetic = write_synthetic(tmp_path / "syn")
     part = synthetic.subset(["a", "c"], variants=2)

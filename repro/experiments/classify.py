@@ -106,8 +106,8 @@ def train_and_test_many(
             reports = train_classifiers(
                 [cell.job for cell in cells], device=run.device, max_concurrent=max_concurrent, progress=False
             )
-        for i, cell, report in zip(group, cells, reports):
-            done[i] = store.save(keys[i], cell.result(run, report))
+            for i, cell, report in zip(group, cells, reports):
+                done[i] = store.save(keys[i], cell.result(run, report))
         record_finished()
     return [kept["scores"] for kept in done]
 

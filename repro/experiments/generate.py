@@ -23,6 +23,7 @@ RANDOM_SHAPES = {"sd14-random": "sd14", "sd21-random": "sd21"}
 
 
 @lru_cache(maxsize=4)
+@phase("generator")  # as the asset commands' loads: building an SD-shaped model, or the imports and the weights
 def _bundle(source: str, dtype: str, device: str, unet_weights: str | None):
     if source in RANDOM_SHAPES:
         from ..generators.sd_shapes import sd_shaped_generator

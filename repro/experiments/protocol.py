@@ -23,6 +23,7 @@ import numpy as np
 from ..classifiers.mixing import Pool
 from ..data import ImageSet, dataset_spec, load_split, resize
 from ..errors import ReproError
+from ..provenance import phase
 from ..sampling.dataset import SyntheticArrays, SyntheticDataset
 from .assets import per_dataset
 
@@ -53,6 +54,7 @@ def test_set(dataset: str, test_per_class="all", data_root: str | None = None) -
     return _some_per_class(load_split(dataset, "test", root=data_root or None), test_per_class, TRAINING_SUBSET_SEED)
 
 
+@phase("data")  # the jobs table's row of a notebook: reading its real sets, apart from the unexplained rest
 def shared_sets(run, dataset: str) -> tuple[ImageSet, ImageSet, SharedSynthetic]:
     """The training set, the test set and the default synthetic sets of ``dataset`` for an experiment's run: its
     ``per_class`` and ``test_per_class`` params, and the shared ``inversion_<dataset>`` and (per seed)
@@ -120,6 +122,7 @@ def real_subset(train: ImageSet, fraction: float, seed: int) -> ImageSet:
 class Synthetic:
     """One synthetic dataset in memory, with its per-image provenance, ready to be cut into subsets."""
 
+    @phase("data")
     def __init__(self, folder, name: str | None = None):
         self.dataset = SyntheticDataset(folder)
         self.arrays: SyntheticArrays = self.dataset.load()

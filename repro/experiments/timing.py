@@ -5,7 +5,9 @@ Every measurement runs the code the experiments run (``GroupTrainer.step`` of st
 stage 2, ``learn_class_tokens`` and ``DDISSampler.sample`` of DDIS, ``invert_batch`` of DeepInversion) after
 a warm-up, synchronised with the device. A :class:`Cost` splits a measured time into a fixed part and a part
 per step, so that a few timed steps can be projected to the paper's step counts; ``Cost.projected(steps)``
-says whether a value at ``steps`` is such a projection (the notebooks record it beside the value).
+says whether a value at ``steps`` is such a projection (the notebooks record it beside the value). Each timed
+path counts in the phase its experiment runs count it in (``sampling``, ``inversion``, ``tokens``,
+``deepinversion``), so the jobs table says where a timing notebook's minutes went.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import ReproError
+from ..provenance import phase
 
 #: generators with Stable Diffusion v1.4's architecture: their cells line up with the paper's A40 numbers
 SD14_SHAPED = ("sd14", "sd14-random")
@@ -179,6 +182,7 @@ def inversion_trainer(bundle, config, batch: int, seed: int = 0, unet_fn=None):
     return GroupTrainer(bundle, config, pixels, [""] * batch, group_generator(seed, 0, bundle.device), fast, unet_fn)
 
 
+@phase("inversion")
 def time_inversion(bundle, config, batch: int, steps: int, warmup: int = 1, seed: int = 0) -> dict:
     """Stage 1 on ``batch`` images: ``setup_seconds`` (trainer and VAE posterior, after warm-up steps that run
     once: compilation, kernel choice), ``sec_per_step`` over ``steps`` timed steps, ``warmup_seconds``."""
@@ -282,6 +286,7 @@ def _sampler(
     return Sampler(bundle, {table.step: table}, config), plan
 
 
+@phase("sampling")
 def time_sampling(
     bundle,
     config,
@@ -425,6 +430,7 @@ def time_class_tokens(
     return {"seconds": seconds(), "updates": updates, "tokens": tokens, "history": history}
 
 
+@phase("sampling")
 def time_ddis_sampling(sampler, images: int, batch: int, seed: int = 0, warmup: bool = True) -> dict:
     """``DDISSampler.sample`` of ``images`` images (classes interleaved) in batches of ``batch``, after one
     warm-up batch: total ``seconds`` and ``images``."""
@@ -444,6 +450,7 @@ def time_ddis_sampling(sampler, images: int, batch: int, seed: int = 0, warmup: 
     return {"seconds": seconds(), "images": int(images), "batch": int(batch)}
 
 
+@phase("deepinversion")
 def time_deepinversion(
     teacher, resolution: int, config, iterations: int, num_classes: int, seed: int = 0, warmup: int = 1
 ) -> dict:
