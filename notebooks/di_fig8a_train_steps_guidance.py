@@ -16,8 +16,8 @@
 # From the dataset's shared inversion, sample one synthetic set per (embedding checkpoint, guidance strength w)
 # of the `sweep` and seed, every other setting at the appendix B.1 defaults; train a ResNet-18 on each and
 # report top-1 on the real test set. w follows the paper's text, eps = (1 + w) eps(c) - w eps(u); the authors'
-# released code uses w = 1 (diffusers guidance_scale 2), a column of the sweep. Parameters, claims and the
-# paper's numbers: `config/experiments/di_fig8a_train_steps_guidance.yaml`.
+# released code uses w = 1 (diffusers guidance_scale 2), a column of the sweep where a scale sweeps it (paper,
+# smoke). Parameters, claims and the paper's numbers: `config/experiments/di_fig8a_train_steps_guidance.yaml`.
 
 # %% tags=["parameters"]
 experiment = "di_fig8a_train_steps_guidance"
