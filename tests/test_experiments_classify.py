@@ -66,7 +66,7 @@ def test_a_grid_records_the_rows_of_one_training_after_another_in_their_order(tm
     alone = [train_and_test(one_by_one, **training) for training in _trainings()]
     together = _run(tmp_path, "grid")
     recipe = {"arch": "cifar_resnet20", "steps": 4, "batch_size": 16}  # given once, to the grid
-    with TrainingGrid(together, max_concurrent=4, **recipe) as grid:  # 6 trainings: a full group of 4 and 2 left
+    with TrainingGrid(together, max_concurrent=4, **recipe) as grid:  # 6 equal trainings: 4 at once, then the last 2
         scores = [grid.add(**{k: v for k, v in t.items() if k not in recipe}) for t in _trainings()]
     assert [dict(s) for s in scores] == alone
     expected, recorded = one_by_one.frame(), together.frame()
@@ -75,6 +75,55 @@ def test_a_grid_records_the_rows_of_one_training_after_another_in_their_order(tm
     assert set(expected["trained_together"]) == {1} and set(recorded["trained_together"]) == {4, 2}
     assert (recorded["images_per_second"] > 0).all() and (recorded["wall_seconds"] > 0).all()
     assert set(recorded["batch_size"]) == {16, 8}  # the 8-image set lowered its batch, as alone
+
+
+def test_a_training_that_ends_lets_the_next_start_beside_a_slow_one(tmp_path):
+    """Two at a time: a long training and two short ones. The second short one starts as the first ends, beside
+    the long one still training; in groups of two it would wait for the long one and train alone."""
+    long, short, other = (dict(_trainings()[i]) for i in (0, 1, 3))
+    long["steps"] = 12
+    run = _run(tmp_path, "window")
+    with TrainingGrid(run, max_concurrent=2) as grid:
+        for training in (long, short, other):
+            grid.add(**training)
+    together = run.frame().groupby(["row", "seed"])["trained_together"].max().to_dict()
+    assert together == {("Real set", 0): 2, ("Mixed set", 0): 2, ("Real set", 1): 2}
+
+
+def test_a_training_is_kept_as_it_ends_though_a_slower_one_then_fails(tmp_path, monkeypatch):
+    """Two at a time, a long and a short training; the second one scored fails. The short one ended first, was
+    scored and kept then: a rerun trains the long one alone. (Scored in the order added once both had ended, the
+    long one would be kept and the short one trained again.)"""
+    import repro.experiments.classify as classify
+
+    long, short = dict(_trainings()[0]), dict(_trainings()[3])
+    long["steps"] = 12
+    real_evaluate, models = classify.evaluate, []
+
+    def second_model_fails(model, *args, **kwargs):
+        if model not in models:
+            models.append(model)
+        if len(models) == 2:
+            raise RuntimeError("stopped while scoring")
+        return real_evaluate(model, *args, **kwargs)
+
+    monkeypatch.setattr(classify, "evaluate", second_model_fails)
+    with pytest.raises(RuntimeError, match="stopped while scoring"):
+        with TrainingGrid(_run(tmp_path, "stopped", work="shared"), max_concurrent=2) as grid:
+            grid.add(**long)
+            grid.add(**short)
+    monkeypatch.setattr(classify, "evaluate", real_evaluate)
+    trained, real_trainer = [], classify.train_classifiers
+
+    def naming(jobs, **options):
+        trained.append([job.name for job in jobs])
+        return real_trainer(jobs, **options)
+
+    monkeypatch.setattr(classify, "train_classifiers", naming)
+    with TrainingGrid(_run(tmp_path, "again", work="shared"), max_concurrent=2) as grid:
+        grid.add(**long)
+        grid.add(**short)
+    assert trained == [[classify._name(long["table"], long["row"], long["tests"], long["seed"])]]
 
 
 def test_a_training_trained_again_in_fp32_says_so_in_its_rows(tmp_path, monkeypatch):
@@ -142,9 +191,9 @@ def test_a_rerun_trains_only_what_the_stopped_run_had_not_trained(tmp_path, monk
     with pytest.raises(RuntimeError, match="stopped"), TrainingGrid(first, max_concurrent=2) as grid:
         for training in trainings[:4]:
             grid.add(**training)
-        grid.train()  # two groups of two trained and kept, then the notebook stops
+        grid.train()  # four trained two at a time, each kept as it ended, then the notebook stops
         raise RuntimeError("stopped")
-    assert len(trained) == 2
+    assert len(trained) == 1 and len(trained[0]) == 4
     trained.clear()
     again = _run(tmp_path, "again", work="shared")
     with TrainingGrid(again, max_concurrent=2) as grid:

@@ -29,7 +29,7 @@ import math
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -398,13 +398,14 @@ def _about(label: str, concurrent: int) -> Iterator[None]:
 
 
 def train_classifiers(
-    jobs: Sequence[TrainingJob],
+    jobs: Iterable[TrainingJob],
     *,
     device: str | torch.device | None = None,
     speed: Speed | None = None,
     max_concurrent: int = MAX_CONCURRENT,
     log_every: int = 100,
     progress: bool = True,
+    on_done: Callable[[int, TrainReport], None] | None = None,
 ) -> list[TrainReport]:
     """Train every job's model in place, up to ``max_concurrent`` at once; their reports, in the jobs' order.
 
@@ -413,8 +414,10 @@ def train_classifiers(
     memory (they run concurrently, so they cannot share a graph's memory pool) and its own copy of its training
     images on the GPU: ``max_concurrent`` bounds the memory, and a job whose images would not fit beside the
     running ones waits for them. Every result is the one the job gives trained alone (:func:`train_classifier`).
+    ``on_done(index, report)`` is called as each training ends, while the others go on (a grid scores and keeps
+    it then); after it, this call holds no reference to that job's model.
     """
-    jobs = list(jobs)
+    jobs: list[TrainingJob | None] = list(jobs)
     if max_concurrent < 1:
         raise ReproError(f"max_concurrent must be at least 1, not {max_concurrent}")
     device = resolve_device(device)
@@ -447,6 +450,10 @@ def train_classifiers(
                 if training.done:
                     reports[index] = training.report()
                     del running[index]
+                    if on_done is not None:
+                        with _about(labels[index], len(running) + 1):
+                            on_done(index, reports[index])
+                    jobs[index] = None  # the caller's to keep or drop: a long grid holds no finished model
     bar.close()
     return reports
 

@@ -5,8 +5,8 @@ The recipe is the paper's (appendix B.1): SGD for natural images, AdamW for MedM
 (``repro.classifiers.Recipe``); the same budget in steps for every training set of a comparison.
 
 A notebook's loops over datasets x settings x seeds give many small trainings. Collected in a
-:class:`TrainingGrid`, they are trained ``max_concurrent`` at a time side by side on the GPU
-(``repro.classifiers.train_classifiers``), each exactly the model it would be trained alone, and their rows are
+:class:`TrainingGrid`, they are trained ``max_concurrent`` at a time side by side on the GPU, the next starting as
+one ends (``repro.classifiers.train_classifiers``), each exactly the model it would be trained alone, and their rows are
 recorded in the order the trainings were added, as :func:`train_and_test` one after another records them. Each
 finished training is kept in the run's work folder (``repro.experiments.training_store``), so a notebook stopped
 in the middle of its grid trains, when rerun, only what it had not trained yet.
@@ -99,16 +99,19 @@ def train_and_test_many(
 
     record_finished()
     left = [i for i, kept in enumerate(done) if kept is None]
-    for start in range(0, len(left), max_concurrent):
-        group = left[start : start + max_concurrent]
+    if left:
         with phase("training"):  # the models' set-up, their training and their test scores
-            cells = [_Cell(run, **trainings[i]) for i in group]
-            reports = train_classifiers(
-                [cell.job for cell in cells], device=run.device, max_concurrent=max_concurrent, progress=False
-            )
-            for i, cell, report in zip(group, cells, reports):
-                done[i] = store.save(keys[i], cell.result(run, report))
-        record_finished()
+            cells = {i: _Cell(run, **trainings[i]) for i in left}
+            jobs = [cells[i].job for i in left]
+
+            def finished(k: int, report) -> None:  # scored and kept as it ends: a stop loses no finished training
+                i = left[k]
+                done[i] = store.save(keys[i], cells.pop(i).result(run, report))
+                jobs[k] = None  # its model is no longer needed
+                record_finished()
+
+            # one window over the whole grid: a training that ends lets the next start while the others go on
+            train_classifiers(jobs, device=run.device, max_concurrent=max_concurrent, progress=False, on_done=finished)
     return [kept["scores"] for kept in done]
 
 
@@ -210,10 +213,10 @@ class TrainingGrid:
                 for method, data in sets.items():
                     grid.add(table=TABLE, row=..., data=data, tests={method: test}, seed=seed, ...)
 
-    ``add`` takes what :func:`train_and_test` takes and returns the training's :class:`Scores`, readable once it
-    has been trained: as soon as ``max_concurrent`` trainings wait (so a grid holds no more models and data than
-    that), and at the end of the block. Rows are recorded in the order the trainings were added. A block left by
-    an error trains nothing more.
+    ``add`` takes what :func:`train_and_test` takes and returns the training's :class:`Scores`, readable once the
+    block has ended: then every training added is trained, ``max_concurrent`` at a time, the next starting as one
+    ends, so a slow training (an augmentation policy, a larger architecture) never holds back a whole group of
+    fast ones. Rows are recorded in the order the trainings were added. A block left by an error trains nothing.
     """
 
     def __init__(self, run, max_concurrent: int = MAX_CONCURRENT, **shared):
@@ -238,8 +241,6 @@ class TrainingGrid:
         named = inspect.signature(_Cell).bind(self.run, **training).arguments
         scores = Scores(_name(named["table"], named["row"], named["tests"], named["seed"]))
         self.waiting.append((training, scores))
-        if len(self.waiting) >= self.max_concurrent:
-            self.train()
         return scores
 
     def train(self) -> None:
