@@ -59,7 +59,7 @@ def split_batch(batch_size: int, ratio: tuple[int, int]) -> tuple[int, int]:
 
 
 #: exact channel sums of the image arrays met so far, by object; an entry leaves with its array
-_sums: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+_sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 #: images per chunk of :func:`channel_sums` (50 M values at 64 px: bounded memory on the host and the device)
 SUMS_CHUNK = 4096
 
@@ -72,10 +72,11 @@ def channel_sums(images: np.ndarray, device: str | torch.device | None = None) -
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise ReproError(f"channel statistics need uint8 images [N, H, W, 3], not {images.dtype} {images.shape}")
     on_gpu = device is not None and torch.device(device).type == "cuda"
-    return once_per_object(_sums, images, partial(_gpu_sums, device=device) if on_gpu else _host_sums)
+    values, squares = once_per_object(_sums, images, partial(_gpu_sums, device=device) if on_gpu else _host_sums)
+    return values, squares, images.shape[0] * images.shape[1] * images.shape[2]
 
 
-def _host_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _host_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values, squares = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
     offsets = np.array([0, 256, 512], dtype=np.uint16)  # one histogram of the three channels' values side by side
     levels = np.arange(256, dtype=np.int64)
@@ -83,17 +84,17 @@ def _host_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         counts = np.bincount((images[start : start + SUMS_CHUNK].reshape(-1, 3) + offsets).ravel(), minlength=768)
         values += counts.reshape(3, 256) @ levels
         squares += counts.reshape(3, 256) @ (levels * levels)
-    return values, squares, images.shape[0] * images.shape[1] * images.shape[2]
+    return values, squares
 
 
-def _gpu_sums(images: np.ndarray, device) -> tuple[np.ndarray, np.ndarray, int]:
+def _gpu_sums(images: np.ndarray, device) -> tuple[np.ndarray, np.ndarray]:
     sums = torch.zeros(2, 3, dtype=torch.int64, device=device)  # read once at the end: each read waits for the GPU
     for start in range(0, len(images), SUMS_CHUNK):
         pixels = torch.from_numpy(images[start : start + SUMS_CHUNK].reshape(-1, 3)).to(device).int()
         sums[0] += pixels.sum(0, dtype=torch.int64)
         sums[1] += (pixels * pixels).sum(0, dtype=torch.int64)
     values, squares = sums.cpu().numpy()
-    return values, squares, images.shape[0] * images.shape[1] * images.shape[2]
+    return values, squares
 
 
 def _check_set(images, role: str):
