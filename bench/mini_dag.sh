@@ -10,7 +10,10 @@
 # There, one device call each:
 #   bench/mini_dag.sh stage           take in the carried .carry*/ folders: a file whose parts are all in is put
 #                                     together, checked (sha256) and moved to its place; the wheels are installed
-#                                     once all are in. Says what is still to carry
+#                                     as soon as they are all in (the first folders carry them). Says what is still
+#                                     to carry
+#   bench/mini_dag.sh gpu-tests       the tests marked `gpu` (pytest -m gpu), which a CPU skips, once the wheels
+#                                     are in; log in $OUT/gpu-tests.log. Run them before trusting a commit's results
 #   bench/mini_dag.sh run [MINUTES]   snakemake --cores all --config scale=mini, stopped after MINUTES (default 8),
 #                                     then what is left; exit status 0: the DAG is complete, 3: run again
 #   bench/mini_dag.sh start [MINUTES] the same `run` (default 30 minutes), detached: it outlives the call that starts
@@ -49,7 +52,7 @@
 # data folder and the packages in place: DAG_SCALE=smoke DAG_CONFIG='experiments=[di_fig4_runtime]');
 # OUT (default $DAG_STATE/out) is where `run` logs and `pack` packs.
 set -euo pipefail
-phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|run [MINUTES]|start [MINUTES]|wait [MINUTES]|mps|pack}
+phase=${1:?usage: bench/mini_dag.sh wheels|carry [MIB]|stage|gpu-tests|run [MINUTES]|start [MINUTES]|wait [MINUTES]|mps|pack}
 scale=${DAG_SCALE:-mini}
 state=${DAG_STATE:-/tmp/mini-dag}
 out=${OUT:-$state/out}
@@ -96,7 +99,9 @@ carry() {
     for src in .whl/*.whl; do [ -e "$src" ] && printf '%s\twhl/%s\n' "$src" "${src##*/}"; done
     for src in "$data"/*.zip "$data"/models/*; do [ -e "$src" ] && printf '%s\tdata/%s\n' "$src" "${src#"$data"/}"; done
   )
-  # first fit, largest part first; every folder holds the manifest, so any of them tells stage the whole list
+  # first fit, the wheels' parts first, then the data's, largest first within each: the wheels land in the first
+  # folders, so the first calls can run the GPU tests before the data is in. Every folder holds the manifest,
+  # so any of them tells stage the whole list
   declare -a fill=()
   while IFS=$'\t' read -r size part; do
     for ((folder = 1; folder <= n; folder++)); do
@@ -111,7 +116,8 @@ carry() {
     fill[folder]=$((fill[folder] + size))
     mkdir -p ".carry$folder/$(dirname "$part")"
     mv ".carry-parts/$part" ".carry$folder/$part"
-  done < <(cd .carry-parts && find . -name '*.part[0-9][0-9]' -printf '%s\t%P\n' | sort -rn)
+  done < <(cd .carry-parts && find . -name '*.part[0-9][0-9]' -printf '%s\t%P\n' |
+    awk -F'\t' '{ print ($2 ~ /^whl\//) ? 0 : 1, $0 }' | sort -k1,1n -k2,2rn | cut -d' ' -f2-)
   rm -rf .carry-parts
   echo "the working tree takes $((tree / mib)) MiB; $n folders of at most $((budget / mib)) MiB to carry, one call each:"
   for ((folder = 1; folder <= n; folder++)); do
@@ -127,15 +133,19 @@ destination() {
   esac
 }
 
-# print the carried files not yet in place; fail where some are missing
+# print the carried files not yet in place; fail where some are missing. The wheels are installed as soon as
+# they are all in, the data may still be on its way
 staged() {
-  local sha size parts name missing=0
+  local sha size parts name missing=0 wheels_missing=0
   [ -f "$manifest" ] || return 0 # nothing was carried: a rehearsal on a machine that has it all
   while read -r sha size parts name; do
-    [ -f "$(destination "$name")" ] || { echo "  still to carry: $name"; missing=1; }
+    [ ! -f "$(destination "$name")" ] || continue
+    echo "  still to carry: $name"
+    missing=1
+    [[ $name != whl/* ]] || wheels_missing=1
   done <"$manifest"
   local wheels=("$state"/wheels/*.whl)
-  if [ "$missing" = 0 ] && [ -e "${wheels[0]}" ] && [ ! -e "$site/.installed" ]; then
+  if [ "$wheels_missing" = 0 ] && [ -e "${wheels[0]}" ] && [ ! -e "$site/.installed" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
       "${wheels[@]}"
     touch "$site/.installed"
@@ -166,6 +176,23 @@ stage() {
     echo "  in place: $name ($((size / mib)) MiB)"
   done <"$manifest"
   if staged; then echo "staged: every carried file is in place"; fi
+}
+
+# the tests marked `gpu` (CUDA streams and graphs, the GPU paths against the host's numbers), which every CPU
+# skips: the gate before a commit's GPU results are trusted. They need the wheels, not the data
+gpu_tests() {
+  staged >/dev/null || true # installs the wheels once they are all in
+  if [ -f "$manifest" ] && [ ! -e "$site/.installed" ]; then
+    echo "the wheels are not all in yet: stage the folders that carry them (.carry1 first) before gpu-tests" >&2
+    exit 2
+  fi
+  export PYTHONPATH=$site:$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+  if ! python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+    echo "no CUDA GPU here: every gpu test would be skipped; run gpu-tests on the device" >&2
+    exit 2
+  fi
+  mkdir -p "$out"
+  python3 -m pytest -m gpu -rs -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.log"
 }
 
 # the folders the rules name in the checkout, linked to the state that outlasts this call's copy of it
@@ -357,9 +384,10 @@ case "$phase" in
   start) export REPRO_DATA=${REPRO_DATA:-$state/data} && start_dag "${2:-30}" ;;
   detached) export REPRO_DATA=${REPRO_DATA:-$state/data} && detached "$2" ;;
   wait) wait_dag "${2:-9}" ;;
+  gpu-tests) gpu_tests ;;
   pack) pack ;;
   *)
-    echo "unknown phase $phase (wheels, carry, stage, run, start, wait, mps, pack)" >&2
+    echo "unknown phase $phase (wheels, carry, stage, gpu-tests, run, start, wait, mps, pack)" >&2
     exit 2
     ;;
 esac

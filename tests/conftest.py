@@ -23,8 +23,13 @@ if os.environ.get("REPRO_DATA"):
 
 
 def pytest_collection_modifyitems(items):
-    """The slow tests (the smoke workflow) run last, after every fast test has had its say."""
+    """The slow tests (the smoke workflow) run last, after every fast test has had its say; the `gpu` tests
+    (CUDA streams, graphs, the GPU paths' numbers) are skipped where there is no CUDA GPU."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
+    if not torch.cuda.is_available():
+        for item in items:
+            if item.get_closest_marker("gpu") is not None:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
 
 
 @pytest.fixture(autouse=True, scope="session")

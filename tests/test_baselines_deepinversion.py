@@ -104,7 +104,7 @@ def test_roll_and_flip_is_torch_roll_then_flip_with_the_shifts_in_tensors():
             assert torch.equal(grad, torch.ones_like(x))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.gpu
 def test_the_graphed_inversion_replays_the_eager_one_on_the_gpu():
     torch.manual_seed(0)
     teacher = Normalized(tiny_bn_teacher(num_classes=3)).cuda().eval().requires_grad_(False)

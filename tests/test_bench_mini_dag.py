@@ -8,7 +8,9 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+import zipfile
 
 import pytest
 
@@ -117,6 +119,83 @@ def test_carry_and_stage_move_the_data_folder_one_call_at_a_time(checkout, tmp_p
     assert "staged: every carried file is in place" in staged.stdout
     for name in ("big.zip", "small.zip", "models/teacher.th"):
         assert (state / "data" / name).read_bytes() == (data / name).read_bytes()
+
+
+def tiny_wheel(folder, name: str) -> None:
+    """A pure-Python wheel of one empty module, enough for pip to install offline."""
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": "",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{dist}/RECORD"])
+    with zipfile.ZipFile(folder / f"{name}-1.0-py3-none-any.whl", "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+
+
+def test_carry_puts_the_wheels_first_and_stage_installs_them_before_the_data_is_in(checkout, tmp_path):
+    """The wheels ride in the first folder, though the data's parts are larger: one call brings what the GPU
+    tests need (bench/mini_dag.sh gpu-tests) while the data is still to come."""
+    repo, data = checkout
+    (repo / ".whl").mkdir()
+    for name in ("tinya", "tinyb"):
+        tiny_wheel(repo / ".whl", name)
+    assert script("carry", "1", cwd=repo, REPRO_DATA=str(data)).returncode == 0
+    first = repo / ".carry1"
+    assert sorted(p.name for p in (first / "whl").iterdir()) == [
+        "tinya-1.0-py3-none-any.whl.part00",
+        "tinyb-1.0-py3-none-any.whl.part00",
+    ]
+    state = tmp_path / "state"
+    call = tmp_path / "call"
+    shutil.copytree(first, call / first.name)
+    staged = script("stage", cwd=call, DAG_STATE=str(state), REPRO_DATA=str(state / "data"))
+    assert staged.returncode == 0, staged.stderr
+    assert "installed 2 wheels" in staged.stdout and "still to carry: data/big.zip" in staged.stdout
+    assert (state / "site" / "tinya" / "__init__.py").exists() and (state / "site" / ".installed").exists()
+
+
+def test_gpu_tests_wait_for_the_wheels_and_refuse_a_machine_without_cuda(checkout, tmp_path):
+    repo, data = checkout
+    (repo / ".whl").mkdir()
+    tiny_wheel(repo / ".whl", "tinya")
+    script("carry", "1", cwd=repo, REPRO_DATA=str(data))
+    call = tmp_path / "call"
+    shutil.copytree(repo / ".carry2", call / ".carry2")  # data only: the wheel is in .carry1
+    state = str(tmp_path / "state")
+    script("stage", cwd=call, DAG_STATE=state, REPRO_DATA=str(tmp_path / "staged"))
+    early = script("gpu-tests", cwd=call, DAG_STATE=state)
+    assert early.returncode == 2 and "the wheels are not all in yet: stage the folders" in early.stderr
+    bare = script("gpu-tests", cwd=REPO, DAG_STATE=str(tmp_path / "fresh"), CUDA_VISIBLE_DEVICES="")
+    assert bare.returncode == 2 and "no CUDA GPU here: every gpu test would be skipped" in bare.stderr
+
+
+def test_the_tests_that_gpu_tests_runs_are_skipped_without_cuda():
+    """`pytest -m gpu` selects the tests that need CUDA; without a GPU each is skipped, saying so."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "gpu",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_classifiers_train.py",
+            "tests/test_data_gpu.py",
+        ],
+        cwd=REPO,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout
+    assert "2 skipped" in run.stdout and run.stdout.count("needs a CUDA GPU") == 2, run.stdout
 
 
 def test_stage_refuses_a_damaged_file(checkout, tmp_path):

@@ -185,7 +185,7 @@ def test_a_training_that_diverges_on_the_plain_path_too_stops_the_grid():
         assert [str(w.message) for w in caught if "trained again" in str(w.message)] == fell_back
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 @pytest.mark.parametrize("max_concurrent, concurrent", [(8, [3, 3, 3]), (2, [2, 2, 2])])
 def test_on_a_gpu_graphs_replayed_side_by_side_give_the_models_trained_alone(monkeypatch, max_concurrent, concurrent):
     """CUDA graphs replayed on their own streams, MobileNetV2's dropout drawn inside the graphs from each
@@ -216,7 +216,7 @@ def test_on_a_gpu_graphs_replayed_side_by_side_give_the_models_trained_alone(mon
             torch.testing.assert_close(theirs[key], mine[key], rtol=0, atol=1e-5, msg=f"{grid.model.arch} {key}")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_on_a_gpu_graphs_replayed_side_by_side_keep_their_matrix_products_apart():
     """Eight graphed steps of bf16 linear layers with a long inner dimension (cuBLAS may split it and sum the parts
     in its workspace, which PyTorch keys by the capture stream), each captured on a stream of its own and replayed

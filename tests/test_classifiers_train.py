@@ -104,7 +104,7 @@ def test_channel_stats_are_the_float_definition_across_chunks_and_computed_once_
         mixing.channel_sums(images.astype(np.float32))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_channel_stats_on_the_gpu_are_the_hosts_to_the_last_bit():
     images = np.random.default_rng(1).integers(0, 256, (9000, 8, 8, 3), dtype=np.uint8)
     on_host = mixing.channel_sums(images.copy())

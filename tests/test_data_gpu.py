@@ -142,7 +142,7 @@ def test_to_device_gives_the_values_in_the_dtype_asked():
     assert to_device(np.array([300, 7]), "cpu", torch.uint8).tolist() == [44, 7]  # wraps as torch.tensor does
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_on_a_gpu_to_device_is_queued_behind_the_streams_work_without_waiting_for_it():
     big = torch.randn(4096, 4096, device="cuda")
     to_device(np.arange(3), "cuda")  # the first pinned block is allocated here, not in the timed call

@@ -77,7 +77,7 @@ def test_a_graphed_dag_step_is_refused_where_no_graph_can_replay_it(bundle, teac
         DomainAlignmentGuidance(bundle, teacher, DAGConfig(), graphed=True)  # the tiny generator is on the CPU
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.gpu
 def test_graphed_dag_steps_give_the_eager_steps(teacher):
     """Replayed from a CUDA graph, each batch shape's L_BN and gradient are the eager ones (bf16 autocast both)."""
     gpu = tiny_generator(resolution=32).to(device="cuda")
