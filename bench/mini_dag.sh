@@ -27,11 +27,12 @@
 #                                     jobs.csv; reports/mini) and the jobs' benchmarks and logs, at most 64 MiB,
 #                                     as $OUT/mini-dag.tar.gz.NN parts
 #
-# A session: `wheels` and `carry` here; a call `bench/mini_dag.sh stage` carrying [".carryK"] for each folder;
-# calls `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh run` until one exits 0 (REPRO_GIT_COMMIT names the code in
-# the results' provenance: the copy has no .git); a call `bench/mini_dag.sh pack`; then here, in the repository
-# root, `cat mini-dag.tar.gz.* | tar -xz` and `repro report --scale mini --readme README.md`. Keep the calls
-# back to back: the state lasts only while the machine stays warm. Or, in place of the `run` calls, the last
+# A session: `wheels` and `carry` here; a call `bench/mini_dag.sh stage` carrying [".carryK"] for each folder, the
+# first `bench/mini_dag.sh stage && bench/mini_dag.sh gpu-tests` (the commit's GPU paths checked before any of its
+# results are made); calls `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh run` until one exits 0 (REPRO_GIT_COMMIT names
+# the code in the results' provenance: the copy has no .git); a call `bench/mini_dag.sh pack`; then here, in the
+# repository root, `cat mini-dag.tar.gz.* | tar -xz` and `repro report --scale mini --readme README.md`. Keep the
+# calls back to back: the state lasts only while the machine stays warm. Or, in place of the `run` calls, the last
 # `stage` call followed by `REPRO_GIT_COMMIT=<commit> bench/mini_dag.sh start` and calls `bench/mini_dag.sh wait`
 # until one exits 0 (each packs): no job is stopped and started again between calls.
 # Fewer calls: the generator's weights (the UNet and its two early checkpoints, 30 MiB) travel with every call as
