@@ -385,7 +385,7 @@ case "$phase" in
   start) export REPRO_DATA=${REPRO_DATA:-$state/data} && start_dag "${2:-30}" ;;
   detached) export REPRO_DATA=${REPRO_DATA:-$state/data} && detached "$2" ;;
   wait) wait_dag "${2:-9}" ;;
-  gpu-tests) gpu_tests ;;
+  gpu-tests) REPRO_DATA=${REPRO_DATA:-$state/data} gpu_tests ;;
   pack) pack ;;
   *)
     echo "unknown phase $phase (wheels, carry, stage, gpu-tests, run, start, wait, mps, pack)" >&2

@@ -168,6 +168,7 @@ def test_gpu_tests_wait_for_the_wheels_and_refuse_a_machine_without_cuda(checkou
     script("stage", cwd=call, DAG_STATE=state, REPRO_DATA=str(tmp_path / "staged"))
     early = script("gpu-tests", cwd=call, DAG_STATE=state)
     assert early.returncode == 2 and "the wheels are not all in yet: stage the folders" in early.stderr
+    assert "unbound variable" not in early.stderr  # where the data goes there, unless REPRO_DATA says
     bare = script("gpu-tests", cwd=REPO, DAG_STATE=str(tmp_path / "fresh"), CUDA_VISIBLE_DEVICES="")
     assert bare.returncode == 2 and "no CUDA GPU here: every gpu test would be skipped" in bare.stderr
 
@@ -196,6 +197,23 @@ def test_the_tests_that_gpu_tests_runs_are_skipped_without_cuda():
     )
     assert run.returncode == 0, run.stdout
     assert "2 skipped" in run.stdout and run.stdout.count("needs a CUDA GPU") == 2, run.stdout
+
+
+def test_the_gpu_tests_are_collected_where_a_reference_of_the_cpu_tests_is_missing(tmp_path):
+    """The device's image lacks prdc, which only the metric tests import: `pytest -m gpu` over the whole suite,
+    as gpu-tests runs it there, collects the gpu tests instead of stopping at that module."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\n\nsys.modules['prdc'] = None  # import prdc fails\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "gpu", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout
+    assert "tests/test_classifiers_grid.py::" in run.stdout and "error" not in run.stdout.lower(), run.stdout
 
 
 def test_stage_refuses_a_damaged_file(checkout, tmp_path):
