@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch._dynamo.testing import CompileCounter
 
 from repro.errors import ReproError
 from repro.generators.pixels import to_model_pixels
@@ -114,6 +115,23 @@ def test_compiled_unet_sees_padded_batches_and_real_rows_keep_outputs_and_gradie
     assert seen == [MIN_COMPILED_BATCH]
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(compiled.embeddings.grad, eager.embeddings.grad, rtol=1e-4, atol=1e-7)
+
+
+def test_a_full_group_and_a_padded_one_share_one_compiled_graph(bundle, monkeypatch):
+    """A run's last group is padded, the others are not: the compiled graph must not be built again for it.
+    Dynamo guards on each input's type and strides, so the trainer's embedding Parameter, passed as it is, or
+    latents in the VAE's layout, passed as they are, each compiled the whole UNet a second time in every job."""
+    counter = CompileCounter()
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compile_(module, backend=counter, **kw))
+    torch._dynamo.reset()
+    images = np.random.default_rng(1).integers(0, 256, (MIN_COMPILED_BATCH, 16, 16, 3), dtype=np.uint8)
+    frames = []
+    for group in (images, images[:3]):  # a full compiled batch, then one padded up to it
+        make_trainer(bundle, group, fast=FastPath(compile=True)).step()
+        frames.append(counter.frame_count)
+    torch._dynamo.reset()
+    assert frames[0] > 0 and frames[1] == frames[0]
 
 
 @pytest.mark.parametrize(("rows", "batch"), [(1, 64), (64, 64), (65, 128), (904, 1024), (1024, 1024), (2048, 2048)])

@@ -40,8 +40,13 @@ def compiled_batch(rows: int) -> int:
     return max(MIN_COMPILED_BATCH, 1 << (rows - 1).bit_length())
 
 
-def _pad_rows(tensor: torch.Tensor, rows: int) -> torch.Tensor:
-    return torch.cat([tensor, tensor.new_zeros((rows - tensor.shape[0], *tensor.shape[1:]))])
+def _graph_input(tensor: torch.Tensor, rows: int) -> torch.Tensor:
+    """``tensor`` padded with zero rows to ``rows``, as a plain contiguous tensor: the compiled graph guards on each
+    input's type and strides, so the unpadded rows of a full batch, passed as they come (the trainer's embedding
+    Parameter, latents in the VAE's layout), would compile it a second time beside the padded batch's."""
+    if tensor.shape[0] < rows:
+        tensor = torch.cat([tensor, tensor.new_zeros((rows - tensor.shape[0], *tensor.shape[1:]))])
+    return tensor.as_subclass(torch.Tensor).contiguous()
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,9 @@ class FastPath:
 
         def call(latents: torch.Tensor, timesteps: torch.Tensor, conditioning: torch.Tensor) -> torch.Tensor:
             rows = latents.shape[0]
-            padded = compiled_batch(rows) if self.compile else rows
-            if padded > rows:
-                latents, timesteps, conditioning = (_pad_rows(t, padded) for t in (latents, timesteps, conditioning))
+            if self.compile:
+                padded = compiled_batch(rows)
+                latents, timesteps, conditioning = (_graph_input(t, padded) for t in (latents, timesteps, conditioning))
             if use_channels_last:
                 latents = latents.contiguous(memory_format=torch.channels_last)
             output = module(latents, timesteps, encoder_hidden_states=conditioning, return_dict=False)[0]
