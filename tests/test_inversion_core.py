@@ -34,13 +34,13 @@ def data():
 def make_trainer(bundle, images, config=None, prompts=None, fast=None):
     fast = fast or FastPath()
     config = (config or InversionConfig(steps=10)).resolved(bundle)
-    pixels = to_model_pixels(images, config.resolution)
+    pixels = to_model_pixels(images, config.resolution, bundle.device)
     return GroupTrainer(
         bundle,
         config,
         pixels,
         prompts or [""] * len(images),
-        group_generator(config.seed, 0, torch.device("cpu")),
+        group_generator(config.seed, 0, bundle.device),
         fast,
         fast.unet_fn(bundle.unet),
     )
@@ -117,7 +117,8 @@ def test_compiled_unet_sees_padded_batches_and_real_rows_keep_outputs_and_gradie
     torch.testing.assert_close(compiled.embeddings.grad, eager.embeddings.grad, rtol=1e-4, atol=1e-7)
 
 
-def test_a_full_group_and_a_padded_one_share_one_compiled_graph(bundle, monkeypatch):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_a_full_group_and_a_padded_one_share_one_compiled_graph(bundle, device, monkeypatch):
     """A run's last group is padded, the others are not: the compiled graph must not be built again for it.
     Dynamo guards on each input's type and strides, so the trainer's embedding Parameter, passed as it is, or
     latents in the VAE's layout, passed as they are, each compiled the whole UNet a second time in every job."""
@@ -126,9 +127,10 @@ def test_a_full_group_and_a_padded_one_share_one_compiled_graph(bundle, monkeypa
     monkeypatch.setattr(torch, "compile", lambda module, **kw: compile_(module, backend=counter, **kw))
     torch._dynamo.reset()
     images = np.random.default_rng(1).integers(0, 256, (MIN_COMPILED_BATCH, 16, 16, 3), dtype=np.uint8)
+    on_device = bundle if device == "cpu" else tiny_generator(resolution=16).to(device=device)
     frames = []
     for group in (images, images[:3]):  # a full compiled batch, then one padded up to it
-        make_trainer(bundle, group, fast=FastPath(compile=True)).step()
+        make_trainer(on_device, group, fast=FastPath(compile=True)).step()
         frames.append(counter.frame_count)
     torch._dynamo.reset()
     assert frames[0] > 0 and frames[1] == frames[0]
