@@ -121,7 +121,8 @@ def test_compiled_unet_sees_padded_batches_and_real_rows_keep_outputs_and_gradie
 def test_a_full_group_and_a_padded_one_share_one_compiled_graph(bundle, device, monkeypatch):
     """A run's last group is padded, the others are not: the compiled graph must not be built again for it.
     Dynamo guards on each input's type and strides, so the trainer's embedding Parameter, passed as it is, or
-    latents in the VAE's layout, passed as they are, each compiled the whole UNet a second time in every job."""
+    latents in the VAE's layout, passed as they are, each compiled the whole UNet a second time in every job whose
+    last group is padded."""
     counter = CompileCounter()
     compile_ = torch.compile
     monkeypatch.setattr(torch, "compile", lambda module, **kw: compile_(module, backend=counter, **kw))
