@@ -173,28 +173,21 @@ def test_gpu_tests_wait_for_the_wheels_and_refuse_a_machine_without_cuda(checkou
     assert bare.returncode == 2 and "no CUDA GPU here: every gpu test would be skipped" in bare.stderr
 
 
-def test_the_tests_that_gpu_tests_runs_are_skipped_without_cuda():
-    """`pytest -m gpu` selects the tests that need CUDA; without a GPU each is skipped, saying so."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            "gpu",
-            "-q",
-            "-rs",
-            "-p",
-            "no:cacheprovider",
-            "tests/test_classifiers_train.py",
-            "tests/test_data_gpu.py",
-        ],
+def pytest_gpu(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`pytest -m gpu` in the repository, as gpu-tests runs it, with ``args`` and ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", *args],
         cwd=REPO,
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_the_tests_that_gpu_tests_runs_are_skipped_without_cuda():
+    """`pytest -m gpu` selects the tests that need CUDA; without a GPU each is skipped, saying so."""
+    run = pytest_gpu("-rs", "tests/test_classifiers_train.py", "tests/test_data_gpu.py", CUDA_VISIBLE_DEVICES="")
     assert run.returncode == 0, run.stdout
     assert "2 skipped" in run.stdout and run.stdout.count("needs a CUDA GPU") == 2, run.stdout
 
@@ -204,14 +197,7 @@ def test_the_gpu_tests_are_collected_where_a_reference_of_the_cpu_tests_is_missi
     as gpu-tests runs it there, collects the gpu tests instead of stopping at that module."""
     (tmp_path / "sitecustomize.py").write_text("import sys\n\nsys.modules['prdc'] = None  # import prdc fails\n")
     path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "gpu", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = pytest_gpu("--collect-only", PYTHONPATH=path)
     assert run.returncode == 0, run.stdout
     assert "tests/test_classifiers_grid.py::" in run.stdout and "error" not in run.stdout.lower(), run.stdout
 
